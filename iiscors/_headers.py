@@ -1,0 +1,44 @@
+"""Header names, each written once, and the header-list forms of contract B12 and B14."""
+
+from __future__ import annotations
+
+import re
+
+ALLOW_ORIGIN = "Access-Control-Allow-Origin"
+ALLOW_CREDENTIALS = "Access-Control-Allow-Credentials"
+ALLOW_METHODS = "Access-Control-Allow-Methods"
+ALLOW_HEADERS = "Access-Control-Allow-Headers"
+EXPOSE_HEADERS = "Access-Control-Expose-Headers"
+MAX_AGE = "Access-Control-Max-Age"
+VARY = "Vary"
+CONTENT_TYPE = "Content-Type"
+CONTENT_LENGTH = "Content-Length"
+
+#: The prefix of every CORS response header (lower case, for comparisons).
+ACCESS_CONTROL_PREFIX = "access-control-"
+
+#: Contract B12: list values are joined with a comma, in configuration order.
+LIST_SEPARATOR = ","
+
+#: Contract B14: an Access-Control-Request-Headers longer than this is never echoed.
+MAX_REQUEST_HEADERS_BYTES = 8192
+
+_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+#: Contract B14: ``token *( OWS "," OWS token )``, no empty element, no outer whitespace.
+#: Linear time: tokens hold neither spaces nor commas, so there is nothing to backtrack over.
+_REQUEST_HEADERS = re.compile(_TOKEN + r"(?:[ \t]*,[ \t]*" + _TOKEN + r")*")
+
+
+def echoable_request_headers(value: str | None) -> bool:
+    """Contract B14: may this Access-Control-Request-Headers value be copied into a response?"""
+    return (value is not None and 0 < len(value) <= MAX_REQUEST_HEADERS_BYTES
+            and _REQUEST_HEADERS.fullmatch(value) is not None)
+
+
+def join(values: tuple[str, ...]) -> str:
+    return LIST_SEPARATOR.join(values)
+
+
+def split_list(value: str) -> list[str]:
+    """Split a comma-separated header value into trimmed, non-empty elements."""
+    return [item.strip() for item in value.split(",") if item.strip()]

@@ -1,0 +1,232 @@
+"""Diagnostics: every problem iiscors finds in a web.config, as located, typed data.
+
+A :class:`Diagnostic` names a file, a line and a column where known, a stable code from
+:data:`CATALOGUE`, a severity and a message.  Errors are what IIS itself would refuse (the
+configuration is then unusable, contract A7/A8); warnings are configurations IIS accepts but that
+do not do what their author meant, and never change behaviour.
+
+The catalogue is the single place codes are defined: ``docs/diagnostics.md`` is generated from it
+(``python -m iiscors.docgen``) and a test checks that the page is current.  Never renumber a code:
+tools and suppressions in users' CI depend on them.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+class Severity(enum.StrEnum):
+    """How bad a diagnostic is.  ``.value`` is the string used in every output format."""
+
+    ERROR = "error"
+    WARNING = "warning"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class CodeInfo:
+    """What a code means, for the documentation and the reporters."""
+
+    code: str
+    severity: Severity
+    title: str
+    fix: str
+    example: str
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One problem, located.
+
+    :param code: a stable code from :data:`CATALOGUE`, such as ``E201``.
+    :param severity: :class:`Severity`; compares equal to ``"error"`` or ``"warning"``.
+    :param message: one sentence, in the words of the IIS configuration system where it has some.
+    :param file: the display name of the file (a path, or ``<bytes>``/``<stdin>``).
+    :param line: 1-based line, or ``None`` when the problem is about the whole file.
+    :param column: 1-based column, or ``None`` when unknown.
+    :param fix: a one-line suggestion, or ``None``.
+    """
+
+    code: str
+    severity: Severity
+    message: str
+    file: str
+    line: int | None = None
+    column: int | None = None
+    fix: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        return f"{where}: {self.severity.value} {self.code} {self.message}"
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+
+class ConfigError(Exception):
+    """An unusable configuration (contract A8): carries every diagnostic, errors and warnings."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic]) -> None:
+        self.diagnostics: tuple[Diagnostic, ...] = tuple(diagnostics)
+        errors = [d for d in self.diagnostics if d.is_error]
+        first = str(errors[0]) if errors else "unusable configuration"
+        more = f" (and {len(errors) - 1} more errors)" if len(errors) > 1 else ""
+        super().__init__(first + more)
+
+    @property
+    def errors(self) -> tuple[Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if d.is_error)
+
+
+def _e(code: str, title: str, fix: str, example: str) -> CodeInfo:
+    return CodeInfo(code, Severity.ERROR, title, fix, example)
+
+
+def _w(code: str, title: str, fix: str, example: str) -> CodeInfo:
+    return CodeInfo(code, Severity.WARNING, title, fix, example)
+
+
+_CODES: tuple[CodeInfo, ...] = (
+    # -- E1xx: the file itself (contract A1, A2) --------------------------------------------
+    _e("E100", "The file cannot be read", "Check the path and its permissions.",
+       "iiscors validate missing/web.config"),
+    _e("E101", "The file is larger than the size limit (IIS's default web.config limit is 250 KiB)",
+       "Shrink the file, or raise the limit (max_bytes / --max-bytes) as IIS administrators can.",
+       "a 300 KiB web.config"),
+    _e("E102", "The file is not well-formed XML", "Fix the XML at the line and column shown.",
+       "<configuration><system.webServer></configuration>"),
+    _e("E103", "A DOCTYPE or DTD is present; iiscors never reads DTDs or entities",
+       "Remove the <!DOCTYPE ...> declaration; web.config files never need one.",
+       '<!DOCTYPE configuration [<!ENTITY x "y">]>'),
+    _e("E104", "The file's encoding is missing, contradictory or unsupported",
+       "Save the file as UTF-8 (with or without BOM) or as UTF-16 with a BOM, and make the XML "
+       "declaration agree.",
+       "UTF-16 without a byte order mark"),
+    _e("E105", "Elements are nested too deeply", "Real web.config files nest a few levels; remove "
+       "the excess nesting.", "1,500 nested elements"),
+    _e("E106", "The root element is not <configuration>",
+       "A web.config file's root element must be <configuration>.", "<config>...</config>"),
+    # -- E2xx: the section schema (contract A3, A4, A5) -------------------------------------
+    _e("E201", "Unrecognized attribute", "Remove the attribute or fix its spelling (names are "
+       "case-sensitive).", '<cors enabeld="true">'),
+    _e("E202", "Unrecognized element", "Remove the element or fix its spelling, and check it is in "
+       "the right place.", "<cors><allowOrigins/></cors>"),
+    _e("E203", "Text is not allowed inside this element", "Remove the text, or make it an XML "
+       "comment.", "<cors>origin=*</cors>"),
+    _e("E204", "A required attribute is missing", "Add the attribute.", "<add />"),
+    _e("E205", "A required attribute is empty", "Give the attribute a value.", '<add origin="" />'),
+    _e("E206", "Invalid boolean value", "Write true or false.", '<cors enabled="yes">'),
+    _e("E207", "Invalid integer value", "Write a whole number of seconds between -2147483648 and "
+       "2147483647, without spaces.", '<add origin="*" maxAge="1h" />'),
+    _e("E208", "A control character in a value that could reach a response header",
+       "Remove the control character (such as &#10;).", '<add header="a&#10;b" />'),
+    _e("E209", "An element that may appear once appears again",
+       "Merge the two elements into one.", "two <allowMethods> in one rule"),
+    _e("E299", "The XML schema rejects the section",
+       "Fix what the schema message says (schemas/iis-sections.xsd).", "(any schema violation)"),
+    # -- E3xx: the configuration system (contract A4, A6, A9) -------------------------------
+    _e("E301", "The section is already defined for this path",
+       "Keep one definition per path: merge the two sections.",
+       "two <cors> under one <system.webServer>"),
+    _e("E302", "Cannot add a duplicate collection entry",
+       "Remove one of the entries (keys compare case-insensitively), or <remove> the inherited "
+       "one first.", '<add origin="https://a.example" /> twice'),
+    _e("E303", "Invalid location path", "Write a relative path of plain segments, such as "
+       "api/v1.", '<location path="../x">'),
+    # -- W1xx: structure ---------------------------------------------------------------------
+    _w("W101", "No <cors> section: nothing to check",
+       "Add a system.webServer/cors section, or do not validate this file.",
+       "a web.config with only <system.web>"),
+    _w("W102", "A <cors> element outside system.webServer is some other product's section, not "
+       "the IIS CORS module's", "Move it under <system.webServer> if it was meant for IIS.",
+       "<configuration><cors>...</cors></configuration>"),
+    _w("W103", "<remove> of a key that is not there", "Drop the <remove>, or fix the key.",
+       '<remove origin="https://never-added.example" />'),
+    # -- W2xx: CORS policy lint ---------------------------------------------------------------
+    _w("W201", "allowCredentials on the * rule", "Browsers refuse credentials with "
+       "Access-Control-Allow-Origin: *; list the trusted origins instead.",
+       '<add origin="*" allowCredentials="true" />'),
+    _w("W202", "allowCredentials on a scheme wildcard trusts every site of that scheme",
+       "List the trusted origins or a host wildcard instead.",
+       '<add origin="https://*" allowCredentials="true" />'),
+    _w("W203", "allowCredentials on an http: origin (credentials over plain HTTP)",
+       "Use the https: origin.", '<add origin="http://app.example" allowCredentials="true" />'),
+    _w("W204", "The origin has upper-case letters; browsers send lower case and matching is "
+       "case-sensitive, so it never matches", "Write the origin in lower case.",
+       '<add origin="https://App.Example.com" />'),
+    _w("W205", "The origin has a path or a trailing slash; browsers never send one, so it never "
+       "matches", "Remove everything after the host and port.",
+       '<add origin="https://app.example/" />'),
+    _w("W206", "The origin has no scheme; browsers always send one, so it never matches",
+       "Write scheme://host[:port].", '<add origin="localhost:3000" />'),
+    _w("W207", "The origin is a template (braces); it is matched literally and never matches",
+       "Write the real origin.", '<add origin="https://{domain}" />'),
+    _w("W208", "The origin has an escaped \\*; there is no escaping, it never matches",
+       "Write https://*.example.com for a host wildcard.",
+       '<add origin="https://\\*.example.com" />'),
+    _w("W209", "A * in a position the IIS module treats literally; it never matches",
+       "Only *, scheme://* and scheme://*.suffix[:port] are wildcards.",
+       '<add origin="https://api-*.example.com" />'),
+    _w("W210", "The default port is written out; browsers omit it, so it never matches",
+       "Remove :443 from https: and :80 from http: origins.",
+       '<add origin="https://app.example:443" />'),
+    _w("W211", "The null origin is allowed (sandboxed iframes, file: pages and redirects send "
+       "it, so any site can forge it)", "Remove the null rule.", '<add origin="null" />'),
+    _w("W212", "A file:// origin is allowed; browsers send null for file: pages, and trusting "
+       "local files is unsafe", "Remove the rule.", '<add origin="file://" />'),
+    _w("W213", "OPTIONS in allowMethods is never needed (preflights are answered by the module)",
+       "Remove the OPTIONS entry.", '<add method="OPTIONS" />'),
+    _w("W214", "An Access-Control-* name in exposeHeaders; browsers never expose those",
+       "Remove the entry.", '<add header="Access-Control-Allow-Origin" />'),
+    _w("W215", "maxAge above what browsers honour (Chromium caps at 7,200 s, Firefox at 86,400 s)",
+       "Use 7200 or less.", '<add origin="https://a.example" maxAge="604800" />'),
+    _w("W216", "allowAllRequestedHeaders together with a header list: the list is then ignored "
+       "on preflights", "Keep either allowAllRequestedHeaders or the list.",
+       '<allowHeaders allowAllRequestedHeaders="true"><add header="x" /></allowHeaders>'),
+    _w("W217", "CORS is enabled but has no origin rules: every CORS request is unlisted",
+       "Add <add origin=.../> rules, or disable the section.", '<cors enabled="true" />'),
+    _w("W218", "Origin rules are configured but CORS is not enabled here; they do nothing",
+       'Add enabled="true" to <cors>.', '<cors><add origin="*" /></cors>'),
+    _w("W219", "failUnlistedOrigins with a * rule can never fail an origin",
+       "Remove the * rule, or failUnlistedOrigins.",
+       '<cors enabled="true" failUnlistedOrigins="true"><add origin="*" /></cors>'),
+    _w("W220", "httpProtocol/customHeaders sets an Access-Control-* header where <cors> is "
+       "enabled: every response carries the header twice and browsers reject it",
+       "Remove the Access-Control-* custom headers and let <cors> add them.",
+       '<add name="Access-Control-Allow-Origin" value="*" />'),
+    _w("W221", "The CorsModule is removed here while <cors> is configured: the section has no "
+       "effect", 'Remove <remove name="CorsModule"/>, or the <cors> section.',
+       '<modules><remove name="CorsModule" /></modules>'),
+    _w("W222", "failUnlistedOrigins: browsers send Origin on a page's own POST/PUT/DELETE, so the "
+       "site's own forms get 403 unless its origin is listed",
+       "List the site's own origin, or use the exempt_same_origin option.",
+       '<cors enabled="true" failUnlistedOrigins="true"><add origin="https://other.example" />'),
+    _w("W223", "The origin is not a valid serialized origin; it never matches a browser's Origin",
+       "Write scheme://host[:port] with a valid host.", '<add origin="https://exa mple.com" />'),
+)
+
+CATALOGUE: dict[str, CodeInfo] = {info.code: info for info in _CODES}
+
+
+def make(code: str, message: str, file: str, line: int | None = None,
+         column: int | None = None) -> Diagnostic:
+    """Build a diagnostic whose severity and fix come from the catalogue."""
+    info = CATALOGUE[code]
+    return Diagnostic(code, info.severity, message, file, line, column, info.fix)
+
+
+def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
+    return any(d.is_error for d in diagnostics)
+
+
+def sort_key(d: Diagnostic) -> tuple[str, int, int, str]:
+    return (d.file, d.line or 0, d.column or 0, d.code)

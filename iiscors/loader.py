@@ -1,0 +1,261 @@
+"""Read web.config bytes into an lxml tree, hardened, with every problem located (contract A1, A2).
+
+iiscors reads files from strangers' pull requests, so the parser never loads a DTD, never expands
+an entity, never touches the network or another file, and refuses any DOCTYPE.  It reads the
+bytes itself (lxml given a path would silently gunzip) and caps their size first.
+
+Use :func:`parse_bytes` for bytes already in hand and :func:`read_source` for a path; both return
+diagnostics instead of raising.  The tree is then walked by :mod:`iiscors.rules`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from lxml import etree
+
+from .diagnostics import Diagnostic, make
+
+#: IIS's default web.config size limit (MaxWebConfigFileSizeInKB = 250).
+DEFAULT_MAX_BYTES = 250 * 1024
+
+#: Deeper than any real web.config; libxml2 stops at 256 on its own.
+MAX_DEPTH = 100
+
+Source = str | os.PathLike[str] | bytes
+
+
+class _RefuseAll(etree.Resolver):
+    """A resolver that answers every external reference with nothing (contract A2)."""
+
+    def resolve(self, system_url: str | None, public_id: str | None, context: object) -> None:
+        raise etree.XMLSyntaxError(f"external reference refused: {system_url!r}", 0, 0, 0)
+
+
+def _make_parser() -> etree.XMLParser:
+    # Deliberately not passing collect_ids=False: with lxml 6.1.x it makes libxml2 read local
+    # DTD references despite load_dtd=False (issue 7's known trap).
+    parser = etree.XMLParser(
+        resolve_entities=False,
+        load_dtd=False,
+        dtd_validation=False,
+        attribute_defaults=False,
+        no_network=True,
+        huge_tree=False,
+        remove_blank_text=False,
+        recover=False,
+    )
+    parser.resolvers.add(_RefuseAll())
+    return parser
+
+
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+_DECLARED = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._\-]+)["']""")
+_DECLARED_TEXT = re.compile(r"""^<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._\-]+)["']""")
+
+
+@dataclass(frozen=True, slots=True)
+class XmlDocument:
+    """A parsed, well-formed web.config and what is needed to locate its nodes."""
+
+    name: str
+    root: etree._Element
+    locator: Locator
+
+
+def read_source(source: Source, *, name: str | None = None,
+                max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[bytes | None, str, list[Diagnostic]]:
+    """Return ``(data, display name, diagnostics)``; ``data`` is None when it cannot be used."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        data = bytes(source)
+        display = name or "<bytes>"
+    else:
+        display = name or os.fspath(source)
+        try:
+            with open(source, "rb") as handle:
+                # Read one byte past the limit: enough to know it is too large, never more.
+                data = handle.read(max_bytes + 1)
+        except OSError as exc:
+            return None, display, [make("E100", f"Cannot read the file: {exc.strerror or exc}",
+                                        display)]
+    if len(data) > max_bytes:
+        return None, display, [make(
+            "E101", f"The file is larger than the limit of {max_bytes} bytes "
+            f"(IIS's default web.config limit is 250 KiB)", display)]
+    return data, display, []
+
+
+def _encoding_of(data: bytes, name: str) -> tuple[str | None, list[Diagnostic]]:
+    """Decide the encoding per contract A2; None with a diagnostic when it is refused."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            body = data[len(bom):].decode(encoding, errors="replace")
+            declared = _DECLARED_TEXT.match(body)
+            if declared and not _same_family(declared.group(1), encoding):
+                return None, [make("E104", f"The byte order mark says {encoding} but the XML "
+                                   f"declaration says {declared.group(1)}", name, 1, 1)]
+            return encoding, []
+    if data.startswith((b"<\x00", b"\x00<")):
+        return None, [make("E104", "UTF-16 without a byte order mark", name, 1, 1)]
+    if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        return None, [make("E104", "UTF-32 is not supported", name, 1, 1)]
+    declared_bytes = _DECLARED.match(data)
+    if declared_bytes is None:
+        return "utf-8", []
+    label = declared_bytes.group(1).decode("ascii")
+    try:
+        python_name = codecs.lookup(label).name
+    except LookupError:
+        return None, [make("E104", f"Unsupported encoding {label!r} in the XML declaration",
+                           name, 1, 1)]
+    if python_name.startswith("utf-16"):
+        return None, [make("E104", "The XML declaration says UTF-16 but there is no byte "
+                           "order mark", name, 1, 1)]
+    return python_name, []
+
+
+def _same_family(label: str, encoding: str) -> bool:
+    try:
+        declared = codecs.lookup(label).name
+    except LookupError:
+        return False
+    if encoding.startswith("utf-16"):
+        return declared in ("utf-16", encoding)
+    return declared == encoding
+
+
+def parse_bytes(data: bytes, name: str) -> tuple[XmlDocument | None, list[Diagnostic]]:
+    """Parse web.config bytes; return the document or the diagnostics that stopped it."""
+    encoding, diagnostics = _encoding_of(data, name)
+    if encoding is None:
+        return None, diagnostics
+    text = data.decode(encoding, errors="replace").lstrip("\ufeff")
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        return None, [make("E102", "A NUL character is not allowed in XML", name, line)]
+    doctype = text.find("<!DOCTYPE")
+    if doctype >= 0:
+        # Refused before libxml2 sees it, so no entity declaration is ever processed.
+        line = text.count("\n", 0, doctype) + 1
+        return None, [make("E103", "A DOCTYPE is not allowed (no DTD or entity is ever read)",
+                           name, line, doctype - text.rfind("\n", 0, doctype))]
+    try:
+        root = etree.fromstring(data, _make_parser())
+    except etree.XMLSyntaxError as exc:
+        return None, [_syntax_diagnostic(exc, name)]
+    tree = root.getroottree()
+    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+        # The byte check above cannot miss one today; this guards against a future decode gap.
+        return None, [make("E103", "A DOCTYPE is not allowed", name, 1)]
+    deep = _too_deep(root)
+    if deep is not None:
+        return None, [make("E105", f"Elements are nested more than {MAX_DEPTH} levels deep",
+                           name, deep.sourceline)]
+    return XmlDocument(name, root, Locator(text, root)), []
+
+
+def _syntax_diagnostic(exc: etree.XMLSyntaxError, name: str) -> Diagnostic:
+    line, column = exc.position if exc.position else (None, None)
+    message = (exc.msg or str(exc)).strip()
+    # libxml2 appends "(line N, column M)"; the location is already in the diagnostic.
+    message = re.sub(r",? ?\(?line \d+, column \d+\)?$", "", message) or "malformed XML"
+    code = "E105" if "Excessive depth" in message else "E102"
+    if "Document is empty" in message or "Start tag expected" in message:
+        line, column = line or 1, column or 1
+    return make(code, message, name, line or None, (column or None) if line else None)
+
+
+def _too_deep(root: etree._Element) -> etree._Element | None:
+    # Iterative on purpose: a recursive walk would raise RecursionError on hostile nesting.
+    stack: list[tuple[etree._Element, int]] = [(root, 1)]
+    while stack:
+        element, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return element
+        stack.extend((child, depth + 1) for child in element if isinstance(child.tag, str))
+    return None
+
+
+def load_document(source: Source, *, name: str | None = None,
+                  max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[XmlDocument | None,
+                                                               str, list[Diagnostic]]:
+    """Read and parse ``source``: ``(document or None, display name, diagnostics)``."""
+    data, display, diagnostics = read_source(source, name=name, max_bytes=max_bytes)
+    if data is None:
+        return None, display, diagnostics
+    document, diagnostics = parse_bytes(data, display)
+    return document, display, diagnostics
+
+
+# A start tag, or a construct whose content must be skipped when looking for start tags.
+_MARKUP = re.compile(r"<!--.*?-->|<!\[CDATA\[.*?\]\]>|<\?.*?\?>|<([A-Za-z_][\w.\-:]*)", re.S)
+
+
+class Locator:
+    """Line and column of elements and attributes (lxml only knows an element's last line).
+
+    Start tags are found in the decoded text in document order, which is the order in which
+    lxml iterates elements, so the n-th start tag belongs to the n-th element.
+    """
+
+    __slots__ = ("_line_starts", "_offsets", "_text")
+
+    def __init__(self, text: str, root: etree._Element) -> None:
+        self._text = text
+        self._line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        offsets = [m.start() for m in _MARKUP.finditer(text) if m.group(1)]
+        elements = [el for el in root.iter() if isinstance(el.tag, str)]
+        self._offsets: dict[etree._Element, int] = {}
+        if len(offsets) == len(elements):
+            self._offsets = dict(zip(elements, offsets, strict=True))
+
+    def _position(self, offset: int) -> tuple[int, int]:
+        lo, hi = 0, len(self._line_starts) - 1
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self._line_starts[mid] <= offset:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo + 1, offset - self._line_starts[lo] + 1
+
+    def element(self, element: etree._Element) -> tuple[int | None, int | None]:
+        offset = self._offsets.get(element)
+        if offset is None:
+            return element.sourceline, None
+        return self._position(offset)
+
+    def attribute(self, element: etree._Element, attribute: str) -> tuple[int | None, int | None]:
+        offset = self._offsets.get(element)
+        if offset is None:
+            return element.sourceline, None
+        end = self._start_tag_end(offset)
+        found = re.compile(r"\s(" + re.escape(attribute) + r")\s*=").search(self._text, offset, end)
+        if found is None:
+            return self._position(offset)
+        return self._position(found.start(1))
+
+    def _start_tag_end(self, offset: int) -> int:
+        quote = ""
+        for index in range(offset, len(self._text)):
+            char = self._text[index]
+            if quote:
+                if char == quote:
+                    quote = ""
+            elif char in "\"'":
+                quote = char
+            elif char == ">":
+                return index
+        return len(self._text)
+
+
+def display_name(path: str | Path) -> str:
+    return os.fspath(path)

@@ -1,0 +1,146 @@
+"""The WSGI middleware: IIS CORS behaviour in front of any WSGI application.
+
+It only unpacks the environ, asks the compiled :class:`~iiscors.policy.Policy` for a
+:class:`~iiscors.policy.Decision`, and acts on it: it answers allowed preflights (204) and
+refusals (403) itself, before the wrapped application — and so before any authentication inside
+it — runs (contract B7, B8); otherwise it calls the application and merges the decision's headers
+into whatever response the application starts, any status (contract B9, B11).
+
+Place it outermost: it cannot add headers to responses produced outside it (a server's own
+error pages, a proxy in front).  Do not use it together with another CORS layer (flask-cors,
+customHeaders setting Access-Control-*): browsers reject the duplicated headers, as on IIS.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from types import TracebackType
+from typing import Any, Protocol
+
+from . import _headers as h
+from .config import Config, load_config
+from .loader import DEFAULT_MAX_BYTES, Source
+from .policy import Decision, Headers, Policy
+
+logger = logging.getLogger("iiscors")
+
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType] | tuple[None, None, None]
+WSGIEnvironment = dict[str, Any]
+
+
+class StartResponse(Protocol):
+    def __call__(self, status: str, headers: list[tuple[str, str]],
+                 exc_info: ExcInfo | None = ..., /) -> Callable[[bytes], object]: ...
+
+
+WSGIApplication = Callable[[WSGIEnvironment, StartResponse], Iterable[bytes]]
+
+FORBIDDEN_BODY = b"403 Forbidden: the CORS policy does not allow this origin.\n"
+_STATUS = {204: "204 No Content", 403: "403 Forbidden"}
+
+
+def merge_headers(headers: list[tuple[str, str]], extra: Headers) -> list[tuple[str, str]]:
+    """Add ``extra`` to an application's headers (contract B11).
+
+    ``Vary: Origin`` is merged into an existing Vary (no second header, no duplicate token,
+    ``Vary: *`` left alone); every other header is appended, even if the application set the
+    same name, as IIS does.  Returns a new list; the application's list is not modified.
+    """
+    merged = list(headers)
+    for name, value in extra:
+        if name is h.VARY:
+            _merge_vary(merged, value)
+        else:
+            merged.append((name, value))
+    return merged
+
+
+def _merge_vary(headers: list[tuple[str, str]], token: str) -> None:
+    wanted = token.lower()
+    for index, (name, value) in enumerate(headers):
+        if name.lower() != "vary":
+            continue
+        tokens = [t.strip().lower() for t in value.split(",")]
+        if "*" in tokens or wanted in tokens:
+            return
+        headers[index] = (name, f"{value}, {token}" if value.strip() else token)
+        return
+    headers.append((h.VARY, token))
+
+
+class CorsMiddleware:
+    """Wrap a WSGI application with the CORS policy of a web.config.
+
+    :param app: the WSGI application to protect.
+    :param config: a path to a web.config, its bytes, or a :class:`~iiscors.Config`.
+    :param max_bytes: the size limit for the file (default 250 KiB, IIS's default).
+    :param exempt_same_origin: contract B13's opt-in: requests whose Origin equals the
+        request's own ``scheme://Host`` are passed to the application as if they had no Origin.
+    :raises ConfigError: the configuration is unusable (every diagnostic attached).
+    """
+
+    def __init__(self, app: WSGIApplication, config: Source | Config, *,
+                 max_bytes: int = DEFAULT_MAX_BYTES, exempt_same_origin: bool = False) -> None:
+        self.app = app
+        self.config = load_config(config, max_bytes=max_bytes)
+        self.exempt_same_origin = exempt_same_origin
+        #: read once per request, so replacing it (a reload) is atomic for every request
+        self.policy: Policy = self.config.compile(exempt_same_origin=exempt_same_origin)
+        self._warned_duplicate = False
+
+    def decide(self, environ: WSGIEnvironment) -> Decision:
+        """The decision for one request: environ unpacked, the policy asked."""
+        policy = self.policy
+        scope = policy.scope_for(environ.get("PATH_INFO", ""))
+        own = None
+        if policy.exempt_same_origin and "HTTP_HOST" in environ:
+            own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ['HTTP_HOST']}"
+        return scope.decide(environ.get("REQUEST_METHOD", "GET"), environ.get("HTTP_ORIGIN"),
+                            environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"),
+                            environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS"), own)
+
+    def __call__(self, environ: WSGIEnvironment,
+                 start_response: StartResponse) -> Iterable[bytes]:
+        policy = self.policy
+        if policy.single_scope and "HTTP_ORIGIN" not in environ and not policy.root.passive:
+            # Nothing to add to a request without Origin in a scope that needs no Vary.
+            return self.app(environ, start_response)
+        decision = self.decide(environ)
+        status = decision.status
+        if status is not None:
+            return self._answer(status, decision.headers, start_response)
+        if not decision.headers:
+            return self.app(environ, start_response)
+        return self.app(environ, self._merging(start_response, decision.headers))
+
+    def _answer(self, status: int, headers: Headers,
+                start_response: StartResponse) -> Iterable[bytes]:
+        """The middleware's own response: an allowed preflight (204) or a refusal (403)."""
+        if status == 204:
+            start_response(_STATUS[204], list(headers))
+            return [b""]
+        start_response(_STATUS[403], [
+            (h.CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (h.CONTENT_LENGTH, str(len(FORBIDDEN_BODY))),
+            *headers])
+        return [FORBIDDEN_BODY]
+
+    def _merging(self, start_response: StartResponse, extra: Headers) -> StartResponse:
+        def merging_start_response(status: str, headers: list[tuple[str, str]],
+                                   exc_info: ExcInfo | None = None) -> Callable[[bytes], object]:
+            if not self._warned_duplicate:
+                self._warn_duplicates(headers)
+            return start_response(status, merge_headers(headers, extra), exc_info)
+
+        return merging_start_response
+
+    def _warn_duplicates(self, headers: list[tuple[str, str]]) -> None:
+        # Contract B11: the application's Access-Control-* headers are kept, ours are added
+        # too, as on IIS; say so once, since browsers reject the duplicates.
+        for name, _ in headers:
+            if name.lower().startswith(h.ACCESS_CONTROL_PREFIX):
+                self._warned_duplicate = True
+                logger.warning("the application sets %s itself and iiscors adds its own: "
+                               "browsers reject duplicated CORS headers", name)
+                return

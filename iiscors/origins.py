@@ -1,0 +1,159 @@
+"""Origins and origin patterns (contract B4, B5, B6).
+
+Two things live here:
+
+- :func:`parse_origin` decides whether an ``Origin`` header value is a serialized origin
+  (contract B6) and splits it into scheme, host and port.  Anything else never matches a rule
+  but the bare ``*`` and is never echoed.
+- :class:`OriginMatcher` finds the most specific rule for an Origin without scanning the rules:
+  every pattern is a key of one dict, and an Origin produces at most a handful of candidate keys
+  (itself, ``scheme://*.`` plus each of its host's suffixes, ``scheme://*``), tried most specific
+  first.  The cost depends on the Origin's length, never on the number of rules.
+
+Matching is case-sensitive (contract B5): the dict keys are the patterns as written.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+#: Contract B6: longer Origin values are not serialized origins.
+MAX_ORIGIN_BYTES = 2048
+
+_LABEL = r"[A-Za-z0-9_-]+"
+_SERIALIZED = re.compile(
+    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://"
+    r"(?P<host>" + _LABEL + r"(?:\." + _LABEL + r")*\.?|\[[0-9A-Fa-f:.]+\])"
+    r"(?::(?P<port>[0-9]{1,5}))?"
+)
+
+
+class PatternKind(enum.IntEnum):
+    """Rule forms, most specific first (contract B4)."""
+
+    EXACT = 0
+    HOST_WILDCARD = 1
+    SCHEME_WILDCARD = 2
+    ANY = 3
+    #: a pattern that can never match a browser's Origin (contract B5: literal ``*``, B6)
+    NEVER = 4
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedOrigin:
+    scheme: str
+    host: str
+    port: str | None
+    #: index in the Origin value where the host starts (after ``scheme://``)
+    host_start: int
+
+
+def parse_origin(value: str) -> ParsedOrigin | None:
+    """Contract B6: the parts of a serialized origin, or None (``null`` is handled by callers)."""
+    if len(value) > MAX_ORIGIN_BYTES or not value.isascii():
+        return None
+    match = _SERIALIZED.fullmatch(value)
+    if match is None:
+        return None
+    host = match.group("host")
+    if host.startswith("[") and not _is_ipv6(host[1:-1]):
+        return None
+    return ParsedOrigin(match.group("scheme"), host, match.group("port"), match.start("host"))
+
+
+def _is_ipv6(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def is_serialized_origin(value: str) -> bool:
+    return value == "null" or parse_origin(value) is not None
+
+
+def classify(pattern: str) -> PatternKind:
+    """The rule form of an ``origin`` attribute (contract B5)."""
+    if pattern == "*":
+        return PatternKind.ANY
+    scheme, sep, rest = pattern.partition("://")
+    if sep and rest == "*" and re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme):
+        return PatternKind.SCHEME_WILDCARD
+    if sep and rest.startswith("*."):
+        # scheme://*.suffix[:port] is a host wildcard when "scheme://x.suffix[:port]" would be a
+        # serialized origin whose host has no trailing dot.
+        probe = parse_origin(f"{scheme}://x.{rest[2:]}")
+        if probe is not None and not probe.host.endswith(".") and not probe.host.startswith("["):
+            return PatternKind.HOST_WILDCARD
+        return PatternKind.NEVER
+    if is_serialized_origin(pattern):
+        return PatternKind.EXACT
+    return PatternKind.NEVER
+
+
+class OriginMatcher(Generic[T]):
+    """The most-specific-rule lookup of contract B4, built once, read-only after.
+
+    :param items: ``(pattern, value)`` pairs; patterns are unique (the configuration system
+        rejects duplicate keys before this is built).
+    """
+
+    __slots__ = ("_any", "_table", "_wildcards")
+
+    def __init__(self, items: Iterable[tuple[str, T]]) -> None:
+        self._table: dict[str, T] = {}
+        self._any: T | None = None
+        #: False when no host or scheme wildcard exists: the Origin then needs no parsing
+        self._wildcards = False
+        for pattern, value in items:
+            kind = classify(pattern)
+            if kind is PatternKind.ANY:
+                self._any = value
+            elif kind is not PatternKind.NEVER:
+                # Exact origins, "scheme://*.suffix[:port]" and "scheme://*" share one dict:
+                # their keys cannot collide, since a serialized origin never holds a "*".
+                self._table[pattern] = value
+                self._wildcards |= kind is not PatternKind.EXACT
+
+    @property
+    def any_rule(self) -> T | None:
+        return self._any
+
+    def match(self, origin: str) -> tuple[T | None, bool]:
+        """Return ``(value, serialized)``: the most specific match, and whether ``origin`` is a
+        serialized origin (contract B6: a value that is not one only ever matches ``*``)."""
+        # Exact keys are serialized origins, so a hit needs no parsing: the common case.
+        hit = self._table.get(origin)
+        if hit is not None:
+            return hit, True
+        if origin == "null":
+            return self._any, True
+        parsed = parse_origin(origin)
+        if parsed is None:
+            return self._any, False
+        if self._wildcards and not parsed.host.endswith("."):
+            # Contract B6: a trailing-dot host is matched only by * or an exact rule.
+            table = self._table
+            head = origin[:parsed.host_start]
+            host = parsed.host
+            if not host.startswith("["):
+                # Longest suffix first: scheme://*.b.c.d before scheme://*.c.d (contract B4).
+                dot = host.find(".")
+                while dot >= 0:
+                    hit = table.get(head + "*" + origin[parsed.host_start + dot:])
+                    if hit is not None:
+                        return hit, True
+                    dot = host.find(".", dot + 1)
+            hit = table.get(head + "*")
+            if hit is not None:
+                return hit, True
+        return self._any, True

@@ -1,0 +1,276 @@
+"""The decision core: request in, :class:`Decision` out (contract B1-B15, C1, D1).
+
+Pure on purpose: it imports neither werkzeug nor lxml, keeps no state that changes after
+construction, and everything that depends only on the configuration (header tuples, the origin
+table, the decisions that never vary) is computed once in :class:`ScopePolicy`.  The WSGI and ASGI
+adapters and ``iiscors explain`` all act on the same :class:`Decision`, so what explain prints is
+what the middleware does.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from . import _headers as h
+from .origins import OriginMatcher
+from .rules import OriginRule
+from .scope import EffectiveSection
+
+Headers = tuple[tuple[str, str], ...]
+
+
+class RequestKind(enum.StrEnum):
+    """Contract B2/B3: what the request is, for CORS."""
+
+    PREFLIGHT = "preflight"
+    ACTUAL = "actual"
+    NOT_CORS = "not-cors"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Outcome(enum.StrEnum):
+    """What the middleware does: answers itself (allowed preflight, 403) or lets the app answer."""
+
+    ALLOWED = "allowed"
+    DENIED = "denied"
+    PASSTHROUGH = "passthrough"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Reason(enum.StrEnum):
+    """Why, as a template over the request's origin and the chosen rule."""
+
+    DISABLED = "CORS is not enabled for this path (<cors enabled> is false or unset)"
+    MODULE_REMOVED = "the CorsModule is removed for this path (<modules>), so <cors> does nothing"
+    NO_ORIGIN = "no Origin header: not a CORS request, the app answers"
+    SAME_ORIGIN = ("Origin {origin} is the request's own origin and same-origin requests are "
+                   "exempt: the app answers")
+    UNLISTED_FAIL = "no rule matches {origin}; failUnlistedOrigins is true → 403"
+    UNLISTED_PASS = ("no rule matches {origin}; failUnlistedOrigins is false → the app answers "
+                     "without CORS headers")
+    DENIED_FAIL = ('rule {rule} matches {origin} and has allowed="false"; failUnlistedOrigins '
+                   "is true → 403")
+    DENIED_PASS = ('rule {rule} matches {origin} and has allowed="false"; failUnlistedOrigins '
+                   "is false → the app answers without CORS headers")
+    NOT_SERIALIZED_FAIL = ("{origin} is not a serialized origin, so it is never echoed and "
+                           "counts as unlisted; failUnlistedOrigins is true → 403")
+    NOT_SERIALIZED_PASS = ("{origin} is not a serialized origin, so it is never echoed and "
+                           "counts as unlisted; failUnlistedOrigins is false → the app answers "
+                           "without CORS headers")
+    PREFLIGHT_ALLOWED = ("rule {rule} allows {origin}: the middleware answers the preflight "
+                         "with 204")
+    ACTUAL_ALLOWED = ("rule {rule} allows {origin}: the app answers and the CORS headers are "
+                      "added to its response")
+
+
+class CorsRequest(NamedTuple):
+    """The parts of a request that CORS decisions read (header values as received)."""
+
+    method: str = "GET"
+    origin: str | None = None
+    request_method: str | None = None
+    request_headers: str | None = None
+    path: str = "/"
+    host: str | None = None
+    scheme: str = "http"
+
+
+class Decision(NamedTuple):
+    """What the middleware does with one request.
+
+    ``status`` is 204 or 403 when the middleware answers itself, None when the app is called;
+    ``headers`` are the headers the middleware adds (``Vary`` is merged, never duplicated).
+    """
+
+    kind: RequestKind
+    outcome: Outcome
+    status: int | None
+    headers: Headers
+    rule: OriginRule | None
+    why: Reason
+    origin: str | None
+
+    @property
+    def reason(self) -> str:
+        rule = "(none)"
+        if self.rule is not None:
+            rule = f"origin=\"{self.rule.origin}\" ({self.rule.location})"
+        return self.why.value.format(origin=repr(self.origin) if self.origin is not None
+                                     else "(none)", rule=rule)
+
+
+@dataclass(frozen=True, slots=True)
+class _CompiledRule:
+    """One allowed rule's response headers, precomputed (contract B8, B9, B12)."""
+
+    rule: OriginRule
+    preflight_tail: Headers  # everything after Access-Control-Allow-Origin
+    preflight_before_echo: Headers
+    preflight_after_echo: Headers
+    actual_tail: Headers
+
+
+def _kind(method: str, origin: str | None, request_method: str | None) -> RequestKind:
+    if origin is None:
+        return RequestKind.NOT_CORS
+    # Contract B3: OPTIONS with a non-empty Access-Control-Request-Method; nothing else.
+    if method == "OPTIONS" and request_method:
+        return RequestKind.PREFLIGHT
+    return RequestKind.ACTUAL
+
+
+class ScopePolicy:
+    """The compiled policy of one effective section (one configured path).
+
+    :param section: the merged section from :func:`iiscors.scope.build_scopes`.
+    """
+
+    __slots__ = (
+        "_compiled",
+        "_denied_outcome",
+        "_denied_status",
+        "_matcher",
+        "active",
+        "custom",
+        "fail",
+        "passive",
+        "section",
+        "static_star",
+        "vary",
+    )
+
+    def __init__(self, section: EffectiveSection) -> None:
+        self.section = section
+        self.active = section.active
+        rules = section.rules
+        # Contract B10: Access-Control-Allow-Origin is the static "*" only when the collection
+        # holds exactly one rule and it is origin="*".
+        self.static_star = len(rules) == 1 and rules[0].origin == "*"
+        self.fail = section.fail_unlisted_origins
+        #: contract C1: added to every response, the middleware's own 204 and 403 included
+        self.custom: Headers = section.custom_headers
+        # Contract B15: in an enabled scope that echoes, every response varies on Origin.
+        vary: Headers = ((h.VARY, "Origin"),) if self.active and not self.static_star else ()
+        self.vary: Headers = vary + self.custom
+        #: headers for requests CORS leaves alone in this scope (no Origin, unlisted, disabled)
+        self.passive: Headers = self.vary if self.active else self.custom
+        self._denied_status = 403 if self.fail else None
+        self._denied_outcome = Outcome.DENIED if self.fail else Outcome.PASSTHROUGH
+        self._compiled = {rule.origin: self._compile(rule) for rule in rules if rule.allowed}
+        self._matcher: OriginMatcher[OriginRule] = OriginMatcher(
+            (rule.origin, rule) for rule in rules)
+
+    def _compile(self, rule: OriginRule) -> _CompiledRule:
+        credentials: Headers = ((h.ALLOW_CREDENTIALS, "true"),) if rule.allow_credentials else ()
+        methods: Headers = ((h.ALLOW_METHODS, h.join(rule.allow_methods)),) \
+            if rule.allow_methods else ()
+        allow_headers: Headers = ((h.ALLOW_HEADERS, h.join(rule.allow_headers)),) \
+            if rule.allow_headers else ()
+        max_age: Headers = ((h.MAX_AGE, str(rule.max_age)),) if rule.max_age >= 0 else ()
+        expose: Headers = ((h.EXPOSE_HEADERS, h.join(rule.expose_headers)),) \
+            if rule.expose_headers else ()
+        before = credentials + methods
+        after = max_age + self.vary
+        return _CompiledRule(
+            rule=rule,
+            preflight_tail=before + allow_headers + after,
+            preflight_before_echo=before,
+            preflight_after_echo=after,
+            actual_tail=credentials + expose + self.vary,
+        )
+
+    def decide(self, method: str, origin: str | None, request_method: str | None = None,
+               request_headers: str | None = None, own_origin: str | None = None) -> Decision:
+        """Decide one request (contract B1-B15).  ``own_origin`` enables the B13 exemption."""
+        kind = _kind(method, origin, request_method)
+        if not self.active:
+            why = Reason.DISABLED if not self.section.enabled else Reason.MODULE_REMOVED
+            return Decision(kind, Outcome.PASSTHROUGH, None, self.custom, None, why, origin)
+        if origin is None:
+            return Decision(kind, Outcome.PASSTHROUGH, None, self.passive, None,
+                            Reason.NO_ORIGIN, None)
+        if own_origin is not None and origin == own_origin:
+            return Decision(RequestKind.NOT_CORS, Outcome.PASSTHROUGH, None, self.passive, None,
+                            Reason.SAME_ORIGIN, origin)
+        rule, serialized = self._matcher.match(origin)
+        if rule is None:
+            why = Reason.UNLISTED_FAIL if self.fail else Reason.UNLISTED_PASS
+            return Decision(kind, self._denied_outcome, self._denied_status, self.passive, None,
+                            why, origin)
+        if not rule.allowed:
+            why = Reason.DENIED_FAIL if self.fail else Reason.DENIED_PASS
+            return Decision(kind, self._denied_outcome, self._denied_status, self.passive, rule,
+                            why, origin)
+        if self.static_star:
+            allow_origin = "*"
+        elif serialized:
+            allow_origin = origin
+        else:
+            # Contract B6: only "*" matched a value that is not a serialized origin, and the
+            # response would echo it: treat it as unlisted, never copy it into a header.
+            why = Reason.NOT_SERIALIZED_FAIL if self.fail else Reason.NOT_SERIALIZED_PASS
+            return Decision(kind, self._denied_outcome, self._denied_status, self.passive, None,
+                            why, origin)
+        compiled = self._compiled[rule.origin]
+        if kind is RequestKind.PREFLIGHT:
+            if (rule.allow_all_requested_headers and request_headers is not None
+                    and h.echoable_request_headers(request_headers)):
+                # Contract B8/B14: the requested headers, copied as sent, once proven safe.
+                headers = ((h.ALLOW_ORIGIN, allow_origin), *compiled.preflight_before_echo,
+                           (h.ALLOW_HEADERS, request_headers), *compiled.preflight_after_echo)
+            else:
+                headers = ((h.ALLOW_ORIGIN, allow_origin), *compiled.preflight_tail)
+            return Decision(kind, Outcome.ALLOWED, 204, headers, rule,
+                            Reason.PREFLIGHT_ALLOWED, origin)
+        return Decision(kind, Outcome.ALLOWED, None,
+                        ((h.ALLOW_ORIGIN, allow_origin), *compiled.actual_tail), rule,
+                        Reason.ACTUAL_ALLOWED, origin)
+
+
+class Policy:
+    """The compiled policy of a whole configuration: one :class:`ScopePolicy` per configured
+    path, and the lookup from a request path to the deepest one above it (contract A9).
+
+    :param scopes: effective sections by path (lower-cased segments), ``()`` being the root.
+    :param exempt_same_origin: contract B13's opt-in: requests whose Origin is the request's
+        own ``scheme://Host`` are not judged as CORS requests.
+    """
+
+    __slots__ = ("_depth", "_scopes", "exempt_same_origin", "root")
+
+    def __init__(self, scopes: Mapping[tuple[str, ...], EffectiveSection], *,
+                 exempt_same_origin: bool = False) -> None:
+        self.root = ScopePolicy(scopes[()])
+        self.exempt_same_origin = exempt_same_origin
+        self._scopes = {path: ScopePolicy(section) for path, section in scopes.items() if path}
+        self._depth = max((len(path) for path in self._scopes), default=0)
+
+    @property
+    def single_scope(self) -> bool:
+        return not self._scopes
+
+    def scope_for(self, path: str) -> ScopePolicy:
+        """The policy of the deepest configured path that covers ``path`` (WSGI PATH_INFO)."""
+        if not self._scopes:
+            return self.root
+        segments = [s for s in path.lower().split("/") if s][:self._depth]
+        for length in range(len(segments), 0, -1):
+            scope = self._scopes.get(tuple(segments[:length]))
+            if scope is not None:
+                return scope
+        return self.root
+
+    def evaluate(self, request: CorsRequest) -> Decision:
+        """Decide ``request`` exactly as the middleware would."""
+        own = None
+        if self.exempt_same_origin and request.host:
+            own = f"{request.scheme}://{request.host}"
+        return self.scope_for(request.path).decide(
+            request.method, request.origin, request.request_method, request.request_headers, own)

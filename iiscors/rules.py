@@ -1,0 +1,407 @@
+"""The rule tree: what one web.config declares, checked and made immutable (contract A1, A3-A6, A9).
+
+:func:`read_levels` walks a parsed document with the element table of :mod:`iiscors.schema` and
+returns one :class:`Level` per place the file defines sections: its root and each
+``<location path>``.  Every node keeps its file:line.  Nothing here merges levels (that is
+:mod:`iiscors.scope`) or decides requests (that is :mod:`iiscors.policy`).
+
+Checks are tolerant: a bad node is reported and skipped, and the walk goes on, so one run reports
+every problem (contract A7).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Generic, Literal, TypeVar
+
+from lxml import etree
+
+from .diagnostics import Diagnostic, make
+from .loader import XmlDocument
+from .schema import AttributeSpec, ElementSpec, element_specs, schema_violations
+
+T = TypeVar("T")
+
+_INT32 = re.compile(r"[+-]?[0-9]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_BLANK = re.compile(r"\s*")
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where a node is: file, 1-based line and column (None where unknown)."""
+
+    file: str
+    line: int | None = None
+    column: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}" if self.line is not None else self.file
+
+
+@dataclass(frozen=True, slots=True)
+class OriginRule:
+    """One ``<add origin>`` of ``system.webServer/cors``, with its own lists resolved."""
+
+    origin: str
+    allowed: bool = True
+    allow_credentials: bool = False
+    max_age: int = -1
+    allow_all_requested_headers: bool = False
+    allow_headers: tuple[str, ...] = ()
+    allow_methods: tuple[str, ...] = ()
+    expose_headers: tuple[str, ...] = ()
+    location: Location = field(default_factory=lambda: Location("<memory>"))
+    #: where each list entry was written, for the lint checks
+    header_locations: tuple[tuple[str, str, Location], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Entry(Generic[T]):
+    """One collection directive: ``add`` (with its value), ``remove`` or ``clear``."""
+
+    op: Literal["add", "remove", "clear"]
+    key: str
+    value: T | None
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
+class CorsSection:
+    enabled: bool | None
+    fail_unlisted_origins: bool | None
+    entries: tuple[Entry[OriginRule], ...]
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
+class CustomHeadersSection:
+    entries: tuple[Entry[tuple[str, str]], ...]
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
+class ModulesSection:
+    entries: tuple[Entry[None], ...]
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Level:
+    """The sections one file defines for one path: its root, or one ``<location path>``.
+
+    ``path`` holds the lower-cased segments relative to the site root (contract A9 compares them
+    case-insensitively); ``depth`` is the file's depth below the site root, ``order`` its place
+    in the file, so that levels sort into IIS's merge order.
+    """
+
+    path: tuple[str, ...]
+    display_path: str
+    file: str
+    depth: int
+    order: int
+    cors: CorsSection | None = None
+    custom_headers: CustomHeadersSection | None = None
+    modules: ModulesSection | None = None
+    location: Location | None = None
+
+
+class _Walk:
+    """State of one file's walk: the document and the diagnostics collected so far."""
+
+    def __init__(self, document: XmlDocument) -> None:
+        self.document = document
+        self.diagnostics: list[Diagnostic] = []
+
+    def at(self, element: etree._Element, attribute: str | None = None) -> Location:
+        if attribute is None:
+            line, column = self.document.locator.element(element)
+        else:
+            line, column = self.document.locator.attribute(element, attribute)
+        return Location(self.document.name, line, column)
+
+    def report(self, code: str, message: str, where: Location) -> None:
+        self.diagnostics.append(make(code, message, where.file, where.line, where.column))
+
+    # -- the generic checks of contract A4/A5, driven by the XSD's element table -------------
+
+    def check(self, element: etree._Element, spec: ElementSpec) -> None:
+        for name, value in element.attrib.items():
+            attribute = spec.attributes.get(str(name))
+            if attribute is None:
+                self.report("E201", f"Unrecognized attribute '{name}'", self.at(element, str(name)))
+            else:
+                self.check_value(element, attribute, str(value))
+        for attribute in spec.attributes.values():
+            if attribute.required and attribute.name not in element.attrib:
+                self.report("E204", f"Missing required attribute '{attribute.name}' on "
+                            f"<{tag(element)}>", self.at(element))
+        if element.text and not _BLANK.fullmatch(element.text):
+            self.report("E203", f"Text is not allowed inside <{tag(element)}>", self.at(element))
+        seen: set[str] = set()
+        for child in element:
+            if child.tail and not _BLANK.fullmatch(child.tail):
+                self.report("E203", f"Text is not allowed inside <{tag(element)}>",
+                            self.at(element))
+            if not isinstance(child.tag, str):
+                continue  # comments and processing instructions are fine anywhere (A4)
+            child_spec = spec.children.get(child.tag)
+            if child_spec is None:
+                self.report("E202", f"Unrecognized element '{tag(child)}'", self.at(child))
+                continue
+            if child.tag in spec.single:
+                if child.tag in seen:
+                    self.report("E209", f"Element '{tag(child)}' may appear only once here",
+                                self.at(child))
+                seen.add(child.tag)
+            self.check(child, child_spec)
+
+    def check_value(self, element: etree._Element, attribute: AttributeSpec, value: str) -> None:
+        name = attribute.name
+        problem: tuple[str, str] | None = None
+        control = _CONTROL.search(value)
+        if attribute.kind == "bool" and parse_bool(value) is None:
+            problem = ("E206", f"Invalid boolean value '{value}' for attribute '{name}' "
+                       "(true or false)")
+        elif attribute.kind == "int32" and parse_int32(value) is None:
+            problem = ("E207", f"Invalid integer value '{value}' for attribute '{name}'")
+        elif attribute.kind == "key" and _BLANK.fullmatch(value):
+            problem = ("E205", f"Required attribute '{name}' is empty")
+        elif attribute.kind in ("key", "value") and control is not None:
+            problem = ("E208", f"Attribute '{name}' holds a control character "
+                       f"{control.group()!r}")
+        if problem is not None:
+            self.report(*problem, self.at(element, name))
+
+    # -- typed builders: read values the checks above already judged ------------------------
+
+    def entries(self, element: etree._Element, key: str) -> Iterator[
+            tuple[Literal["add", "remove", "clear"], str, etree._Element]]:
+        for child in element:
+            if child.tag == "clear":
+                yield "clear", "", child
+            elif child.tag in ("add", "remove"):
+                value = child.get(key)
+                if value is None or _BLANK.fullmatch(value):
+                    continue  # E204/E205 already reported
+                yield ("add" if child.tag == "add" else "remove"), value, child
+
+    def key_list(self, parent: etree._Element | None, key: str, what: str) -> tuple[
+            tuple[str, ...], tuple[tuple[str, str, Location], ...]]:
+        """Resolve one rule's header or method list within its own level (contract A6)."""
+        if parent is None:
+            return (), ()
+        items: dict[str, tuple[str, Location]] = {}
+        for op, value, child in self.entries(parent, key):
+            folded = value.casefold()
+            if op == "clear":
+                items.clear()
+            elif op == "remove":
+                if items.pop(folded, None) is None:
+                    self.report("W103", f"<remove {key}=\"{value}\"/>: no such entry in "
+                                f"<{tag(parent)}>", self.at(child, key))
+            elif folded in items:
+                self.report("E302", duplicate_message(key, value), self.at(child, key))
+            else:
+                items[folded] = (value, self.at(child, key))
+        values = tuple(value for value, _ in items.values())
+        located = tuple((what, value, where) for value, where in items.values())
+        return values, located
+
+    def origin_rule(self, element: etree._Element, origin: str) -> OriginRule:
+        allow_headers = element.find("allowHeaders")
+        headers, header_at = self.key_list(allow_headers, "header", "allowHeaders")
+        methods, method_at = self.key_list(element.find("allowMethods"), "method",
+                                           "allowMethods")
+        exposed, exposed_at = self.key_list(element.find("exposeHeaders"), "header",
+                                            "exposeHeaders")
+        max_age = parse_int32(element.get("maxAge", "-1"))
+        return OriginRule(
+            origin=origin,
+            allowed=bool_attribute(element, "allowed", True),
+            allow_credentials=bool_attribute(element, "allowCredentials", False),
+            max_age=-1 if max_age is None else max_age,
+            allow_all_requested_headers=(
+                allow_headers is not None
+                and bool_attribute(allow_headers, "allowAllRequestedHeaders", False)),
+            allow_headers=headers,
+            allow_methods=methods,
+            expose_headers=exposed,
+            location=self.at(element, "origin"),
+            header_locations=header_at + method_at + exposed_at,
+        )
+
+    def cors(self, element: etree._Element) -> CorsSection:
+        entries: list[Entry[OriginRule]] = []
+        for op, value, child in self.entries(element, "origin"):
+            rule = self.origin_rule(child, value) if op == "add" else None
+            where = self.at(child, "origin") if op != "clear" else self.at(child)
+            entries.append(Entry(op, value, rule, where))
+        return CorsSection(optional_bool(element, "enabled"),
+                           optional_bool(element, "failUnlistedOrigins"),
+                           tuple(entries), self.at(element))
+
+    def custom_headers(self, element: etree._Element) -> CustomHeadersSection:
+        entries: list[Entry[tuple[str, str]]] = []
+        for op, value, child in self.entries(element, "name"):
+            pair = (value, child.get("value", "")) if op == "add" else None
+            where = self.at(child, "name") if op != "clear" else self.at(child)
+            entries.append(Entry(op, value, pair, where))
+        return CustomHeadersSection(tuple(entries), self.at(element))
+
+    def modules(self, element: etree._Element) -> ModulesSection:
+        entries: list[Entry[None]] = []
+        for op, value, child in self.entries(element, "name"):
+            where = self.at(child, "name") if op != "clear" else self.at(child)
+            entries.append(Entry(op, value, None, where))
+        return ModulesSection(tuple(entries), self.at(element))
+
+
+def tag(element: etree._Element) -> str:
+    """An element's name for messages."""
+    return str(element.tag)
+
+
+def parse_bool(value: str) -> bool | None:
+    """Contract A5: ``true``/``false`` in any letter case, nothing else."""
+    folded = value.lower()
+    if folded == "true":
+        return True
+    if folded == "false":
+        return False
+    return None
+
+
+def parse_int32(value: str) -> int | None:
+    """Contract A5: optional sign and decimal digits, no spaces, within a signed 32-bit int."""
+    if not _INT32.fullmatch(value):
+        return None
+    number = int(value)
+    return number if -(2**31) <= number < 2**31 else None
+
+
+def optional_bool(element: etree._Element, name: str) -> bool | None:
+    value = element.get(name)
+    return None if value is None else parse_bool(value)
+
+
+def bool_attribute(element: etree._Element, name: str, default: bool) -> bool:
+    value = optional_bool(element, name)
+    return default if value is None else value
+
+
+def duplicate_message(key: str, value: str) -> str:
+    return (f"Cannot add duplicate collection entry of type 'add' with unique key attribute "
+            f"'{key}' set to '{value}'")
+
+
+def split_location_path(path: str) -> tuple[str, ...] | None:
+    """Contract A9: ``""`` and ``"."`` are the level itself; None for a path IIS would refuse."""
+    stripped = path.strip().strip("/")
+    if stripped in ("", "."):
+        return ()
+    segments = stripped.split("/")
+    if any(s in ("", ".", "..") or "\\" in s for s in segments):
+        return None
+    return tuple(wsgi_segment(s) for s in segments)
+
+
+def wsgi_segment(segment: str) -> str:
+    """A location segment in the form WSGI gives PATH_INFO (UTF-8 bytes as latin-1), folded."""
+    return segment.encode("utf-8").decode("latin-1").lower()
+
+
+_SECTIONS = ("cors", "httpProtocol", "modules")
+
+
+def read_levels(document: XmlDocument, *, prefix: tuple[str, ...] = (),
+                depth: int = 0) -> tuple[list[Level], list[Diagnostic]]:
+    """Walk one parsed web.config into its levels (``prefix``: the file's directory segments)."""
+    walk = _Walk(document)
+    root = document.root
+    if root.tag != "configuration":
+        walk.report("E106", f"The root element is <{tag(root)}>, not <configuration>",
+                    walk.at(root))
+        return [], walk.diagnostics
+    specs = element_specs()
+    found: dict[tuple[str, ...], dict[str, etree._Element]] = {}
+    displays: dict[tuple[str, ...], tuple[str, Location | None]] = {}
+    order: dict[tuple[str, ...], int] = {}
+
+    def collect(web_server: etree._Element, key: tuple[str, ...], display: str,
+                where: Location | None) -> None:
+        sections = found.setdefault(key, {})
+        displays.setdefault(key, (display, where))
+        order.setdefault(key, len(order))
+        for child in web_server:
+            if child.tag not in _SECTIONS:
+                continue
+            if child.tag in sections:
+                path_text = f" for path '{display}'" if display else ""
+                walk.report("E301", f"Config section 'system.webServer/{tag(child)}' already "
+                            f"defined{path_text}. Sections must only appear once per config "
+                            "file", walk.at(child))
+                continue
+            sections[child.tag] = child
+
+    for child in root:
+        if child.tag == "system.webServer":
+            collect(child, prefix, "", None)
+        elif child.tag == "location":
+            raw_path = child.get("path", "")
+            segments = split_location_path(raw_path)
+            if segments is None:
+                walk.report("E303", f"Invalid location path '{raw_path}'", walk.at(child, "path"))
+                continue
+            for web_server in child.iterchildren("system.webServer"):
+                collect(web_server, prefix + segments, raw_path.strip().strip("/"),
+                        walk.at(child))
+
+    for cors in root.iter("cors"):
+        parent = cors.getparent()
+        grand = parent.getparent() if parent is not None else None
+        placed = (parent is not None and parent.tag == "system.webServer" and grand is not None
+                  and (grand is root or (grand.tag == "location" and grand.getparent() is root)))
+        if not placed:
+            walk.report("W102", "This <cors> element is not under system.webServer: it is some "
+                        "other product's section, not the IIS CORS module's", walk.at(cors))
+
+    levels: list[Level] = []
+    for key, sections in found.items():
+        cors_section: CorsSection | None = None
+        custom: CustomHeadersSection | None = None
+        modules: ModulesSection | None = None
+        if "cors" in sections:
+            cors_section = _section(walk, sections["cors"], specs["cors"], walk.cors)
+        if "httpProtocol" in sections:
+            holders = sections["httpProtocol"].findall("customHeaders")
+            for extra in holders[1:]:
+                walk.report("E209", "Element 'customHeaders' may appear only once here",
+                            walk.at(extra))
+            if holders:
+                custom = _section(walk, holders[0], specs["customHeaders"], walk.custom_headers)
+        if "modules" in sections:
+            modules = _section(walk, sections["modules"], specs["modules"], walk.modules)
+        display, where = displays[key]
+        levels.append(Level(key, display, document.name, depth, order[key], cors_section,
+                            custom, modules, where))
+    if not any(level.cors is not None for level in levels):
+        walk.report("W101", "No system.webServer/cors section: nothing to check",
+                    Location(document.name, None))
+    return levels, walk.diagnostics
+
+
+SectionT = TypeVar("SectionT")
+
+
+def _section(walk: _Walk, element: etree._Element, spec: ElementSpec,
+             build: Callable[[etree._Element], SectionT]) -> SectionT:
+    before = sum(d.is_error for d in walk.diagnostics)
+    walk.check(element, spec)
+    if sum(d.is_error for d in walk.diagnostics) == before:
+        # The walker found nothing: lxml's XSD validator gets the last word (schema.py).
+        for line, message in schema_violations(element):
+            walk.report("E299", message, Location(walk.document.name, line))
+    return build(element)
