@@ -5,6 +5,7 @@ Exit codes: 0 no errors; 1 errors; 2 usage or I/O problems.  Never a count.
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
@@ -14,7 +15,29 @@ from .diagnostics import has_errors
 from .loader import DEFAULT_MAX_BYTES
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group whose heavier commands are imported only when run, so that ``validate`` starts
+    without importing the server (see click's documentation on lazily loading subcommands)."""
+
+    lazy: dict[str, str] = {"serve": "iiscors.serve:serve"}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy:
+            module_name, _, attribute = self.lazy[cmd_name].partition(":")
+            try:
+                module = importlib.import_module(module_name)
+            except ModuleNotFoundError:
+                return None  # not built yet
+            command = getattr(module, attribute)
+            assert isinstance(command, click.Command)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="iiscors")
 def main() -> None:
     """IIS CORS behaviour from web.config files: validate, explain, serve."""

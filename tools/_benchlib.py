@@ -100,9 +100,7 @@ def wildcard_scenario(n: int) -> Scenario:
     """``n`` rules ``https://*.domainN.test``; a host under the last suffix is the target."""
     suffixes = tuple(wildcard_suffix(i) for i in range(n))
     rules = [f'   <add origin="https://*.{s}" />\n' for s in suffixes[:-1]]
-    rules.append(
-        f'   <add origin="https://*.{suffixes[-1]}">{_TARGET_RULE_CHILDREN}</add>\n'
-    )
+    rules.append(f'   <add origin="https://*.{suffixes[-1]}">{_TARGET_RULE_CHILDREN}</add>\n')
     return Scenario(
         name=f"wildcard-{n}",
         webconfig=_webconfig(rules, fail_unlisted=False),
@@ -183,9 +181,7 @@ class DictCors:
     def __init__(self, app: WSGIApp, origins: Iterable[str]) -> None:
         self.app = app
         methods, headers = ", ".join(ALLOW_METHODS), ", ".join(ALLOW_HEADERS)
-        self.actual = {
-            o: (("Access-Control-Allow-Origin", o), ("Vary", "Origin")) for o in origins
-        }
+        self.actual = {o: (("Access-Control-Allow-Origin", o), ("Vary", "Origin")) for o in origins}
         self.preflight = {
             o: [
                 *h,
@@ -195,18 +191,14 @@ class DictCors:
             for o, h in self.actual.items()
         }
 
-    def __call__(
-        self, environ: Environ, start_response: StartResponse
-    ) -> Iterable[bytes]:
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         headers = self.actual.get(environ.get("HTTP_ORIGIN", ""))
         if headers is None:
             return self.app(environ, start_response)
         if environ["REQUEST_METHOD"] == "OPTIONS" and environ.get(
             "HTTP_ACCESS_CONTROL_REQUEST_METHOD"
         ):
-            start_response(
-                "204 No Content", list(self.preflight[environ["HTTP_ORIGIN"]])
-            )
+            start_response("204 No Content", list(self.preflight[environ["HTTP_ORIGIN"]]))
             return []
 
         def cors_start_response(

@@ -67,12 +67,8 @@ ACAO = "access-control-allow-origin"
 # Targets of issue 6, in one place so the table, the JSON and --check agree.
 TARGET_ADDED_US = 2.0  # allowed actual request, added to a bare WSGI app
 TARGET_PREFLIGHT_US = 2.0  # allowed preflight answered (the app is not called)
-TARGET_FLAT = (
-    0.20  # 100k exact / 10k wildcard within 20 % of the 1-origin configuration
-)
-TARGET_VS_FLASK_CORS = (
-    100.0  # at least 100x less added time than flask-cors at 10,000 origins
-)
+TARGET_FLAT = 0.20  # 100k exact / 10k wildcard within 20 % of the 1-origin configuration
+TARGET_VS_FLASK_CORS = 100.0  # at least 100x less added time than flask-cors at 10,000 origins
 TARGET_LOAD_S = 0.5  # 10,000-origin web.config loaded, validated and compiled
 # An added time measured below this is treated as this, so that a ratio never divides by a
 # noise-level (or negative) difference.
@@ -122,9 +118,7 @@ def build_candidates(scenario: Scenario, notes: list[str]) -> list[Candidate]:
     # pair is the project's baseline framework, as in peers.md §5.
     out.append(Candidate("raw-bare", "wsgi", raw_wsgi_app, None, cors=False))
     out.append(
-        Candidate(
-            "raw+iiscors", "wsgi", iiscors_around(raw_wsgi_app), "raw-bare", True, True
-        )
+        Candidate("raw+iiscors", "wsgi", iiscors_around(raw_wsgi_app), "raw-bare", True, True)
     )
     if exact:
         out.append(
@@ -139,9 +133,7 @@ def build_candidates(scenario: Scenario, notes: list[str]) -> list[Candidate]:
     wz = werkzeug_app()
     out.append(Candidate("werkzeug-bare", "wsgi", wz, None, cors=False))
     out.append(
-        Candidate(
-            "werkzeug+iiscors", "wsgi", iiscors_around(wz), "werkzeug-bare", True, True
-        )
+        Candidate("werkzeug+iiscors", "wsgi", iiscors_around(wz), "werkzeug-bare", True, True)
     )
     if exact:
         out.append(
@@ -168,8 +160,7 @@ def build_candidates(scenario: Scenario, notes: list[str]) -> list[Candidate]:
             else:
                 # flask-cors takes regexes; re.match anchors only at the start, so end with \Z.
                 origins = [
-                    r"https://[^/]+\." + re.escape(s) + r"\Z"
-                    for s in scenario.wildcard_suffixes
+                    r"https://[^/]+\." + re.escape(s) + r"\Z" for s in scenario.wildcard_suffixes
                 ]
             out.append(
                 Candidate(
@@ -187,9 +178,7 @@ def build_candidates(scenario: Scenario, notes: list[str]) -> list[Candidate]:
         notes.append("flask not installed: flask-bare and flask-cors skipped")
 
     if have("starlette"):
-        out.append(
-            Candidate("starlette-bare", "asgi", starlette_app(None), None, cors=False)
-        )
+        out.append(Candidate("starlette-bare", "asgi", starlette_app(None), None, cors=False))
         if exact:
             out.append(
                 Candidate(
@@ -248,9 +237,7 @@ def flask_app(origins: list[str] | None) -> Any:
     return app
 
 
-def starlette_app(
-    origins: list[str] | set[str] | None, regex: str | None = None
-) -> Any:
+def starlette_app(origins: list[str] | set[str] | None, regex: str | None = None) -> Any:
     from starlette.applications import Starlette
     from starlette.middleware import Middleware
     from starlette.middleware.cors import CORSMiddleware
@@ -346,18 +333,12 @@ def call_once(
 
     loop.run_until_complete(cand.app(asgi_scope(scenario, request), receive, send))
     start = next(m for m in messages if m["type"] == "http.response.start")
-    headers = [
-        (k.decode("latin-1"), v.decode("latin-1")) for k, v in start.get("headers", [])
-    ]
-    body = b"".join(
-        m.get("body", b"") for m in messages if m["type"] == "http.response.body"
-    )
+    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in start.get("headers", [])]
+    body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
     return Answer(start["status"], headers, body)
 
 
-def verify(
-    cand: Candidate, scenario: Scenario, request: BenchRequest, answer: Answer
-) -> list[str]:
+def verify(cand: Candidate, scenario: Scenario, request: BenchRequest, answer: Answer) -> list[str]:
     """Problems with a candidate's CORS answer (empty: verified)."""
     problems: list[str] = []
     origin = origin_for(scenario, request)
@@ -381,14 +362,8 @@ def verify(
         if request.origin == "unlisted":
             want = 403 if scenario.fail_unlisted else 200  # contract B7
             if answer.status != want:
-                problems.append(
-                    f"unlisted origin: expected {want}, got {answer.status}"
-                )
-        if (
-            request.origin in ("", "allowed")
-            and not request.preflight
-            and answer.body != b"ok"
-        ):
+                problems.append(f"unlisted origin: expected {want}, got {answer.status}")
+        if request.origin in ("", "allowed") and not request.preflight and answer.body != b"ok":
             problems.append("the app was not called")
     return problems
 
@@ -499,9 +474,7 @@ def run_scenario(
 ) -> list[Cell]:
     t0 = time.perf_counter()
     candidates = build_candidates(scenario, notes)
-    log(
-        f"{scenario.name}: {len(candidates)} candidates built in {time.perf_counter() - t0:.1f} s"
-    )
+    log(f"{scenario.name}: {len(candidates)} candidates built in {time.perf_counter() - t0:.1f} s")
     loop = asyncio.new_event_loop()
     cells: list[Cell] = []
     try:
@@ -509,9 +482,7 @@ def run_scenario(
             row: dict[str, Cell] = {}
             timers: dict[str, tuple[Callable[[int], float], int]] = {}
             for cand in candidates:
-                problems = verify(
-                    cand, scenario, request, call_once(cand, scenario, request, loop)
-                )
+                problems = verify(cand, scenario, request, call_once(cand, scenario, request, loop))
                 cell = Cell(
                     scenario.name,
                     request.name,
@@ -570,9 +541,7 @@ def measure_load(scenario: Scenario, repeats: int) -> dict[str, Any]:
             fn()
             return time.perf_counter() - t0
 
-        build = lambda: CorsMiddleware(
-            raw_wsgi_app, str(path), max_bytes=scenario.max_bytes
-        )
+        build = lambda: CorsMiddleware(raw_wsgi_app, str(path), max_bytes=scenario.max_bytes)
         load = lambda: load_config(str(path), max_bytes=scenario.max_bytes)
         check = lambda: check_config(str(path), max_bytes=scenario.max_bytes)
         build_s = [timed(build) for _ in range(repeats)]
@@ -616,12 +585,9 @@ def measure_startup(webconfig: bytes, repeats: int) -> dict[str, Any]:
                 (proc.stdout + proc.stderr).strip(),
             )
 
-        run(
-            [sys.executable, "-m", "iiscors", "validate", str(path)]
-        )  # warm the file cache
+        run([sys.executable, "-m", "iiscors", "validate", str(path)])  # warm the file cache
         validate = [
-            run([sys.executable, "-m", "iiscors", "validate", str(path)])
-            for _ in range(repeats)
+            run([sys.executable, "-m", "iiscors", "validate", str(path)]) for _ in range(repeats)
         ]
         bare = [run([sys.executable, "-c", "pass"])[0] for _ in range(repeats)]
     return {
@@ -647,9 +613,7 @@ def find(cells: list[Cell], scenario: str, request: str, candidate: str) -> Cell
     return None
 
 
-def evaluate_targets(
-    cells: list[Cell], loads: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
+def evaluate_targets(cells: list[Cell], loads: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each target of issue 6 as {target, value, limit, passed}; a target whose cells were not
     run (peers missing, --sizes without them) is reported as skipped, not as passed."""
     out: list[dict[str, Any]] = []
@@ -711,12 +675,7 @@ def evaluate_targets(
 
     fc = find(cells, "exact-10000", "allowed GET", "flask-cors")
     ic = find(cells, "exact-10000", "allowed GET", "raw+iiscors")
-    if (
-        fc is not None
-        and ic is not None
-        and fc.added_us is not None
-        and ic.added_us is not None
-    ):
+    if fc is not None and ic is not None and fc.added_us is not None and ic.added_us is not None:
         factor = fc.added_us / max(ic.added_us, ADDED_FLOOR_US)
         add(
             f"exact-10000: >= {TARGET_VS_FLASK_CORS:.0f}x less added time than flask-cors",
@@ -798,9 +757,7 @@ def render_table(
         "Per-call µs: median [min–max] over rounds; ratio to the same framework's bare app; added µs = median of per-round differences."
     )
     lines.append("")
-    lines.append(
-        "| config | request | candidate | median µs | min–max | ratio | added µs |"
-    )
+    lines.append("| config | request | candidate | median µs | min–max | ratio | added µs |")
     lines.append("|---|---|---|---:|---:|---:|---:|")
     for c in cells:
         ratio = f"{c.ratio:.2f}x" if c.ratio is not None else ""
@@ -810,9 +767,7 @@ def render_table(
             else ""
         )
         if not c.verified:
-            lines.append(
-                f"| {c.scenario} | {c.request} | {c.candidate} | NOT VERIFIED | | | |"
-            )
+            lines.append(f"| {c.scenario} | {c.request} | {c.candidate} | NOT VERIFIED | | | |")
             continue
         lines.append(
             f"| {c.scenario} | {c.request} | {c.candidate} | {fmt_us(c.median_us)} | {fmt_us(c.min_us)}–{fmt_us(c.max_us)} | {ratio} | {added} |"
@@ -843,9 +798,7 @@ def render_table(
             value = "–" if t["value"] is None else f"{t['value']:.3g}"
             result = {True: "PASS", False: "**FAIL**", None: "skipped"}[t["passed"]]
             detail = f" ({t['detail']})" if t["detail"] else ""
-            lines.append(
-                f"| {t['target']}{detail} | {value} | {t['limit']} | {result} |"
-            )
+            lines.append(f"| {t['target']}{detail} | {value} | {t['limit']} | {result} |")
     if notes:
         lines += ["", "Notes:"] + [f"- {n}" for n in notes]
     return "\n".join(lines)
@@ -864,9 +817,7 @@ def versions() -> dict[str, str]:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0] if __doc__ else None
-    )
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument(
         "--quick",
         action="store_true",
@@ -889,9 +840,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=10000,
         help="wildcard rules in the wildcard configuration (0: none)",
     )
-    p.add_argument(
-        "--no-mixed", action="store_true", help="skip the reference's mixed sample"
-    )
+    p.add_argument("--no-mixed", action="store_true", help="skip the reference's mixed sample")
     p.add_argument(
         "--no-load",
         action="store_true",

@@ -66,9 +66,7 @@ def start_server(
 ) -> Server:
     port = free_loopback_port()
     log = tmp / f"gunicorn-{mode}.log"
-    env = dict(
-        os.environ, IISCORS_BENCH_MODE=mode, IISCORS_BENCH_CONFIG=str(config_path)
-    )
+    env = dict(os.environ, IISCORS_BENCH_MODE=mode, IISCORS_BENCH_CONFIG=str(config_path))
     argv = [
         sys.executable,
         "-m",
@@ -130,15 +128,11 @@ def verify(server: Server, scenario: Scenario) -> list[str]:
     """The CORS answers over HTTP: iiscors adds ACAO (204 for preflights), the bare app never."""
     problems = []
     for request in REQUESTS:
-        status, headers, _ = fetch(
-            server.port, request.method, request_headers(scenario, request)
-        )
+        status, headers, _ = fetch(server.port, request.method, request_headers(scenario, request))
         acao = [v for k, v in headers if k.lower() == "access-control-allow-origin"]
         allowed = server.mode == "iiscors" and request.origin == "allowed"
         if allowed and acao != [scenario.allowed_origin]:
-            problems.append(
-                f"{server.mode} {request.name}: expected ACAO, got {acao!r}"
-            )
+            problems.append(f"{server.mode} {request.name}: expected ACAO, got {acao!r}")
         if not allowed and acao:
             problems.append(f"{server.mode} {request.name}: unexpected ACAO {acao!r}")
         if allowed and request.preflight and status != 204:
@@ -155,9 +149,7 @@ def lua_script(scenario: Scenario, requests: list[BenchRequest]) -> str:
     """A wrk script cycling through ``requests``; done() prints one JSON line of results."""
     formatted = []
     for request in requests:
-        headers = {
-            k: v for k, v in request_headers(scenario, request).items() if k != "host"
-        }
+        headers = {k: v for k, v in request_headers(scenario, request).items() if k != "host"}
         pairs = ", ".join(f'["{k}"] = "{v}"' for k, v in headers.items())
         formatted.append(f'wrk.format("{request.method}", "/", {{{pairs}}})')
     return (
@@ -209,12 +201,8 @@ def run_wrk(
         str(script),
         f"http://127.0.0.1:{port}/",
     ]
-    proc = subprocess.run(
-        argv, check=False, capture_output=True, text=True, timeout=duration + 60
-    )
-    line = next(
-        (ln for ln in proc.stdout.splitlines() if ln.startswith("WRKJSON ")), None
-    )
+    proc = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=duration + 60)
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("WRKJSON ")), None)
     if proc.returncode != 0 or line is None:
         raise RuntimeError(
             f"wrk failed ({proc.returncode}): {proc.stdout[-1000:]} {proc.stderr[-1000:]}"
@@ -263,8 +251,7 @@ def run_python_load(
         i = 0
         try:
             while (
-                time.monotonic() < deadline
-                and len(state.latencies) < max_requests // connections
+                time.monotonic() < deadline and len(state.latencies) < max_requests // connections
             ):
                 method, headers = prepared[i % len(prepared)]
                 i += 1
@@ -355,9 +342,7 @@ def render(summary: dict[str, Any], meta: dict[str, Any]) -> str:
             f"{s['p99_ms_max']:.2f} | {s['errors']} |"
         )
     ratios = ", ".join(f"{r:.3f}" for r in summary["round_ratios"])
-    verdict = (
-        "PASS" if summary["throughput_ratio"] >= TARGET_THROUGHPUT_RATIO else "FAIL"
-    )
+    verdict = "PASS" if summary["throughput_ratio"] >= TARGET_THROUGHPUT_RATIO else "FAIL"
     lines += [
         "",
         (
@@ -369,33 +354,23 @@ def render(summary: dict[str, Any], meta: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        description="gunicorn with and without iiscors under the same load"
-    )
+    p = argparse.ArgumentParser(description="gunicorn with and without iiscors under the same load")
     p.add_argument(
         "--origins",
         type=int,
         default=10_000,
         help="exact origins in the web.config (default 10000)",
     )
-    p.add_argument(
-        "--duration", type=float, help="seconds per run (default 10, --quick 3)"
-    )
+    p.add_argument("--duration", type=float, help="seconds per run (default 10, --quick 3)")
     p.add_argument(
         "--rounds",
         type=int,
         help="runs per server, taken in turns (default 3, --quick 2)",
     )
-    p.add_argument(
-        "--connections", type=int, default=4, help="concurrent connections (default 4)"
-    )
+    p.add_argument("--connections", type=int, default=4, help="concurrent connections (default 4)")
     p.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
-    p.add_argument(
-        "--workers", type=int, default=1, help="gunicorn workers per server (default 1)"
-    )
-    p.add_argument(
-        "--worker-class", default="sync", help="gunicorn worker class (default sync)"
-    )
+    p.add_argument("--workers", type=int, default=1, help="gunicorn workers per server (default 1)")
+    p.add_argument("--worker-class", default="sync", help="gunicorn worker class (default sync)")
     p.add_argument(
         "--mix",
         action="store_true",
@@ -422,9 +397,7 @@ def main(argv: list[str] | None = None) -> int:
     rounds = args.rounds or (2 if args.quick else 3)
 
     scenario = exact_scenario(args.origins)
-    requests = (
-        list(REQUESTS) if args.mix else [r for r in REQUESTS if r.name == "allowed GET"]
-    )
+    requests = list(REQUESTS) if args.mix else [r for r in REQUESTS if r.name == "allowed GET"]
     wrk = None if args.python_load else shutil.which("wrk")
     meta: dict[str, Any] = {
         "load": "wrk" if wrk else "python load generator",
@@ -434,9 +407,7 @@ def main(argv: list[str] | None = None) -> int:
         "workers": args.workers,
         "worker_class": args.worker_class,
         "origins": args.origins,
-        "requests": "all five kinds in turn"
-        if args.mix
-        else "allowed GET from the last origin",
+        "requests": "all five kinds in turn" if args.mix else "allowed GET from the last origin",
         "python": sys.version.split()[0],
     }
 
@@ -453,12 +424,8 @@ def main(argv: list[str] | None = None) -> int:
         script.write_text(lua_script(scenario, requests), encoding="utf-8")
         try:
             for mode in MODES:
-                servers.append(
-                    start_server(mode, config, args.workers, args.worker_class, tmp)
-                )
-                log(
-                    f"{mode}: gunicorn pid {servers[-1].proc.pid} on 127.0.0.1:{servers[-1].port}"
-                )
+                servers.append(start_server(mode, config, args.workers, args.worker_class, tmp))
+                log(f"{mode}: gunicorn pid {servers[-1].proc.pid} on 127.0.0.1:{servers[-1].port}")
             problems = [msg for s in servers for msg in verify(s, scenario)]
             if problems:
                 for msg in problems:
