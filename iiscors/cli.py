@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from typing import ClassVar
 
 import click
 
@@ -19,7 +20,7 @@ class LazyGroup(click.Group):
     """A group whose heavier commands are imported only when run, so that ``validate`` starts
     without importing the server (see click's documentation on lazily loading subcommands)."""
 
-    lazy: dict[str, str] = {"serve": "iiscors.serve:serve"}
+    lazy: ClassVar[dict[str, str]] = {"serve": "iiscors.serve:serve"}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted([*super().list_commands(ctx), *self.lazy])
