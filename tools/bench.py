@@ -494,9 +494,8 @@ def run_scenario(
                 row[cand.name] = cell
                 if problems:
                     # A wrong answer is not timed: its figure would compare unlike work.
-                    notes.append(
-                        f"{scenario.name} / {request.name} / {cand.name}: NOT VERIFIED: {'; '.join(problems)}"
-                    )
+                    where = f"{scenario.name} / {request.name} / {cand.name}"
+                    notes.append(f"{where}: NOT VERIFIED: {'; '.join(problems)}")
                     continue
                 timer = make_timer(cand, scenario, request, loop)
                 timers[cand.name] = (timer, calibrate(timer, sample_time))
@@ -518,7 +517,7 @@ def run_scenario(
                 base = row.get(cell.baseline) if cell.baseline else None
                 if base is not None and base.samples_us:
                     cell.ratio = cell.median_us / base.median_us
-                    diffs = [a - b for a, b in zip(cell.samples_us, base.samples_us)]
+                    diffs = [a - b for a, b in zip(cell.samples_us, base.samples_us, strict=True)]
                     cell.added_us = statistics.median(diffs)
                     cell.added_min_us = cell.min_us - base.min_us
             log(f"  {scenario.name} / {request.name}: done")
@@ -541,9 +540,15 @@ def measure_load(scenario: Scenario, repeats: int) -> dict[str, Any]:
             fn()
             return time.perf_counter() - t0
 
-        build = lambda: CorsMiddleware(raw_wsgi_app, str(path), max_bytes=scenario.max_bytes)
-        load = lambda: load_config(str(path), max_bytes=scenario.max_bytes)
-        check = lambda: check_config(str(path), max_bytes=scenario.max_bytes)
+        def build() -> object:
+            return CorsMiddleware(raw_wsgi_app, str(path), max_bytes=scenario.max_bytes)
+
+        def load() -> object:
+            return load_config(str(path), max_bytes=scenario.max_bytes)
+
+        def check() -> object:
+            return check_config(str(path), max_bytes=scenario.max_bytes)
+
         build_s = [timed(build) for _ in range(repeats)]
         load_s = [timed(load) for _ in range(repeats)]
         check_s = [timed(check) for _ in range(repeats)]
@@ -741,6 +746,10 @@ def fmt_us(v: float | None) -> str:
     return f"{v:.2f}"
 
 
+def md_row(*cols: object) -> str:
+    return "| " + " | ".join(str(c) for c in cols) + " |"
+
+
 def render_table(
     cells: list[Cell],
     loads: list[dict[str, Any]],
@@ -749,56 +758,73 @@ def render_table(
     notes: list[str],
     meta: dict[str, Any],
 ) -> str:
+    sample_ms = meta["sample_time"] * 1e3
     lines = [
-        f"# iiscors in-process benchmark ({meta['python']}, {meta['rounds']} rounds × ~{meta['sample_time'] * 1e3:.0f} ms samples)",
+        f"# iiscors in-process benchmark (Python {meta['python']}, {meta['rounds']} rounds "
+        f"of ~{sample_ms:.0f} ms samples)",
         "",
+        "Per-call µs: median and min–max over rounds; ratio to the same framework's bare app; "
+        "added µs = median of the per-round differences against it.",
+        "",
+        md_row("config", "request", "candidate", "median µs", "min–max", "ratio", "added µs"),
+        "|---|---|---|---:|---:|---:|---:|",
     ]
-    lines.append(
-        "Per-call µs: median [min–max] over rounds; ratio to the same framework's bare app; added µs = median of per-round differences."
-    )
-    lines.append("")
-    lines.append("| config | request | candidate | median µs | min–max | ratio | added µs |")
-    lines.append("|---|---|---|---:|---:|---:|---:|")
     for c in cells:
-        ratio = f"{c.ratio:.2f}x" if c.ratio is not None else ""
-        added = (
-            ("+" if (c.added_us or 0) >= 0 else "") + fmt_us(c.added_us)
-            if c.added_us is not None
-            else ""
-        )
         if not c.verified:
-            lines.append(f"| {c.scenario} | {c.request} | {c.candidate} | NOT VERIFIED | | | |")
+            lines.append(md_row(c.scenario, c.request, c.candidate, "NOT VERIFIED", "", "", ""))
             continue
+        ratio = f"{c.ratio:.2f}x" if c.ratio is not None else ""
+        added = ""
+        if c.added_us is not None:
+            added = ("+" if c.added_us >= 0 else "") + fmt_us(c.added_us)
+        spread = f"{fmt_us(c.min_us)}–{fmt_us(c.max_us)}"
         lines.append(
-            f"| {c.scenario} | {c.request} | {c.candidate} | {fmt_us(c.median_us)} | {fmt_us(c.min_us)}–{fmt_us(c.max_us)} | {ratio} | {added} |"
+            md_row(c.scenario, c.request, c.candidate, fmt_us(c.median_us), spread, ratio, added)
         )
     if loads:
         lines += [
             "",
-            "| web.config | bytes | CorsMiddleware() s (load+validate+compile) | min–max s | load_config s | check_config s | tracemalloc peak MiB | retained MiB |",
+            md_row(
+                "web.config",
+                "bytes",
+                "CorsMiddleware() s (load+validate+compile)",
+                "min–max s",
+                "load_config s",
+                "check_config s",
+                "tracemalloc peak MiB",
+                "retained MiB",
+            ),
             "|---|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for ld in loads:
             lines.append(
-                f"| {ld['scenario']} | {ld['file_bytes']:,} | {ld['build_s']:.3f} | {ld['build_min_s']:.3f}–{ld['build_max_s']:.3f} | "
-                f"{ld['load_config_s']:.3f} | {ld['check_config_s']:.3f} | {ld['peak_mib']:.1f} | {ld['retained_mib']:.1f} |"
+                md_row(
+                    ld["scenario"],
+                    f"{ld['file_bytes']:,}",
+                    f"{ld['build_s']:.3f}",
+                    f"{ld['build_min_s']:.3f}–{ld['build_max_s']:.3f}",
+                    f"{ld['load_config_s']:.3f}",
+                    f"{ld['check_config_s']:.3f}",
+                    f"{ld['peak_mib']:.1f}",
+                    f"{ld['retained_mib']:.1f}",
+                )
             )
     if startup:
         lines += [
             "",
-            (
-                "`python -m iiscors validate` (1-origin web.config): "
-                f"median {startup['validate_s'] * 1e3:.0f} ms (min {startup['validate_min_s'] * 1e3:.0f} ms; "
-                f"`python -c pass` {startup['python_s'] * 1e3:.0f} ms), exit code {startup['exit_code']}"
-            ),
+            "`python -m iiscors validate` (1-origin web.config): "
+            f"median {startup['validate_s'] * 1e3:.0f} ms "
+            f"(min {startup['validate_min_s'] * 1e3:.0f} ms; "
+            f"`python -c pass` {startup['python_s'] * 1e3:.0f} ms), "
+            f"exit code {startup['exit_code']}",
         ]
     if targets:
-        lines += ["", "| target | value | limit | result |", "|---|---:|---|---|"]
+        lines += ["", md_row("target", "value", "limit", "result"), "|---|---:|---|---|"]
         for t in targets:
             value = "–" if t["value"] is None else f"{t['value']:.3g}"
             result = {True: "PASS", False: "**FAIL**", None: "skipped"}[t["passed"]]
             detail = f" ({t['detail']})" if t["detail"] else ""
-            lines.append(f"| {t['target']}{detail} | {value} | {t['limit']} | {result} |")
+            lines.append(md_row(t["target"] + detail, value, t["limit"], result))
     if notes:
         lines += ["", "Notes:"] + [f"- {n}" for n in notes]
     return "\n".join(lines)

@@ -36,8 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-TOOLS = Path(__file__).resolve().parent
-sys.path.insert(0, str(TOOLS))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # The sibling module is found through the sys.path entry above.
 from _benchlib import (
@@ -49,6 +48,7 @@ from _benchlib import (
     request_headers,
 )
 
+TOOLS = Path(__file__).resolve().parent
 TARGET_THROUGHPUT_RATIO = 0.95
 MODES = ("bare", "iiscors")
 
@@ -166,8 +166,10 @@ def lua_script(scenario: Scenario, requests: list[BenchRequest]) -> str:
         "done = function(summary, latency, requests)\n"
         "  local e = summary.errors\n"
         '  io.write(string.format("WRKJSON {\\"requests\\": %d, \\"duration_us\\": %d, '
-        '\\"errors\\": %d, \\"non_2xx_3xx\\": %d, \\"p50_us\\": %d, \\"p99_us\\": %d, \\"max_us\\": %d}\\n",\n'
-        "    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status,\n"
+        '\\"errors\\": %d, \\"non_2xx_3xx\\": %d, '
+        '\\"p50_us\\": %d, \\"p99_us\\": %d, \\"max_us\\": %d}\\n",\n'
+        "    summary.requests, summary.duration,\n"
+        "    e.connect + e.read + e.write + e.timeout, e.status,\n"
         "    latency:percentile(50), latency:percentile(99), latency.max))\n"
         "end\n"
     )
@@ -317,6 +319,7 @@ def summarize(runs: list[Run]) -> dict[str, Any]:
         zip(
             [r for r in runs if r.mode == "bare"],
             [r for r in runs if r.mode == "iiscors"],
+            strict=True,
         )
     )
     out["round_ratios"] = [i.rps / b.rps for b, i in pairs]
@@ -325,30 +328,34 @@ def summarize(runs: list[Run]) -> dict[str, Any]:
 
 def render(summary: dict[str, Any], meta: dict[str, Any]) -> str:
     lines = [
-        (
-            f"# gunicorn over loopback: {meta['load']}, {meta['rounds']} rounds × {meta['duration']:g} s, "
-            f"{meta['connections']} connections, {meta['workers']} {meta['worker_class']} worker(s), "
-            f"{meta['origins']:,}-origin web.config, requests: {meta['requests']}"
-        ),
+        f"# gunicorn over loopback: {meta['load']}, {meta['rounds']} rounds "
+        f"of {meta['duration']:g} s, {meta['connections']} connections, "
+        f"{meta['workers']} {meta['worker_class']} worker(s), "
+        f"{meta['origins']:,}-origin web.config, requests: {meta['requests']}",
         "",
         "| server | req/s median | min–max | p50 ms | p99 ms (median) | p99 ms (worst) | errors |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for mode in MODES:
         s = summary[mode]
-        lines.append(
-            f"| {'werkzeug bare' if mode == 'bare' else 'werkzeug + iiscors'} | {s['rps_median']:,.0f} | "
-            f"{s['rps_min']:,.0f}–{s['rps_max']:,.0f} | {s['p50_ms_median']:.2f} | {s['p99_ms_median']:.2f} | "
-            f"{s['p99_ms_max']:.2f} | {s['errors']} |"
-        )
+        name = "werkzeug bare" if mode == "bare" else "werkzeug + iiscors"
+        cols = [
+            name,
+            f"{s['rps_median']:,.0f}",
+            f"{s['rps_min']:,.0f}–{s['rps_max']:,.0f}",
+            f"{s['p50_ms_median']:.2f}",
+            f"{s['p99_ms_median']:.2f}",
+            f"{s['p99_ms_max']:.2f}",
+            str(s["errors"]),
+        ]
+        lines.append("| " + " | ".join(cols) + " |")
     ratios = ", ".join(f"{r:.3f}" for r in summary["round_ratios"])
-    verdict = "PASS" if summary["throughput_ratio"] >= TARGET_THROUGHPUT_RATIO else "FAIL"
+    ratio = summary["throughput_ratio"]
+    verdict = "PASS" if ratio >= TARGET_THROUGHPUT_RATIO else "FAIL"
     lines += [
         "",
-        (
-            f"Throughput ratio iiscors / bare: **{summary['throughput_ratio']:.3f}** (per round: {ratios}); "
-            f"target >= {TARGET_THROUGHPUT_RATIO}: {verdict}"
-        ),
+        f"Throughput ratio iiscors / bare: **{ratio:.3f}** (per round: {ratios}); "
+        f"target >= {TARGET_THROUGHPUT_RATIO}: {verdict}",
     ]
     return "\n".join(lines)
 
@@ -460,7 +467,8 @@ def main(argv: list[str] | None = None) -> int:
                     run = one(server, duration)
                     runs.append(run)
                     log(
-                        f"round {r + 1} {server.mode}: {run.rps:,.0f} req/s, p99 {run.p99_ms:.2f} ms, errors {run.errors}"
+                        f"round {r + 1} {server.mode}: {run.rps:,.0f} req/s, "
+                        f"p99 {run.p99_ms:.2f} ms, errors {run.errors}"
                     )
         finally:
             for server in servers:
@@ -477,9 +485,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json != "-":
         print(render(summary, meta))
     if args.check and summary["throughput_ratio"] < TARGET_THROUGHPUT_RATIO:
-        log(
-            f"TARGET MISSED: throughput ratio {summary['throughput_ratio']:.3f} < {TARGET_THROUGHPUT_RATIO}"
-        )
+        ratio = summary["throughput_ratio"]
+        log(f"TARGET MISSED: throughput ratio {ratio:.3f} < {TARGET_THROUGHPUT_RATIO}")
         return 1
     return 0
 

@@ -1,0 +1,65 @@
+"""Smoke test of tools/bench.py: it runs, and every candidate's CORS answer is verified.
+
+Timings are deliberately not asserted: CI machines are noisy, and the targets are judged by
+``python tools/bench.py --check`` on a quiet machine (docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "tools" / "bench.py"
+
+
+@pytest.mark.timeout(300)
+def test_bench_quick_json_verifies_every_candidate() -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH),
+            "--quick",
+            "--json",
+            "-",
+            "--sizes",
+            "1,20",
+            "--wildcards",
+            "10",
+            "--no-load",
+            "--rounds",
+            "2",
+            "--sample-time",
+            "0.001",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout)
+    cells = result["cells"]
+    problems = [
+        f"{c['scenario']}/{c['request']}/{c['candidate']}: {c['problems']}"
+        for c in cells
+        if not c["verified"]
+    ]
+    assert not problems, problems
+    assert result["all_verified"]
+    # Every scenario ran every request kind against iiscors, and every verified cell was timed.
+    scenarios = {c["scenario"] for c in cells}
+    assert scenarios == {"exact-1", "exact-20", "wildcard-10", "mixed-sample"}
+    for scenario in scenarios:
+        for candidate in ("raw+iiscors", "werkzeug+iiscors"):
+            kinds = {
+                c["request"]
+                for c in cells
+                if c["scenario"] == scenario and c["candidate"] == candidate
+            }
+            assert len(kinds) == 5, (scenario, candidate, kinds)
+    assert all(c["samples_us"] and c["median_us"] > 0 for c in cells)
+    assert result["startup"]["exit_code"] == 0, result["startup"]["output"]
