@@ -95,10 +95,12 @@ def _doc_with_doctype(doctype: str, body: str = "") -> bytes:
 
 
 def _entity_use(traps: Traps, system_id: str) -> bytes:
+    # In element content: XML forbids external entities in attribute values, so a reference
+    # there would be refused by any parser before anything is fetched.
     return _doc_with_doctype(
         f'<!DOCTYPE configuration [\n  <!ENTITY xxe SYSTEM "{system_id}">\n]>',
-        '<system.webServer><cors enabled="true">'
-        '<add origin="&xxe;" allowCredentials="true" /></cors></system.webServer>',
+        '<system.webServer>&xxe;<cors enabled="true">'
+        '<add origin="https://a.example" allowCredentials="true" /></cors></system.webServer>',
     )
 
 
@@ -142,8 +144,8 @@ def _utf16_doctype(bom: bytes, codec: str, declared: str = "utf-16") -> Callable
         text = (
             f'<?xml version="1.0" encoding="{declared}"?>\n'
             f'<!DOCTYPE configuration [<!ENTITY xxe SYSTEM "{traps.fifo}">]>\n'
-            '<configuration><system.webServer><cors enabled="true">'
-            '<add origin="&xxe;" allowCredentials="true" />'
+            '<configuration><system.webServer>&xxe;<cors enabled="true">'
+            '<add origin="https://a.example" allowCredentials="true" />'
             "</cors></system.webServer></configuration>\n"
         )
         return bom + text.encode(codec)
@@ -237,8 +239,8 @@ PAYLOADS: dict[str, Payload] = {
         lambda t: (
             b'<?xml version="1.0"?>\n<!-- innocent -->\n<?pi x?>\n'
             + f'<!DOCTYPE configuration [<!ENTITY xxe SYSTEM "{t.fifo}">]>\n'.encode()
-            + b'<configuration><system.webServer><cors enabled="true">'
-            + b'<add origin="&xxe;" /></cors></system.webServer></configuration>\n'
+            + b'<configuration><system.webServer>&xxe;<cors enabled="true">'
+            + b'<add origin="https://a.example" /></cors></system.webServer></configuration>\n'
         ),
         _E103,
     ),

@@ -1,9 +1,10 @@
 """Parse one hostile payload in a fresh interpreter and report what happened, as JSON.
 
-Usage: ``python _probe.py PAYLOAD_NAME`` (run by ``test_hostile_configs.py``).
+Usage: ``python _probe.py PAYLOAD_NAME...`` (one JSON report per line) (run by ``test_hostile_configs.py``).
 
-A fresh process per payload makes the peak-RSS measurement (``ru_maxrss``) mean something and
-isolates hangs.  What is watched while ``check_config`` and ``load_config`` run:
+A fresh process (per batch of payloads) makes the peak-RSS measurement (``ru_maxrss``, reported
+cumulatively from the batch's baseline, so a later payload can only look worse) mean something
+and isolates hangs.  What is watched while ``check_config`` and ``load_config`` run:
 
 - Python-level file/network/process access, through ``sys.addaudithook``;
 - C-level file access (libxml2 does not go through Python's ``open``): every file reference in
@@ -33,10 +34,11 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _payloads import PAYLOADS, XINCLUDE_SMUGGLED, Traps  # noqa: E402
+from _payloads import PAYLOADS, VALID_CONFIG, XINCLUDE_SMUGGLED, Traps  # noqa: E402
 
 import iiscors  # noqa: E402
 from iiscors import ConfigError, check_config, load_config  # noqa: E402
+from iiscors.policy import CorsRequest  # noqa: E402
 
 _ALLOWED_OPEN_ROOTS = tuple(
     {
@@ -90,7 +92,7 @@ class FifoWatcher(threading.Thread):
             except OSError as exc:
                 if exc.errno != errno.ENXIO:  # ENXIO: no reader, the normal case
                     raise
-                time.sleep(0.001)
+                time.sleep(0.002)
                 continue
             self.opened += 1
             with contextlib.suppress(OSError):
@@ -99,116 +101,145 @@ class FifoWatcher(threading.Thread):
             os.close(fd)
 
 
-def main(name: str) -> dict[str, Any]:
-    payload = PAYLOADS[name]
-    tmp = tempfile.mkdtemp(prefix="iiscors-probe-")
-    fifo = os.path.join(tmp, "trap.fifo")
-    os.mkfifo(fifo)
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    listener.setblocking(False)
-    traps = Traps(fifo=fifo, port=listener.getsockname()[1])
+class Probe:
+    """Traps shared by every payload of one probe process."""
 
-    source: bytes | str
-    if payload.extra.get("sparse_size"):
-        path = os.path.join(tmp, "web.config")
-        with open(path, "wb") as fh:
-            fh.write(b'<?xml version="1.0"?>\n<configuration>')
-            fh.truncate(int(payload.extra["sparse_size"]))
-        source = path
-    else:
-        data = payload.build(traps)
-        if payload.as_path:
-            path = os.path.join(tmp, "web.config")
-            Path(path).write_bytes(data)
-            source = path
-        else:
-            source = data
-    display = source if isinstance(source, str) else "hostile/web.config"
+    def __init__(self) -> None:
+        self.tmp = tempfile.mkdtemp(prefix="iiscors-probe-")
+        self.fifo = os.path.join(self.tmp, "trap.fifo")
+        os.mkfifo(self.fifo)
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(8)
+        self.listener.setblocking(False)
+        self.traps = Traps(fifo=self.fifo, port=self.listener.getsockname()[1])
+        self.events: list[list[str]] = []
+        self.armed = threading.Event()
+        self.source_path: str | None = None
+        self.watcher = FifoWatcher(self.fifo)
+        # Warm up on a valid file so lazily loaded package resources (schemas) are not counted.
+        check_config(VALID_CONFIG.format(encoding="utf-8").encode(), name="warmup.config")
+        sys.addaudithook(self._hook)
+        self.watcher.start()
+        self.rss_baseline = _rss_peak_kib()
 
-    # Warm up on a valid file so lazily loaded package resources (schemas) are not counted.
-    from _payloads import VALID_CONFIG
-
-    check_config(VALID_CONFIG.format(encoding="utf-8").encode(), name="warmup.config")
-
-    events: list[list[str]] = []
-    armed = threading.Event()
-
-    def hook(event: str, args: tuple[Any, ...]) -> None:
-        if not armed.is_set():
-            return
+    def _hook(self, event: str, args: tuple[Any, ...]) -> None:
+        if not self.armed.is_set() or threading.current_thread() is self.watcher:
+            return  # the watcher's own opens of the FIFO are the trap, not the parser
         if event == "open":
             target = args[0]
             if isinstance(target, int):
                 return
             real = os.path.realpath(os.fsdecode(target))
-            if not real.startswith(_ALLOWED_OPEN_ROOTS) or real.startswith(tmp):
-                if isinstance(source, str) and real == os.path.realpath(source):
-                    return  # reading the file we were asked to read is fine
-                events.append([event, real])
+            if self.source_path is not None and real == self.source_path:
+                return  # reading the file we were asked to read is fine
+            if not real.startswith(_ALLOWED_OPEN_ROOTS) or real.startswith(self.tmp):
+                self.events.append([event, real])
         elif event in _WATCHED_EVENTS:
-            events.append([event, repr(args)[:200]])
+            self.events.append([event, repr(args)[:200]])
 
-    sys.addaudithook(hook)
-    watcher = FifoWatcher(fifo)
-    watcher.start()
-
-    kwargs: dict[str, Any] = {"max_bytes": payload.max_bytes}
-    if not isinstance(source, str):
-        kwargs["name"] = display
-
-    rss_before = _rss_peak_kib()
-    tracemalloc.start()
-    armed.set()
-    t0 = time.perf_counter()
-    diags = check_config(source, **kwargs)
-    t1 = time.perf_counter()
-    load: dict[str, Any]
-    config = None
-    try:
-        config = load_config(source, **kwargs)
-        load = {"raised": None, "codes": []}
-    except ConfigError as exc:
-        load = {"raised": "ConfigError", "codes": [d.code for d in exc.diagnostics]}
-    t2 = time.perf_counter()
-    armed.clear()
-    _, py_peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    rss_after = _rss_peak_kib()
-
-    time.sleep(0.02)  # let the watcher notice a late open
-    watcher.stop.set()
-    watcher.join(1)
-    try:
-        conn, _ = listener.accept()
+    def _connected(self) -> bool:
+        try:
+            conn, _ = self.listener.accept()
+        except BlockingIOError:
+            return False
         conn.close()
-        connected = True
-    except BlockingIOError:
-        connected = False
+        return True
 
-    probe_decision = None
-    if config is not None:
-        from iiscors.policy import CorsRequest
+    def run(self, name: str) -> dict[str, Any]:
+        payload = PAYLOADS[name]
+        source: bytes | str
+        path = os.path.join(self.tmp, f"{name}.web.config")
+        if payload.extra.get("sparse_size"):
+            with open(path, "wb") as fh:
+                fh.write(b'<?xml version="1.0"?>\n<configuration>')
+                fh.truncate(int(payload.extra["sparse_size"]))
+            source = path
+        else:
+            data = payload.build(self.traps)
+            if payload.as_path:
+                Path(path).write_bytes(data)
+                source = path
+            else:
+                source = data
+        display = source if isinstance(source, str) else "hostile/web.config"
+        self.source_path = os.path.realpath(source) if isinstance(source, str) else None
+        kwargs: dict[str, Any] = {"max_bytes": payload.max_bytes}
+        if not isinstance(source, str):
+            kwargs["name"] = display
 
-        dec = config.evaluate(CorsRequest(method="GET", origin="https://evil.example"))
-        probe_decision = {"outcome": dec.outcome, "headers": [list(h) for h in dec.headers]}
+        self.events = []
+        opened_before = self.watcher.opened
+        tracemalloc.start()
+        self.armed.set()
+        t0 = time.perf_counter()
+        if UNSAFE:
+            return self._unsafe(source, name, opened_before)
+        diags = check_config(source, **kwargs)
+        t1 = time.perf_counter()
+        config = None
+        load: dict[str, Any]
+        try:
+            config = load_config(source, **kwargs)
+            load = {"raised": None, "codes": []}
+        except ConfigError as exc:
+            load = {"raised": "ConfigError", "codes": [d.code for d in exc.diagnostics]}
+        t2 = time.perf_counter()
+        self.armed.clear()
+        _, py_peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        rss_growth = _rss_peak_kib() - self.rss_baseline  # cumulative over the batch: stricter
+        time.sleep(0.01)  # let the watcher notice a late open
 
-    return {
-        "name": name,
-        "display": display,
-        "diagnostics": [_diag(d) for d in diags],
-        "load": load,
-        "check_seconds": t1 - t0,
-        "load_seconds": t2 - t1,
-        "py_peak_bytes": py_peak,
-        "rss_growth_kib": rss_after - rss_before,
-        "audit_events": events,
-        "fifo_opened": watcher.opened,
-        "network_connected": connected,
-        "probe_decision": probe_decision,
-    }
+        probe_decision = None
+        if config is not None:
+            dec = config.evaluate(CorsRequest(method="GET", origin="https://evil.example"))
+            probe_decision = {"outcome": dec.outcome, "headers": [list(h) for h in dec.headers]}
+        return {
+            "name": name,
+            "display": display,
+            "diagnostics": [_diag(d) for d in diags],
+            "load": load,
+            "check_seconds": t1 - t0,
+            "load_seconds": t2 - t1,
+            "py_peak_bytes": py_peak,
+            "rss_growth_kib": rss_growth,
+            "audit_events": list(self.events),
+            "fifo_opened": self.watcher.opened - opened_before,
+            "network_connected": self._connected(),
+            "probe_decision": probe_decision,
+        }
 
+    def _unsafe(self, source: bytes | str, name: str, opened_before: int) -> dict[str, Any]:
+        """Canary mode: parse with a deliberately unsafe lxml parser to prove the traps fire."""
+        from lxml import etree
+
+        class CarelessResolver(etree.Resolver):
+            """What a careless loader might add: fetch http(s) references with urllib."""
+
+            def resolve(self, url: str | None, pubid: str | None, context: Any) -> Any:
+                if url and url.startswith("http"):
+                    import urllib.request
+
+                    with urllib.request.urlopen(url, timeout=0.5) as resp:  # noqa: S310
+                        return self.resolve_string(resp.read(), context)
+                return None
+
+        parser = etree.XMLParser(load_dtd=True, resolve_entities=True, no_network=False)
+        parser.resolvers.add(CarelessResolver())
+        data = source if isinstance(source, bytes) else Path(source).read_bytes()
+        with contextlib.suppress(Exception):
+            etree.fromstring(data, parser)
+        self.armed.clear()
+        tracemalloc.stop()
+        time.sleep(0.05)
+        return {"name": name, "fifo_opened": self.watcher.opened - opened_before,
+                "network_connected": self._connected(), "audit_events": list(self.events)}
+
+
+UNSAFE = os.environ.get("IIS_PROBE_UNSAFE") == "1"
 
 if __name__ == "__main__":
-    print(json.dumps(main(sys.argv[1])))
+    probe = Probe()
+    for payload_name in sys.argv[1:]:
+        print(json.dumps(probe.run(payload_name)), flush=True)

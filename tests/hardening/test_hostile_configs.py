@@ -41,31 +41,56 @@ NAMES = sorted(PAYLOADS)
 HOSTILE = [n for n in NAMES if not PAYLOADS[n].accepted]
 ACCEPTED = [n for n in NAMES if PAYLOADS[n].accepted]
 
+# Known deviations, reported to the lead; strict so that a fix turns them into failures to remove.
+_E101_NO_LINE = pytest.mark.xfail(
+    strict=True,
+    reason="E101 (file over max_bytes) is emitted with line=None; the brief requires every "
+    "diagnostic to carry file and line (line 1 for whole-file problems)",
+)
+KNOWN_BUGS: dict[str, pytest.MarkDecorator] = {
+    name: _E101_NO_LINE for name in HOSTILE if PAYLOADS[name].codes == {"E101"}
+}
 
-def _run_probe(name: str) -> dict[str, Any]:
+
+def _params(names: list[str]) -> list[Any]:
+    return [pytest.param(n, marks=KNOWN_BUGS[n]) if n in KNOWN_BUGS else n for n in names]
+
+
+def _run_batch(names: list[str]) -> list[dict[str, Any]]:
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     try:
         proc = subprocess.run(
-            [sys.executable, str(PROBE), name],
+            [sys.executable, str(PROBE), *names],
             capture_output=True,
             text=True,
             timeout=PROBE_TIMEOUT_S,
             env=env,
         )
-    except subprocess.TimeoutExpired:
-        return {"name": name, "error": f"probe hung for more than {PROBE_TIMEOUT_S} s"}
-    if proc.returncode != 0:
-        return {"name": name, "error": f"probe exited {proc.returncode}", "stderr": proc.stderr}
-    report: dict[str, Any] = json.loads(proc.stdout)
-    report["stderr"] = proc.stderr
-    return report
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        done = [json.loads(line) for line in out.splitlines() if line.strip()]
+        hung = names[len(done)]
+        return done + [
+            {"name": n, "error": f"probe hung on {hung} for more than {PROBE_TIMEOUT_S} s"}
+            for n in names[len(done):]
+        ]
+    reports: list[dict[str, Any]] = [json.loads(line) for line in proc.stdout.splitlines()]
+    for report in reports:
+        report["stderr"] = proc.stderr
+    for n in names[len(reports):]:
+        reports.append({"name": n, "error": f"probe exited {proc.returncode}",
+                        "stderr": proc.stderr})
+    return reports
 
 
 @pytest.fixture(scope="module")
 def reports() -> dict[str, dict[str, Any]]:
-    workers = max(2, os.cpu_count() or 2)
+    """Run every payload, in a few batches of fresh interpreters, two at a time."""
+    workers = max(2, min(4, os.cpu_count() or 2))
+    batches = [NAMES[i::workers * 2] for i in range(workers * 2)]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return dict(zip(NAMES, pool.map(_run_probe, NAMES), strict=True))
+        results = [r for batch in pool.map(_run_batch, batches) for r in batch]
+    return {r["name"]: r for r in results}
 
 
 def _report(reports: dict[str, dict[str, Any]], name: str) -> dict[str, Any]:
@@ -105,7 +130,7 @@ def test_no_traceback(reports: dict[str, dict[str, Any]], name: str) -> None:
         assert "Traceback" not in diag["message"]
 
 
-@pytest.mark.parametrize("name", HOSTILE)
+@pytest.mark.parametrize("name", _params(HOSTILE))
 def test_located_error_diagnostic(reports: dict[str, dict[str, Any]], name: str) -> None:
     """Contract A2/A7: a clear error with a stable code, the file and a line."""
     report = _report(reports, name)
@@ -120,6 +145,17 @@ def test_located_error_diagnostic(reports: dict[str, dict[str, Any]], name: str)
         assert isinstance(diag["line"], int) and diag["line"] >= 1, diag
         assert diag["column"] is None or diag["column"] >= 1, diag
         assert diag["message"].strip(), diag
+
+
+@pytest.mark.parametrize(
+    "name", [n for n in HOSTILE if PAYLOADS[n].codes and PAYLOADS[n].codes <= {"E102", "E104"}]
+)
+def test_malformed_xml_has_a_column(reports: dict[str, dict[str, Any]], name: str) -> None:
+    """Contract A2: "Malformed XML is an error with file:line:column"."""
+    report = _report(reports, name)
+    for diag in _errors(report):
+        if diag["code"] == "E102":
+            assert diag["column"] is not None, diag
 
 
 @pytest.mark.parametrize("name", HOSTILE)
@@ -144,6 +180,23 @@ def test_accepted_files_load_and_deny_strangers(
     assert decision is not None
     assert decision["outcome"] != "allowed"
     assert not any(h[0].lower().startswith("access-control-") for h in decision["headers"])
+
+
+def test_traps_detect_an_unsafe_parser() -> None:
+    """Canary: the same probe with a deliberately careless lxml parser (DTDs loaded, entities
+    resolved, a urllib resolver) must trip the traps, so the tests above cannot pass vacuously."""
+    names = ["xxe-file-entity", "external-dtd-file", "parameter-entity-file",
+             "doctype-utf16-le-bom", "xxe-network-entity", "external-dtd-network"]
+    proc = subprocess.run(
+        [sys.executable, str(PROBE), *names], capture_output=True, text=True,
+        timeout=PROBE_TIMEOUT_S, env={**os.environ, "IIS_PROBE_UNSAFE": "1"},
+    )
+    got = {r["name"]: r for r in map(json.loads, proc.stdout.splitlines())}
+    for name in names[:4]:
+        assert got[name]["fifo_opened"] > 0, name
+    for name in names[4:]:
+        assert got[name]["network_connected"], name
+        assert got[name]["audit_events"], name
 
 
 # ---------------------------------------------------------------------------------------------
