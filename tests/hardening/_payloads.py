@@ -64,9 +64,7 @@ VALID_CONFIG = """<?xml version="1.0" encoding="{encoding}"?>
 </configuration>
 """
 
-_CORS_ALLOW_ALL = (
-    '<cors enabled="true"><add origin="*" allowCredentials="true" /></cors>'
-)
+_CORS_ALLOW_ALL = '<cors enabled="true"><add origin="*" allowCredentials="true" /></cors>'
 
 
 def _valid(encoding: str = "utf-8") -> str:
@@ -84,8 +82,8 @@ def padded_config(size: int) -> bytes:
 
 def _doc_with_doctype(doctype: str, body: str = "") -> bytes:
     body = body or (
-        "<system.webServer><cors enabled=\"true\">"
-        "<add origin=\"https://*.contoso.com\" allowCredentials=\"false\" />"
+        '<system.webServer><cors enabled="true">'
+        '<add origin="https://*.contoso.com" allowCredentials="false" />'
         "</cors></system.webServer>"
     )
     return (
@@ -121,8 +119,7 @@ def _quadratic(_: Traps) -> bytes:
     uses = "&a;" * 30_000
     return _doc_with_doctype(
         f'<!DOCTYPE configuration [<!ENTITY a "{big}">]>',
-        f'<system.webServer><cors enabled="true"><add origin="{uses}" /></cors>'
-        "</system.webServer>",
+        f'<system.webServer><cors enabled="true"><add origin="{uses}" /></cors></system.webServer>',
     )
 
 
@@ -134,8 +131,7 @@ def _attlist_defaults(_: Traps) -> bytes:
         '  <!ATTLIST add allowCredentials CDATA "true">\n'
         '  <!ATTLIST cors enabled CDATA "true" failUnlistedOrigins CDATA "false">\n'
         "]>",
-        '<system.webServer><cors><add origin="https://*.contoso.com" /></cors>'
-        "</system.webServer>",
+        '<system.webServer><cors><add origin="https://*.contoso.com" /></cors></system.webServer>',
     )
 
 
@@ -216,11 +212,15 @@ PAYLOADS: dict[str, Payload] = {
     ),
     "parameter-entity-dev-zero": Payload(
         # the lxml 6.1 collect_ids=False trap: this hangs a parser that reads local DTD refs
-        lambda t: _doc_with_doctype('<!DOCTYPE configuration [<!ENTITY % z SYSTEM "/dev/zero"> %z;]>'),
+        lambda t: _doc_with_doctype(
+            '<!DOCTYPE configuration [<!ENTITY % z SYSTEM "/dev/zero"> %z;]>'
+        ),
         _E103,
     ),
     "parameter-entity-network": Payload(
-        lambda t: _doc_with_doctype(f'<!DOCTYPE configuration [<!ENTITY % n SYSTEM "{t.url}"> %n;]>'),
+        lambda t: _doc_with_doctype(
+            f'<!DOCTYPE configuration [<!ENTITY % n SYSTEM "{t.url}"> %n;]>'
+        ),
         _E103,
     ),
     "external-dtd-file": Payload(
@@ -304,7 +304,9 @@ PAYLOADS: dict[str, Payload] = {
     ),
     "empty-file": Payload(lambda t: b"", frozenset({"E102"})),
     "duplicated-attribute": Payload(
-        _replace_once('allowCredentials="true"', b'allowCredentials="false" allowCredentials="true"'),
+        _replace_once(
+            'allowCredentials="true"', b'allowCredentials="false" allowCredentials="true"'
+        ),
         frozenset({"E102"}),
     ),
     "duplicated-origin-attribute": Payload(
@@ -322,7 +324,9 @@ PAYLOADS: dict[str, Payload] = {
         _replace_once("</cors>", b"\x00\x00</cors>"), frozenset({"E102", "E104"})
     ),
     # --- size (contract A2: 250 KiB default, adjustable) ----------------------------------
-    "over-250KiB-bytes": Payload(lambda t: padded_config(DEFAULT_MAX_BYTES + 1), frozenset({"E101"})),
+    "over-250KiB-bytes": Payload(
+        lambda t: padded_config(DEFAULT_MAX_BYTES + 1), frozenset({"E101"})
+    ),
     "over-250KiB-path": Payload(
         lambda t: padded_config(DEFAULT_MAX_BYTES + 1), frozenset({"E101"}), as_path=True
     ),

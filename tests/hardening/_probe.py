@@ -1,6 +1,7 @@
 """Parse one hostile payload in a fresh interpreter and report what happened, as JSON.
 
-Usage: ``python _probe.py PAYLOAD_NAME...`` (one JSON report per line) (run by ``test_hostile_configs.py``).
+Usage: ``python _probe.py PAYLOAD_NAME...``, one JSON report per line on stdout
+(run by ``test_hostile_configs.py``).
 
 A fresh process (per batch of payloads) makes the peak-RSS measurement (``ru_maxrss``, reported
 cumulatively from the batch's baseline, so a later payload can only look worse) mean something
@@ -43,7 +44,12 @@ from iiscors.policy import CorsRequest  # noqa: E402
 _ALLOWED_OPEN_ROOTS = tuple(
     {
         os.path.realpath(p)
-        for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, Path(iiscors.__file__).parent.parent)
+        for p in (
+            sys.prefix,
+            sys.base_prefix,
+            sys.exec_prefix,
+            Path(iiscors.__file__).parent.parent,
+        )
     }
 )
 _WATCHED_EVENTS = {
@@ -221,7 +227,7 @@ class Probe:
                 if url and url.startswith("http"):
                     import urllib.request
 
-                    with urllib.request.urlopen(url, timeout=0.5) as resp:  # noqa: S310
+                    with urllib.request.urlopen(url, timeout=0.5) as resp:
                         return self.resolve_string(resp.read(), context)
                 return None
 
@@ -233,8 +239,12 @@ class Probe:
         self.armed.clear()
         tracemalloc.stop()
         time.sleep(0.05)
-        return {"name": name, "fifo_opened": self.watcher.opened - opened_before,
-                "network_connected": self._connected(), "audit_events": list(self.events)}
+        return {
+            "name": name,
+            "fifo_opened": self.watcher.opened - opened_before,
+            "network_connected": self._connected(),
+            "audit_events": list(self.events),
+        }
 
 
 UNSAFE = os.environ.get("IIS_PROBE_UNSAFE") == "1"

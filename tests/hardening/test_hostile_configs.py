@@ -72,14 +72,15 @@ def _run_batch(names: list[str]) -> list[dict[str, Any]]:
         hung = names[len(done)]
         return done + [
             {"name": n, "error": f"probe hung on {hung} for more than {PROBE_TIMEOUT_S} s"}
-            for n in names[len(done):]
+            for n in names[len(done) :]
         ]
     reports: list[dict[str, Any]] = [json.loads(line) for line in proc.stdout.splitlines()]
     for report in reports:
         report["stderr"] = proc.stderr
-    for n in names[len(reports):]:
-        reports.append({"name": n, "error": f"probe exited {proc.returncode}",
-                        "stderr": proc.stderr})
+    for n in names[len(reports) :]:
+        reports.append(
+            {"name": n, "error": f"probe exited {proc.returncode}", "stderr": proc.stderr}
+        )
     return reports
 
 
@@ -87,7 +88,7 @@ def _run_batch(names: list[str]) -> list[dict[str, Any]]:
 def reports() -> dict[str, dict[str, Any]]:
     """Run every payload, in a few batches of fresh interpreters, two at a time."""
     workers = max(2, min(4, os.cpu_count() or 2))
-    batches = [NAMES[i::workers * 2] for i in range(workers * 2)]
+    batches = [NAMES[i :: workers * 2] for i in range(workers * 2)]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         results = [r for batch in pool.map(_run_batch, batches) for r in batch]
     return {r["name"]: r for r in results}
@@ -147,8 +148,23 @@ def test_located_error_diagnostic(reports: dict[str, dict[str, Any]], name: str)
         assert diag["message"].strip(), diag
 
 
+_NUL_NO_COLUMN = pytest.mark.xfail(
+    strict=True,
+    reason="the loader's NUL check (loader.parse_bytes) reports E102 with a line but no column; "
+    "contract A2 wants file:line:column for malformed XML",
+)
+_COLUMN_BUGS = dict.fromkeys(
+    ("gzip-compressed", "nul-between-elements", "nul-in-attribute"), _NUL_NO_COLUMN
+)
+
+
 @pytest.mark.parametrize(
-    "name", [n for n in HOSTILE if PAYLOADS[n].codes and PAYLOADS[n].codes <= {"E102", "E104"}]
+    "name",
+    [
+        pytest.param(n, marks=_COLUMN_BUGS[n]) if n in _COLUMN_BUGS else n
+        for n in HOSTILE
+        if PAYLOADS[n].codes and PAYLOADS[n].codes <= {"E102", "E104"}
+    ],
 )
 def test_malformed_xml_has_a_column(reports: dict[str, dict[str, Any]], name: str) -> None:
     """Contract A2: "Malformed XML is an error with file:line:column"."""
@@ -185,11 +201,20 @@ def test_accepted_files_load_and_deny_strangers(
 def test_traps_detect_an_unsafe_parser() -> None:
     """Canary: the same probe with a deliberately careless lxml parser (DTDs loaded, entities
     resolved, a urllib resolver) must trip the traps, so the tests above cannot pass vacuously."""
-    names = ["xxe-file-entity", "external-dtd-file", "parameter-entity-file",
-             "doctype-utf16-le-bom", "xxe-network-entity", "external-dtd-network"]
+    names = [
+        "xxe-file-entity",
+        "external-dtd-file",
+        "parameter-entity-file",
+        "doctype-utf16-le-bom",
+        "xxe-network-entity",
+        "external-dtd-network",
+    ]
     proc = subprocess.run(
-        [sys.executable, str(PROBE), *names], capture_output=True, text=True,
-        timeout=PROBE_TIMEOUT_S, env={**os.environ, "IIS_PROBE_UNSAFE": "1"},
+        [sys.executable, str(PROBE), *names],
+        capture_output=True,
+        text=True,
+        timeout=PROBE_TIMEOUT_S,
+        env={**os.environ, "IIS_PROBE_UNSAFE": "1"},
     )
     got = {r["name"]: r for r in map(json.loads, proc.stdout.splitlines())}
     for name in names[:4]:
@@ -235,8 +260,10 @@ ENCODINGS = {
     .replace(' encoding="utf-8"', "")
     .encode("utf-8"),
     "utf-8-bom": codecs.BOM_UTF8 + VALID_CONFIG.format(encoding="utf-8").encode("utf-8"),
-    "utf-16-le-bom": codecs.BOM_UTF16_LE + VALID_CONFIG.format(encoding="utf-16").encode("utf-16-le"),
-    "utf-16-be-bom": codecs.BOM_UTF16_BE + VALID_CONFIG.format(encoding="utf-16").encode("utf-16-be"),
+    "utf-16-le-bom": codecs.BOM_UTF16_LE
+    + VALID_CONFIG.format(encoding="utf-16").encode("utf-16-le"),
+    "utf-16-be-bom": codecs.BOM_UTF16_BE
+    + VALID_CONFIG.format(encoding="utf-16").encode("utf-16-be"),
 }
 
 PROBE_REQUESTS = [
