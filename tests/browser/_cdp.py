@@ -14,6 +14,7 @@ read what Chromium itself concluded (``Network.loadingFailed`` carries ``corsErr
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -279,20 +280,16 @@ class Browser:
     def close(self) -> None:
         """Ask the browser to exit, then make sure it did (only our own process is killed)."""
         if self._process.poll() is None:
-            try:
+            with contextlib.suppress(CdpError):
                 self.send("Browser.close", timeout=5)
-            except CdpError:
-                pass
             try:
                 self._process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait(timeout=10)
         for fd in (self._write_fd, self._read_fd):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
 
 
 def _move_high(fd: int) -> int:
@@ -310,9 +307,9 @@ class Page:
 
     def __init__(self, browser: Browser) -> None:
         self.browser = browser
-        self.context_id: str = browser.send("Target.createBrowserContext", {"disposeOnDetach": True})[
-            "browserContextId"
-        ]
+        self.context_id: str = browser.send(
+            "Target.createBrowserContext", {"disposeOnDetach": True}
+        )["browserContextId"]
         self.target_id: str = browser.send(
             "Target.createTarget", {"url": "about:blank", "browserContextId": self.context_id}
         )["targetId"]
@@ -322,7 +319,9 @@ class Page:
         for domain in ("Page", "Network", "Runtime", "Log"):
             self.send(f"{domain}.enable")
 
-    def send(self, method: str, params: JsonObject | None = None, timeout: float = 15.0) -> JsonObject:
+    def send(
+        self, method: str, params: JsonObject | None = None, timeout: float = 15.0
+    ) -> JsonObject:
         return self.browser.send(method, params, session_id=self.session_id, timeout=timeout)
 
     def navigate(self, url: str, timeout: float = 15.0) -> None:
@@ -342,7 +341,7 @@ class Page:
         if href != url:
             raise CdpError(f"navigated to {url} but the page is at {href!r}")
 
-    def evaluate(self, expression: str, timeout: float = 15.0) -> Any:
+    def evaluate(self, expression: str, timeout: float = 15.0) -> object:
         """Evaluate JavaScript in the page, awaiting a promise; return its JSON value."""
         result = self.send(
             "Runtime.evaluate",

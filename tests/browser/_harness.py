@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -78,7 +79,9 @@ def _cors_errors(events: list[JsonObject], since: int) -> tuple[str, ...]:
         status = params.get("corsErrorStatus")
         if status:
             detail = status.get("failedParameter") or ""
-            found.append(f"{status.get('corsError')}({detail})" if detail else str(status.get("corsError")))
+            found.append(
+                f"{status.get('corsError')}({detail})" if detail else str(status.get("corsError"))
+            )
     return tuple(found)
 
 
@@ -112,7 +115,7 @@ def run_fetch(page: Page, spec: FetchSpec) -> FetchOutcome:
     if not value["allowed"]:
         # The network event can trail the rejected promise by a moment; wait for it so a
         # blocked case always names Chromium's reason (or proves there was none).
-        try:
+        with contextlib.suppress(CdpError):
             page.browser.wait_for_event(
                 page.session_id,
                 "Network.loadingFailed",
@@ -120,8 +123,6 @@ def run_fetch(page: Page, spec: FetchSpec) -> FetchOutcome:
                 timeout=3,
                 start=since,
             )
-        except CdpError:
-            pass
         cors_errors = _cors_errors(page.events(), since)
     return FetchOutcome(
         allowed=bool(value["allowed"]),

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 if TYPE_CHECKING:
+    from _typeshed import OptExcInfo
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 # Headers the echo app always sends, so every case can check which ones the script may read:
@@ -165,7 +166,11 @@ class ApiServer:
         }
         start_response(
             "200 OK",
-            [("Content-Type", "application/json"), ("Cache-Control", "no-store"), *APP_RESPONSE_HEADERS],
+            [
+                ("Content-Type", "application/json"),
+                ("Cache-Control", "no-store"),
+                *APP_RESPONSE_HEADERS,
+            ],
         )
         return [json.dumps(payload).encode()]
 
@@ -186,7 +191,7 @@ class ApiServer:
         captured: dict[str, Any] = {}
 
         def capturing_start_response(
-            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+            status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
         ) -> Callable[[bytes], object]:
             captured["status"] = int(status.split(" ", 1)[0])
             captured["headers"] = tuple(headers)
@@ -208,7 +213,7 @@ class ApiServer:
                 close = getattr(iterable, "close", None)
                 if close is not None:
                     close()
-        except Exception as exc:  # noqa: BLE001 - any crash must be visible to the case
+        except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             captured = {"status": 500, "headers": (("Content-Type", "text/plain"),)}
             # exc_info lets us replace a status the stack may already have started.

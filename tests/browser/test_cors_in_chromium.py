@@ -142,314 +142,606 @@ PUT_ONLY = cors(
 
 CASES: list[object] = [
     # -- simple requests (no preflight): contract B9 / B7 --------------------------------
-    param(Case(
-        id="simple-GET/listed-origin/allowed",
-        config=ONLY_PAGE, allowed=True, preflight=(), actual=(200,), app=("GET",),
-        hidden=("X-Exposed", "X-Secret"), readable={"Content-Type": "application/json"},
-        body_has=('"method": "GET"',),
-    )),
-    param(Case(
-        id="simple-GET/unlisted-origin/blocked-but-app-ran",
-        config=ONLY_OTHER_ORIGIN, allowed=False, preflight=(), actual=(200,), app=("GET",),
-        cors_error="MissingAllowOriginHeader",
-    )),
-    param(Case(
-        id="simple-POST/listed-origin/allowed",
-        config=ONLY_PAGE, allowed=True, preflight=(), actual=(200,), app=("POST",),
-        method="POST", headers={"Content-Type": "text/plain"}, body="hello iis",
-        body_has=('"method": "POST"', '"body": "hello iis"'),
-    )),
-    param(Case(
-        # CORS protects the read, not the write: the POST ran in the app all the same.
-        id="simple-POST/unlisted-origin/blocked-but-app-ran",
-        config=ONLY_OTHER_ORIGIN, allowed=False, preflight=(), actual=(200,), app=("POST",),
-        method="POST", headers={"Content-Type": "text/plain"}, body="hello iis",
-        cors_error="MissingAllowOriginHeader",
-    )),
-    param(Case(
-        id="simple-GET/wildcard-subdomain-origin/allowed",
-        config=cors('      <add origin="http://*.contoso.test:{pp}" />'),
-        page="http://app.contoso.test:{pp}/", allowed=True, preflight=(), actual=(200,),
-        app=("GET",),
-    )),
-    param(Case(
-        # B5: a host wildcard covers one or more labels.
-        id="simple-GET/wildcard-subdomain-two-labels-deep/allowed",
-        config=cors('      <add origin="http://*.contoso.test:{pp}" />'),
-        page="http://a.b.contoso.test:{pp}/", allowed=True, preflight=(), actual=(200,),
-        app=("GET",),
-    )),
+    param(
+        Case(
+            id="simple-GET/listed-origin/allowed",
+            config=ONLY_PAGE,
+            allowed=True,
+            preflight=(),
+            actual=(200,),
+            app=("GET",),
+            hidden=("X-Exposed", "X-Secret"),
+            readable={"Content-Type": "application/json"},
+            body_has=('"method": "GET"',),
+        )
+    ),
+    param(
+        Case(
+            id="simple-GET/unlisted-origin/blocked-but-app-ran",
+            config=ONLY_OTHER_ORIGIN,
+            allowed=False,
+            preflight=(),
+            actual=(200,),
+            app=("GET",),
+            cors_error="MissingAllowOriginHeader",
+        )
+    ),
+    param(
+        Case(
+            id="simple-POST/listed-origin/allowed",
+            config=ONLY_PAGE,
+            allowed=True,
+            preflight=(),
+            actual=(200,),
+            app=("POST",),
+            method="POST",
+            headers={"Content-Type": "text/plain"},
+            body="hello iis",
+            body_has=('"method": "POST"', '"body": "hello iis"'),
+        )
+    ),
+    param(
+        Case(
+            # CORS protects the read, not the write: the POST ran in the app all the same.
+            id="simple-POST/unlisted-origin/blocked-but-app-ran",
+            config=ONLY_OTHER_ORIGIN,
+            allowed=False,
+            preflight=(),
+            actual=(200,),
+            app=("POST",),
+            method="POST",
+            headers={"Content-Type": "text/plain"},
+            body="hello iis",
+            cors_error="MissingAllowOriginHeader",
+        )
+    ),
+    param(
+        Case(
+            id="simple-GET/wildcard-subdomain-origin/allowed",
+            config=cors('      <add origin="http://*.contoso.test:{pp}" />'),
+            page="http://app.contoso.test:{pp}/",
+            allowed=True,
+            preflight=(),
+            actual=(200,),
+            app=("GET",),
+        )
+    ),
+    param(
+        Case(
+            # B5: a host wildcard covers one or more labels.
+            id="simple-GET/wildcard-subdomain-two-labels-deep/allowed",
+            config=cors('      <add origin="http://*.contoso.test:{pp}" />'),
+            page="http://a.b.contoso.test:{pp}/",
+            allowed=True,
+            preflight=(),
+            actual=(200,),
+            app=("GET",),
+        )
+    ),
     # -- preflighted methods: contract B8 ------------------------------------------------
-    param(Case(
-        id="preflight-PUT/method-listed/allowed",
-        config=PUT_ONLY, allowed=True, preflight=(204,), actual=(200,), app=("PUT",),
-        method="PUT", headers={"Content-Type": "text/plain"}, body="put body",
-        body_has=('"method": "PUT"', '"body": "put body"'),
-    )),
-    param(Case(
-        # B8: the middleware does not check the method; it answers 204 with its list and the
-        # browser refuses. The PUT never reaches the app.
-        id="preflight-PUT/only-DELETE-listed/blocked-by-browser",
-        config=cors(
-            '      <add origin="{page}">\n'
-            '        <allowMethods><add method="DELETE" /></allowMethods>\n'
-            "      </add>"
-        ),
-        allowed=False, preflight=(204,), actual=(), app=(), method="PUT",
-        cors_error="MethodDisallowedByPreflightResponse",
-    )),
-    param(Case(
-        # B7: failUnlistedOrigins is false, so the preflight goes on to the app, which
-        # answers it without any CORS header.
-        id="preflight-PUT/unlisted-origin/preflight-reaches-app",
-        config=ONLY_OTHER_ORIGIN, allowed=False, preflight=(200,), actual=(), app=("OPTIONS",),
-        method="PUT", cors_error="PreflightMissingAllowOriginHeader",
-    )),
+    param(
+        Case(
+            id="preflight-PUT/method-listed/allowed",
+            config=PUT_ONLY,
+            allowed=True,
+            preflight=(204,),
+            actual=(200,),
+            app=("PUT",),
+            method="PUT",
+            headers={"Content-Type": "text/plain"},
+            body="put body",
+            body_has=('"method": "PUT"', '"body": "put body"'),
+        )
+    ),
+    param(
+        Case(
+            # B8: the middleware does not check the method; it answers 204 with its list and the
+            # browser refuses. The PUT never reaches the app.
+            id="preflight-PUT/only-DELETE-listed/blocked-by-browser",
+            config=cors(
+                '      <add origin="{page}">\n'
+                '        <allowMethods><add method="DELETE" /></allowMethods>\n'
+                "      </add>"
+            ),
+            allowed=False,
+            preflight=(204,),
+            actual=(),
+            app=(),
+            method="PUT",
+            cors_error="MethodDisallowedByPreflightResponse",
+        )
+    ),
+    param(
+        Case(
+            # B7: failUnlistedOrigins is false, so the preflight goes on to the app, which
+            # answers it without any CORS header.
+            id="preflight-PUT/unlisted-origin/preflight-reaches-app",
+            config=ONLY_OTHER_ORIGIN,
+            allowed=False,
+            preflight=(200,),
+            actual=(),
+            app=("OPTIONS",),
+            method="PUT",
+            cors_error="PreflightMissingAllowOriginHeader",
+        )
+    ),
     # -- custom request headers: contract B8 / B14 ---------------------------------------
-    param(Case(
-        id="custom-header/no-allowHeaders/blocked-by-browser",
-        config=ONLY_PAGE, allowed=False, preflight=(204,), actual=(), app=(),
-        headers={"X-Custom": "1"}, cors_error="HeaderDisallowedByPreflightResponse",
-        request_headers_sent="x-custom",
-    )),
-    param(Case(
-        id="custom-header/other-header-listed/blocked-by-browser",
-        config=cors(
-            '      <add origin="{page}">\n'
-            '        <allowHeaders><add header="X-Other" /></allowHeaders>\n'
-            "      </add>"
-        ),
-        allowed=False, preflight=(204,), actual=(), app=(),
-        headers={"X-Custom": "1"}, cors_error="HeaderDisallowedByPreflightResponse",
-    )),
-    param(Case(
-        id="custom-header/listed/allowed",
-        config=cors(
-            '      <add origin="{page}">\n'
-            '        <allowHeaders><add header="X-Custom" /></allowHeaders>\n'
-            "      </add>"
-        ),
-        allowed=True, preflight=(204,), actual=(200,), app=("GET",), headers={"X-Custom": "1"},
-    )),
-    param(Case(
-        # Chromium sends Access-Control-Request-Headers lower-cased and sorted; the
-        # middleware echoes it as sent.
-        id="custom-header/allowAllRequestedHeaders/allowed",
-        config=cors(
-            '      <add origin="{page}">\n'
-            '        <allowHeaders allowAllRequestedHeaders="true" />\n'
-            "      </add>"
-        ),
-        allowed=True, preflight=(204,), actual=(200,), app=("GET",),
-        headers={"X-Zeta": "z", "X-Alpha": "a"}, request_headers_sent="x-alpha,x-zeta",
-    )),
+    param(
+        Case(
+            id="custom-header/no-allowHeaders/blocked-by-browser",
+            config=ONLY_PAGE,
+            allowed=False,
+            preflight=(204,),
+            actual=(),
+            app=(),
+            headers={"X-Custom": "1"},
+            cors_error="HeaderDisallowedByPreflightResponse",
+            request_headers_sent="x-custom",
+        )
+    ),
+    param(
+        Case(
+            id="custom-header/other-header-listed/blocked-by-browser",
+            config=cors(
+                '      <add origin="{page}">\n'
+                '        <allowHeaders><add header="X-Other" /></allowHeaders>\n'
+                "      </add>"
+            ),
+            allowed=False,
+            preflight=(204,),
+            actual=(),
+            app=(),
+            headers={"X-Custom": "1"},
+            cors_error="HeaderDisallowedByPreflightResponse",
+        )
+    ),
+    param(
+        Case(
+            id="custom-header/listed/allowed",
+            config=cors(
+                '      <add origin="{page}">\n'
+                '        <allowHeaders><add header="X-Custom" /></allowHeaders>\n'
+                "      </add>"
+            ),
+            allowed=True,
+            preflight=(204,),
+            actual=(200,),
+            app=("GET",),
+            headers={"X-Custom": "1"},
+        )
+    ),
+    param(
+        Case(
+            # Chromium sends Access-Control-Request-Headers lower-cased and sorted; the
+            # middleware echoes it as sent.
+            id="custom-header/allowAllRequestedHeaders/allowed",
+            config=cors(
+                '      <add origin="{page}">\n'
+                '        <allowHeaders allowAllRequestedHeaders="true" />\n'
+                "      </add>"
+            ),
+            allowed=True,
+            preflight=(204,),
+            actual=(200,),
+            app=("GET",),
+            headers={"X-Zeta": "z", "X-Alpha": "a"},
+            request_headers_sent="x-alpha,x-zeta",
+        )
+    ),
     # -- credentials: contract B8 / B9 / B10 ---------------------------------------------
-    param(Case(
-        # Page and API both on 127.0.0.1 (same site, different ports), so the SameSite=Lax
-        # cookie goes with a credentialed fetch.
-        id="credentials/specific-origin/cookie-sent-and-response-readable",
-        config=cors('      <add origin="{page}" allowCredentials="true" />'),
-        allowed=True, preflight=(), actual=(200,), app=("GET",), credentials="include",
-        cookie=True, body_has=('"cookie": "session=s3cret"',),
-    )),
-    param(Case(
-        # B10: a *-only rule answers "*" even with allowCredentials, as IIS does; the browser
-        # refuses a wildcard on a credentialed request.
-        id="credentials/star-only-rule/blocked-by-browser",
-        config=cors('      <add origin="*" allowCredentials="true" />'),
-        allowed=False, preflight=(), actual=(200,), app=("GET",), credentials="include",
-        cookie=True, cors_error="WildcardOriginNotAllowed",
-    )),
-    param(Case(
-        id="credentials/specific-origin-without-allowCredentials/blocked",
-        config=ONLY_PAGE, allowed=False, preflight=(), actual=(200,), app=("GET",),
-        credentials="include", cookie=True, cors_error="InvalidAllowCredentials",
-    )),
-    param(Case(
-        id="no-credentials/star-only-rule/allowed",
-        config=cors('      <add origin="*" />'),
-        allowed=True, preflight=(), actual=(200,), app=("GET",), credentials="omit",
-        cookie=True, body_has=('"cookie": null',),
-    )),
+    param(
+        Case(
+            # Page and API both on 127.0.0.1 (same site, different ports), so the SameSite=Lax
+            # cookie goes with a credentialed fetch.
+            id="credentials/specific-origin/cookie-sent-and-response-readable",
+            config=cors('      <add origin="{page}" allowCredentials="true" />'),
+            allowed=True,
+            preflight=(),
+            actual=(200,),
+            app=("GET",),
+            credentials="include",
+            cookie=True,
+            body_has=('"cookie": "session=s3cret"',),
+        )
+    ),
+    param(
+        Case(
+            # B10: a *-only rule answers "*" even with allowCredentials, as IIS does; the browser
+            # refuses a wildcard on a credentialed request.
+            id="credentials/star-only-rule/blocked-by-browser",
+            config=cors('      <add origin="*" allowCredentials="true" />'),
+            allowed=False,
+            preflight=(),
+            actual=(200,),
+            app=("GET",),
+            credentials="include",
+            cookie=True,
+            cors_error="WildcardOriginNotAllowed",
+        )
+    ),
+    param(
+        Case(
+            id="credentials/specific-origin-without-allowCredentials/blocked",
+            config=ONLY_PAGE,
+            allowed=False,
+            preflight=(),
+            actual=(200,),
+            app=("GET",),
+            credentials="include",
+            cookie=True,
+            cors_error="InvalidAllowCredentials",
+        )
+    ),
+    param(
+        Case(
+            id="no-credentials/star-only-rule/allowed",
+            config=cors('      <add origin="*" />'),
+            allowed=True,
+            preflight=(),
+            actual=(200,),
+            app=("GET",),
+            credentials="omit",
+            cookie=True,
+            body_has=('"cookie": null',),
+        )
+    ),
     # -- exposeHeaders: contract B9 ------------------------------------------------------
-    param(Case(
-        id="exposeHeaders/listed-readable-others-not",
-        config=cors(
-            '      <add origin="{page}">\n'
-            '        <exposeHeaders><add header="X-Exposed" /></exposeHeaders>\n'
-            "      </add>"
-        ),
-        allowed=True, preflight=(), actual=(200,), app=("GET",),
-        readable={"X-Exposed": "exposed-value"}, hidden=("X-Secret", "header1"),
-    )),
-    param(Case(
-        id="exposeHeaders/none-listed/nothing-extra-readable",
-        config=ONLY_PAGE, allowed=True, preflight=(), actual=(200,), app=("GET",),
-        hidden=("X-Exposed", "X-Secret"),
-    )),
+    param(
+        Case(
+            id="exposeHeaders/listed-readable-others-not",
+            config=cors(
+                '      <add origin="{page}">\n'
+                '        <exposeHeaders><add header="X-Exposed" /></exposeHeaders>\n'
+                "      </add>"
+            ),
+            allowed=True,
+            preflight=(),
+            actual=(200,),
+            app=("GET",),
+            readable={"X-Exposed": "exposed-value"},
+            hidden=("X-Secret", "header1"),
+        )
+    ),
+    param(
+        Case(
+            id="exposeHeaders/none-listed/nothing-extra-readable",
+            config=ONLY_PAGE,
+            allowed=True,
+            preflight=(),
+            actual=(200,),
+            app=("GET",),
+            hidden=("X-Exposed", "X-Secret"),
+        )
+    ),
     # -- failUnlistedOrigins: contract B7 ------------------------------------------------
-    param(Case(
-        id="failUnlistedOrigins/simple-GET-unlisted/403-app-not-called",
-        config=cors(f'      <add origin="{ALLOWED_PAGE}" />', 'enabled="true" failUnlistedOrigins="true"'),
-        allowed=False, preflight=(), actual=(403,), app=(), cors_error="MissingAllowOriginHeader",
-    )),
-    param(Case(
-        id="failUnlistedOrigins/preflight-unlisted/403-app-not-called",
-        config=cors(f'      <add origin="{ALLOWED_PAGE}" />', 'enabled="true" failUnlistedOrigins="true"'),
-        allowed=False, preflight=(403,), actual=(), app=(), method="PUT",
-        cors_error="PreflightMissingAllowOriginHeader",
-    )),
-    param(Case(
-        id="failUnlistedOrigins/listed-origin/allowed",
-        config=cors(f'      <add origin="{ALLOWED_PAGE}" />', 'enabled="true" failUnlistedOrigins="true"'),
-        page=ALLOWED_PAGE + "/", allowed=True, preflight=(), actual=(200,), app=("GET",),
-    )),
+    param(
+        Case(
+            id="failUnlistedOrigins/simple-GET-unlisted/403-app-not-called",
+            config=cors(
+                f'      <add origin="{ALLOWED_PAGE}" />',
+                'enabled="true" failUnlistedOrigins="true"',
+            ),
+            allowed=False,
+            preflight=(),
+            actual=(403,),
+            app=(),
+            cors_error="MissingAllowOriginHeader",
+        )
+    ),
+    param(
+        Case(
+            id="failUnlistedOrigins/preflight-unlisted/403-app-not-called",
+            config=cors(
+                f'      <add origin="{ALLOWED_PAGE}" />',
+                'enabled="true" failUnlistedOrigins="true"',
+            ),
+            allowed=False,
+            preflight=(403,),
+            actual=(),
+            app=(),
+            method="PUT",
+            cors_error="PreflightMissingAllowOriginHeader",
+        )
+    ),
+    param(
+        Case(
+            id="failUnlistedOrigins/listed-origin/allowed",
+            config=cors(
+                f'      <add origin="{ALLOWED_PAGE}" />',
+                'enabled="true" failUnlistedOrigins="true"',
+            ),
+            page=ALLOWED_PAGE + "/",
+            allowed=True,
+            preflight=(),
+            actual=(200,),
+            app=("GET",),
+        )
+    ),
     # -- the reference's mixed sample: contract B4 / B5 ----------------------------------
-    param(Case(
-        id="mixed-sample/wildcard-subdomain/DELETE-credentials-exposed-headers",
-        config=MIXED_SAMPLE, page="http://www.microsoft.test:{pp}/",
-        api="http://api.microsoft.test:{ap}", allowed=True, preflight=(204,), actual=(200,),
-        app=("DELETE",), method="DELETE", headers={"header1": "h"}, credentials="include",
-        cookie=True, readable={"header1": "one", "header2": "two"}, hidden=("X-Secret",),
-        body_has=('"cookie": "session=s3cret"',), request_headers_sent="header1",
-    )),
-    param(Case(
-        id="mixed-sample/apex-not-covered-by-wildcard/http-star-denied-403",
-        config=MIXED_SAMPLE, page="http://microsoft.test:{pp}/", allowed=False,
-        preflight=(), actual=(403,), app=(), cors_error="MissingAllowOriginHeader",
-    )),
-    param(Case(
-        id="mixed-sample/plain-http-origin/http-star-beats-star-403",
-        config=MIXED_SAMPLE, allowed=False, preflight=(), actual=(403,), app=(),
-        cors_error="MissingAllowOriginHeader",
-    )),
-    param(Case(
-        id="mixed-sample/http-origin-preflight/403",
-        config=MIXED_SAMPLE, allowed=False, preflight=(403,), actual=(), app=(),
-        method="DELETE", cors_error="PreflightMissingAllowOriginHeader",
-    )),
-    param(Case(
-        # A CSP-sandboxed page has an opaque origin and sends "Origin: null"; only the bare
-        # `*` matches it (B5), and with other rules present the origin is echoed (B10).
-        id="mixed-sample/null-origin/star-rule-allows",
-        config=MIXED_SAMPLE, page="http://127.0.0.1:{pp}/sandboxed", allowed=True,
-        preflight=(), actual=(200,), app=("GET",), hidden=("header1", "X-Secret"),
-    )),
+    param(
+        Case(
+            id="mixed-sample/wildcard-subdomain/DELETE-credentials-exposed-headers",
+            config=MIXED_SAMPLE,
+            page="http://www.microsoft.test:{pp}/",
+            api="http://api.microsoft.test:{ap}",
+            allowed=True,
+            preflight=(204,),
+            actual=(200,),
+            app=("DELETE",),
+            method="DELETE",
+            headers={"header1": "h"},
+            credentials="include",
+            cookie=True,
+            readable={"header1": "one", "header2": "two"},
+            hidden=("X-Secret",),
+            body_has=('"cookie": "session=s3cret"',),
+            request_headers_sent="header1",
+        )
+    ),
+    param(
+        Case(
+            id="mixed-sample/apex-not-covered-by-wildcard/http-star-denied-403",
+            config=MIXED_SAMPLE,
+            page="http://microsoft.test:{pp}/",
+            allowed=False,
+            preflight=(),
+            actual=(403,),
+            app=(),
+            cors_error="MissingAllowOriginHeader",
+        )
+    ),
+    param(
+        Case(
+            id="mixed-sample/plain-http-origin/http-star-beats-star-403",
+            config=MIXED_SAMPLE,
+            allowed=False,
+            preflight=(),
+            actual=(403,),
+            app=(),
+            cors_error="MissingAllowOriginHeader",
+        )
+    ),
+    param(
+        Case(
+            id="mixed-sample/http-origin-preflight/403",
+            config=MIXED_SAMPLE,
+            allowed=False,
+            preflight=(403,),
+            actual=(),
+            app=(),
+            method="DELETE",
+            cors_error="PreflightMissingAllowOriginHeader",
+        )
+    ),
+    param(
+        Case(
+            # A CSP-sandboxed page has an opaque origin and sends "Origin: null"; only the bare
+            # `*` matches it (B5), and with other rules present the origin is echoed (B10).
+            id="mixed-sample/null-origin/star-rule-allows",
+            config=MIXED_SAMPLE,
+            page="http://127.0.0.1:{pp}/sandboxed",
+            allowed=True,
+            preflight=(),
+            actual=(200,),
+            app=("GET",),
+            hidden=("header1", "X-Secret"),
+        )
+    ),
     # -- allowed="false" beats a wildcard: contract B4 -----------------------------------
-    param(Case(
-        id="allowed-false/exact-denial-beats-star",
-        config=cors('      <add origin="*" />\n      <add origin="{page}" allowed="false" />'),
-        allowed=False, preflight=(), actual=(200,), app=("GET",),
-        cors_error="MissingAllowOriginHeader",
-    )),
-    param(Case(
-        id="allowed-false/other-origin-still-allowed-by-star",
-        config=cors('      <add origin="*" />\n      <add origin="http://127.0.0.1:{pp}" allowed="false" />'),
-        page="http://localhost:{pp}/", allowed=True, preflight=(), actual=(200,), app=("GET",),
-    )),
-    param(Case(
-        id="allowed-false/exact-denial-beats-host-wildcard",
-        config=cors(
-            '      <add origin="http://evil.contoso.test:{pp}" allowed="false" />\n'
-            '      <add origin="http://*.contoso.test:{pp}" />'
-        ),
-        page="http://evil.contoso.test:{pp}/", allowed=False, preflight=(), actual=(200,),
-        app=("GET",), cors_error="MissingAllowOriginHeader",
-    )),
-    param(Case(
-        id="allowed-false/sibling-of-denied-host-allowed",
-        config=cors(
-            '      <add origin="http://evil.contoso.test:{pp}" allowed="false" />\n'
-            '      <add origin="http://*.contoso.test:{pp}" />'
-        ),
-        page="http://app.contoso.test:{pp}/", allowed=True, preflight=(), actual=(200,),
-        app=("GET",),
-    )),
+    param(
+        Case(
+            id="allowed-false/exact-denial-beats-star",
+            config=cors('      <add origin="*" />\n      <add origin="{page}" allowed="false" />'),
+            allowed=False,
+            preflight=(),
+            actual=(200,),
+            app=("GET",),
+            cors_error="MissingAllowOriginHeader",
+        )
+    ),
+    param(
+        Case(
+            id="allowed-false/other-origin-still-allowed-by-star",
+            config=cors(
+                '      <add origin="*" />\n'
+                '      <add origin="http://127.0.0.1:{pp}" allowed="false" />'
+            ),
+            page="http://localhost:{pp}/",
+            allowed=True,
+            preflight=(),
+            actual=(200,),
+            app=("GET",),
+        )
+    ),
+    param(
+        Case(
+            id="allowed-false/exact-denial-beats-host-wildcard",
+            config=cors(
+                '      <add origin="http://evil.contoso.test:{pp}" allowed="false" />\n'
+                '      <add origin="http://*.contoso.test:{pp}" />'
+            ),
+            page="http://evil.contoso.test:{pp}/",
+            allowed=False,
+            preflight=(),
+            actual=(200,),
+            app=("GET",),
+            cors_error="MissingAllowOriginHeader",
+        )
+    ),
+    param(
+        Case(
+            id="allowed-false/sibling-of-denied-host-allowed",
+            config=cors(
+                '      <add origin="http://evil.contoso.test:{pp}" allowed="false" />\n'
+                '      <add origin="http://*.contoso.test:{pp}" />'
+            ),
+            page="http://app.contoso.test:{pp}/",
+            allowed=True,
+            preflight=(),
+            actual=(200,),
+            app=("GET",),
+        )
+    ),
     # -- <location path> scoping: contract A9 --------------------------------------------
-    param(Case(
-        id="location/api-adds-page-origin/allowed",
-        config=LOCATION_SCOPED, path="/api/data", allowed=True, preflight=(), actual=(200,),
-        app=("GET",),
-    )),
-    param(Case(
-        id="location/path-compared-case-insensitively/allowed",
-        config=LOCATION_SCOPED, path="/API/data", allowed=True, preflight=(), actual=(200,),
-        app=("GET",),
-    )),
-    param(Case(
-        id="location/outside-api-root-rules-only/blocked",
-        config=LOCATION_SCOPED, path="/public/data", allowed=False, preflight=(),
-        actual=(200,), app=("GET",), cors_error="MissingAllowOriginHeader",
-    )),
-    param(Case(
-        id="location/apix-is-not-under-api/blocked",
-        config=LOCATION_SCOPED, path="/apix/data", allowed=False, preflight=(),
-        actual=(200,), app=("GET",), cors_error="MissingAllowOriginHeader",
-    )),
-    param(Case(
-        id="location/api-admin-removes-origin-and-fails-unlisted/403",
-        config=LOCATION_SCOPED, path="/api/admin/users", allowed=False, preflight=(),
-        actual=(403,), app=(), cors_error="MissingAllowOriginHeader",
-    )),
+    param(
+        Case(
+            id="location/api-adds-page-origin/allowed",
+            config=LOCATION_SCOPED,
+            path="/api/data",
+            allowed=True,
+            preflight=(),
+            actual=(200,),
+            app=("GET",),
+        )
+    ),
+    param(
+        Case(
+            id="location/path-compared-case-insensitively/allowed",
+            config=LOCATION_SCOPED,
+            path="/API/data",
+            allowed=True,
+            preflight=(),
+            actual=(200,),
+            app=("GET",),
+        )
+    ),
+    param(
+        Case(
+            id="location/outside-api-root-rules-only/blocked",
+            config=LOCATION_SCOPED,
+            path="/public/data",
+            allowed=False,
+            preflight=(),
+            actual=(200,),
+            app=("GET",),
+            cors_error="MissingAllowOriginHeader",
+        )
+    ),
+    param(
+        Case(
+            id="location/apix-is-not-under-api/blocked",
+            config=LOCATION_SCOPED,
+            path="/apix/data",
+            allowed=False,
+            preflight=(),
+            actual=(200,),
+            app=("GET",),
+            cors_error="MissingAllowOriginHeader",
+        )
+    ),
+    param(
+        Case(
+            id="location/api-admin-removes-origin-and-fails-unlisted/403",
+            config=LOCATION_SCOPED,
+            path="/api/admin/users",
+            allowed=False,
+            preflight=(),
+            actual=(403,),
+            app=(),
+            cors_error="MissingAllowOriginHeader",
+        )
+    ),
     # -- maxAge: contract B8 (Access-Control-Max-Age) ------------------------------------
-    param(Case(
-        # Two PUTs in one page: the second is served from Chromium's preflight cache.
-        id="maxAge/600/second-request-sends-no-preflight",
-        config=cors(
-            '      <add origin="{page}" maxAge="600">\n'
-            '        <allowMethods><add method="PUT" /></allowMethods>\n'
-            "      </add>"
-        ),
-        allowed=True, preflight=(204,), actual=(200, 200), app=("PUT", "PUT"), method="PUT",
-        fetches=2,
-    )),
-    param(Case(
-        # The control: Max-Age 0 forbids caching (without the header Chromium would cache
-        # for 5 s), so both PUTs are preflighted. Proves the case above can fail.
-        id="maxAge/0/every-request-preflighted",
-        config=cors(
-            '      <add origin="{page}" maxAge="0">\n'
-            '        <allowMethods><add method="PUT" /></allowMethods>\n'
-            "      </add>"
-        ),
-        allowed=True, preflight=(204, 204), actual=(200, 200), app=("PUT", "PUT"),
-        method="PUT", fetches=2,
-    )),
+    param(
+        Case(
+            # Two PUTs in one page: the second is served from Chromium's preflight cache.
+            id="maxAge/600/second-request-sends-no-preflight",
+            config=cors(
+                '      <add origin="{page}" maxAge="600">\n'
+                '        <allowMethods><add method="PUT" /></allowMethods>\n'
+                "      </add>"
+            ),
+            allowed=True,
+            preflight=(204,),
+            actual=(200, 200),
+            app=("PUT", "PUT"),
+            method="PUT",
+            fetches=2,
+        )
+    ),
+    param(
+        Case(
+            # The control: Max-Age 0 forbids caching (without the header Chromium would cache
+            # for 5 s), so both PUTs are preflighted. Proves the case above can fail.
+            id="maxAge/0/every-request-preflighted",
+            config=cors(
+                '      <add origin="{page}" maxAge="0">\n'
+                '        <allowMethods><add method="PUT" /></allowMethods>\n'
+                "      </add>"
+            ),
+            allowed=True,
+            preflight=(204, 204),
+            actual=(200, 200),
+            app=("PUT", "PUT"),
+            method="PUT",
+            fetches=2,
+        )
+    ),
     # -- an authentication layer inside the middleware: contract B8 / B9 ----------------
-    param(Case(
-        id="auth-layer/simple-GET-unauthenticated/401-readable-by-script",
-        config=ONLY_PAGE, auth_layer=True, allowed=True, status=401, preflight=(),
-        actual=(401,), app=(), body_has=("authentication required",),
-    )),
-    param(Case(
-        # The preflight is answered before authentication (204), the actual request gets
-        # the auth layer's 401 with CORS headers, so the script sees the 401.
-        id="auth-layer/preflight-204-then-401-readable",
-        config=cors(
-            '      <add origin="{page}">\n'
-            '        <allowHeaders><add header="X-Custom" /></allowHeaders>\n'
-            "      </add>"
-        ),
-        auth_layer=True, allowed=True, status=401, preflight=(204,), actual=(401,), app=(),
-        headers={"X-Custom": "1"},
-    )),
-    param(Case(
-        id="auth-layer/authorized-request/reaches-app",
-        config=cors(
-            '      <add origin="{page}">\n'
-            '        <allowHeaders><add header="Authorization" /></allowHeaders>\n'
-            "      </add>"
-        ),
-        auth_layer=True, allowed=True, preflight=(204,), actual=(200,), app=("GET",),
-        headers={"Authorization": "Bearer t0ken"}, body_has=('"authorization": "Bearer t0ken"',),
-    )),
-    param(Case(
-        # B7: an unlisted origin's preflight is not the middleware's to answer; it goes on
-        # and meets the auth layer, exactly as on IIS with Windows authentication.
-        id="auth-layer/unlisted-origin-preflight-meets-401",
-        config=ONLY_OTHER_ORIGIN, auth_layer=True, allowed=False, preflight=(401,),
-        actual=(), app=(), method="PUT", cors_error="PreflightMissingAllowOriginHeader",
-    )),
+    param(
+        Case(
+            id="auth-layer/simple-GET-unauthenticated/401-readable-by-script",
+            config=ONLY_PAGE,
+            auth_layer=True,
+            allowed=True,
+            status=401,
+            preflight=(),
+            actual=(401,),
+            app=(),
+            body_has=("authentication required",),
+        )
+    ),
+    param(
+        Case(
+            # The preflight is answered before authentication (204), the actual request gets
+            # the auth layer's 401 with CORS headers, so the script sees the 401.
+            id="auth-layer/preflight-204-then-401-readable",
+            config=cors(
+                '      <add origin="{page}">\n'
+                '        <allowHeaders><add header="X-Custom" /></allowHeaders>\n'
+                "      </add>"
+            ),
+            auth_layer=True,
+            allowed=True,
+            status=401,
+            preflight=(204,),
+            actual=(401,),
+            app=(),
+            headers={"X-Custom": "1"},
+        )
+    ),
+    param(
+        Case(
+            id="auth-layer/authorized-request/reaches-app",
+            config=cors(
+                '      <add origin="{page}">\n'
+                '        <allowHeaders><add header="Authorization" /></allowHeaders>\n'
+                "      </add>"
+            ),
+            auth_layer=True,
+            allowed=True,
+            preflight=(204,),
+            actual=(200,),
+            app=("GET",),
+            headers={"Authorization": "Bearer t0ken"},
+            body_has=('"authorization": "Bearer t0ken"',),
+        )
+    ),
+    param(
+        Case(
+            # B7: an unlisted origin's preflight is not the middleware's to answer; it goes on
+            # and meets the auth layer, exactly as on IIS with Windows authentication.
+            id="auth-layer/unlisted-origin-preflight-meets-401",
+            config=ONLY_OTHER_ORIGIN,
+            auth_layer=True,
+            allowed=False,
+            preflight=(401,),
+            actual=(),
+            app=(),
+            method="PUT",
+            cors_error="PreflightMissingAllowOriginHeader",
+        )
+    ),
 ]
 
 # Contract C1: httpProtocol/customHeaders are added to every response, the middleware's own
@@ -463,23 +755,32 @@ CUSTOM_ACAO = (
 CUSTOM_HEADER_CASES: list[Case] = [
     Case(
         id="customHeaders/alone/star-allows",
-        config=web_config(CUSTOM_ACAO), allowed=True, preflight=(), actual=(200,),
+        config=web_config(CUSTOM_ACAO),
+        allowed=True,
+        preflight=(),
+        actual=(200,),
         app=("GET",),
     ),
     Case(
         id="customHeaders+cors/actual-duplicate-ACAO/blocked-by-browser",
         config=web_config(CUSTOM_ACAO + '    <cors enabled="true"><add origin="{page}" /></cors>'),
-        allowed=False, preflight=(), actual=(200,), app=("GET",),
+        allowed=False,
+        preflight=(),
+        actual=(200,),
+        app=("GET",),
         cors_error="MultipleAllowOriginValues",
     ),
     Case(
         id="customHeaders+cors/preflight-duplicate-ACAO/blocked-by-browser",
         config=web_config(
-            CUSTOM_ACAO
-            + '    <cors enabled="true"><add origin="{page}">'
+            CUSTOM_ACAO + '    <cors enabled="true"><add origin="{page}">'
             '<allowMethods><add method="PUT" /></allowMethods></add></cors>'
         ),
-        allowed=False, preflight=(204,), actual=(), app=(), method="PUT",
+        allowed=False,
+        preflight=(204,),
+        actual=(),
+        app=(),
+        method="PUT",
         cors_error="PreflightMultipleAllowOriginValues",
     ),
 ]
@@ -552,12 +853,22 @@ def check(
 
     preflights = tuple(seen.status for seen in server_saw if _is_preflight(seen))
     actuals = tuple(seen.status for seen in server_saw if not _is_preflight(seen))
-    assert preflights == case.preflight, f"preflight statuses {preflights} != {case.preflight}\n{story}"
+    assert preflights == case.preflight, (
+        f"preflight statuses {preflights} != {case.preflight}\n{story}"
+    )
     assert actuals == case.actual, f"actual-request statuses {actuals} != {case.actual}\n{story}"
-    assert tuple(seen.method for seen in app_saw) == case.app, f"the app saw the wrong requests\n{story}"
+    assert tuple(seen.method for seen in app_saw) == case.app, (
+        f"the app saw the wrong requests\n{story}"
+    )
     if case.request_headers_sent is not None:
-        sent = [seen.header("access-control-request-headers") for seen in server_saw if _is_preflight(seen)]
-        assert sent == [case.request_headers_sent], f"Access-Control-Request-Headers {sent}\n{story}"
+        sent = [
+            seen.header("access-control-request-headers")
+            for seen in server_saw
+            if _is_preflight(seen)
+        ]
+        assert sent == [case.request_headers_sent], (
+            f"Access-Control-Request-Headers {sent}\n{story}"
+        )
 
     # Then what the browser concluded, for every fetch the case made.
     for outcome in outcomes:
@@ -582,7 +893,9 @@ def check(
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_browser_concludes(case: Case, page: Page, page_server: PageServer, api_server: ApiServer) -> None:
+def test_browser_concludes(
+    case: Case, page: Page, page_server: PageServer, api_server: ApiServer
+) -> None:
     run_case(case, page, page_server, api_server)
 
 
