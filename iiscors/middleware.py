@@ -14,14 +14,16 @@ customHeaders setting Access-Control-*): browsers reject the duplicated headers,
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any, Protocol
 
 from . import _headers as h
-from .config import Config, load_config
+from .config import Config
 from .loader import DEFAULT_MAX_BYTES, Source
-from .policy import Decision, Headers, Policy
+from .policy import Decision, Headers
+from .reload import DEFAULT_RELOAD_INTERVAL, UNUSABLE_BODY, ReloadingPolicy
 
 logger = logging.getLogger("iiscors")
 
@@ -37,6 +39,7 @@ class StartResponse(Protocol):
 WSGIApplication = Callable[[WSGIEnvironment, StartResponse], Iterable[bytes]]
 
 FORBIDDEN_BODY = b"403 Forbidden: the CORS policy does not allow this origin.\n"
+_monotonic = time.monotonic
 _STATUS = {204: "204 No Content", 403: "403 Forbidden"}
 
 
@@ -69,24 +72,34 @@ def _merge_vary(headers: list[tuple[str, str]], token: str) -> None:
     headers.append((h.VARY, token))
 
 
-class CorsMiddleware:
+class CorsMiddleware(ReloadingPolicy):
     """Wrap a WSGI application with the CORS policy of a web.config.
 
     :param app: the WSGI application to protect.
-    :param config: a path to a web.config, its bytes, or a :class:`~iiscors.Config`.
-    :param max_bytes: the size limit for the file (default 250 KiB, IIS's default).
+    :param config: a path to a web.config, a path to a site root directory (its web.config and
+        every sub-directory's apply below them, contract A9; see :mod:`iiscors.site`), the
+        bytes of a web.config, or a :class:`~iiscors.Config`.
+    :param max_bytes: the size limit for each file (default 250 KiB, IIS's default).
     :param exempt_same_origin: contract B13's opt-in: requests whose Origin equals the
         request's own ``scheme://Host`` are passed to the application as if they had no Origin.
+    :param reload: notice edits of the files the configuration was read from and swap in the
+        new policy atomically, as IIS does (default on; no effect for bytes).  See
+        :mod:`iiscors.reload`.
+    :param reload_interval: seconds between two checks of the files (default 1.0).
+    :param strict: while an edit leaves the configuration unusable, answer 500 to every
+        request instead of keeping the last good policy (contract A8, like IIS's 500.19).
     :raises ConfigError: the configuration is unusable (every diagnostic attached).
     """
 
     def __init__(self, app: WSGIApplication, config: Source | Config, *,
-                 max_bytes: int = DEFAULT_MAX_BYTES, exempt_same_origin: bool = False) -> None:
+                 max_bytes: int = DEFAULT_MAX_BYTES, exempt_same_origin: bool = False,
+                 reload: bool = True, reload_interval: float = DEFAULT_RELOAD_INTERVAL,
+                 strict: bool = False) -> None:
         self.app = app
-        self.config = load_config(config, max_bytes=max_bytes)
-        self.exempt_same_origin = exempt_same_origin
-        #: read once per request, so replacing it (a reload) is atomic for every request
-        self.policy: Policy = self.config.compile(exempt_same_origin=exempt_same_origin)
+        #: ``config`` and ``policy`` are replaced, never modified, by a reload; a request reads
+        #: ``policy`` once, so the swap is atomic for every request (contract A8)
+        self._init_policy(config, max_bytes=max_bytes, exempt_same_origin=exempt_same_origin,
+                          reload=reload, reload_interval=reload_interval, strict=strict)
         self._warned_duplicate = False
 
     def decide(self, environ: WSGIEnvironment) -> Decision:
@@ -102,6 +115,10 @@ class CorsMiddleware:
 
     def __call__(self, environ: WSGIEnvironment,
                  start_response: StartResponse) -> Iterable[bytes]:
+        if _monotonic() >= self._next_check:
+            self._poll()  # at most once per reload_interval (iiscors.reload)
+        if self.config_error is not None:
+            return self._unusable_response(start_response)
         policy = self.policy
         if policy.single_scope and "HTTP_ORIGIN" not in environ and not policy.root.passive:
             # Nothing to add to a request without Origin in a scope that needs no Vary.
@@ -113,6 +130,14 @@ class CorsMiddleware:
         if not decision.headers:
             return self.app(environ, start_response)
         return self.app(environ, self._merging(start_response, decision.headers))
+
+    @staticmethod
+    def _unusable_response(start_response: StartResponse) -> Iterable[bytes]:
+        """Strict mode while the configuration is unusable (contract A8, IIS's 500.19)."""
+        start_response("500 Internal Server Error", [
+            (h.CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (h.CONTENT_LENGTH, str(len(UNUSABLE_BODY)))])
+        return [UNUSABLE_BODY]
 
     def _answer(self, status: int, headers: Headers,
                 start_response: StartResponse) -> Iterable[bytes]:

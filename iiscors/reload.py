@@ -1,0 +1,266 @@
+"""Hot reload: notice that a web.config changed, rebuild off to the side, swap atomically (A8).
+
+IIS re-reads web.config when it changes; so does iiscors, on by default.  The design keeps the
+request path cheap and the swap safe:
+
+- **Cheap.**  A request compares the monotonic clock with the time of the next check (one float
+  comparison).  When it is due, one request — the one that wins a non-blocking lock; the others
+  go on at once with the current policy — ``stat``\\s the files the configuration was built from
+  (and, for a site root, its directories, so that a web.config appearing anywhere is seen).
+  Files are read only when a stat differs.  No thread is started, so it is safe under forking
+  servers (gunicorn ``--preload``) and in every worker of a load-balanced pool.
+- **Atomic.**  The new :class:`~iiscors.Config` and its :class:`~iiscors.policy.Policy` are built
+  completely before one attribute assignment makes them current.  A request reads the policy
+  once, so it sees the old one or the new one, never a mixture.
+- **Fail safe.**  An edit that makes the configuration unusable leaves the last good policy
+  serving, and every diagnostic is logged once (logger ``iiscors``).  With ``strict=True``
+  the adapters answer 500 to every request until the files are fixed, as IIS answers 500.19.
+- **No missed edits.**  File systems keep coarse timestamps (a few milliseconds on Linux, two
+  seconds on FAT), so an in-place edit of the same size right after a read can leave the stat
+  unchanged.  As git does with "racily clean" files, while any watched file or directory was
+  modified in the last :data:`RACY_NS` the next check rebuilds regardless of the stats, and
+  swaps only if the result differs.
+
+The checks run inside requests: an idle server notices a change at its next request, before
+answering it.  A site tree of thousands of directories costs that many ``stat`` calls per
+check; raise ``reload_interval`` there, or pass ``reload=False`` and restart to deploy.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+from .config import Config, SourceFile, analyse, load_config
+from .diagnostics import ConfigError, Diagnostic
+from .loader import DEFAULT_MAX_BYTES, Source
+from .policy import Policy
+from .site import Stamp, analyse_site, stamp
+
+logger = logging.getLogger("iiscors")
+
+#: Default seconds between two checks of the watched files (contract A8: "within ~2 s").
+DEFAULT_RELOAD_INTERVAL = 1.0
+
+#: A file modified this recently (ns) may hide a later edit behind an equal stat: re-read it.
+RACY_NS = 2_000_000_000
+
+Snapshot = tuple[tuple[str, Stamp], ...]
+
+
+class ConfigSource(Protocol):
+    """Where a configuration comes from, and how to build it again."""
+
+    #: how the source is named in log messages
+    description: str
+    #: False when there is nothing on disk to watch (bytes, an in-memory Config)
+    watchable: bool
+
+    def build(self) -> tuple[Config | None, list[Diagnostic], Snapshot]:
+        """Read the source: (config or None, diagnostics, the stats taken before reading)."""
+        ...
+
+
+class FixedSource:
+    """A configuration that cannot change: bytes, or a Config built from several files."""
+
+    watchable = False
+
+    def __init__(self, config: Config, description: str = "<memory>") -> None:
+        self.config = config
+        self.description = description
+
+    def build(self) -> tuple[Config | None, list[Diagnostic], Snapshot]:
+        return self.config, list(self.config.diagnostics), ()
+
+
+class FileSource:
+    """One web.config on disk."""
+
+    watchable = True
+
+    def __init__(self, path: str | os.PathLike[str], *,
+                 max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.path = os.fspath(path)
+        self.max_bytes = max_bytes
+        self.description = self.path
+
+    def build(self) -> tuple[Config | None, list[Diagnostic], Snapshot]:
+        snapshot = ((self.path, stamp(self.path)),)  # before reading: see SiteScan
+        config, diagnostics = analyse([SourceFile(self.path)], max_bytes=self.max_bytes)
+        return config, diagnostics, snapshot
+
+
+class SiteSource:
+    """A site root: its web.config and every sub-directory's (:mod:`iiscors.site`)."""
+
+    watchable = True
+
+    def __init__(self, root: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES,
+                 **bounds: int) -> None:
+        self.root = os.fspath(root)
+        self.max_bytes = max_bytes
+        self.bounds = bounds
+        self.description = f"site root {self.root}"
+
+    def build(self) -> tuple[Config | None, list[Diagnostic], Snapshot]:
+        config, diagnostics, scan = analyse_site(self.root, max_bytes=self.max_bytes,
+                                                 **self.bounds)
+        return config, diagnostics, scan.stamps
+
+
+def open_source(config: Source | Config, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ConfigSource:
+    """The :class:`ConfigSource` for what a middleware was given.
+
+    A path to a directory is a site root; a path to a file is one web.config; bytes never
+    change.  A :class:`Config` is watched when it was read from exactly one file at the site
+    root (what :func:`iiscors.load_config` returns for a path); a Config assembled from several
+    files cannot be rebuilt from itself: pass the site directory instead.
+    """
+    if isinstance(config, Config):
+        if len(config.paths) == 1 and all(level.depth == 0 for level in config.levels):
+            return FileSource(config.paths[0], max_bytes=max_bytes)
+        return FixedSource(config)
+    if isinstance(config, bytes | bytearray | memoryview):
+        return FixedSource(load_config(bytes(config), max_bytes=max_bytes), "<bytes>")
+    if os.path.isdir(config):
+        return SiteSource(config, max_bytes=max_bytes)
+    return FileSource(config, max_bytes=max_bytes)
+
+
+def current(snapshot: Snapshot) -> Snapshot:
+    """The same paths, stat-ed again."""
+    return tuple((path, stamp(path)) for path, _ in snapshot)
+
+
+def is_racy(snapshot: Snapshot, now_ns: int | None = None) -> bool:
+    """Whether some watched path changed so recently that its stat may hide a later edit."""
+    now = time.time_ns() if now_ns is None else now_ns
+    return any(s is not None and abs(now - s[0]) < RACY_NS for _, s in snapshot)
+
+
+class ReloadingPolicy:
+    """The state both adapters share: the current Config and Policy, and the reload check.
+
+    Subclasses read :attr:`policy` once per request, after calling :meth:`_poll` when
+    ``time.monotonic() >= self._next_check``, and answer 500 while :attr:`config_error` is set.
+
+    :param config: a path to a web.config, a site root directory, bytes, or a Config.
+    :param max_bytes: the size limit for each file.
+    :param exempt_same_origin: contract B13's opt-in exemption.
+    :param reload: watch the files and swap in a new policy when they change (default on).
+    :param reload_interval: seconds between two checks (default 1.0).
+    :param strict: while an edited configuration is unusable, answer 500 to every request
+        instead of keeping the last good one (contract A8, like IIS's 500.19).
+    :raises ConfigError: the configuration is unusable at start (whatever ``strict`` says).
+    """
+
+    config: Config
+    policy: Policy
+    #: set, in strict mode only, while the files on disk are unusable
+    config_error: ConfigError | None
+    _next_check: float
+
+    def _init_policy(self, config: Source | Config, *, max_bytes: int,
+                     exempt_same_origin: bool, reload: bool, reload_interval: float,
+                     strict: bool) -> None:
+        if reload_interval < 0 or math.isnan(reload_interval):
+            raise ValueError("reload_interval must be a number of seconds >= 0")
+        self.exempt_same_origin = exempt_same_origin
+        self.strict = strict
+        self.reload_interval = reload_interval
+        self.source = open_source(config, max_bytes=max_bytes)
+        built, diagnostics, snapshot = self.source.build()
+        if built is None:
+            raise ConfigError(diagnostics)  # contract A8: never half-works
+        self.config = built
+        self.policy = built.compile(exempt_same_origin=exempt_same_origin)
+        self.config_error = None
+        self._snapshot: Snapshot = snapshot
+        self._racy = is_racy(snapshot)
+        self._logged: set[Diagnostic] = set()
+        self._lock = threading.Lock()
+        self.reload = reload and self.source.watchable
+        self._next_check = (time.monotonic() + reload_interval) if self.reload else math.inf
+
+    @property
+    def watched(self) -> tuple[Path, ...]:
+        """The files and directories whose stats the reload check compares."""
+        return tuple(Path(path) for path, _ in self._snapshot)
+
+    def _poll(self) -> None:
+        """Called by a request that found a check due; at most one runs at a time."""
+        if not self._lock.acquire(blocking=False):
+            return  # another request is checking: carry on with the current policy
+        try:
+            now = time.monotonic()
+            if now < self._next_check:
+                return
+            self._next_check = now + self.reload_interval
+            self._check()
+        finally:
+            self._lock.release()
+
+    def check_reload(self) -> bool:
+        """Check the watched files now, whatever the interval; True if a new policy was
+        swapped in.  Useful in tests and from a deploy hook."""
+        with self._lock:
+            return self._check()
+
+    def _check(self) -> bool:
+        if not self.reload:
+            return False
+        if not self._racy and current(self._snapshot) == self._snapshot:
+            return False
+        built, diagnostics, snapshot = self.source.build()
+        self._snapshot = snapshot
+        self._racy = is_racy(snapshot)
+        if built is None:
+            self._unusable(diagnostics)
+            return False
+        recovered = self.config_error is not None or bool(self._logged)
+        self._logged.clear()
+        if (built.levels == self.config.levels and built.files == self.config.files
+                and self.config_error is None):
+            if recovered:
+                logger.warning("iiscors: %s is usable again (unchanged from the configuration "
+                               "in use)", self.source.description)
+            return False  # a racy re-read, or an edit undone: nothing to swap
+        policy = built.compile(exempt_same_origin=self.exempt_same_origin)  # off to the side
+        # The swap: the policy first (what requests read), then the rest.
+        self.policy = policy
+        self.config = built
+        self.config_error = None
+        logger.info("iiscors: reloaded %s (%d file(s))", self.source.description,
+                    len(built.files))
+        for diagnostic in built.diagnostics:
+            logger.warning("iiscors: %s", diagnostic)
+        return True
+
+    def _unusable(self, diagnostics: Sequence[Diagnostic]) -> None:
+        # Contract A8: keep the last good policy (or, strict, answer 500) and log every
+        # diagnostic once per episode, not at every check.
+        fresh = [d for d in diagnostics if d not in self._logged]
+        if fresh:
+            action = ("answering 500 to every request until it is fixed (strict mode)"
+                      if self.strict else "the last good configuration keeps serving")
+            logger.error("iiscors: %s is unusable after an edit; %s",
+                         self.source.description, action)
+            for diagnostic in fresh:
+                logger.log(logging.ERROR if diagnostic.is_error else logging.WARNING,
+                           "iiscors: %s", diagnostic)
+            self._logged.update(fresh)
+        if self.strict:
+            self.config_error = ConfigError(diagnostics)
+
+
+#: The body of the strict-mode 500 (details go to the log, never to the client, as IIS does
+#: for remote requests).
+UNUSABLE_BODY = (b"500 Internal Server Error: the server's web.config is unusable "
+                 b"(iiscors strict mode, like IIS's 500.19); see the server log.\n")

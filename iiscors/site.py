@@ -1,0 +1,193 @@
+"""Site roots: a directory's web.config and every sub-directory's, merged as IIS does (A9).
+
+IIS reads the web.config of the site root and of each physical directory on a request's path;
+the deeper file's sections are merged after the shallower one's (attributes override,
+collections append, ``<clear/>``/``<remove>``).  :func:`scan_site` finds those files and gives
+each its directory prefix (lower-cased segments in the form WSGI gives ``PATH_INFO``, see
+:func:`iiscors.rules.wsgi_segment`); :func:`load_site` turns them into one
+:class:`~iiscors.Config`, or raises :class:`~iiscors.ConfigError` with every diagnostic.
+
+The walk is bounded, because a site root may be large or hostile:
+
+- at most ``max_directories`` directories (default 10,000) and ``max_depth`` levels (default 32);
+  beyond either, loading fails with a diagnostic rather than silently skipping configuration;
+- symbolic links (to directories or to web.config files) are followed only when they resolve
+  inside the root, and a link back to one of its own ancestors is not walked again, so a link
+  cycle cannot loop.  :mod:`iiscors.serve` applies the same rule when it serves files;
+- the file name is matched case-insensitively (``Web.config`` is what Visual Studio creates, and
+  Windows does not distinguish), and two names differing only in case in one directory are an
+  error, since IIS could never have seen both.
+
+Use :func:`load_site` (or pass the directory to :class:`~iiscors.CorsMiddleware`, which also
+reloads it) for a site tree; use :func:`iiscors.load_config` for one file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import Config, SourceFile, analyse
+from .diagnostics import ConfigError, Diagnostic, make
+from .loader import DEFAULT_MAX_BYTES
+from .rules import wsgi_segment
+
+#: The configuration file IIS reads in every directory (compared case-insensitively).
+WEB_CONFIG = "web.config"
+
+#: Default bounds of a site walk.
+MAX_DIRECTORIES = 10_000
+MAX_DEPTH = 32
+
+#: A file stat as the reloader compares it: (mtime_ns, ctime_ns, size, inode), or None if absent.
+Stamp = tuple[int, int, int, int] | None
+
+
+def stamp(path: str | os.PathLike[str]) -> Stamp:
+    """What the reloader compares to notice a change (stat follows symlinks); None if absent."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
+
+
+@dataclass(frozen=True, slots=True)
+class SiteScan:
+    """The result of walking a site root.
+
+    :param files: the web.config files, root first, each with its directory prefix.
+    :param stamps: a stat of every directory walked and every file found, taken *before* the
+        directory was listed or the file read, so a change made during the walk shows up as a
+        difference at the next comparison (:mod:`iiscors.reload`).
+    :param diagnostics: errors about the walk itself (bounds, unreadable root, case clashes).
+    """
+
+    root: Path
+    files: tuple[SourceFile, ...]
+    stamps: tuple[tuple[str, Stamp], ...]
+    diagnostics: tuple[Diagnostic, ...]
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def scan_site(root: str | os.PathLike[str], *, max_directories: int = MAX_DIRECTORIES,
+              max_depth: int = MAX_DEPTH) -> SiteScan:
+    """Find ``root/web.config`` and every sub-directory's, bounded; never raises."""
+    root_path = Path(root)
+    display_root = os.fspath(root_path)
+    diagnostics: list[Diagnostic] = []
+    try:
+        real_root = os.path.realpath(root_path, strict=True)
+        if not os.path.isdir(real_root):
+            raise NotADirectoryError(display_root)
+    except OSError as exc:
+        diagnostics.append(make("E100", f"Cannot read the site root: {exc.strerror or exc}",
+                                display_root))
+        return SiteScan(root_path, (), (), tuple(diagnostics))
+
+    files: list[SourceFile] = []
+    stamps: list[tuple[str, Stamp]] = []
+    directories = 0
+    # Depth-first, each entry: (directory as reached, its prefix, its ancestors' real paths).
+    pending: list[tuple[str, tuple[str, ...], frozenset[str]]] = [
+        (display_root, (), frozenset({real_root}))]
+    while pending:
+        directory, prefix, ancestors = pending.pop()
+        directories += 1
+        if directories > max_directories:
+            diagnostics.append(make(
+                "E100", f"Cannot read the site: more than {max_directories} directories "
+                "(raise max_directories to load it)", display_root))
+            break
+        stamps.append((directory, stamp(directory)))  # before listing: see SiteScan
+        try:
+            with os.scandir(directory) as entries:
+                listing = sorted(entries, key=lambda e: e.name)
+        except OSError:
+            continue  # an unreadable directory cannot be served either
+        configs = [e for e in listing if e.name.lower() == WEB_CONFIG]
+        if len(configs) > 1:
+            names = ", ".join(e.name for e in configs)
+            diagnostics.append(make("E100", f"Cannot read the site: {names} differ only in "
+                                    "case (IIS on Windows could see only one)", directory))
+        for entry in configs[:1]:
+            target = _resolved(entry.path, real_root)
+            if target is not None and os.path.isfile(target):
+                stamps.append((entry.path, stamp(entry.path)))
+                # Contract A9: a sub-directory's file applies below its directory.
+                files.append(SourceFile(entry.path, prefix, None))
+        children: list[tuple[str, tuple[str, ...], frozenset[str]]] = []
+        for entry in listing:
+            if not _is_directory(entry):
+                continue
+            child_real = _resolved(entry.path, real_root)
+            if child_real is None or child_real in ancestors:
+                continue  # outside the root, or a link back to an ancestor (a cycle)
+            if len(prefix) + 1 > max_depth:
+                diagnostics.append(make(
+                    "E100", f"Cannot read the site: directories nest deeper than {max_depth} "
+                    "levels (raise max_depth to load it)", entry.path))
+                pending.clear()
+                children = []
+                break
+            children.append((entry.path, (*prefix, wsgi_segment(entry.name)),
+                             ancestors | {child_real}))
+        pending.extend(reversed(children))
+    return SiteScan(root_path, tuple(files), tuple(stamps), tuple(diagnostics))
+
+
+def _is_directory(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir(follow_symlinks=True)
+    except OSError:
+        return False
+
+
+def _resolved(path: str, real_root: str) -> str | None:
+    """The real path of ``path`` if it lies inside the root, else None (symlink policy)."""
+    try:
+        real = os.path.realpath(path, strict=True)
+    except OSError:
+        return None
+    return real if _inside(real, real_root) else None
+
+
+def analyse_site(root: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES,
+                 max_directories: int = MAX_DIRECTORIES, max_depth: int = MAX_DEPTH,
+                 ) -> tuple[Config | None, list[Diagnostic], SiteScan]:
+    """Scan and check a site root; never raises.  ``Config`` is None when there are errors."""
+    scan = scan_site(root, max_directories=max_directories, max_depth=max_depth)
+    if scan.diagnostics:
+        return None, list(scan.diagnostics), scan
+    config, diagnostics = analyse(scan.files, max_bytes=max_bytes)
+    return config, diagnostics, scan
+
+
+def load_site(root: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES,
+              max_directories: int = MAX_DIRECTORIES, max_depth: int = MAX_DEPTH) -> Config:
+    """Load a site root's web.config files into one :class:`Config`.
+
+    :param root: the site's physical directory (IIS's ``physicalPath``).
+    :param max_bytes: the size limit for each file (default 250 KiB, IIS's default).
+    :param max_directories: how many directories the walk may visit.
+    :param max_depth: how deep below the root it may go.
+    :raises ConfigError: any file is unusable, or the walk hit a bound (every diagnostic).
+    """
+    config, diagnostics, _ = analyse_site(root, max_bytes=max_bytes,
+                                          max_directories=max_directories, max_depth=max_depth)
+    if config is None:
+        raise ConfigError(diagnostics)
+    return config
+
+
+def is_web_config(name: str) -> bool:
+    """Whether a file name is a web.config (never served, contract A9 and IIS's hiddenSegments)."""
+    return name.lower() == WEB_CONFIG
+
+
+__all__ = ["MAX_DEPTH", "MAX_DIRECTORIES", "SiteScan", "analyse_site", "is_web_config",
+           "load_site", "scan_site", "stamp"]
