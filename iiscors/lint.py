@@ -1,16 +1,41 @@
 """Lint: configurations IIS accepts but that do not do what their author meant (warnings W2xx).
 
-Runs only on configurations without errors, over the levels as written and the effective
-sections.  Warnings never change behaviour (contract A7).
+Runs only on configurations without errors (:func:`iiscors.config.analyse`), over the levels as
+written (checks about one ``<add origin>`` rule and its lists, reported once where the rule is
+written) and over the effective sections (checks about what applies at a path, such as
+customHeaders colliding with an enabled ``<cors>``).  Warnings never change behaviour
+(contract A7); every code is in :data:`iiscors.diagnostics.CATALOGUE` with its fix.
+
+Not for: errors (the configuration system's refusals live in :mod:`iiscors.rules` and
+:mod:`iiscors.scope`), or W1xx structure warnings (also reported there).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from .diagnostics import Diagnostic, make
-from .rules import Level, Location
+from .origins import OriginMatcher, PatternKind, classify
+from .rules import Level, Location, OriginRule
 from .scope import EffectiveSection
+
+#: Chromium caps Access-Control-Max-Age at 7,200 s and Firefox at 86,400 s: anything above the
+#: lower cap is not honoured by the most used browser (reference §3).
+MAX_AGE_HONOURED = 7200
+MAX_AGE_FIREFOX = 86400
+
+#: Default ports that browsers never write in an Origin (URL standard: default port omitted).
+_DEFAULT_PORTS = {"http": "80", "https": "443", "ws": "80", "wss": "443"}
+
+#: Origins a browser treats as potentially trustworthy even over http: (secure contexts), so
+#: credentials to them do not cross the network.  W203 leaves them alone.
+_LOOPBACK = re.compile(r"(localhost|[^/]*\.localhost|127(\.[0-9]{1,3}){3}|\[::1\])(:[0-9]+)?",
+                       re.IGNORECASE)
+
+#: Probe origins for W222: no real site has them, so the rule they hit is what an unlisted
+#: origin (such as the site's own) hits.
+_PROBES = ("https://own-site.invalid", "http://own-site.invalid")
 
 
 def _at(code: str, message: str, where: Location | None) -> Diagnostic:
@@ -21,26 +46,202 @@ def _at(code: str, message: str, where: Location | None) -> Diagnostic:
 
 def lint(levels: Sequence[Level], scopes: Mapping[tuple[str, ...], EffectiveSection]
          ) -> list[Diagnostic]:
+    """Every lint warning for a configuration that has no errors, each reported once."""
     found: list[Diagnostic] = []
+    for level in levels:
+        if level.cors is None:
+            continue
+        for entry in level.cors.entries:
+            if entry.op == "add" and entry.value is not None:
+                found.extend(rule_checks(entry.value))
+    found.extend(_unused_rules(levels, scopes))
     for section in scopes.values():
         found.extend(_section_checks(section))
-    return list(dict.fromkeys(found))
+    # A check about an inherited section fires in every scope below it: keep the first one per
+    # code and place (messages may name the scope).
+    unique: dict[tuple[str, str, int | None, int | None], Diagnostic] = {}
+    for diagnostic in found:
+        key = (diagnostic.code, diagnostic.file, diagnostic.line, diagnostic.column)
+        unique.setdefault(key, diagnostic)
+    return list(unique.values())
+
+
+# -- one origin rule, as written --------------------------------------------------------------
+
+def origin_problems(pattern: str) -> list[tuple[str, str]]:
+    """``(code, message)`` for every reason the ``origin`` pattern never matches what a browser
+    sends, or is unsafe (W204-W212, W223).  Empty for a pattern that works (contract B5, B6)."""
+    if pattern == "*":
+        return []
+    if pattern == "null":
+        return [("W211", "origin=\"null\" is allowed: sandboxed iframes, file: pages and "
+                 "cross-origin redirects send Origin: null, so any site can forge it")]
+    if pattern.lower().startswith("file:"):
+        return [("W212", f"origin=\"{pattern}\": browsers send Origin: null for file: pages, so "
+                 "this never matches, and trusting local files is unsafe")]
+    if "{" in pattern or "}" in pattern:
+        return [("W207", f"origin=\"{pattern}\" is a template: IIS matches it literally, so it "
+                 "never matches")]
+    if "\\*" in pattern:
+        return [("W208", f"origin=\"{pattern}\" escapes the *: there is no escaping, the "
+                 "backslash is literal and it never matches")]
+    scheme, sep, rest = pattern.partition("://")
+    if not sep:
+        return [("W206", f"origin=\"{pattern}\" has no scheme: browsers always send one "
+                 f"(such as http://{pattern}), so it never matches")]
+    problems: list[tuple[str, str]] = []
+    authority, cut, _ = _split_authority(rest)
+    if cut:
+        problems.append(("W205", f"origin=\"{pattern}\" has a path or a trailing slash: "
+                         f"browsers send {scheme}://{authority}".lower() + ", so it never matches"))
+    head = f"{scheme}://{authority}"
+    if head != head.lower():
+        problems.append(("W204", f"origin=\"{pattern}\" has upper-case letters: browsers send "
+                         f"{head.lower()} and matching is case-sensitive (contract B5), so it "
+                         "never matches"))
+    host, port = _split_port(authority)
+    if port is not None and _DEFAULT_PORTS.get(scheme.lower()) == port.lstrip("0"):
+        problems.append(("W210", f"origin=\"{pattern}\" writes out the default port {port}: "
+                         f"browsers send {scheme.lower()}://{host.lower()}, so it never matches"))
+        authority = host
+    candidate = f"{scheme}://{authority}".lower()
+    if classify(candidate) is PatternKind.NEVER:
+        if "*" in candidate:
+            problems.append(("W209", f"origin=\"{pattern}\": a * is a wildcard only as *, "
+                             "scheme://* or scheme://*.suffix[:port]; here it is a literal "
+                             "character (contract B5), so it never matches"))
+        else:
+            problems.append(("W223", f"origin=\"{pattern}\" is not a serialized origin "
+                             "(contract B6), so it never matches a browser's Origin"))
+    return problems
+
+
+def _split_authority(rest: str) -> tuple[str, bool, str]:
+    """``host[:port]``, whether a path, query or fragment followed, and that remainder."""
+    for index, char in enumerate(rest):
+        if char in "/?#":
+            return rest[:index], True, rest[index:]
+    return rest, False, ""
+
+
+def _split_port(authority: str) -> tuple[str, str | None]:
+    if authority.startswith("["):
+        close = authority.find("]")
+        if close >= 0 and authority[close + 1:close + 2] == ":":
+            return authority[:close + 1], authority[close + 2:]
+        return authority, None
+    host, sep, port = authority.rpartition(":")
+    if sep and port.isdigit():
+        return host, port
+    return authority, None
+
+
+def rule_checks(rule: OriginRule) -> Iterator[Diagnostic]:
+    """The checks about one ``<add origin>`` rule and its own lists."""
+    where = rule.location
+    for code, message in origin_problems(rule.origin):
+        yield _at(code, message, where)
+    kind = classify(rule.origin)
+    if rule.allowed and rule.allow_credentials:
+        yield from _credential_checks(rule, kind)
+    if rule.max_age > MAX_AGE_HONOURED:
+        ignored = "Chromium" if rule.max_age <= MAX_AGE_FIREFOX else "Chromium and Firefox"
+        yield _at("W215", f"maxAge=\"{rule.max_age}\" is more than {ignored} honour "
+                  f"(Chromium caps preflight caching at {MAX_AGE_HONOURED} s, Firefox at "
+                  f"{MAX_AGE_FIREFOX} s)", where)
+    headers = [(what, value, at) for what, value, at in rule.header_locations]
+    allow_headers = [item for item in headers if item[0] == "allowHeaders"]
+    if rule.allow_all_requested_headers and allow_headers:
+        yield _at("W216", "allowAllRequestedHeaders=\"true\" together with a header list: "
+                  "preflights echo the requested headers and the list is ignored (contract B8)",
+                  allow_headers[0][2])
+    for what, value, at in headers:
+        if what == "allowMethods" and value.upper() == "OPTIONS":
+            yield _at("W213", "OPTIONS in allowMethods is never needed: the preflight itself "
+                      "is answered by the CORS module (contract B8)", at)
+        elif what == "exposeHeaders" and value.lower().startswith("access-control-"):
+            yield _at("W214", f"exposeHeaders lists '{value}': browsers never expose "
+                      "Access-Control-* response headers to scripts", at)
+
+
+def _credential_checks(rule: OriginRule, kind: PatternKind) -> Iterator[Diagnostic]:
+    where = rule.location
+    if kind is PatternKind.ANY:
+        yield _at("W201", "allowCredentials=\"true\" on origin=\"*\": alone, it sends "
+                  "Access-Control-Allow-Origin: * which browsers refuse with credentials; beside "
+                  "other rules, it lets every site make credentialed requests", where)
+    elif kind is PatternKind.SCHEME_WILDCARD:
+        yield _at("W202", f"allowCredentials=\"true\" on origin=\"{rule.origin}\" lets every "
+                  "site of that scheme make credentialed requests and read the answers", where)
+    elif kind is not PatternKind.NEVER and rule.origin.lower().startswith("http://"):
+        authority = rule.origin[len("http://"):]
+        # Loopback origins are secure contexts: nothing crosses a network (W203's risk).
+        if not _LOOPBACK.fullmatch(authority):
+            yield _at("W203", f"allowCredentials=\"true\" on the http: origin "
+                      f"\"{rule.origin}\": anyone on the network path can inject script into "
+                      "that page and use the user's credentials", where)
+
+
+# -- what applies at a path -------------------------------------------------------------------
+
+def _unused_rules(levels: Sequence[Level], scopes: Mapping[tuple[str, ...], EffectiveSection]
+                  ) -> Iterator[Diagnostic]:
+    """W218: a ``<cors>`` whose rules apply in no scope where CORS is enabled (contract B1)."""
+    enabled_rules = {id(rule) for section in scopes.values() if section.enabled
+                     for rule in section.rules}
+    for level in levels:
+        cors = level.cors
+        if cors is None:
+            continue
+        rules = [entry.value for entry in cors.entries if entry.value is not None]
+        if rules and not any(id(rule) in enabled_rules for rule in rules):
+            yield _at("W218", "Origin rules are configured but CORS is not enabled wherever "
+                      "they apply (enabled is false or unset), so they do nothing",
+                      cors.location)
 
 
 def _section_checks(section: EffectiveSection) -> Iterable[Diagnostic]:
     where = section.cors_locations[-1] if section.cors_locations else None
+    scope = "/" + "/".join(section.path)
     if section.cors_configured and section.enabled and not section.rules:
-        yield _at("W217", "CORS is enabled but has no origin rules: every CORS request is "
-                  "unlisted", where)
-    if section.cors_configured and not section.enabled and section.rules:
-        yield _at("W218", "Origin rules are configured but CORS is not enabled here",
-                  where)
+        yield _at("W217", f"CORS is enabled for {scope} but has no origin rules: every CORS "
+                  "request is unlisted", where)
     if section.cors_configured and not section.cors_module:
         yield _at("W221", "The CorsModule is removed here while <cors> is configured: the "
-                  "section has no effect", section.modules_location)
-    if section.active:
-        for (name, _), header_at in zip(section.custom_headers,
-                                        section.custom_header_locations, strict=True):
-            if name.lower().startswith("access-control-"):
-                yield _at("W220", f"customHeaders adds '{name}' where <cors> is enabled: every "
-                          "response carries it twice and browsers reject it", header_at)
+                  "section has no effect (contract D1)", section.modules_location)
+    if not section.active:
+        return
+    for (name, _), header_at in zip(section.custom_headers,
+                                    section.custom_header_locations, strict=True):
+        if name.lower().startswith("access-control-"):
+            # Contract C1: customHeaders are added to every response, CORS's own included.
+            yield _at("W220", f"customHeaders adds '{name}' where <cors> is enabled: every "
+                      "response carries it twice and browsers reject it", header_at)
+    if section.fail_unlisted_origins and section.rules:
+        yield from _fail_unlisted_checks(section, where, scope)
+
+
+def _fail_unlisted_checks(section: EffectiveSection, where: Location | None,
+                          scope: str) -> Iterator[Diagnostic]:
+    rules = section.rules
+    star = next((rule for rule in rules if rule.origin == "*"), None)
+    if star is not None and star.allowed and all(rule.allowed for rule in rules):
+        # Contract B7: with an allowed * every origin is listed and allowed: nothing is refused.
+        yield _at("W219", f"failUnlistedOrigins is true for {scope} but the allowed "
+                  "origin=\"*\" rule lists every origin, so it never refuses one", where)
+        return
+    # W222 (contract B13): iiscors cannot know the site's own origin, so it asks what an origin
+    # matched by no exact or host-wildcard rule gets.  Unless both an https: and an http:
+    # stranger are allowed (a * or scheme wildcard), the site's own POST/PUT/DELETE (browsers
+    # send Origin on them) get 403 unless its origin is one of the rules.
+    matcher: OriginMatcher[OriginRule] = OriginMatcher((rule.origin, rule) for rule in rules)
+    refused = []
+    for probe in _PROBES:
+        rule, _ = matcher.match(probe)
+        if rule is None or not rule.allowed:
+            refused.append(probe.partition(":")[0] + ":")
+    if refused:
+        schemes = " and ".join(refused)
+        yield _at("W222", f"failUnlistedOrigins is true for {scope}: browsers send Origin on a "
+                  "page's own POST/PUT/DELETE, so a site whose own origin is not listed gets 403 "
+                  f"on its own forms (here every unlisted {schemes} origin is refused)", where)

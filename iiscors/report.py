@@ -1,0 +1,356 @@
+"""Reporters: the diagnostics of ``iiscors validate`` written as text, JSON, GitHub workflow
+annotations, SARIF 2.1.0 or JUnit XML.
+
+Every reporter takes the same :class:`Report` (what was checked, what was found, whether warnings
+count as failures) and writes it to a stream; :data:`REPORTERS` maps ``--format`` names to them.
+Reporters never decide the exit code (the command does) and never judge a configuration (the
+library does): they only render.  The JSON and SARIF shapes are documented in ``docs/cli.md``;
+``JSON_VERSION`` changes only if the JSON shape changes incompatibly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, TextIO
+
+import click
+
+from .diagnostics import CATALOGUE, Diagnostic, Severity
+
+#: The version of the ``--format json`` shape.
+JSON_VERSION = 1
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+TOOL_NAME = "iiscors"
+
+# XML 1.0 forbids these characters even escaped (JUnit output).
+_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+@dataclass(frozen=True, slots=True)
+class FileResult:
+    """The diagnostics of one checked file (``name`` as displayed)."""
+
+    name: str
+    diagnostics: tuple[Diagnostic, ...]
+
+    @property
+    def errors(self) -> int:
+        return sum(d.severity is Severity.ERROR for d in self.diagnostics)
+
+    @property
+    def warnings(self) -> int:
+        return sum(d.severity is Severity.WARNING for d in self.diagnostics)
+
+    @property
+    def unreadable(self) -> bool:
+        """E100: the file could not be read at all (an I/O problem, exit code 2)."""
+        return any(d.code == "E100" for d in self.diagnostics)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Everything one ``iiscors validate`` run found.
+
+    :param files: one result per checked file, in the order they were given.
+    :param strict: warnings count as failures (``--strict``).
+    """
+
+    files: tuple[FileResult, ...]
+    strict: bool = False
+
+    @property
+    def errors(self) -> int:
+        return sum(f.errors for f in self.files)
+
+    @property
+    def warnings(self) -> int:
+        return sum(f.warnings for f in self.files)
+
+    @property
+    def unreadable(self) -> bool:
+        return any(f.unreadable for f in self.files)
+
+    def failed(self, result: FileResult) -> bool:
+        return result.errors > 0 or (self.strict and result.warnings > 0)
+
+
+class Reporter:
+    """Base class: write one :class:`Report` to ``stream``.
+
+    :param stream: where to write (standard output, or the ``--output`` file).
+    :param colour: whether ANSI colour may be used (only the text reporter uses it).
+    """
+
+    name: ClassVar[str]
+
+    def __init__(self, stream: TextIO, *, colour: bool = False) -> None:
+        self.stream = stream
+        self.colour = colour
+
+    def write(self, report: Report) -> None:
+        raise NotImplementedError
+
+    def echo(self, text: str) -> None:
+        click.echo(text, file=self.stream, color=self.colour)
+
+
+REPORTERS: dict[str, type[Reporter]] = {}
+
+
+def register(cls: type[Reporter]) -> type[Reporter]:
+    REPORTERS[cls.name] = cls
+    return cls
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def summary(report: Report) -> str:
+    """The one-line summary of the text and GitHub formats."""
+    checked = f"Checked {_plural(len(report.files), 'file')}"
+    if not report.errors and not report.warnings:
+        return f"{checked}: no problems."
+    problems = sum(1 for f in report.files if f.diagnostics)
+    return (f"{checked}: {_plural(report.errors, 'error')}, "
+            f"{_plural(report.warnings, 'warning')} in {_plural(problems, 'file')}.")
+
+
+def where(d: Diagnostic) -> str:
+    text = d.file
+    if d.line is not None:
+        text += f":{d.line}"
+        if d.column is not None:
+            text += f":{d.column}"
+    return text
+
+
+@register
+class TextReporter(Reporter):
+    """``file:line:col: severity code message``, the fix indented below, then a summary."""
+
+    name = "text"
+    _COLOURS: ClassVar[Mapping[Severity, str]] = {Severity.ERROR: "red",
+                                                   Severity.WARNING: "yellow"}
+
+    def write(self, report: Report) -> None:
+        for result in report.files:
+            for d in result.diagnostics:
+                label = f"{d.severity.value} {d.code}"
+                if self.colour:
+                    label = click.style(label, fg=self._COLOURS[d.severity], bold=True)
+                self.echo(f"{where(d)}: {label} {d.message}")
+                if d.fix:
+                    fix = f"    fix: {d.fix}"
+                    self.echo(click.style(fix, dim=True) if self.colour else fix)
+        self.echo(summary(report))
+
+
+def _escape_data(text: str) -> str:
+    # GitHub workflow commands: https://github.com/actions/toolkit (command.ts escapeData).
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+@register
+class GithubReporter(Reporter):
+    """GitHub Actions workflow commands: one ``::error``/``::warning`` annotation per
+    diagnostic, on its file and line, then the summary as a plain log line."""
+
+    name = "github"
+
+    def write(self, report: Report) -> None:
+        for result in report.files:
+            for d in result.diagnostics:
+                properties = [f"file={_escape_property(d.file)}"]
+                if d.line is not None:
+                    properties.append(f"line={d.line}")
+                    if d.column is not None:
+                        properties.append(f"col={d.column}")
+                properties.append(f"title={_escape_property(f'iiscors {d.code}')}")
+                message = d.message + (f"\nFix: {d.fix}" if d.fix else "")
+                self.echo(f"::{d.severity.value} {','.join(properties)}::"
+                          f"{_escape_data(message)}")
+        self.echo(summary(report))
+
+
+def diagnostic_json(d: Diagnostic) -> dict[str, Any]:
+    return {"file": d.file, "line": d.line, "column": d.column, "severity": d.severity.value,
+            "code": d.code, "message": d.message, "fix": d.fix}
+
+
+@register
+class JsonReporter(Reporter):
+    """One JSON document (shape version :data:`JSON_VERSION`, documented in docs/cli.md)."""
+
+    name = "json"
+
+    def write(self, report: Report) -> None:
+        from . import __version__
+
+        document = {
+            "version": JSON_VERSION,
+            "tool": {"name": TOOL_NAME, "version": __version__},
+            "strict": report.strict,
+            "summary": {"files": len(report.files), "errors": report.errors,
+                        "warnings": report.warnings,
+                        "failed_files": sum(report.failed(f) for f in report.files)},
+            "files": [{"file": f.name, "errors": f.errors, "warnings": f.warnings,
+                       "failed": report.failed(f),
+                       "diagnostics": [diagnostic_json(d) for d in f.diagnostics]}
+                      for f in report.files],
+        }
+        self.echo(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+def artifact_uri(name: str) -> str:
+    """A SARIF artifact URI: relative paths stay relative (code scanning resolves them against
+    the repository root), absolute ones become ``file:`` URIs."""
+    from pathlib import Path, PurePath
+    from urllib.parse import quote
+
+    if name.startswith("<") and name.endswith(">"):
+        return quote(name.strip("<>"))
+    if os.path.isabs(name):
+        return Path(name).as_uri()
+    return quote(PurePath(os.path.normpath(name)).as_posix())
+
+
+def sarif_rules() -> list[dict[str, Any]]:
+    """Every catalogue code as a SARIF reportingDescriptor, in catalogue order."""
+    rules = []
+    for info in CATALOGUE.values():
+        rules.append({
+            "id": info.code,
+            "name": info.code,
+            "shortDescription": {"text": info.title},
+            "fullDescription": {"text": info.title},
+            "help": {"text": f"{info.fix}\nExample: {info.example}",
+                     "markdown": f"{info.fix}\n\nExample: `{info.example}`"},
+            "defaultConfiguration": {"level": info.severity.value},
+            "properties": {"tags": ["cors", "iis", "web.config"]},
+        })
+    return rules
+
+
+@register
+class SarifReporter(Reporter):
+    """SARIF 2.1.0 for GitHub code scanning: the catalogue as the driver's rules, one result per
+    diagnostic with its physical location (a file-level problem is placed on line 1)."""
+
+    name = "sarif"
+
+    def write(self, report: Report) -> None:
+        from . import __version__
+
+        index = {code: i for i, code in enumerate(CATALOGUE)}
+        results = []
+        for result in report.files:
+            for d in result.diagnostics:
+                region: dict[str, int] = {"startLine": d.line or 1}
+                if d.line is not None and d.column is not None:
+                    region["startColumn"] = d.column
+                results.append({
+                    "ruleId": d.code,
+                    "ruleIndex": index[d.code],
+                    "level": d.severity.value,
+                    "message": {"text": d.message + (f" Fix: {d.fix}" if d.fix else "")},
+                    "locations": [{"physicalLocation": {
+                        "artifactLocation": {"uri": artifact_uri(d.file)},
+                        "region": region}}],
+                })
+        document = {
+            "$schema": SARIF_SCHEMA,
+            "version": "2.1.0",
+            "runs": [{
+                "tool": {"driver": {"name": TOOL_NAME, "version": __version__,
+                                    "semanticVersion": __version__,
+                                    "rules": sarif_rules()}},
+                "columnKind": "unicodeCodePoints",
+                "invocations": [{"executionSuccessful": not report.unreadable}],
+                "results": results,
+            }],
+        }
+        self.echo(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+def _xml_text(text: str) -> str:
+    return _XML_FORBIDDEN.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+@register
+class JunitReporter(Reporter):
+    """JUnit XML: one ``<testcase>`` per file.  Errors (and warnings under ``--strict``) make a
+    ``<failure>``; an unreadable file is an ``<error>``; other warnings go to ``<system-out>``."""
+
+    name = "junit"
+
+    def write(self, report: Report) -> None:
+        import xml.etree.ElementTree as ET
+
+        failures = sum(report.failed(f) and not f.unreadable for f in report.files)
+        errors = sum(f.unreadable for f in report.files)
+        counts = {"tests": str(len(report.files)), "failures": str(failures),
+                  "errors": str(errors), "skipped": "0"}
+        suites = ET.Element("testsuites", {"name": "iiscors validate", **counts})
+        suite = ET.SubElement(suites, "testsuite", {"name": "iiscors validate", **counts})
+        for result in report.files:
+            case = ET.SubElement(suite, "testcase", classname="iiscors.validate",
+                                 name=_xml_text(result.name), file=_xml_text(result.name))
+            lines = "\n".join(_xml_text(f"{where(d)}: {d.severity.value} {d.code} {d.message}")
+                              for d in result.diagnostics)
+            problems = (f"{_plural(result.errors, 'error')}, "
+                        f"{_plural(result.warnings, 'warning')}")
+            if result.unreadable:
+                element = ET.SubElement(case, "error", message=problems, type="io")
+                element.text = lines
+            elif report.failed(result):
+                element = ET.SubElement(case, "failure", message=problems, type="iiscors")
+                element.text = lines
+            elif result.diagnostics:
+                ET.SubElement(case, "system-out").text = lines
+        ET.indent(suites)
+        self.echo('<?xml version="1.0" encoding="UTF-8"?>')
+        self.echo(ET.tostring(suites, encoding="unicode"))
+
+
+def get_reporter(name: str) -> type[Reporter]:
+    return REPORTERS[name]
+
+
+#: Format names accepted by ``--format``: the registry plus ``auto``.
+def format_names() -> list[str]:
+    return [*REPORTERS, "auto"]
+
+
+def resolve_format(name: str, environ: Mapping[str, str]) -> str:
+    """``auto`` is ``github`` under GitHub Actions (``GITHUB_ACTIONS=true``), else ``text``."""
+    if name != "auto":
+        return name
+    return "github" if environ.get("GITHUB_ACTIONS") == "true" else "text"
+
+
+def use_colour(choice: str, stream: TextIO, environ: Mapping[str, str],
+               isatty: Callable[[TextIO], bool] | None = None) -> bool:
+    """``--color``: ``always``, ``never``, or ``auto`` (a terminal, and ``NO_COLOR`` unset or
+    empty, per https://no-color.org)."""
+    if choice in ("always", "never"):
+        return choice == "always"
+    if environ.get("NO_COLOR"):
+        return False
+    check = isatty or _isatty
+    return check(stream)
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
