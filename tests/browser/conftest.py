@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import pytest
 
@@ -35,22 +35,26 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.browser)
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
+def in_ci(environ: Mapping[str, str] = os.environ) -> bool:
+    return environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
 
 
-@pytest.fixture(scope="session")
-def chromium_executable() -> str:
-    executable = find_chromium()
+def require_chromium(executable: str | None, ci: bool) -> str:
+    """Return ``executable``, or skip (developer machine) / fail (CI) when it is None."""
     if executable is None:
         message = (
             "no Chromium binary found (looked for IISCORS_CHROMIUM, chromium, "
             "chromium-browser, google-chrome); install it with `apt-get install chromium`"
         )
-        if _in_ci():
+        if ci:
             pytest.fail(f"CI=true but {message}: the browser suite must run in CI", pytrace=False)
         pytest.skip(message)
     return executable
+
+
+@pytest.fixture(scope="session")
+def chromium_executable() -> str:
+    return require_chromium(find_chromium(), in_ci())
 
 
 @pytest.fixture(scope="session")

@@ -17,8 +17,8 @@ from werkzeug.test import create_environ
 
 __all__ = [
     "ALLOWED_HEADERS_CONFIGURED",
-    "Response",
     "RecordingApp",
+    "Response",
     "call_wsgi",
     "invariant_violations",
     "may_be_allowed",
@@ -154,7 +154,9 @@ def call_wsgi(
         environ[key] = value
     captured: dict[str, Any] = {}
 
-    def start_response(status: str, response_headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+    def start_response(
+        status: str, response_headers: list[tuple[str, str]], exc_info: Any = None
+    ) -> Callable[[bytes], None]:
         captured["status"] = status
         captured["headers"] = list(response_headers)
         return lambda data: None
@@ -206,7 +208,7 @@ def serve(app: Callable[..., Iterable[bytes]], kind: str) -> Iterator[Server]:
     elif kind == "waitress":
         from waitress.server import create_server
 
-        wsrv: Any = create_server(app, host="127.0.0.1", port=0, threads=4, _quiet=True)
+        wsrv: Any = create_server(app, host="127.0.0.1", port=0, threads=4)
         thread = threading.Thread(target=wsrv.run, daemon=True)
         thread.start()
         try:

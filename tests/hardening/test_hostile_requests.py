@@ -48,7 +48,7 @@ from _strict import (
 
 from iiscors import CorsMiddleware
 
-ALLOW, DENY = "allow", "deny"
+ALLOW, DENY, EITHER = "allow", "deny", "either"
 TIME_LIMIT_S = 1.0
 
 
@@ -58,10 +58,30 @@ class OriginCase:
     origin: str  # as the WSGI environ holds it (latin-1 decoded bytes, PEP 3333)
     expect: str
     why: str
+    bug: str | None = None  # a known middleware bug: the case is a strict xfail until fixed
 
 
-def _o(id: str, origin: str, expect: str, why: str) -> OriginCase:
-    return OriginCase(id, origin, expect, why)
+def _o(id: str, origin: str, expect: str, why: str, bug: str | None = None) -> OriginCase:
+    return OriginCase(id, origin, expect, why, bug)
+
+
+# Reported to the lead (see the hardening report): OriginLookup stores exact origins and
+# wildcard patterns in one dict and looks the raw Origin up there before parsing it, so an
+# Origin whose text *is* a wildcard pattern hits that rule and is treated as serialized.
+_BUG_PATTERN_AS_ORIGIN = (
+    "iiscors.origins.OriginLookup.match: an Origin equal to a wildcard pattern's text "
+    "('https://*.contoso.com', 'http://*') is allowed and echoed (contract B6: '*' is not a "
+    "host character, such a value only matches a bare * rule and is never echoed)"
+)
+
+
+def _cases(cases: list[OriginCase]) -> list[Any]:
+    return [
+        pytest.param(c, id=c.id, marks=pytest.mark.xfail(strict=True, reason=c.bug))
+        if c.bug
+        else pytest.param(c, id=c.id)
+        for c in cases
+    ]
 
 
 _UTF8_HOST = "https://bücher.contoso.com".encode().decode("latin-1")
@@ -76,11 +96,19 @@ ORIGIN_CASES: list[OriginCase] = [
     _o("underscore-label", "https://a_b.contoso.com", ALLOW, "B6: '_' is a label character"),
     _o("hyphen-label", "https://app-1.contoso.com", ALLOW, "B6: '-' is a label character"),
     _o("punycode-label", "https://xn--bcher-kva.contoso.com", ALLOW, "B6: ASCII (punycode) host"),
-    _o("upper-case-wildcard-label", "https://APP.contoso.com", ALLOW,
-       "B5/B6: labels are ASCII letters of any case; only the literal suffix is case-sensitive"),
+    _o(
+        "upper-case-wildcard-label",
+        "https://APP.contoso.com",
+        ALLOW,
+        "B5/B6: labels are ASCII letters of any case; only the literal suffix is case-sensitive",
+    ),
     _o("length-2048", _LONG_LABEL_2048, ALLOW, "B6: at most 2,048 bytes"),
-    _o("sub-of-blocked", "https://x.blocked.contoso.com", ALLOW,
-       "B4: the exact rule covers only its own origin"),
+    _o(
+        "sub-of-blocked",
+        "https://x.blocked.contoso.com",
+        ALLOW,
+        "B4: the exact rule covers only its own origin",
+    ),
     # --- reflection probes, null, the exact denial -------------------------------------------
     _o("reflection-evil", "https://evil.example", DENY, "B7: unlisted"),
     _o("reflection-http-scheme", "http://app.contoso.com", DENY, "B5: scheme must match"),
@@ -88,7 +116,9 @@ ORIGIN_CASES: list[OriginCase] = [
     _o("null", "null", DENY, "B5: only a bare * rule matches null"),
     _o("null-upper", "NULL", DENY, "B5: case-sensitive"),
     _o("exact-allowed-false", "https://blocked.contoso.com", DENY, "B4: most specific rule wins"),
-    _o("pattern-literal", "https://*.contoso.com", DENY, "B6: '*' is not a host character"),
+    _o("pattern-literal", "https://*.contoso.com", DENY, "B6: '*' is not a host character",
+       _BUG_PATTERN_AS_ORIGIN),
+    _o("scheme-pattern-literal", "https://*", DENY, "B6: '*' is not a host character"),
     _o("bare-star", "*", DENY, "B6: not a serialized origin"),
     _o("empty", "", DENY, "B6: an empty Origin header is not a serialized origin"),
     # --- prefix, suffix and substring tricks ---------------------------------------------------
@@ -105,14 +135,36 @@ ORIGIN_CASES: list[OriginCase] = [
     _o("scheme-relative", "//app.contoso.com", DENY, "B6: scheme required"),
     # --- special characters in the host ---------------------------------------------------------
     *[
-        _o(f"host-char-{name}", f"https://app{char}x.contoso.com", DENY,
-           "B6: only letters, digits, '-', '_' and dots in a host")
+        _o(
+            f"host-char-{name}",
+            f"https://app{char}x.contoso.com",
+            DENY,
+            "B6: only letters, digits, '-', '_' and dots in a host",
+        )
         for name, char in [
-            ("backtick", "`"), ("pct60", "%60"), ("lbrace", "{"), ("rbrace", "}"),
-            ("bang", "!"), ("dollar", "$"), ("amp", "&"), ("squote", "'"), ("lparen", "("),
-            ("rparen", ")"), ("star", "*"), ("plus", "+"), ("comma", ","), ("semicolon", ";"),
-            ("equals", "="), ("pipe", "|"), ("tilde", "~"), ("dquote", '"'), ("caret", "^"),
-            ("space", " "), ("tab", "\t"), ("lt", "<"), ("gt", ">"),
+            ("backtick", "`"),
+            ("pct60", "%60"),
+            ("lbrace", "{"),
+            ("rbrace", "}"),
+            ("bang", "!"),
+            ("dollar", "$"),
+            ("amp", "&"),
+            ("squote", "'"),
+            ("lparen", "("),
+            ("rparen", ")"),
+            ("star", "*"),
+            ("plus", "+"),
+            ("comma", ","),
+            ("semicolon", ";"),
+            ("equals", "="),
+            ("pipe", "|"),
+            ("tilde", "~"),
+            ("dquote", '"'),
+            ("caret", "^"),
+            ("space", " "),
+            ("tab", "\t"),
+            ("lt", "<"),
+            ("gt", ">"),
         ]
     ],
     _o("host-char-backtick-at-label-end", "https://app`.contoso.com", DENY, "B6"),
@@ -148,8 +200,12 @@ ORIGIN_CASES: list[OriginCase] = [
     _o("trailing-dot", "https://app.contoso.com.", DENY, "B6: only * or an exact dotted rule"),
     _o("two-trailing-dots", "https://app.contoso.com..", DENY, "B6: at most one trailing dot"),
     # --- control characters and encodings of them (in-process: verbatim in the environ) ----------
-    _o("crlf-header-injection", "https://app.contoso.com\r\nSet-Cookie: a=b", DENY,
-       "B6: control characters; never echoed (a CR/LF in a response header is a 500 in werkzeug)"),
+    _o(
+        "crlf-header-injection",
+        "https://app.contoso.com\r\nSet-Cookie: a=b",
+        DENY,
+        "B6: control characters; never echoed (a CR/LF in a response header is a 500 in werkzeug)",
+    ),
     _o("lf-only", "https://app.contoso.com\nX-Evil: 1", DENY, "B6"),
     _o("cr-only", "https://app.contoso.com\r", DENY, "B6"),
     _o("nul", "https://app.contoso.com\x00", DENY, "B6"),
@@ -164,13 +220,22 @@ ORIGIN_CASES: list[OriginCase] = [
     _o("pct-crlf", "https://app.contoso.com%0d%0aSet-Cookie:%20a=b", DENY, "B6: no '%'"),
     _o("pct-encoded-dot", "https://app%2econtoso.com", DENY, "B6: no '%'"),
     # --- sizes, lists -----------------------------------------------------------------------------
-    _o("length-2049", "https://a" + _LONG_LABEL_2048[len("https://"):], DENY, "B6: over 2,048 bytes"),
+    _o(
+        "length-2049",
+        "https://a" + _LONG_LABEL_2048[len("https://") :],
+        DENY,
+        "B6: over 2,048 bytes",
+    ),
     _o("length-8KiB", _LONG_LABELS_8K, DENY, "B6: over 2,048 bytes"),
     _o("length-64KiB", _LONG_LABELS_64K, DENY, "B6: over 2,048 bytes"),
     _o("comma-list-good-evil", "https://app.contoso.com, https://evil.example", DENY, "B6: comma"),
     _o("comma-list-evil-good", "https://evil.example,https://app.contoso.com", DENY, "B6: comma"),
-    _o("comma-list-good-good", "https://app.contoso.com,https://app.contoso.com", DENY,
-       "B6: comma (two Origin lines joined by the server look like this)"),
+    _o(
+        "comma-list-good-good",
+        "https://app.contoso.com,https://app.contoso.com",
+        DENY,
+        "B6: comma (two Origin lines joined by the server look like this)",
+    ),
     _o("space-list", "https://app.contoso.com https://evil.example", DENY, "B6: whitespace"),
 ]
 
@@ -196,7 +261,11 @@ def _timed_call(app: Any, recorder: RecordingApp, method: str, headers: dict[str
 
 
 def _assert_reaction(
-    resp: Response, case_expect: str, origin: str, preflight: bool, fail_unlisted: bool,
+    resp: Response,
+    case_expect: str,
+    origin: str,
+    preflight: bool,
+    fail_unlisted: bool,
     request_headers: str | None = ALLOWED_HEADERS_CONFIGURED,
 ) -> None:
     assert invariant_violations(resp, origin) == []
@@ -222,14 +291,16 @@ def _assert_reaction(
             assert resp.status == 200 and resp.app_called
 
 
-@pytest.mark.parametrize("case", ORIGIN_CASES, ids=lambda c: c.id)
-def test_actual_request_in_process(strict: tuple[Any, RecordingApp, bool], case: OriginCase) -> None:
+@pytest.mark.parametrize("case", _cases(ORIGIN_CASES))
+def test_actual_request_in_process(
+    strict: tuple[Any, RecordingApp, bool], case: OriginCase
+) -> None:
     app, recorder, fail_unlisted = strict
     resp = _timed_call(app, recorder, "GET", {"Origin": case.origin})
     _assert_reaction(resp, case.expect, case.origin, False, fail_unlisted)
 
 
-@pytest.mark.parametrize("case", ORIGIN_CASES, ids=lambda c: c.id)
+@pytest.mark.parametrize("case", _cases(ORIGIN_CASES))
 def test_preflight_in_process(strict: tuple[Any, RecordingApp, bool], case: OriginCase) -> None:
     app, recorder, fail_unlisted = strict
     headers = {
@@ -276,8 +347,9 @@ ACRH_CASES: list[tuple[str, str, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("acrh", "expected"), [c[1:] for c in ACRH_CASES],
-                         ids=[c[0] for c in ACRH_CASES])
+@pytest.mark.parametrize(
+    ("acrh", "expected"), [c[1:] for c in ACRH_CASES], ids=[c[0] for c in ACRH_CASES]
+)
 def test_request_headers_bounded_and_validated(
     strict: tuple[Any, RecordingApp, bool], acrh: str, expected: str
 ) -> None:
@@ -285,21 +357,30 @@ def test_request_headers_bounded_and_validated(
     list.  B8: allowAllRequestedHeaders copies the value as sent."""
     app, recorder, fail_unlisted = strict
     origin = "https://app.contoso.com"
-    headers = {"Origin": origin, "Access-Control-Request-Method": "POST",
-               "Access-Control-Request-Headers": acrh}
+    headers = {
+        "Origin": origin,
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": acrh,
+    }
     resp = _timed_call(app, recorder, "OPTIONS", headers)
     _assert_reaction(resp, ALLOW, origin, True, fail_unlisted, request_headers=expected)
 
 
-@pytest.mark.parametrize("acrm", ["POST\r\nSet-Cookie: a=b", "P\x00ST", "x" * 100_000, "DELETE"],
-                         ids=["crlf", "nul", "100k", "unlisted-method"])
+@pytest.mark.parametrize(
+    "acrm",
+    ["POST\r\nSet-Cookie: a=b", "P\x00ST", "x" * 100_000, "DELETE"],
+    ids=["crlf", "nul", "100k", "unlisted-method"],
+)
 def test_request_method_never_echoed(strict: tuple[Any, RecordingApp, bool], acrm: str) -> None:
     """B8: the requested method is not checked and not echoed: Allow-Methods is the list."""
     app, recorder, fail_unlisted = strict
     origin = "https://app.contoso.com"
-    resp = _timed_call(app, recorder, "OPTIONS", {"Origin": origin,
-                                                   "Access-Control-Request-Method": acrm})
-    _assert_reaction(resp, ALLOW, origin, True, fail_unlisted, request_headers=ALLOWED_HEADERS_CONFIGURED)
+    resp = _timed_call(
+        app, recorder, "OPTIONS", {"Origin": origin, "Access-Control-Request-Method": acrm}
+    )
+    _assert_reaction(
+        resp, ALLOW, origin, True, fail_unlisted, request_headers=ALLOWED_HEADERS_CONFIGURED
+    )
 
 
 def test_options_without_request_method_is_actual(strict: tuple[Any, RecordingApp, bool]) -> None:
@@ -322,8 +403,9 @@ def wire(request: pytest.FixtureRequest) -> Iterator[dict[bool, Server]]:
         yield {True: fail_srv, False: pass_srv}
 
 
-def _wire_check(resp: Response, expect: str, origin: str, fail_unlisted: bool,
-                preflight: bool) -> None:
+def _wire_check(
+    resp: Response, expect: str, origin: str, fail_unlisted: bool, preflight: bool
+) -> None:
     """On the wire a server may refuse hostile bytes itself: any 4xx without CORS headers is a
     denial.  The invariants hold whatever happened."""
     assert invariant_violations(resp, origin) == [], resp.raw[:300]
@@ -346,14 +428,13 @@ def _wire_timed(server: Server, head: bytes) -> Response:
     return resp
 
 
-@pytest.mark.parametrize("fail_unlisted", [True, False], ids=["fail-unlisted", "pass-unlisted"])
-@pytest.mark.parametrize("case", ORIGIN_CASES, ids=lambda c: c.id)
-def test_origin_cases_on_the_wire(
-    wire: dict[bool, Server], case: OriginCase, fail_unlisted: bool
-) -> None:
+@pytest.mark.parametrize("case", _cases(ORIGIN_CASES))
+def test_origin_cases_on_the_wire(wire: dict[bool, Server], case: OriginCase) -> None:
     """The same table, bytes sent verbatim.  CR/LF inside the value cuts the header line on the
     wire, so those cases are judged by the value the server actually delivered (the part before
-    the break): only the wire-specific table below asserts them."""
+    the break): only the wire-specific table below asserts them.  failUnlistedOrigins=true only:
+    the pass-through mode differs in what happens after the decision, covered in-process."""
+    fail_unlisted = True
     if any(ch in case.origin for ch in "\r\n"):
         pytest.skip("on the wire CR/LF ends the line; see test_hostile_bytes_on_the_wire")
     head = b"GET / HTTP/1.1\r\nHost: testserver\r\nOrigin: " + case.origin.encode("latin-1")
@@ -370,41 +451,83 @@ def test_origin_cases_on_the_wire(
 
 # (id, header lines after Host, expectation, the origin the ACAO may echo if allowed)
 WIRE_CASES: list[tuple[str, bytes, str, str]] = [
-    ("crlf-splits-evil-origin", b"Origin: https://evil.example\r\nX-Injected: 1", DENY,
-     "https://evil.example"),
-    ("lf-only-splits", b"Origin: https://evil.example\nX-Injected: 1", DENY, "https://evil.example"),
-    ("bare-cr-inside", b"Origin: https://app.contoso.com\rX-Injected: 1", DENY,
-     "https://app.contoso.com\rX-Injected: 1"),
-    ("obs-fold", b"Origin: https://app.contoso.com\r\n .evil.example", DENY,
-     "https://app.contoso.com .evil.example"),
-    ("obs-fold-tab", b"Origin: https://app.contoso.com\r\n\t.evil.example", DENY,
-     "https://app.contoso.com\t.evil.example"),
-    ("nul-inside", b"Origin: https://app.contoso.com\x00.evil.example", DENY,
-     "https://app.contoso.com\x00.evil.example"),
-    ("vertical-tab-inside", b"Origin: https://app.contoso.com\x0b", DENY,
-     "https://app.contoso.com\x0b"),
-    ("two-origin-lines-good-evil",
-     b"Origin: https://app.contoso.com\r\nOrigin: https://evil.example", DENY,
-     "https://app.contoso.com"),
-    ("two-origin-lines-evil-good",
-     b"Origin: https://evil.example\r\nOrigin: https://app.contoso.com", DENY,
-     "https://app.contoso.com"),
-    ("two-origin-lines-good-good",
-     b"Origin: https://app.contoso.com\r\nOrigin: https://app.contoso.com", DENY,
-     "https://app.contoso.com"),
+    (
+        "crlf-splits-evil-origin",
+        b"Origin: https://evil.example\r\nX-Injected: 1",
+        DENY,
+        "https://evil.example",
+    ),
+    (
+        "lf-only-splits",
+        b"Origin: https://evil.example\nX-Injected: 1",
+        DENY,
+        "https://evil.example",
+    ),
+    (
+        "bare-cr-inside",
+        b"Origin: https://app.contoso.com\rX-Injected: 1",
+        DENY,
+        "https://app.contoso.com\rX-Injected: 1",
+    ),
+    (
+        "obs-fold",
+        b"Origin: https://app.contoso.com\r\n .evil.example",
+        DENY,
+        "https://app.contoso.com .evil.example",
+    ),
+    (
+        "obs-fold-tab",
+        b"Origin: https://app.contoso.com\r\n\t.evil.example",
+        DENY,
+        "https://app.contoso.com\t.evil.example",
+    ),
+    (
+        "nul-inside",
+        b"Origin: https://app.contoso.com\x00.evil.example",
+        DENY,
+        "https://app.contoso.com\x00.evil.example",
+    ),
+    (
+        "vertical-tab-inside",
+        b"Origin: https://app.contoso.com\x0b",
+        DENY,
+        "https://app.contoso.com\x0b",
+    ),
+    (
+        "two-origin-lines-good-evil",
+        b"Origin: https://app.contoso.com\r\nOrigin: https://evil.example",
+        DENY,
+        "https://app.contoso.com",
+    ),
+    (
+        "two-origin-lines-evil-good",
+        b"Origin: https://evil.example\r\nOrigin: https://app.contoso.com",
+        DENY,
+        "https://app.contoso.com",
+    ),
+    (
+        "two-origin-lines-good-good",
+        b"Origin: https://app.contoso.com\r\nOrigin: https://app.contoso.com",
+        DENY,
+        "https://app.contoso.com",
+    ),
     ("origin-with-ows", b"Origin: \t https://app.contoso.com \t", ALLOW, "https://app.contoso.com"),
     ("empty-origin-line", b"Origin:", DENY, ""),
 ]
 
 
 @pytest.mark.parametrize("fail_unlisted", [True, False], ids=["fail-unlisted", "pass-unlisted"])
-@pytest.mark.parametrize(("head", "expect", "echo"), [c[1:] for c in WIRE_CASES],
-                         ids=[c[0] for c in WIRE_CASES])
+@pytest.mark.parametrize(
+    ("head", "expect", "echo"), [c[1:] for c in WIRE_CASES], ids=[c[0] for c in WIRE_CASES]
+)
 def test_hostile_bytes_on_the_wire(
     wire: dict[bool, Server], head: bytes, expect: str, echo: str, fail_unlisted: bool
 ) -> None:
     server = wire[fail_unlisted]
     resp = _wire_timed(server, b"GET / HTTP/1.1\r\nHost: testserver\r\n" + head)
+    if expect == EITHER:
+        assert invariant_violations(resp, echo) == [], resp.raw[:300]
+        return
     if expect == ALLOW:
         assert invariant_violations(resp, echo) == []
         assert resp.get("Access-Control-Allow-Origin") in (echo, None)  # None: server kept OWS
@@ -413,18 +536,23 @@ def test_hostile_bytes_on_the_wire(
     _wire_check(resp, DENY, echo, fail_unlisted, preflight=False)
 
 
-@pytest.mark.parametrize("fail_unlisted", [True, False], ids=["fail-unlisted", "pass-unlisted"])
-@pytest.mark.parametrize(("acrh", "expected"),
-                         [(c[1], c[2]) for c in ACRH_CASES if "\r" not in c[1] and "\n" not in c[1]],
-                         ids=[c[0] for c in ACRH_CASES if "\r" not in c[1] and "\n" not in c[1]])
+@pytest.mark.parametrize("fail_unlisted", [True], ids=["fail-unlisted"])
+@pytest.mark.parametrize(
+    ("acrh", "expected"),
+    [(c[1], c[2]) for c in ACRH_CASES if "\r" not in c[1] and "\n" not in c[1]],
+    ids=[c[0] for c in ACRH_CASES if "\r" not in c[1] and "\n" not in c[1]],
+)
 def test_preflight_request_headers_on_the_wire(
     wire: dict[bool, Server], acrh: str, expected: str, fail_unlisted: bool
 ) -> None:
     """B14 over a real socket; a server may refuse a 1 MiB header line itself (431/400)."""
     origin = "https://app.contoso.com"
-    head = (b"OPTIONS / HTTP/1.1\r\nHost: testserver\r\nOrigin: " + origin.encode()
-            + b"\r\nAccess-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: "
-            + acrh.encode("latin-1"))
+    head = (
+        b"OPTIONS / HTTP/1.1\r\nHost: testserver\r\nOrigin: "
+        + origin.encode()
+        + b"\r\nAccess-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: "
+        + acrh.encode("latin-1")
+    )
     resp = _wire_timed(wire[fail_unlisted], head)
     assert invariant_violations(resp, origin) == [], resp.raw[:300]
     if resp.status in (400, 431):

@@ -1,0 +1,170 @@
+"""Origin matching (contract B4-B6) against a deliberately simple reference matcher.
+
+The reference scans every rule and keeps the most specific match; the real matcher never scans
+(one dict, a few candidate keys).  Hypothesis generates rule sets and origins, hostile ones
+included, and both must agree on which rule wins.
+"""
+
+from __future__ import annotations
+
+import string
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from iiscors.origins import OriginMatcher, PatternKind, classify, parse_origin
+
+# -- the reference: plain string handling, no shared code with iiscors.origins ---------------
+
+HOST_CHARS = set(string.ascii_letters + string.digits + "-_")
+
+
+def ref_serialized(origin: str) -> tuple[str, str, str | None] | None:
+    """Contract B6 as literally as possible: (scheme, host, port) or None."""
+    if origin == "null":
+        return None
+    if len(origin) > 2048 or "://" not in origin:
+        return None
+    scheme, rest = origin.split("://", 1)
+    if not scheme or not scheme[0].isascii() or not scheme[0].isalpha():
+        return None
+    if any(not (c.isascii() and (c.isalnum() or c in "+-.")) for c in scheme):
+        return None
+    if rest.startswith("["):
+        close = rest.find("]")
+        if close < 0:
+            return None
+        host, after = rest[:close + 1], rest[close + 1:]
+        import ipaddress
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            return None
+    else:
+        host, _, port_part = rest.partition(":")
+        after = ":" + port_part if _ else ""
+        labels = host[:-1].split(".") if host.endswith(".") else host.split(".")
+        if not host or any(not label or set(label) - HOST_CHARS for label in labels):
+            return None
+    port = None
+    if after:
+        port = after[1:]
+        if not after.startswith(":") or not port.isdigit() or not 1 <= len(port) <= 5 \
+                or not port.isascii():
+            return None
+    return scheme, host, port
+
+
+def ref_match(rules: list[str], origin: str) -> str | None:
+    best: tuple[int, int] | None = None
+    chosen = None
+    parsed = ref_serialized(origin)
+    for pattern in rules:
+        rank: tuple[int, int] | None = None
+        if pattern == "*":
+            rank = (3, 0)
+        elif parsed is not None or origin == "null":
+            if pattern == origin:
+                rank = (0, 0)
+            elif parsed is not None and not parsed[1].endswith("."):
+                scheme, host, port = parsed
+                if pattern == scheme + "://*":
+                    rank = (2, 0)
+                elif pattern.startswith(scheme + "://*."):
+                    rest = pattern[len(scheme) + 4:]
+                    suffix, _, rule_port = rest.partition(":")
+                    if (host.endswith("." + suffix) and (rule_port or None) == port
+                            and not host.startswith("[")):
+                        rank = (1, -len(suffix))
+        if rank is not None and (best is None or rank < best):
+            best, chosen = rank, pattern
+    return chosen
+
+
+# -- generators -----------------------------------------------------------------------------
+
+LABELS = ["a", "b", "api", "contoso", "com", "evil", "Contoso", "x-y", "ontoso"]
+SCHEMES = ["http", "https", "HTTPS"]
+PORTS = [None, "8443", "443", "0443"]
+
+hosts = st.lists(st.sampled_from(LABELS), min_size=1, max_size=4).map(".".join)
+ports = st.sampled_from(PORTS)
+schemes = st.sampled_from(SCHEMES)
+
+
+def with_port(text: str, port: str | None) -> str:
+    return text if port is None else f"{text}:{port}"
+
+
+exact_origins = st.builds(lambda s, h, p: with_port(f"{s}://{h}", p), schemes, hosts, ports)
+patterns = st.one_of(
+    exact_origins,
+    st.builds(lambda s, h, p: with_port(f"{s}://*.{h}", p), schemes, hosts, ports),
+    st.builds(lambda s: f"{s}://*", schemes),
+    st.just("*"),
+    st.just("null"),
+    st.builds(lambda s, h: f"{s}://api-*.{h}", schemes, hosts),   # literal *
+    st.builds(lambda o: o + "/", exact_origins),                   # never matches
+)
+hostile_suffixes = st.sampled_from(["", ".", "/", "/path", "?q", "#f", "@evil.example",
+                                    ".evil.example", " ", "\r\n", "\\", "%60", ",https://a.com"])
+origins = st.one_of(
+    st.just("null"),
+    st.builds(lambda o, s: o + s, exact_origins, hostile_suffixes),
+    st.builds(lambda s, h, p: with_port(f"{s}://{h}", p), schemes, hosts,
+              st.sampled_from(["0", "65536", "99999", "8443", "443"])),
+    st.text(max_size=30),
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(rules=st.lists(patterns, max_size=8, unique_by=str.lower), origin=origins)
+def test_matcher_agrees_with_the_reference(rules: list[str], origin: str) -> None:
+    matcher = OriginMatcher((pattern, pattern) for pattern in rules)
+    chosen, serialized = matcher.match(origin)
+    assert chosen == ref_match(rules, origin)
+    assert serialized == (origin == "null" or ref_serialized(origin) is not None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(origin=st.text(max_size=60))
+def test_parse_origin_agrees_with_the_reference(origin: str) -> None:
+    assert (parse_origin(origin) is not None) == (ref_serialized(origin) is not None)
+
+
+@pytest.mark.parametrize(("pattern", "kind"), [
+    ("*", PatternKind.ANY),
+    ("https://*", PatternKind.SCHEME_WILDCARD),
+    ("https://*.contoso.com", PatternKind.HOST_WILDCARD),
+    ("https://*.contoso.com:8443", PatternKind.HOST_WILDCARD),
+    ("https://app.contoso.com", PatternKind.EXACT),
+    ("null", PatternKind.EXACT),
+    ("https://*.contoso.com.", PatternKind.NEVER),
+    ("https://api-*.contoso.com", PatternKind.NEVER),
+    ("https://*:8443", PatternKind.NEVER),
+    ("localhost:3000", PatternKind.NEVER),
+    ("https://a.com/", PatternKind.NEVER),
+    ("https://\\*.contoso.com", PatternKind.NEVER),
+    ("http://{domain}", PatternKind.NEVER),
+])
+def test_b5_pattern_forms(pattern: str, kind: PatternKind) -> None:
+    assert classify(pattern) is kind
+
+
+def test_b4_cost_does_not_depend_on_the_number_of_rules() -> None:
+    """The lookup touches a bounded number of dict keys, whatever the rule count."""
+    probes: list[str] = []
+
+    class CountingDict(dict[str, str]):
+        def get(self, key: str, default: object = None) -> object:  # type: ignore[override]
+            probes.append(key)
+            return super().get(key, default)
+
+    matcher = OriginMatcher((f"https://*.domain{n}.test", "r") for n in range(10_000))
+    matcher._table = CountingDict(matcher._table)  # type: ignore[assignment]
+    assert matcher.match("https://a.b.domain9999.test")[0] == "r"
+    assert len(probes) <= 4
+    probes.clear()
+    assert matcher.match("https://a.b.c.unlisted.test")[0] is None
+    assert len(probes) <= 6
