@@ -116,8 +116,13 @@ ORIGIN_CASES: list[OriginCase] = [
     _o("null", "null", DENY, "B5: only a bare * rule matches null"),
     _o("null-upper", "NULL", DENY, "B5: case-sensitive"),
     _o("exact-allowed-false", "https://blocked.contoso.com", DENY, "B4: most specific rule wins"),
-    _o("pattern-literal", "https://*.contoso.com", DENY, "B6: '*' is not a host character",
-       _BUG_PATTERN_AS_ORIGIN),
+    _o(
+        "pattern-literal",
+        "https://*.contoso.com",
+        DENY,
+        "B6: '*' is not a host character",
+        _BUG_PATTERN_AS_ORIGIN,
+    ),
     _o("scheme-pattern-literal", "https://*", DENY, "B6: '*' is not a host character"),
     _o("bare-star", "*", DENY, "B6: not a serialized origin"),
     _o("empty", "", DENY, "B6: an empty Origin header is not a serialized origin"),
@@ -463,11 +468,13 @@ WIRE_CASES: list[tuple[str, bytes, str, str]] = [
         DENY,
         "https://evil.example",
     ),
+    # werkzeug's server (http.server) ends a header line at a bare CR, so the middleware gets
+    # the clean origin and may allow it; waitress refuses the request.  Never echo the CR.
     (
         "bare-cr-inside",
         b"Origin: https://app.contoso.com\rX-Injected: 1",
-        DENY,
-        "https://app.contoso.com\rX-Injected: 1",
+        EITHER,
+        "https://app.contoso.com",
     ),
     (
         "obs-fold",
