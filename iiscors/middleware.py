@@ -161,11 +161,18 @@ class CorsMiddleware(ReloadingPolicy):
         return merging_start_response
 
     def _warn_duplicates(self, headers: list[tuple[str, str]]) -> None:
-        # Contract B11: the application's Access-Control-* headers are kept, ours are added
-        # too, as on IIS; say so once, since browsers reject the duplicates.
-        for name, _ in headers:
-            if name.lower().startswith(h.ACCESS_CONTROL_PREFIX):
-                self._warned_duplicate = True
-                logger.warning("the application sets %s itself and iiscors adds its own: "
-                               "browsers reject duplicated CORS headers", name)
-                return
+        self._warned_duplicate = warn_duplicates(headers)
+
+
+def warn_duplicates(headers: list[tuple[str, str]]) -> bool:
+    """Log, and return True, if the application set an Access-Control-* header itself.
+
+    Contract B11: the application's Access-Control-* headers are kept and ours are added too,
+    as on IIS; the adapters say so once, since browsers reject the duplicates.
+    """
+    for name, _ in headers:
+        if name.lower().startswith(h.ACCESS_CONTROL_PREFIX):
+            logger.warning("the application sets %s itself and iiscors adds its own: "
+                           "browsers reject duplicated CORS headers", name)
+            return True
+    return False

@@ -1,0 +1,146 @@
+"""The ASGI middleware: IIS CORS behaviour in front of Starlette, FastAPI or any ASGI application.
+
+The twin of :class:`iiscors.CorsMiddleware` (WSGI): it unpacks the ASGI scope into the same
+arguments, asks the same compiled :class:`~iiscors.policy.Policy` for the same
+:class:`~iiscors.policy.Decision`, and acts on it the same way — allowed preflights (204) and
+refusals (403) answered before the application (and any authentication in it) runs, the
+decision's headers merged into every response the application starts (contract B7-B11, C1).
+Reloading and strict mode are shared code (:mod:`iiscors.reload`).
+
+Use it instead of Starlette's ``CORSMiddleware``, never together with it::
+
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from iiscors.asgi import CorsMiddleware
+
+    app = Starlette(routes=..., middleware=[Middleware(CorsMiddleware, config="web.config")])
+
+Only ``http`` scopes are judged; ``websocket`` and ``lifespan`` pass through untouched (the IIS
+CORS module does not apply to WebSocket upgrades, and browsers do not send preflights for them).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from .config import Config
+from .loader import DEFAULT_MAX_BYTES, Source
+from .middleware import FORBIDDEN_BODY, merge_headers, warn_duplicates
+from .policy import Decision, Headers
+from .reload import DEFAULT_RELOAD_INTERVAL, UNUSABLE_BODY, ReloadingPolicy
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApplication = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_monotonic = time.monotonic
+_WANTED = {b"origin": "origin", b"access-control-request-method": "request_method",
+           b"access-control-request-headers": "request_headers", b"host": "host"}
+
+
+def wsgi_path(scope: Scope) -> str:
+    """The request path in the form WSGI's ``PATH_INFO`` has (contract A9): relative to
+    ``root_path``, its UTF-8 bytes as latin-1 characters, as the policy's segments are."""
+    path: str = scope.get("path", "") or ""
+    root: str = scope.get("root_path", "") or ""
+    if root and path.startswith(root):
+        path = path[len(root):]
+    return path.encode("utf-8", "surrogateescape").decode("latin-1")
+
+
+def request_fields(scope: Scope) -> dict[str, str]:
+    """Origin, Access-Control-Request-*, Host, decoded as WSGI does (latin-1); a header sent
+    several times is joined with ``", "``, as WSGI servers join it into one environ value."""
+    found: dict[str, str] = {}
+    for raw_name, raw_value in scope.get("headers", ()):
+        key = _WANTED.get(bytes(raw_name).lower())
+        if key is None:
+            continue
+        value = bytes(raw_value).decode("latin-1")
+        found[key] = f"{found[key]}, {value}" if key in found else value
+    return found
+
+
+class CorsMiddleware(ReloadingPolicy):
+    """Wrap an ASGI application with the CORS policy of a web.config.
+
+    :param app: the ASGI application to protect.
+    :param config: a path to a web.config, a site root directory, bytes, or a Config.
+    :param max_bytes: the size limit for each file (default 250 KiB, IIS's default).
+    :param exempt_same_origin: contract B13's opt-in exemption.
+    :param reload: notice edits of the files and swap the policy atomically (default on).
+    :param reload_interval: seconds between two checks (default 1.0).
+    :param strict: answer 500 while an edit leaves the configuration unusable (contract A8).
+    :raises ConfigError: the configuration is unusable (every diagnostic attached).
+    """
+
+    def __init__(self, app: ASGIApplication, config: Source | Config, *,
+                 max_bytes: int = DEFAULT_MAX_BYTES, exempt_same_origin: bool = False,
+                 reload: bool = True, reload_interval: float = DEFAULT_RELOAD_INTERVAL,
+                 strict: bool = False) -> None:
+        self.app = app
+        self._init_policy(config, max_bytes=max_bytes, exempt_same_origin=exempt_same_origin,
+                          reload=reload, reload_interval=reload_interval, strict=strict)
+        self._warned_duplicate = False
+
+    def decide(self, scope: Scope) -> Decision:
+        """The decision for one HTTP request: the scope unpacked, the policy asked."""
+        policy = self.policy
+        fields = request_fields(scope)
+        own = None
+        if policy.exempt_same_origin and "host" in fields:
+            own = f"{scope.get('scheme', 'http')}://{fields['host']}"
+        return policy.scope_for(wsgi_path(scope)).decide(
+            scope.get("method", "GET"), fields.get("origin"), fields.get("request_method"),
+            fields.get("request_headers"), own)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if _monotonic() >= self._next_check:
+            self._poll()  # at most once per reload_interval (iiscors.reload)
+        if self.config_error is not None:
+            await _respond(send, 500, (), UNUSABLE_BODY)
+            return
+        decision = self.decide(scope)
+        if decision.status == 204:
+            await _respond(send, 204, decision.headers, b"")  # contract B8
+            return
+        if decision.status == 403:
+            await _respond(send, 403, decision.headers, FORBIDDEN_BODY)  # contract B7
+            return
+        if not decision.headers:
+            await self.app(scope, receive, send)
+            return
+        extra = decision.headers
+
+        async def merging_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                # Contract B9/B11: add to whatever the application answers, any status.
+                headers = [(bytes(n).decode("latin-1"), bytes(v).decode("latin-1"))
+                           for n, v in message.get("headers", ())]
+                if not self._warned_duplicate:
+                    self._warned_duplicate = warn_duplicates(headers)
+                message = dict(message)
+                message["headers"] = [(n.encode("latin-1"), v.encode("latin-1"))
+                                      for n, v in merge_headers(headers, extra)]
+            await send(message)
+
+        await self.app(scope, receive, merging_send)
+
+
+async def _respond(send: Send, status: int, headers: Headers, body: bytes) -> None:
+    """The middleware's own response (204, 403, or strict mode's 500), with the same headers
+    in the same order as the WSGI middleware's."""
+    raw: list[tuple[bytes, bytes]] = []
+    if status != 204:
+        raw += [(b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(body)).encode("ascii"))]
+    raw += [(n.encode("latin-1"), v.encode("latin-1")) for n, v in headers]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
