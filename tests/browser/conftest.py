@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 
 import pytest
 
+from ._availability import in_ci, require_chromium
 from ._cdp import HOST_RESOLVER_RULES, Browser, Page, find_chromium, make_workdir
 from ._servers import ApiServer, PageServer
 
@@ -33,23 +34,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if str(item.path).startswith(here + os.sep):
             item.add_marker(pytest.mark.browser)
-
-
-def in_ci(environ: Mapping[str, str] = os.environ) -> bool:
-    return environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
-
-
-def require_chromium(executable: str | None, ci: bool) -> str:
-    """Return ``executable``, or skip (developer machine) / fail (CI) when it is None."""
-    if executable is None:
-        message = (
-            "no Chromium binary found (looked for IISCORS_CHROMIUM, chromium, "
-            "chromium-browser, google-chrome); install it with `apt-get install chromium`"
-        )
-        if ci:
-            pytest.fail(f"CI=true but {message}: the browser suite must run in CI", pytrace=False)
-        pytest.skip(message)
-    return executable
 
 
 @pytest.fixture(scope="session")

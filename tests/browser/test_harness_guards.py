@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from ._availability import in_ci, require_chromium
 from ._cdp import Page
 from ._harness import FetchSpec, run_fetch
 from ._servers import ApiServer, PageServer
-from .conftest import in_ci, require_chromium
 from .test_cors_in_chromium import ONLY_PAGE, Case, check
 
 if TYPE_CHECKING:
@@ -33,7 +33,8 @@ def test_found_chromium_is_used() -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "expected"), [("true", True), ("TRUE", True), ("1", True), ("", False), ("false", False)]
+    ("value", "expected"),
+    [("true", True), ("TRUE", True), ("1", True), ("", False), ("false", False)],
 )
 def test_ci_detection(value: str, expected: bool) -> None:
     assert in_ci({"CI": value}) is expected
