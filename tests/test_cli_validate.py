@@ -211,14 +211,12 @@ def test_format_github(files: Path) -> None:
                                     "title=iiscors E201::")
 
 
-@pytest.mark.parametrize(("environ", "prefix"), [
-    ({"GITHUB_ACTIONS": "true"}, "::warning file="),
-    ({"GITHUB_ACTIONS": ""}, str(Path("x"))[:0]),
-])
-def test_format_auto(files: Path, environ: dict[str, str], prefix: str) -> None:
+@pytest.mark.parametrize(("actions", "github"), [("true", True), ("", False)])
+def test_format_auto(files: Path, actions: str, github: bool) -> None:
     path = str(files / "warns.config")
-    result = run("--format", "auto", path, env=environ)
-    assert result.stdout.startswith(prefix or f"{path}:4:6: warning W204")
+    result = run("--format", "auto", path, env={"GITHUB_ACTIONS": actions})
+    expected = f"::warning file={path},line=4" if github else f"{path}:4:6: warning W204"
+    assert result.stdout.startswith(expected)
 
 
 def test_format_sarif(files: Path) -> None:
