@@ -19,6 +19,7 @@ from __future__ import annotations
 import codecs
 import json
 import os
+import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -304,3 +305,124 @@ def test_control_decisions_are_the_strict_policy() -> None:
     assert allowed.outcome == "allowed"
     denied = config.evaluate(CorsRequest(method="GET", origin="https://blocked.contoso.com"))
     assert denied.outcome == "denied" and denied.status == 403
+
+
+# ---------------------------------------------------------------------------------------------
+# Values that reach response headers (contract A4; issue 7: never a 5xx).  PEP 3333 servers
+# encode header values as latin-1 and gunicorn refuses non-token names: a configuration must
+# either be refused at load time or only ever produce valid header names and values.
+# (Found by tools/fuzz_loader.py: a mutated corpus/004.config with name="X-XSS-Prote@tion".)
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
+
+_BUG_HEADER_VALUES = (
+    "rules/policy accept configured values that cannot be sent: a customHeaders name that is not "
+    "an HTTP token (gunicorn answers 500 on every response) or a non-latin-1 character in a "
+    "value (werkzeug's server drops the connection, waitress/gunicorn fail): refuse at load time"
+)
+
+
+def _wrap(inner: str) -> bytes:
+    return f"<configuration><system.webServer>{inner}</system.webServer></configuration>".encode()
+
+
+_STAR = '<cors enabled="true"><add origin="*" /></cors>'
+HEADER_VALUE_CASES: list[Any] = [
+    pytest.param(
+        _wrap(
+            '<httpProtocol><customHeaders><add name="X-A@b" value="1" /></customHeaders>'
+            "</httpProtocol>" + _STAR
+        ),
+        id="custom-header-name-at-sign",
+        marks=pytest.mark.xfail(strict=True, reason=_BUG_HEADER_VALUES),
+    ),
+    pytest.param(
+        _wrap(
+            '<httpProtocol><customHeaders><add name="X A" value="1" /></customHeaders>'
+            "</httpProtocol>" + _STAR
+        ),
+        id="custom-header-name-space",
+        marks=pytest.mark.xfail(strict=True, reason=_BUG_HEADER_VALUES),
+    ),
+    pytest.param(
+        _wrap(
+            '<httpProtocol><customHeaders><add name="X-A:" value="1" /></customHeaders>'
+            "</httpProtocol>" + _STAR
+        ),
+        id="custom-header-name-colon",
+        marks=pytest.mark.xfail(strict=True, reason=_BUG_HEADER_VALUES),
+    ),
+    pytest.param(
+        _wrap(
+            '<httpProtocol><customHeaders><add name="X-A" value="\U0001f510" /></customHeaders>'
+            "</httpProtocol>" + _STAR
+        ),
+        id="custom-header-value-emoji",
+        marks=pytest.mark.xfail(strict=True, reason=_BUG_HEADER_VALUES),
+    ),
+    pytest.param(
+        _wrap(
+            '<cors enabled="true"><add origin="*"><exposeHeaders><add header="x-\U0001f510" />'
+            "</exposeHeaders></add></cors>"
+        ),
+        id="expose-headers-emoji",
+        marks=pytest.mark.xfail(strict=True, reason=_BUG_HEADER_VALUES),
+    ),
+    pytest.param(
+        _wrap(
+            '<cors enabled="true"><add origin="*"><allowMethods><add method="G\u0150T" />'
+            "</allowMethods></add></cors>"
+        ),
+        id="allow-methods-non-latin1",
+        marks=pytest.mark.xfail(strict=True, reason=_BUG_HEADER_VALUES),
+    ),
+    pytest.param(
+        _wrap(
+            '<cors enabled="true"><add origin="*"><allowHeaders><add header="x-\u20ac" />'
+            "</allowHeaders></add></cors>"
+        ),
+        id="allow-headers-non-latin1",
+        marks=pytest.mark.xfail(strict=True, reason=_BUG_HEADER_VALUES),
+    ),
+    pytest.param(
+        _wrap(
+            '<httpProtocol><customHeaders><add name="X-A" value="a&#10;b" /></customHeaders>'
+            "</httpProtocol>" + _STAR
+        ),
+        id="custom-header-value-newline",
+    ),
+    pytest.param(
+        _wrap(
+            '<cors enabled="true"><add origin="*"><exposeHeaders><add header="x&#13;y" />'
+            "</exposeHeaders></add></cors>"
+        ),
+        id="expose-headers-cr",
+    ),
+    pytest.param(
+        _wrap(
+            '<httpProtocol><customHeaders><add name="X-A" value="caf\u00e9" /></customHeaders>'
+            "</httpProtocol>" + _STAR
+        ),
+        id="custom-header-value-latin1-ok",
+    ),
+]
+
+_HEADER_PROBES = [
+    CorsRequest(method="GET", origin="https://a.example"),
+    CorsRequest(method="OPTIONS", origin="https://a.example", request_method="GET"),
+    CorsRequest(method="GET"),
+]
+
+
+@pytest.mark.parametrize("data", HEADER_VALUE_CASES)
+def test_values_reaching_headers_are_sendable_or_refused(data: bytes) -> None:
+    try:
+        config = load_config(data, name="web.config")
+    except ConfigError as exc:
+        assert exc.errors, "refused, with a located error"
+        return
+    for request in _HEADER_PROBES:
+        for name, value in config.evaluate(request).headers:
+            assert _HEADER_NAME.fullmatch(name), f"invalid header name {name!r}"
+            assert _HEADER_VALUE.fullmatch(value), f"unsendable value {name}: {value!r}"
