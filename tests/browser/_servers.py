@@ -151,8 +151,15 @@ class ApiServer:
             return f"case{next(self._tokens)}"
 
     def echo_app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        """The application inside the middleware: records the request and echoes it back."""
+        """The application inside the middleware: records the request and echoes it back.
+
+        ``/page.html`` is an HTML page, so a case can load its page from the API origin
+        itself (contract B13: the browser sends Origin on a page's own POST).
+        """
         seen = _seen(environ)
+        if seen.path == "/page.html":
+            start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
+            return [PAGE_HTML]
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length).decode("utf-8", "replace") if length else ""
         with self._lock:

@@ -85,6 +85,8 @@ class Case:
     cors_error: str | None = None
     # The Access-Control-Request-Headers value the preflight must have carried.
     request_headers_sent: str | None = None
+    # Keyword arguments for CorsMiddleware (e.g. exempt_same_origin).
+    options: Mapping[str, bool] = field(default_factory=dict)
 
 
 def param(case: Case, *marks: pytest.MarkDecorator) -> object:
@@ -677,6 +679,148 @@ CASES: list[object] = [
             fetches=2,
         )
     ),
+    # -- the field report R-ABHITH: a JSON POST needs content-type allowed ---------------
+    param(
+        Case(
+            # Reference §3: with origin="*" and no allowHeaders, Chrome rejected content-type
+            # in the preflight response; the module had answered 204, not 403.
+            id="JSON-POST/star-without-allowHeaders/content-type-rejected",
+            config=cors('      <add origin="*" />', 'enabled="true" failUnlistedOrigins="true"'),
+            allowed=False,
+            preflight=(204,),
+            actual=(),
+            app=(),
+            method="POST",
+            headers={"Content-Type": "application/json"},
+            body='{"a": 1}',
+            cors_error="HeaderDisallowedByPreflightResponse",
+            request_headers_sent="content-type",
+        )
+    ),
+    param(
+        Case(
+            id="JSON-POST/star-with-allowAllRequestedHeaders/allowed",
+            config=cors(
+                '      <add origin="*">\n'
+                '        <allowHeaders allowAllRequestedHeaders="true" />\n'
+                "      </add>",
+                'enabled="true" failUnlistedOrigins="true"',
+            ),
+            allowed=True,
+            preflight=(204,),
+            actual=(200,),
+            app=("POST",),
+            method="POST",
+            headers={"Content-Type": "application/json"},
+            body='{"a": 1}',
+            body_has=('"body": "{\\"a\\": 1}"',),
+        )
+    ),
+    # -- <add header="*"/>: emitted literally (reference open question 23); the BROWSER
+    # -- treats it as a wildcard, but only on requests without credentials. (The Fetch
+    # -- standard also excludes Authorization from it; Chromium 156 only warns, so no case
+    # -- pins that.) ----------------------------------------------------------------------
+    param(
+        Case(
+            id="allowHeaders-star/custom-header/browser-wildcard-allows",
+            config=cors(
+                '      <add origin="{page}">\n'
+                '        <allowHeaders><add header="*" /></allowHeaders>\n'
+                "      </add>"
+            ),
+            allowed=True,
+            preflight=(204,),
+            actual=(200,),
+            app=("GET",),
+            headers={"X-Custom": "1"},
+        )
+    ),
+    param(
+        Case(
+            id="allowHeaders-star/credentialed-request-star-is-literal/blocked",
+            config=cors(
+                '      <add origin="{page}" allowCredentials="true">\n'
+                '        <allowHeaders><add header="*" /></allowHeaders>\n'
+                "      </add>"
+            ),
+            allowed=False,
+            preflight=(204,),
+            actual=(),
+            app=(),
+            headers={"X-Custom": "1"},
+            credentials="include",
+            cors_error="HeaderDisallowedByPreflightResponse",
+        )
+    ),
+    # -- CORS switched off: contract B1 / D1 --------------------------------------------
+    param(
+        Case(
+            id="cors-enabled-false/preflight-reaches-app/blocked",
+            config=cors('      <add origin="{page}" />', 'enabled="false"'),
+            allowed=False,
+            preflight=(200,),
+            actual=(),
+            app=("OPTIONS",),
+            method="PUT",
+            cors_error="PreflightMissingAllowOriginHeader",
+        )
+    ),
+    param(
+        Case(
+            id="modules-remove-CorsModule/preflight-reaches-app/blocked",
+            config=web_config(
+                '    <modules><remove name="CorsModule" /></modules>\n'
+                '    <cors enabled="true"><add origin="{page}" /></cors>'
+            ),
+            allowed=False,
+            preflight=(200,),
+            actual=(),
+            app=("OPTIONS",),
+            method="PUT",
+            cors_error="PreflightMissingAllowOriginHeader",
+        )
+    ),
+    # -- same-origin requests: contract B13 ---------------------------------------------
+    param(
+        Case(
+            # The page is served by the API origin itself; Chromium still sends Origin on
+            # its own POST, so failUnlistedOrigins answers 403 to the site's own form post.
+            # Same-origin, so the script reads the 403 (no CORS check applies).
+            id="same-origin-POST/failUnlisted-without-own-origin/403",
+            config=cors(
+                f'      <add origin="{ALLOWED_PAGE}" />',
+                'enabled="true" failUnlistedOrigins="true"',
+            ),
+            page="http://127.0.0.1:{ap}/page.html",
+            allowed=True,
+            status=403,
+            preflight=(),
+            actual=(403,),
+            app=(),
+            method="POST",
+            headers={"Content-Type": "text/plain"},
+            body="own form",
+        )
+    ),
+    param(
+        Case(
+            id="same-origin-POST/failUnlisted-with-exempt_same_origin/allowed",
+            config=cors(
+                f'      <add origin="{ALLOWED_PAGE}" />',
+                'enabled="true" failUnlistedOrigins="true"',
+            ),
+            page="http://127.0.0.1:{ap}/page.html",
+            options={"exempt_same_origin": True},
+            allowed=True,
+            preflight=(),
+            actual=(200,),
+            app=("POST",),
+            method="POST",
+            headers={"Content-Type": "text/plain"},
+            body="own form",
+            body_has=('"body": "own form"',),
+        )
+    ),
     # -- an authentication layer inside the middleware: contract B8 / B9 ----------------
     param(
         Case(
@@ -803,7 +947,7 @@ def _build_stack(case: Case, config: bytes, api_server: ApiServer) -> WSGIApplic
     inner: WSGIApplication = api_server.echo_app
     if case.auth_layer:
         inner = require_authorization(inner)
-    stack: WSGIApplication = CorsMiddleware(inner, config)
+    stack: WSGIApplication = CorsMiddleware(inner, config, **case.options)
     return stack
 
 
