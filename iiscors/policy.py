@@ -70,6 +70,10 @@ class Reason(enum.StrEnum):
                       "added to its response")
 
 
+#: What :meth:`ScopePolicy.verdict` returns: a :class:`Decision` without its origin.
+Verdict = tuple[RequestKind, Outcome, int | None, Headers, OriginRule | None, Reason]
+
+
 class CorsRequest(NamedTuple):
     """The parts of a request that CORS decisions read (header values as received)."""
 
@@ -117,15 +121,6 @@ class _CompiledRule:
     actual_tail: Headers
 
 
-def _kind(method: str, origin: str | None, request_method: str | None) -> RequestKind:
-    if origin is None:
-        return RequestKind.NOT_CORS
-    # Contract B3: OPTIONS with a non-empty Access-Control-Request-Method; nothing else.
-    if method == "OPTIONS" and request_method:
-        return RequestKind.PREFLIGHT
-    return RequestKind.ACTUAL
-
-
 class ScopePolicy:
     """The compiled policy of one effective section (one configured path).
 
@@ -163,9 +158,8 @@ class ScopePolicy:
         self.passive: Headers = self.vary if self.active else self.custom
         self._denied_status = 403 if self.fail else None
         self._denied_outcome = Outcome.DENIED if self.fail else Outcome.PASSTHROUGH
-        self._compiled = {rule.origin: self._compile(rule) for rule in rules if rule.allowed}
-        self._matcher: OriginMatcher[OriginRule] = OriginMatcher(
-            (rule.origin, rule) for rule in rules)
+        self._matcher: OriginMatcher[_CompiledRule] = OriginMatcher(
+            (rule.origin, self._compile(rule)) for rule in rules)
 
     def _compile(self, rule: OriginRule) -> _CompiledRule:
         credentials: Headers = ((h.ALLOW_CREDENTIALS, "true"),) if rule.allow_credentials else ()
@@ -186,28 +180,37 @@ class ScopePolicy:
             actual_tail=credentials + expose + self.vary,
         )
 
-    def decide(self, method: str, origin: str | None, request_method: str | None = None,
-               request_headers: str | None = None, own_origin: str | None = None) -> Decision:
-        """Decide one request (contract B1-B15).  ``own_origin`` enables the B13 exemption."""
-        kind = _kind(method, origin, request_method)
+    def verdict(self, method: str, origin: str | None, request_method: str | None = None,
+                request_headers: str | None = None, own_origin: str | None = None) -> Verdict:
+        """Decide one request (contract B1-B15); ``own_origin`` enables the B13 exemption.
+
+        The one evaluator: :meth:`decide` wraps its result in a :class:`Decision` for
+        ``explain`` and the tests, while the adapters read the plain tuple, which is cheaper to
+        build on every request.
+        """
+        if origin is None:
+            kind = RequestKind.NOT_CORS
+        elif method == "OPTIONS" and request_method:
+            # Contract B3: OPTIONS with a non-empty Access-Control-Request-Method; nothing else.
+            kind = RequestKind.PREFLIGHT
+        else:
+            kind = RequestKind.ACTUAL
         if not self.active:
             why = Reason.DISABLED if not self.section.enabled else Reason.MODULE_REMOVED
-            return Decision(kind, Outcome.PASSTHROUGH, None, self.custom, None, why, origin)
+            return (kind, Outcome.PASSTHROUGH, None, self.custom, None, why)
         if origin is None:
-            return Decision(kind, Outcome.PASSTHROUGH, None, self.passive, None,
-                            Reason.NO_ORIGIN, None)
+            return (kind, Outcome.PASSTHROUGH, None, self.passive, None, Reason.NO_ORIGIN)
         if own_origin is not None and origin == own_origin:
-            return Decision(RequestKind.NOT_CORS, Outcome.PASSTHROUGH, None, self.passive, None,
-                            Reason.SAME_ORIGIN, origin)
-        rule, serialized = self._matcher.match(origin)
-        if rule is None:
-            why = Reason.UNLISTED_FAIL if self.fail else Reason.UNLISTED_PASS
-            return Decision(kind, self._denied_outcome, self._denied_status, self.passive, None,
-                            why, origin)
+            return (RequestKind.NOT_CORS, Outcome.PASSTHROUGH, None, self.passive, None,
+                    Reason.SAME_ORIGIN)
+        compiled, serialized = self._matcher.match(origin)
+        if compiled is None:
+            return (kind, self._denied_outcome, self._denied_status, self.passive, None,
+                    Reason.UNLISTED_FAIL if self.fail else Reason.UNLISTED_PASS)
+        rule = compiled.rule
         if not rule.allowed:
-            why = Reason.DENIED_FAIL if self.fail else Reason.DENIED_PASS
-            return Decision(kind, self._denied_outcome, self._denied_status, self.passive, rule,
-                            why, origin)
+            return (kind, self._denied_outcome, self._denied_status, self.passive, rule,
+                    Reason.DENIED_FAIL if self.fail else Reason.DENIED_PASS)
         if self.static_star:
             allow_origin = "*"
         elif serialized:
@@ -215,10 +218,8 @@ class ScopePolicy:
         else:
             # Contract B6: only "*" matched a value that is not a serialized origin, and the
             # response would echo it: treat it as unlisted, never copy it into a header.
-            why = Reason.NOT_SERIALIZED_FAIL if self.fail else Reason.NOT_SERIALIZED_PASS
-            return Decision(kind, self._denied_outcome, self._denied_status, self.passive, None,
-                            why, origin)
-        compiled = self._compiled[rule.origin]
+            return (kind, self._denied_outcome, self._denied_status, self.passive, None,
+                    Reason.NOT_SERIALIZED_FAIL if self.fail else Reason.NOT_SERIALIZED_PASS)
         if kind is RequestKind.PREFLIGHT:
             if (rule.allow_all_requested_headers and request_headers is not None
                     and h.echoable_request_headers(request_headers)):
@@ -227,11 +228,16 @@ class ScopePolicy:
                            (h.ALLOW_HEADERS, request_headers), *compiled.preflight_after_echo)
             else:
                 headers = ((h.ALLOW_ORIGIN, allow_origin), *compiled.preflight_tail)
-            return Decision(kind, Outcome.ALLOWED, 204, headers, rule,
-                            Reason.PREFLIGHT_ALLOWED, origin)
-        return Decision(kind, Outcome.ALLOWED, None,
-                        ((h.ALLOW_ORIGIN, allow_origin), *compiled.actual_tail), rule,
-                        Reason.ACTUAL_ALLOWED, origin)
+            return (kind, Outcome.ALLOWED, 204, headers, rule, Reason.PREFLIGHT_ALLOWED)
+        headers = ((h.ALLOW_ORIGIN, allow_origin), *compiled.actual_tail)
+        return (kind, Outcome.ALLOWED, None, headers, rule, Reason.ACTUAL_ALLOWED)
+
+    def decide(self, method: str, origin: str | None, request_method: str | None = None,
+               request_headers: str | None = None, own_origin: str | None = None) -> Decision:
+        """The :class:`Decision` for one request: :meth:`verdict`, with the origin kept for the
+        reason's wording."""
+        return Decision(*self.verdict(method, origin, request_method, request_headers,
+                                      own_origin), origin)
 
 
 class Policy:
