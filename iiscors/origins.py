@@ -107,22 +107,23 @@ class OriginMatcher(Generic[T]):
         rejects duplicate keys before this is built).
     """
 
-    __slots__ = ("_any", "_table", "_wildcards")
+    __slots__ = ("_any", "_exact", "_wildcards")
 
     def __init__(self, items: Iterable[tuple[str, T]]) -> None:
-        self._table: dict[str, T] = {}
+        #: exact serialized origins only, so that a hit proves the Origin is one
+        self._exact: dict[str, T] = {}
+        #: "scheme://*.suffix[:port]" and "scheme://*", looked up by keys built from a parsed
+        #: Origin; never by the raw Origin, which could spell a pattern (contract B6)
+        self._wildcards: dict[str, T] = {}
         self._any: T | None = None
-        #: False when no host or scheme wildcard exists: the Origin then needs no parsing
-        self._wildcards = False
         for pattern, value in items:
             kind = classify(pattern)
             if kind is PatternKind.ANY:
                 self._any = value
+            elif kind is PatternKind.EXACT:
+                self._exact[pattern] = value
             elif kind is not PatternKind.NEVER:
-                # Exact origins, "scheme://*.suffix[:port]" and "scheme://*" share one dict:
-                # their keys cannot collide, since a serialized origin never holds a "*".
-                self._table[pattern] = value
-                self._wildcards |= kind is not PatternKind.EXACT
+                self._wildcards[pattern] = value
 
     @property
     def any_rule(self) -> T | None:
@@ -132,7 +133,7 @@ class OriginMatcher(Generic[T]):
         """Return ``(value, serialized)``: the most specific match, and whether ``origin`` is a
         serialized origin (contract B6: a value that is not one only ever matches ``*``)."""
         # Exact keys are serialized origins, so a hit needs no parsing: the common case.
-        hit = self._table.get(origin)
+        hit = self._exact.get(origin)
         if hit is not None:
             return hit, True
         if origin == "null":
@@ -140,20 +141,20 @@ class OriginMatcher(Generic[T]):
         parsed = parse_origin(origin)
         if parsed is None:
             return self._any, False
-        if self._wildcards and not parsed.host.endswith("."):
+        wildcards = self._wildcards
+        if wildcards and not parsed.host.endswith("."):
             # Contract B6: a trailing-dot host is matched only by * or an exact rule.
-            table = self._table
             head = origin[:parsed.host_start]
             host = parsed.host
             if not host.startswith("["):
                 # Longest suffix first: scheme://*.b.c.d before scheme://*.c.d (contract B4).
                 dot = host.find(".")
                 while dot >= 0:
-                    hit = table.get(head + "*" + origin[parsed.host_start + dot:])
+                    hit = wildcards.get(head + "*" + origin[parsed.host_start + dot:])
                     if hit is not None:
                         return hit, True
                     dot = host.find(".", dot + 1)
-            hit = table.get(head + "*")
+            hit = wildcards.get(head + "*")
             if hit is not None:
                 return hit, True
         return self._any, True
