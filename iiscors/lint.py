@@ -148,7 +148,7 @@ def rule_checks(rule: OriginRule) -> Iterator[Diagnostic]:
         ignored = "Chromium" if rule.max_age <= MAX_AGE_FIREFOX else "Chromium and Firefox"
         yield _at("W215", f"maxAge=\"{rule.max_age}\" is more than {ignored} honour "
                   f"(Chromium caps preflight caching at {MAX_AGE_HONOURED} s, Firefox at "
-                  f"{MAX_AGE_FIREFOX} s)", where)
+                  f"{MAX_AGE_FIREFOX} s)", attribute_at(rule, "maxAge"))
     headers = [(what, value, at) for what, value, at in rule.header_locations]
     allow_headers = [item for item in headers if item[0] == "allowHeaders"]
     if rule.allow_all_requested_headers and allow_headers:
@@ -164,8 +164,16 @@ def rule_checks(rule: OriginRule) -> Iterator[Diagnostic]:
                       "Access-Control-* response headers to scripts", at)
 
 
+def attribute_at(rule: OriginRule, name: str) -> Location:
+    """Where the rule's attribute ``name`` was written (its ``origin`` if unknown)."""
+    for attribute, where in rule.attribute_locations:
+        if attribute == name:
+            return where
+    return rule.location
+
+
 def _credential_checks(rule: OriginRule, kind: PatternKind) -> Iterator[Diagnostic]:
-    where = rule.location
+    where = attribute_at(rule, "allowCredentials")
     if kind is PatternKind.ANY:
         yield _at("W201", "allowCredentials=\"true\" on origin=\"*\": alone, it sends "
                   "Access-Control-Allow-Origin: * which browsers refuse with credentials; beside "

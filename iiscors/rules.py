@@ -56,6 +56,8 @@ class OriginRule:
     location: Location = field(default_factory=lambda: Location("<memory>"))
     #: where each list entry was written, for the lint checks
     header_locations: tuple[tuple[str, str, Location], ...] = ()
+    #: where the rule's other attributes (allowCredentials, maxAge...) were written, for lint
+    attribute_locations: tuple[tuple[str, Location], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +233,8 @@ class _Walk:
             expose_headers=exposed,
             location=self.at(element, "origin"),
             header_locations=header_at + method_at + exposed_at,
+            attribute_locations=tuple((str(name), self.at(element, str(name)))
+                                      for name in element.attrib if name != "origin"),
         )
 
     def cors(self, element: etree._Element) -> CorsSection:

@@ -112,6 +112,10 @@ FIRES = [
          site('<cors enabled="true" failUnlistedOrigins="true">\n<add origin="*" />\n'
               '<add origin="http://*" allowed="false" />\n</cors>'),
          (("W222", 3),)),
+    Case("W202 and W215 point at their attributes' own lines",
+         site('<cors enabled="true">\n<add origin="https://*"\n allowCredentials="true"\n'
+              ' maxAge="86401" />\n</cors>'),
+         (("W202", 5), ("W215", 6))),
     Case("W223 not a serialized origin", rule("https://exa mple.com"), (("W223", 4),)),
     Case("W223 userinfo", rule("https://user@app.example"), (("W223", 4),)),
 ]
