@@ -131,6 +131,9 @@ _CODES: tuple[CodeInfo, ...] = (
        "Remove the control character (such as &#10;).", '<add header="a&#10;b" />'),
     _e("E209", "An element that may appear once appears again",
        "Merge the two elements into one.", "two <allowMethods> in one rule"),
+    _e("E210", "A value that cannot be sent in an HTTP header",
+       "Header names and methods are HTTP tokens (letters, digits and !#$%&'*+-.^_`|~); "
+       "header values use ISO-8859-1 characters only.", '<add name="X Token" value="1" />'),
     _e("E299", "The XML schema rejects the section",
        "Fix what the schema message says (schemas/iis-sections.xsd).", "(any schema violation)"),
     # -- E3xx: the configuration system (contract A4, A6, A9) -------------------------------

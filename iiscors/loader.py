@@ -138,9 +138,11 @@ def parse_bytes(data: bytes, name: str) -> tuple[XmlDocument | None, list[Diagno
     if encoding is None:
         return None, diagnostics
     text = data.decode(encoding, errors="replace").lstrip("\ufeff")
-    if "\x00" in text:
-        line = text.count("\n", 0, text.index("\x00")) + 1
-        return None, [make("E102", "A NUL character is not allowed in XML", name, line)]
+    nul = text.find("\x00")
+    if nul >= 0:
+        line = text.count("\n", 0, nul) + 1
+        return None, [make("E102", "A NUL character is not allowed in XML", name, line,
+                           nul - text.rfind("\n", 0, nul))]
     doctype = text.find("<!DOCTYPE")
     if doctype >= 0:
         # Refused before libxml2 sees it, so no entity declaration is ever processed.

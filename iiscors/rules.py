@@ -26,6 +26,10 @@ T = TypeVar("T")
 
 _INT32 = re.compile(r"[+-]?[0-9]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: RFC 9110 token: header names and methods (contract A4: they reach response headers)
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+#: what a WSGI server can send in a header value (PEP 3333: latin-1), control characters aside
+_SENDABLE = re.compile(r"[\x20-\x7e\xa0-\xff]*")
 _BLANK = re.compile(r"\s*")
 
 
@@ -169,11 +173,17 @@ class _Walk:
                        "(true or false)")
         elif attribute.kind == "int32" and parse_int32(value) is None:
             problem = ("E207", f"Invalid integer value '{value}' for attribute '{name}'")
-        elif attribute.kind == "key" and _BLANK.fullmatch(value):
+        elif attribute.kind in ("key", "token") and _BLANK.fullmatch(value):
             problem = ("E205", f"Required attribute '{name}' is empty")
-        elif attribute.kind in ("key", "value") and control is not None:
+        elif attribute.kind in ("key", "token", "value") and control is not None:
             problem = ("E208", f"Attribute '{name}' holds a control character "
                        f"{control.group()!r}")
+        elif attribute.kind == "token" and not _TOKEN.fullmatch(value):
+            problem = ("E210", f"'{value}' cannot be sent as a header name or method: "
+                       f"attribute '{name}' must be an HTTP token")
+        elif attribute.kind == "value" and not _SENDABLE.fullmatch(value):
+            problem = ("E210", f"Attribute '{name}' holds characters a WSGI server cannot send "
+                       "in a header (only ISO-8859-1 is allowed)")
         if problem is not None:
             self.report(*problem, self.at(element, name))
 

@@ -32,6 +32,7 @@ _KINDS = {
     "iisBool": "bool",
     "iisInt32": "int32",
     "iisKey": "key",
+    "iisToken": "token",
     "iisHeaderValue": "value",
     "xs:string": "string",
 }

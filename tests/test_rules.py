@@ -73,6 +73,16 @@ CASES: list[tuple[str, bytes, list[tuple[str, int | None]]]] = [
         '  <httpProtocol><customHeaders><add name="X" value="a&#10;b" /></customHeaders>',
         "  </httpProtocol>",
         "</system.webServer></configuration>"), [("E208", 3), ("E208", 4), ("E208", 7)]),
+    ("A4-values-that-cannot-be-sent", doc(
+        "<configuration><system.webServer>",
+        '  <cors enabled="true"><add origin="https://a.example"><allowMethods>',
+        '    <add method="G T" /></allowMethods><exposeHeaders><add header="x-\u20ac" />',
+        "  </exposeHeaders></add></cors>",
+        '  <httpProtocol><customHeaders><add name="X:A" value="1" />',
+        '    <add name="X-B" value="\U0001f510" /><add name="X-C" value="caf\u00e9" />',
+        "  </customHeaders></httpProtocol>",
+        "</system.webServer></configuration>"),
+     [("E210", 3), ("E210", 3), ("E210", 5), ("E210", 6)]),
     ("A4-child-list-at-most-once", doc(
         "<configuration><system.webServer>",
         '  <cors enabled="true">',
