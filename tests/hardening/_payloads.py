@@ -254,6 +254,22 @@ PAYLOADS: dict[str, Payload] = {
     "doctype-utf16-le-no-bom": Payload(
         _utf16_doctype(b"", "utf-16-le"), frozenset({"E104", "E103"})
     ),
+    # A DOCTYPE in encodings whose bytes hide "<!DOCTYPE" from a byte-level check: refused
+    # either as a DOCTYPE or because the encoding itself is refused (this libxml2 build has no
+    # EBCDIC; UTF-32 without BOM starts with NUL bytes).  Never parsed with its entities.
+    "doctype-ebcdic-cp037": Payload(
+        _utf16_doctype(b"", "cp037", declared="IBM037"), frozenset({"E103", "E104", "E102"})
+    ),
+    "doctype-utf32-be": Payload(
+        _utf16_doctype(b"", "utf-32-be", declared="UTF-32"), frozenset({"E103", "E104", "E102"})
+    ),
+    "doctype-utf32-le-bom": Payload(
+        _utf16_doctype(b"\xff\xfe\x00\x00", "utf-32-le", declared="UTF-32"),
+        frozenset({"E103", "E104", "E102"}),
+    ),
+    "doctype-utf7": Payload(
+        _utf16_doctype(b"", "utf-7", declared="UTF-7"), frozenset({"E103", "E104", "E102"})
+    ),
     # --- encodings (contract A2) ---------------------------------------------------------
     "utf16-no-bom-valid-body": Payload(
         lambda t: _valid("utf-16").encode("utf-16-le"), frozenset({"E104"})
