@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from ._availability import in_ci, require_chromium
-from ._cdp import Page
+from ._cdp import Browser, Page
 from ._harness import FetchSpec, run_fetch
 from ._servers import ApiServer, PageServer
 from .test_cors_in_chromium import ONLY_PAGE, Case, check
@@ -71,3 +71,30 @@ def test_a_crash_never_passes_as_blocked(
             api_server.app_saw(token),
             ONLY_PAGE,
         )
+
+
+def test_each_case_gets_an_empty_preflight_cache(
+    browser: Browser, page_server: PageServer, api_server: ApiServer
+) -> None:
+    """Two contexts, one maxAge=600 config: each context preflights again. Without this,
+    a case could pass or fail on a preflight cached by the case before it."""
+    from iiscors import CorsMiddleware
+
+    config = (
+        '<configuration><system.webServer><cors enabled="true">'
+        f'<add origin="http://127.0.0.1:{page_server.port}" maxAge="600">'
+        '<allowMethods><add method="PUT" /></allowMethods></add>'
+        "</cors></system.webServer></configuration>"
+    )
+    token = api_server.install(CorsMiddleware(api_server.echo_app, config.encode()))
+    spec = FetchSpec(url=f"http://127.0.0.1:{api_server.port}/api?{token}", method="PUT")
+    for _ in range(2):
+        tab = Page(browser)
+        try:
+            tab.navigate(f"http://127.0.0.1:{page_server.port}/")
+            outcome = run_fetch(tab, spec)
+            assert outcome.allowed, outcome.reason()
+        finally:
+            tab.close()
+    methods = [seen.method for seen in api_server.server_saw(token)]
+    assert methods == ["OPTIONS", "PUT", "OPTIONS", "PUT"], methods
