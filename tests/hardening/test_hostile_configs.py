@@ -149,23 +149,8 @@ def test_located_error_diagnostic(reports: dict[str, dict[str, Any]], name: str)
         assert diag["message"].strip(), diag
 
 
-_NUL_NO_COLUMN = pytest.mark.xfail(
-    strict=True,
-    reason="the loader's NUL check (loader.parse_bytes) reports E102 with a line but no column; "
-    "contract A2 wants file:line:column for malformed XML",
-)
-_COLUMN_BUGS = dict.fromkeys(
-    ("gzip-compressed", "nul-between-elements", "nul-in-attribute"), _NUL_NO_COLUMN
-)
-
-
 @pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(n, marks=_COLUMN_BUGS[n]) if n in _COLUMN_BUGS else n
-        for n in HOSTILE
-        if PAYLOADS[n].codes and PAYLOADS[n].codes <= {"E102", "E104"}
-    ],
+    "name", [n for n in HOSTILE if PAYLOADS[n].codes and PAYLOADS[n].codes <= {"E102", "E104"}]
 )
 def test_malformed_xml_has_a_column(reports: dict[str, dict[str, Any]], name: str) -> None:
     """Contract A2: "Malformed XML is an error with file:line:column"."""
@@ -311,16 +296,11 @@ def test_control_decisions_are_the_strict_policy() -> None:
 # Values that reach response headers (contract A4; issue 7: never a 5xx).  PEP 3333 servers
 # encode header values as latin-1 and gunicorn refuses non-token names: a configuration must
 # either be refused at load time or only ever produce valid header names and values.
-# (Found by tools/fuzz_loader.py: a mutated corpus/004.config with name="X-XSS-Prote@tion".)
+# (Found by tools/fuzz_loader.py: a mutated corpus/004.config with name="X-XSS-Prote@tion";
+# fixed in 52bcf66 with E210.)
 
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _HEADER_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
-
-_BUG_HEADER_VALUES = (
-    "rules/policy accept configured values that cannot be sent: a customHeaders name that is not "
-    "an HTTP token (gunicorn answers 500 on every response) or a non-latin-1 character in a "
-    "value (werkzeug's server drops the connection, waitress/gunicorn fail): refuse at load time"
-)
 
 
 def _wrap(inner: str) -> bytes:
@@ -335,7 +315,6 @@ HEADER_VALUE_CASES: list[Any] = [
             "</httpProtocol>" + _STAR
         ),
         id="custom-header-name-at-sign",
-        marks=pytest.mark.xfail(strict=True, reason=_BUG_HEADER_VALUES),
     ),
     pytest.param(
         _wrap(
@@ -343,7 +322,6 @@ HEADER_VALUE_CASES: list[Any] = [
             "</httpProtocol>" + _STAR
         ),
         id="custom-header-name-space",
-        marks=pytest.mark.xfail(strict=True, reason=_BUG_HEADER_VALUES),
     ),
     pytest.param(
         _wrap(
@@ -351,7 +329,6 @@ HEADER_VALUE_CASES: list[Any] = [
             "</httpProtocol>" + _STAR
         ),
         id="custom-header-name-colon",
-        marks=pytest.mark.xfail(strict=True, reason=_BUG_HEADER_VALUES),
     ),
     pytest.param(
         _wrap(
@@ -359,7 +336,6 @@ HEADER_VALUE_CASES: list[Any] = [
             "</httpProtocol>" + _STAR
         ),
         id="custom-header-value-emoji",
-        marks=pytest.mark.xfail(strict=True, reason=_BUG_HEADER_VALUES),
     ),
     pytest.param(
         _wrap(
@@ -367,7 +343,6 @@ HEADER_VALUE_CASES: list[Any] = [
             "</exposeHeaders></add></cors>"
         ),
         id="expose-headers-emoji",
-        marks=pytest.mark.xfail(strict=True, reason=_BUG_HEADER_VALUES),
     ),
     pytest.param(
         _wrap(
@@ -375,7 +350,6 @@ HEADER_VALUE_CASES: list[Any] = [
             "</allowMethods></add></cors>"
         ),
         id="allow-methods-non-latin1",
-        marks=pytest.mark.xfail(strict=True, reason=_BUG_HEADER_VALUES),
     ),
     pytest.param(
         _wrap(
@@ -383,7 +357,6 @@ HEADER_VALUE_CASES: list[Any] = [
             "</allowHeaders></add></cors>"
         ),
         id="allow-headers-non-latin1",
-        marks=pytest.mark.xfail(strict=True, reason=_BUG_HEADER_VALUES),
     ),
     pytest.param(
         _wrap(
