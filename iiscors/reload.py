@@ -176,7 +176,15 @@ class ReloadingPolicy:
         self.strict = strict
         self.reload_interval = reload_interval
         self.source = open_source(config, max_bytes=max_bytes)
-        built, diagnostics, snapshot = self.source.build()
+        if isinstance(config, Config):
+            # Use the Config given (not a fresh read); a later edit shows as a stat change,
+            # and one made since it was read is caught by the racy rule.
+            built: Config | None = config
+            diagnostics = list(config.diagnostics)
+            snapshot = current(tuple((os.fspath(p), None) for p in config.paths)) \
+                if self.source.watchable else ()
+        else:
+            built, diagnostics, snapshot = self.source.build()
         if built is None:
             raise ConfigError(diagnostics)  # contract A8: never half-works
         self.config = built

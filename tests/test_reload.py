@@ -183,7 +183,9 @@ def test_bytes_and_multi_file_configs_are_not_watched(config_file: Path) -> None
     middleware, _ = WSGI.build(version("A"))
     assert middleware.reload is False
     from iiscors import load_config
-    middleware, _ = WSGI.build(load_config(str(config_file)), reload_interval=0)
+    given = load_config(str(config_file))
+    middleware, _ = WSGI.build(given, reload_interval=0)
+    assert middleware.config is given
     assert middleware.reload is True  # a Config read from one file is watched
     write(config_file, version("B"))
     assert middleware.check_reload() is True
