@@ -87,9 +87,10 @@ def read_source(source: Source, *, name: str | None = None,
             return None, display, [make("E100", f"Cannot read the file: {exc.strerror or exc}",
                                         display)]
     if len(data) > max_bytes:
+        # Located at line 1: the whole file is the problem, and annotations need a line.
         return None, display, [make(
             "E101", f"The file is larger than the limit of {max_bytes} bytes "
-            f"(IIS's default web.config limit is 250 KiB)", display)]
+            f"(IIS's default web.config limit is 250 KiB)", display, 1)]
     return data, display, []
 
 

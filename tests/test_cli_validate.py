@@ -105,7 +105,7 @@ def test_stdin() -> None:
 def test_stdin_reads_at_most_the_limit() -> None:
     result = run("--max-bytes", "100", "-", input=WARNS + b" " * 10_000)
     assert result.exit_code == 1
-    assert "<stdin>: error E101" in result.stdout
+    assert "<stdin>:1: error E101" in result.stdout
 
 
 def test_stdin_broken() -> None:

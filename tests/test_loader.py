@@ -73,8 +73,8 @@ def test_a2_size_limit_defaults_to_250_kib_and_is_adjustable(tmp_path: Path) -> 
     data = VALID.format(enc="utf-8").replace("<configuration>", padding + "<configuration>")
     path = tmp_path / "web.config"
     path.write_text(data, encoding="utf-8")
-    assert codes(path) == [("E101", None)]
-    assert codes(data.encode()) == [("E101", None)]
+    assert codes(path) == [("E101", 1)]
+    assert codes(data.encode()) == [("E101", 1)]
     raised = check_config(path, max_bytes=2 * DEFAULT_MAX_BYTES)
     assert not [d for d in raised if d.is_error]
 

@@ -42,19 +42,8 @@ NAMES = sorted(PAYLOADS)
 HOSTILE = [n for n in NAMES if not PAYLOADS[n].accepted]
 ACCEPTED = [n for n in NAMES if PAYLOADS[n].accepted]
 
-# Known deviations, reported to the lead; strict so that a fix turns them into failures to remove.
-_E101_NO_LINE = pytest.mark.xfail(
-    strict=True,
-    reason="E101 (file over max_bytes) is emitted with line=None; the brief requires every "
-    "diagnostic to carry file and line (line 1 for whole-file problems)",
-)
-KNOWN_BUGS: dict[str, pytest.MarkDecorator] = {
-    name: _E101_NO_LINE for name in HOSTILE if PAYLOADS[name].codes == {"E101"}
-}
-
-
 def _params(names: list[str]) -> list[Any]:
-    return [pytest.param(n, marks=KNOWN_BUGS[n]) if n in KNOWN_BUGS else n for n in names]
+    return list(names)
 
 
 def _run_batch(names: list[str]) -> list[dict[str, Any]]:
