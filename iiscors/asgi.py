@@ -28,7 +28,7 @@ from typing import Any
 from .config import Config
 from .loader import DEFAULT_MAX_BYTES, Source
 from .middleware import FORBIDDEN_BODY, merge_headers, warn_duplicates
-from .policy import Decision, Headers
+from .policy import Decision, Headers, Policy, Verdict
 from .reload import DEFAULT_RELOAD_INTERVAL, UNUSABLE_BODY, ReloadingPolicy
 
 Scope = MutableMapping[str, Any]
@@ -65,6 +65,16 @@ def request_fields(scope: Scope) -> dict[str, str]:
     return found
 
 
+def _verdict(policy: Policy, scope: Scope, fields: dict[str, str]) -> Verdict:
+    """Ask the policy about one request (the one evaluator, contract B)."""
+    own = None
+    if policy.exempt_same_origin and "host" in fields:
+        own = f"{scope.get('scheme', 'http')}://{fields['host']}"
+    return policy.scope_for(wsgi_path(scope)).verdict(
+        scope.get("method", "GET"), fields.get("origin"), fields.get("request_method"),
+        fields.get("request_headers"), own)
+
+
 class CorsMiddleware(ReloadingPolicy):
     """Wrap an ASGI application with the CORS policy of a web.config.
 
@@ -89,14 +99,8 @@ class CorsMiddleware(ReloadingPolicy):
 
     def decide(self, scope: Scope) -> Decision:
         """The decision for one HTTP request: the scope unpacked, the policy asked."""
-        policy = self.policy
         fields = request_fields(scope)
-        own = None
-        if policy.exempt_same_origin and "host" in fields:
-            own = f"{scope.get('scheme', 'http')}://{fields['host']}"
-        return policy.scope_for(wsgi_path(scope)).decide(
-            scope.get("method", "GET"), fields.get("origin"), fields.get("request_method"),
-            fields.get("request_headers"), own)
+        return Decision(*_verdict(self.policy, scope, fields), fields.get("origin"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -107,17 +111,17 @@ class CorsMiddleware(ReloadingPolicy):
         if self.config_error is not None:
             await _respond(send, 500, (), UNUSABLE_BODY)
             return
-        decision = self.decide(scope)
-        if decision.status == 204:
-            await _respond(send, 204, decision.headers, b"")  # contract B8
+        # Read the policy once: a reload swaps it atomically (contract A8).
+        _, _, status, extra, _, _ = _verdict(self.policy, scope, request_fields(scope))
+        if status == 204:
+            await _respond(send, 204, extra, b"")  # contract B8
             return
-        if decision.status == 403:
-            await _respond(send, 403, decision.headers, FORBIDDEN_BODY)  # contract B7
+        if status == 403:
+            await _respond(send, 403, extra, FORBIDDEN_BODY)  # contract B7
             return
-        if not decision.headers:
+        if not extra:
             await self.app(scope, receive, send)
             return
-        extra = decision.headers
 
         async def merging_send(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from . import _headers as h
 from .config import Config
 from .loader import DEFAULT_MAX_BYTES, Source
-from .policy import Decision, Headers
+from .policy import Decision, Headers, Policy, Verdict
 from .reload import DEFAULT_RELOAD_INTERVAL, UNUSABLE_BODY, ReloadingPolicy
 
 logger = logging.getLogger("iiscors")
@@ -41,6 +41,17 @@ WSGIApplication = Callable[[WSGIEnvironment, StartResponse], Iterable[bytes]]
 FORBIDDEN_BODY = b"403 Forbidden: the CORS policy does not allow this origin.\n"
 _monotonic = time.monotonic
 _STATUS = {204: "204 No Content", 403: "403 Forbidden"}
+
+
+def _verdict(policy: Policy, environ: WSGIEnvironment) -> Verdict:
+    """Unpack the environ and ask the policy (the one evaluator, contract B)."""
+    own = None
+    if policy.exempt_same_origin and "HTTP_HOST" in environ:
+        own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ['HTTP_HOST']}"
+    return policy.scope_for(environ.get("PATH_INFO", "")).verdict(
+        environ.get("REQUEST_METHOD", "GET"), environ.get("HTTP_ORIGIN"),
+        environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"),
+        environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS"), own)
 
 
 def merge_headers(headers: list[tuple[str, str]], extra: Headers) -> list[tuple[str, str]]:
@@ -104,14 +115,7 @@ class CorsMiddleware(ReloadingPolicy):
 
     def decide(self, environ: WSGIEnvironment) -> Decision:
         """The decision for one request: environ unpacked, the policy asked."""
-        policy = self.policy
-        scope = policy.scope_for(environ.get("PATH_INFO", ""))
-        own = None
-        if policy.exempt_same_origin and "HTTP_HOST" in environ:
-            own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ['HTTP_HOST']}"
-        return scope.decide(environ.get("REQUEST_METHOD", "GET"), environ.get("HTTP_ORIGIN"),
-                            environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"),
-                            environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS"), own)
+        return Decision(*_verdict(self.policy, environ), environ.get("HTTP_ORIGIN"))
 
     def __call__(self, environ: WSGIEnvironment,
                  start_response: StartResponse) -> Iterable[bytes]:
@@ -119,17 +123,17 @@ class CorsMiddleware(ReloadingPolicy):
             self._poll()  # at most once per reload_interval (iiscors.reload)
         if self.config_error is not None:
             return self._unusable_response(start_response)
-        policy = self.policy
+        policy = self.policy  # read once: a reload swaps it atomically (contract A8)
         if policy.single_scope and "HTTP_ORIGIN" not in environ and not policy.root.passive:
             # Nothing to add to a request without Origin in a scope that needs no Vary.
             return self.app(environ, start_response)
-        decision = self.decide(environ)
-        status = decision.status
+        # The plain verdict tuple: (kind, outcome, status, headers, rule, why).
+        _, _, status, headers, _, _ = _verdict(policy, environ)
         if status is not None:
-            return self._answer(status, decision.headers, start_response)
-        if not decision.headers:
+            return self._answer(status, headers, start_response)
+        if not headers:
             return self.app(environ, start_response)
-        return self.app(environ, self._merging(start_response, decision.headers))
+        return self.app(environ, self._merging(start_response, headers))
 
     @staticmethod
     def _unusable_response(start_response: StartResponse) -> Iterable[bytes]:
