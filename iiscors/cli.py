@@ -33,6 +33,7 @@ class LazyGroup(click.Group):
 
     lazy: ClassVar[dict[str, str]] = {
         "explain": "iiscors.explain:explain",
+        "playground": "iiscors.playground:playground",
         "serve": "iiscors.serve:serve",
     }
 
