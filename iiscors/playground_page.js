@@ -190,6 +190,7 @@ async function runExplain(f) {
     for (const reason of data.why_preflight) why.append(el("li", reason));
     facts.push(["why a preflight", why]);
   }
+  facts.push(["headers fetch() sends", headerBlock(data.sent_headers)]);
   if (data.dropped_headers.length) {
     facts.push(["dropped by fetch()", data.dropped_headers.join(", ") + " (forbidden request headers)"]);
   }
