@@ -61,26 +61,41 @@ def merge_headers(headers: list[tuple[str, str]], extra: Headers) -> list[tuple[
     ``Vary: *`` left alone); every other header is appended, even if the application set the
     same name, as IIS does.  Returns a new list; the application's list is not modified.
     """
+    return _merge(headers, extra)[0]
+
+
+def _merge(headers: list[tuple[str, str]], extra: Headers) -> tuple[list[tuple[str, str]], bool]:
+    """:func:`merge_headers`, and whether the application set an Access-Control-* header
+    itself — found in the same single pass over its headers.
+
+    This runs on every response, so it is written for speed: one pass without enumerate or
+    per-header method calls beyond ``lower()``, and the common case (the application set no
+    ``Vary``) is a single list concatenation.
+    """
+    vary_at = -1
+    app_cors = False
+    index = 0
+    for name, _ in headers:
+        lowered = name.lower()
+        if lowered == "vary":
+            if vary_at < 0:
+                vary_at = index
+        elif lowered[:15] == h.ACCESS_CONTROL_PREFIX:
+            app_cors = True
+        index += 1  # noqa: SIM113 - enumerate's tuple unpacking costs more on every response
     merged = list(headers)
+    if vary_at < 0:
+        merged.extend(extra)
+        return merged, app_cors
     for name, value in extra:
-        if name is h.VARY:
-            _merge_vary(merged, value)
-        else:
+        if name is not h.VARY:
             merged.append((name, value))
-    return merged
-
-
-def _merge_vary(headers: list[tuple[str, str]], token: str) -> None:
-    wanted = token.lower()
-    for index, (name, value) in enumerate(headers):
-        if name.lower() != "vary":
             continue
-        tokens = [t.strip().lower() for t in value.split(",")]
-        if "*" in tokens or wanted in tokens:
-            return
-        headers[index] = (name, f"{value}, {token}" if value.strip() else token)
-        return
-    headers.append((h.VARY, token))
+        vary_name, present = merged[vary_at]
+        tokens = [t.strip().lower() for t in present.split(",")]
+        if "*" not in tokens and value.lower() not in tokens:
+            merged[vary_at] = (vary_name, f"{present}, {value}" if present.strip() else value)
+    return merged, app_cors
 
 
 class CorsMiddleware(ReloadingPolicy):
@@ -124,11 +139,22 @@ class CorsMiddleware(ReloadingPolicy):
         if self.config_error is not None:
             return self._unusable_response(start_response)
         policy = self.policy  # read once: a reload swaps it atomically (contract A8)
-        if policy.single_scope and "HTTP_ORIGIN" not in environ and not policy.root.passive:
-            # Nothing to add to a request without Origin in a scope that needs no Vary.
-            return self.app(environ, start_response)
-        # The plain verdict tuple: (kind, outcome, status, headers, rule, why).
-        _, _, status, headers, _, _ = _verdict(policy, environ)
+        get = environ.get
+        origin = get("HTTP_ORIGIN")
+        if policy.single_scope:
+            scope = policy.root
+            if origin is None and not scope.passive:
+                # Nothing to add to a request without Origin in a scope that needs no Vary.
+                return self.app(environ, start_response)
+        else:
+            scope = policy.scope_for(get("PATH_INFO", ""))
+        own = None
+        if policy.exempt_same_origin and "HTTP_HOST" in environ:
+            own = f"{get('wsgi.url_scheme', 'http')}://{environ['HTTP_HOST']}"
+        # The one evaluator (contract B), as a plain tuple: (kind, outcome, status, headers, ...).
+        _, _, status, headers, _, _ = scope.verdict(
+            get("REQUEST_METHOD", "GET"), origin, get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"),
+            get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS"), own)
         if status is not None:
             return self._answer(status, headers, start_response)
         if not headers:
@@ -158,14 +184,12 @@ class CorsMiddleware(ReloadingPolicy):
     def _merging(self, start_response: StartResponse, extra: Headers) -> StartResponse:
         def merging_start_response(status: str, headers: list[tuple[str, str]],
                                    exc_info: ExcInfo | None = None) -> Callable[[bytes], object]:
-            if not self._warned_duplicate:
-                self._warn_duplicates(headers)
-            return start_response(status, merge_headers(headers, extra), exc_info)
+            merged, app_cors = _merge(headers, extra)
+            if app_cors and not self._warned_duplicate:
+                self._warned_duplicate = warn_duplicates(headers)
+            return start_response(status, merged, exc_info)
 
         return merging_start_response
-
-    def _warn_duplicates(self, headers: list[tuple[str, str]]) -> None:
-        self._warned_duplicate = warn_duplicates(headers)
 
 
 def warn_duplicates(headers: list[tuple[str, str]]) -> bool:

@@ -56,15 +56,28 @@ class ParsedOrigin:
 
 def parse_origin(value: str) -> ParsedOrigin | None:
     """Contract B6: the parts of a serialized origin, or None (``null`` is handled by callers)."""
+    found = _host_of(value)
+    if found is None:
+        return None
+    match = _SERIALIZED.fullmatch(value)
+    assert match is not None
+    return ParsedOrigin(match.group("scheme"), found[0], match.group("port"), found[1])
+
+
+def _host_of(value: str) -> tuple[str, int] | None:
+    """``(host, index where it starts)`` of a serialized origin, else None (contract B6).
+
+    The request path's version of :func:`parse_origin`: a plain tuple, no object to build.
+    """
     if len(value) > MAX_ORIGIN_BYTES or not value.isascii():
         return None
     match = _SERIALIZED.fullmatch(value)
     if match is None:
         return None
     host = match.group("host")
-    if host.startswith("[") and not _is_ipv6(host[1:-1]):
+    if host[0] == "[" and not _is_ipv6(host[1:-1]):
         return None
-    return ParsedOrigin(match.group("scheme"), host, match.group("port"), match.start("host"))
+    return host, match.start("host")
 
 
 def _is_ipv6(text: str) -> bool:
@@ -131,26 +144,33 @@ class OriginMatcher(Generic[T]):
 
     def match(self, origin: str) -> tuple[T | None, bool]:
         """Return ``(value, serialized)``: the most specific match, and whether ``origin`` is a
-        serialized origin (contract B6: a value that is not one only ever matches ``*``)."""
+        serialized origin (contract B6: a value that is not one only ever matches ``*``).
+
+        ``serialized`` is only meaningful with a match; without one it is not computed when
+        nothing but exact rules exist (no parsing is needed to know a miss is unlisted).
+        """
         # Exact keys are serialized origins, so a hit needs no parsing: the common case.
         hit = self._exact.get(origin)
         if hit is not None:
             return hit, True
         if origin == "null":
             return self._any, True
-        parsed = parse_origin(origin)
-        if parsed is None:
+        if not self._wildcards and self._any is None:
+            # Only exact rules: a miss is unlisted, whatever the value (no parsing needed).
+            return None, False
+        found = _host_of(origin)
+        if found is None:
             return self._any, False
+        host, host_start = found
         wildcards = self._wildcards
-        if wildcards and not parsed.host.endswith("."):
+        if wildcards and host[-1] != ".":
             # Contract B6: a trailing-dot host is matched only by * or an exact rule.
-            head = origin[:parsed.host_start]
-            host = parsed.host
-            if not host.startswith("["):
+            head = origin[:host_start]
+            if host[0] != "[":
                 # Longest suffix first: scheme://*.b.c.d before scheme://*.c.d (contract B4).
                 dot = host.find(".")
                 while dot >= 0:
-                    hit = wildcards.get(head + "*" + origin[parsed.host_start + dot:])
+                    hit = wildcards.get(head + "*" + origin[host_start + dot:])
                     if hit is not None:
                         return hit, True
                     dot = host.find(".", dot + 1)

