@@ -52,6 +52,10 @@ from typing import Any
 
 TOOLS = Path(__file__).resolve().parent
 CONFIG_ENV = "IISCORS_LOADTEST_CONFIG"
+RELOAD_ENV = "IISCORS_LOADTEST_RELOAD_INTERVAL"
+LOG_ENV = "IISCORS_LOADTEST_LOG"
+#: the served app's log lines: ``iiscors-log <pid> <LEVEL> <message>``
+LOG_FORMAT = "iiscors-log %(process)d %(levelname)s %(message)s"
 
 WEB_CONFIG = b"""<?xml version="1.0" encoding="utf-8"?>
 <configuration>
@@ -78,11 +82,44 @@ def _inner_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> I
     return [body]
 
 
-def make_app() -> Any:
-    """gunicorn entry point: ``loadtest:make_app()`` with ``IISCORS_LOADTEST_CONFIG`` set."""
-    from iiscors import CorsMiddleware
+def _with_worker(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
+    """Outside iiscors: an ``X-Worker: <pid>`` on every response, the middleware's own 204 and
+    403 included, so that a client can tell which worker process answered."""
+    pid = str(os.getpid())
 
-    return CorsMiddleware(_inner_app, Path(os.environ[CONFIG_ENV]))
+    def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        def start(status: str, headers: list[tuple[str, str]], *exc_info: Any) -> Any:
+            return start_response(status, [*headers, ("X-Worker", pid)], *exc_info)
+
+        return app(environ, start)
+
+    return wrapped
+
+
+def make_app() -> Any:
+    """gunicorn entry point: ``loadtest:make_app()`` with ``IISCORS_LOADTEST_CONFIG`` set.
+
+    ``IISCORS_LOADTEST_RELOAD_INTERVAL`` sets ``reload_interval``.  ``IISCORS_LOADTEST_LOG``
+    (--faults) names a file that receives the ``iiscors`` log (INFO and up), one line per record
+    prefixed with the worker's pid (:data:`LOG_FORMAT`), appended with ``O_APPEND`` by every
+    worker; every response then also says which worker answered (``X-Worker``).
+    """
+    import logging
+
+    from iiscors import CorsMiddleware
+    from iiscors.reload import DEFAULT_RELOAD_INTERVAL
+
+    log_path = os.environ.get(LOG_ENV)
+    if log_path:
+        handler = logging.FileHandler(log_path, mode="a", encoding="utf-8")
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        logger = logging.getLogger("iiscors")
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    interval = float(os.environ.get(RELOAD_ENV, DEFAULT_RELOAD_INTERVAL))
+    app = CorsMiddleware(_inner_app, Path(os.environ[CONFIG_ENV]), reload_interval=interval)
+    return _with_worker(app) if log_path else app
 
 
 # --- the request mix --------------------------------------------------------------------------
@@ -227,6 +264,329 @@ async def _load(port: int, seconds: float, connections: int, counter: list[int])
     stop_at = time.monotonic() + seconds
     await asyncio.gather(*(_connection(port, stop_at, counter, stats) for _ in range(connections)))
     return stats
+
+
+# --- faults (--faults): the web.config rewritten while the server is under load ------------
+
+#: The good versions: each response says which version produced it twice, in the rule's
+#: Access-Control-* headers and in a customHeaders ``X-Version`` (C1, on every response), so a
+#: response mixing two versions shows.  The load starts on A, flips between A and B, ends on C.
+FAULT_VERSIONS: dict[str, bytes] = {
+    "A": b"""<?xml version="1.0" encoding="utf-8"?>
+<configuration>
+  <system.webServer>
+    <cors enabled="true" failUnlistedOrigins="true">
+      <add origin="https://*.contoso.com" maxAge="100">
+        <allowHeaders><add header="x-a" /></allowHeaders>
+        <allowMethods><add method="PUT" /></allowMethods>
+        <exposeHeaders><add header="x-a" /></exposeHeaders>
+      </add>
+    </cors>
+    <httpProtocol><customHeaders><add name="X-Version" value="A" /></customHeaders></httpProtocol>
+  </system.webServer>
+</configuration>
+""",
+    "B": b"""<?xml version="1.0" encoding="utf-8"?>
+<configuration>
+  <system.webServer>
+    <cors enabled="true" failUnlistedOrigins="false">
+      <add origin="https://*.contoso.com" allowCredentials="true" maxAge="200">
+        <allowHeaders><add header="x-b" /></allowHeaders>
+        <allowMethods><add method="DELETE" /></allowMethods>
+        <exposeHeaders><add header="x-b" /></exposeHeaders>
+      </add>
+      <add origin="https://*.fabrikam.com" />
+    </cors>
+    <httpProtocol><customHeaders><add name="X-Version" value="B" /></customHeaders></httpProtocol>
+  </system.webServer>
+</configuration>
+""",
+    "C": b"""<?xml version="1.0" encoding="utf-8"?>
+<configuration>
+  <system.webServer>
+    <cors enabled="true" failUnlistedOrigins="true">
+      <add origin="https://*.contoso.com" maxAge="300">
+        <allowHeaders allowAllRequestedHeaders="true" />
+        <allowMethods><add method="PUT" /><add method="DELETE" /></allowMethods>
+        <exposeHeaders><add header="x-c" /></exposeHeaders>
+      </add>
+      <add origin="https://*.fabrikam.com" allowed="false" />
+    </cors>
+    <httpProtocol><customHeaders><add name="X-Version" value="C" /></customHeaders></httpProtocol>
+  </system.webServer>
+</configuration>
+""",
+}
+
+#: Version A with an attribute IIS does not know (E201): unusable.
+BAD_EDIT = FAULT_VERSIONS["A"].replace(
+    b'<add origin="https://*.contoso.com" maxAge="100">',
+    b'<add origin="https://*.contoso.com" maxAge="100" bogus="1">',
+)
+
+#: The injector's steps, in order (see :class:`FaultInjector`).
+FAULT_STEPS = (
+    "bad-edit",  # BAD_EDIT written atomically over A
+    "truncated",  # that file truncated in place to half its size (one truncate(2))
+    "deleted",  # unlinked
+    "bad-edit-again",  # BAD_EDIT again, in the same unusable episode: nothing new to log
+    "flip",  # B and A alternately, written atomically, many times per second, ending on B
+    "bad-edit-after-flip",  # BAD_EDIT again, in a new episode: logged again
+    "restore",  # C written atomically
+)
+
+#: What each bad state is expected to log, in each worker and each unusable episode:
+#: this header line once, then each of its diagnostics once (iiscors.reload).
+UNUSABLE_HEADER = (
+    "iiscors: {path} is unusable after an edit; the last good configuration keeps serving"
+)
+
+
+def state_diagnostics(path: Path) -> dict[str, list[str]]:
+    """The diagnostic log lines (``iiscors: <diagnostic>``) each bad content produces at
+    ``path``, computed in-process.  Call it while ``path`` does not exist (for ``deleted``)."""
+    from iiscors.config import SourceFile, analyse
+
+    if path.exists():
+        raise ValueError(f"{path} must not exist yet")
+
+    def lines(source: bytes | str) -> list[str]:
+        config, diagnostics = analyse([SourceFile(source, name=str(path))])
+        if config is not None:
+            raise AssertionError("a bad state is usable")
+        return [f"iiscors: {d}" for d in diagnostics]
+
+    return {
+        "bad-edit": lines(BAD_EDIT),
+        "truncated": lines(BAD_EDIT[: len(BAD_EDIT) // 2]),
+        "deleted": lines(str(path)),
+    }
+
+
+@dataclass(frozen=True)
+class FaultRequest:
+    kind: str
+    method: str
+    headers: tuple[tuple[str, str], ...]
+
+    def head(self) -> bytes:
+        lines = f"{self.method} / HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        lines += "".join(f"{name}: {value}\r\n" for name, value in self.headers)
+        return (lines + "\r\n").encode("latin-1")
+
+    def environ(self) -> dict[str, Any]:
+        import io
+
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": self.method,
+            "PATH_INFO": "/",
+            "QUERY_STRING": "",
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "80",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "HTTP_HOST": "127.0.0.1",
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(),
+        }
+        for name, value in self.headers:
+            key = name.upper().replace("-", "_")
+            environ[key if key == "CONTENT_LENGTH" else f"HTTP_{key}"] = value
+        return environ
+
+
+def fault_request(n: int) -> FaultRequest:
+    """The n-th request of the fault mix: every version answers each one differently."""
+    kind = n % 7
+    contoso = ("Origin", f"https://u{n}.contoso.com")
+    if kind == 0:
+        return FaultRequest("actual-contoso", "GET", (contoso,))
+    if kind == 1:
+        return FaultRequest("preflight-put", "OPTIONS", (
+            contoso, ("Access-Control-Request-Method", "PUT"),
+            ("Access-Control-Request-Headers", "x-a")))
+    if kind == 2:
+        return FaultRequest("preflight-delete", "OPTIONS", (
+            contoso, ("Access-Control-Request-Method", "DELETE"),
+            ("Access-Control-Request-Headers", "x-b")))
+    if kind == 3:
+        return FaultRequest("actual-fabrikam", "GET", (("Origin", f"https://u{n}.fabrikam.com"),))
+    if kind == 4:
+        return FaultRequest("no-origin", "GET", ())
+    if kind == 5:
+        return FaultRequest("actual-unlisted", "GET", (("Origin", f"https://u{n}.evil.example"),))
+    return FaultRequest("post-contoso", "POST", (contoso, ("Content-Length", "0")))
+
+
+Signature = tuple[int, tuple[tuple[str, str], ...]]
+
+
+def signature(status: int, headers: Iterable[tuple[str, str]]) -> Signature:
+    """What a version decides about a response: its status, its Access-Control-* and Vary
+    headers and its X-Version, in order-independent form."""
+    kept = sorted(
+        (name.lower(), value.strip())
+        for name, value in headers
+        if name.lower().startswith("access-control-") or name.lower() in ("vary", "x-version")
+    )
+    return status, tuple(kept)
+
+
+class Oracle:
+    """Each good version's answer, computed by an in-process middleware that never reloads."""
+
+    def __init__(self) -> None:
+        from iiscors import CorsMiddleware
+
+        self._middlewares = {
+            tag: CorsMiddleware(_inner_app, data, reload=False)
+            for tag, data in FAULT_VERSIONS.items()
+        }
+
+    def expected(self, request: FaultRequest, tag: str) -> Signature:
+        answer: list[Any] = []
+
+        def start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Any:
+            answer[:] = [int(status.split()[0]), headers]
+            return lambda _: None
+
+        body = self._middlewares[tag](request.environ(), start_response)
+        for _ in body:
+            pass
+        return signature(answer[0], answer[1])
+
+    def versions(self, request: FaultRequest, status: int,
+                 headers: Iterable[tuple[str, str]]) -> list[str]:
+        """The good versions whose whole answer this response is (one, or none if it is wrong)."""
+        got = signature(status, headers)
+        return [tag for tag in self._middlewares if self.expected(request, tag) == got]
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
+
+
+class LogWatch:
+    """The served app's log file (``IISCORS_LOADTEST_LOG``), parsed: ``(pid, level, message)``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def records(self) -> list[tuple[int, str, str]]:
+        try:
+            text = self.path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return []
+        found = []
+        for line in text.splitlines():
+            prefix, _, rest = line.partition(" ")
+            pid, _, rest = rest.partition(" ")
+            level, _, message = rest.partition(" ")
+            if prefix == "iiscors-log" and pid.isdigit():
+                found.append((int(pid), level, message))
+        return found
+
+
+@dataclass
+class FaultState:
+    name: str
+    started: float  # time.monotonic() when the step was installed
+    mark: int = 0  # the log's length (records) just before
+    ended: float = float("nan")  # when the next one was
+    writes: int = 1
+
+
+Settle = Callable[["FaultState"], None]
+
+
+class FaultInjector:
+    """Runs :data:`FAULT_STEPS` against ``path`` (which holds version A), calling
+    ``settle(state)`` after each step to hold it (sleep, or wait until every worker logged it);
+    the flip step writes B and A alternately at ``flip_hz`` for ``flip_seconds``, ending on B,
+    before its settle.  ``states`` records what was installed when; ``mark()`` (the log's
+    length) is taken just before each step.
+    """
+
+    _mark = 0
+
+    def __init__(self, path: Path, settle: Settle, *, flip_seconds: float = 2.0,
+                 flip_hz: float = 50.0, mark: Callable[[], int] = lambda: 0) -> None:
+        self.path = path
+        self.settle = settle
+        self.mark = mark
+        self.flip_seconds = flip_seconds
+        self.flip_hz = flip_hz
+        self.states: list[FaultState] = []
+
+    def _install(self, name: str) -> FaultState:
+        now = time.monotonic()
+        if self.states:
+            self.states[-1].ended = now
+        state = FaultState(name, now, self._mark)
+        self.states.append(state)
+        return state
+
+    def run(self) -> list[FaultState]:
+        for step in FAULT_STEPS:
+            self._mark = self.mark()
+            if step in ("bad-edit", "bad-edit-again", "bad-edit-after-flip"):
+                atomic_write(self.path, BAD_EDIT)
+                state = self._install(step)
+            elif step == "truncated":
+                os.truncate(self.path, len(BAD_EDIT) // 2)
+                state = self._install(step)
+            elif step == "deleted":
+                self.path.unlink()
+                state = self._install(step)
+            elif step == "flip":
+                state = self._install(step)
+                state.writes = 0
+                stop = time.monotonic() + self.flip_seconds
+                while time.monotonic() < stop or state.writes % 2 == 0:
+                    state.writes += 1
+                    atomic_write(self.path, FAULT_VERSIONS["B" if state.writes % 2 else "A"])
+                    time.sleep(1 / self.flip_hz)
+            else:
+                atomic_write(self.path, FAULT_VERSIONS["C"])
+                state = self._install(step)
+            self.settle(state)
+        self.states[-1].ended = time.monotonic()
+        return self.states
+
+
+def settle_on_log(watch: LogWatch, workers: Callable[[], list[int]], expected: dict[str, list[str]],
+                  *, hold: float, timeout: float = 15.0,
+                  problems: list[str] | None = None) -> Settle:
+    """A settle that waits until every worker logged the step's diagnostics (bad states whose
+    lines are in ``expected``) or a reload (the flip and the restore), then holds the step
+    ``hold`` more seconds, so that repeated checks of an identical bad state would show."""
+
+    def settle(state: FaultState) -> None:
+        step = state.name
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pids = set(workers())
+            fresh = watch.records()[state.mark:]
+            if step in expected:
+                wanted = set(expected[step])
+                done = {pid for pid in pids
+                        if wanted <= {m for p, _, m in fresh if p == pid}}
+            elif step in ("flip", "restore"):
+                done = {p for p, _, m in fresh if "reloaded" in m or "usable again" in m}
+            else:
+                break
+            if pids and pids <= done:
+                break
+            time.sleep(0.05)
+        else:
+            if problems is not None:
+                problems.append(f"{step}: not every worker logged it within {timeout:g} s")
+        time.sleep(hold)
+
+    return settle
 
 
 # --- the server -------------------------------------------------------------------------------
