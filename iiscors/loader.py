@@ -10,7 +10,9 @@ diagnostics instead of raising.  The tree is then walked by :mod:`iiscors.rules`
 
 from __future__ import annotations
 
+import bisect
 import codecs
+import functools
 import os
 import re
 from dataclasses import dataclass
@@ -221,14 +223,8 @@ class Locator:
             self._offsets = dict(zip(elements, offsets, strict=True))
 
     def _position(self, offset: int) -> tuple[int, int]:
-        lo, hi = 0, len(self._line_starts) - 1
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if self._line_starts[mid] <= offset:
-                lo = mid
-            else:
-                hi = mid - 1
-        return lo + 1, offset - self._line_starts[lo] + 1
+        line = bisect.bisect_right(self._line_starts, offset)
+        return line, offset - self._line_starts[line - 1] + 1
 
     def element(self, element: etree._Element) -> tuple[int | None, int | None]:
         offset = self._offsets.get(element)
@@ -240,24 +236,21 @@ class Locator:
         offset = self._offsets.get(element)
         if offset is None:
             return element.sourceline, None
-        end = self._start_tag_end(offset)
-        found = re.compile(r"\s(" + re.escape(attribute) + r")\s*=").search(self._text, offset, end)
+        tag = _START_TAG.match(self._text, offset)
+        end = tag.end() if tag is not None else len(self._text)
+        found = _attribute_pattern(attribute).search(self._text, offset, end)
         if found is None:
             return self._position(offset)
         return self._position(found.start(1))
 
-    def _start_tag_end(self, offset: int) -> int:
-        quote = ""
-        for index in range(offset, len(self._text)):
-            char = self._text[index]
-            if quote:
-                if char == quote:
-                    quote = ""
-            elif char in "\"'":
-                quote = char
-            elif char == ">":
-                return index
-        return len(self._text)
+
+#: A start tag from its "<" to its ">", quoted values skipped (they may hold ">").
+_START_TAG = re.compile(r"""<(?:[^>"']+|"[^"]*"|'[^']*')*>?""")
+
+
+@functools.lru_cache(maxsize=256)
+def _attribute_pattern(attribute: str) -> re.Pattern[str]:
+    return re.compile(r"\s(" + re.escape(attribute) + r")\s*=")
 
 
 def display_name(path: str | Path) -> str:

@@ -56,19 +56,14 @@ class ParsedOrigin:
 
 def parse_origin(value: str) -> ParsedOrigin | None:
     """Contract B6: the parts of a serialized origin, or None (``null`` is handled by callers)."""
-    found = _host_of(value)
-    if found is None:
+    match = _match(value)
+    if match is None:
         return None
-    match = _SERIALIZED.fullmatch(value)
-    assert match is not None
-    return ParsedOrigin(match.group("scheme"), found[0], match.group("port"), found[1])
+    return ParsedOrigin(match.group("scheme"), match.group("host"), match.group("port"),
+                        match.start("host"))
 
 
-def _host_of(value: str) -> tuple[str, int] | None:
-    """``(host, index where it starts)`` of a serialized origin, else None (contract B6).
-
-    The request path's version of :func:`parse_origin`: a plain tuple, no object to build.
-    """
+def _match(value: str) -> re.Match[str] | None:
     if len(value) > MAX_ORIGIN_BYTES or not value.isascii():
         return None
     match = _SERIALIZED.fullmatch(value)
@@ -77,7 +72,18 @@ def _host_of(value: str) -> tuple[str, int] | None:
     host = match.group("host")
     if host[0] == "[" and not _is_ipv6(host[1:-1]):
         return None
-    return host, match.start("host")
+    return match
+
+
+def _host_of(value: str) -> tuple[str, int] | None:
+    """``(host, index where it starts)`` of a serialized origin, else None (contract B6).
+
+    The request path's version of :func:`parse_origin`: a plain tuple, no object to build.
+    """
+    match = _match(value)
+    if match is None:
+        return None
+    return match.group("host"), match.start("host")
 
 
 def _is_ipv6(text: str) -> bool:
