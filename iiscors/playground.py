@@ -553,11 +553,17 @@ class Playground:
             thread.join(timeout=5)
 
 
+#: The configuration used when none is given: lets the page's http origin in, refuses it on
+#: /api/me, so both outcomes can be tried at once.
+PLAYGROUND_CONFIG = Path(__file__).resolve().parent / "demo" / "playground.config"
+
+
 def build_api(config: str | None, app: str | None) -> tuple[CorsMiddleware, str]:
-    """The API the playground serves: the demo (or ``app``) behind ``config`` (or the demo's)."""
+    """The API the playground serves: the demo (or ``app``) behind ``config`` (or the
+    playground's own configuration)."""
     from .serve import build
 
-    return build(config, None, app, None)
+    return build(config or str(PLAYGROUND_CONFIG), None, app, None)
 
 
 @click.command()
@@ -597,10 +603,9 @@ def playground(config: str | None, app: str | None, host: str, api_port: int,
     click.echo(f"iiscors: playground: {running.page_url}  (open it in your browser; its "
                f"origin is {page_origin})")
     if config is None:
-        click.echo(f"iiscors: the demo configuration refuses plain-http origins "
-                   f'(origin="http://*" allowed="false"), so every request from {page_origin} '
-                   "is refused: that is the lesson. Pass a web.config that lists "
-                   f"{page_origin} to see allowed requests.")
+        click.echo(f"iiscors: using {PLAYGROUND_CONFIG}: {page_origin} may call /api/items "
+                   "(allowed) and is refused on /api/me (403). Pass your own web.config to try "
+                   "it instead.")
     if not is_loopback(host):
         click.echo("iiscors: warning: listening beyond loopback; this is a development "
                    "server", err=True)

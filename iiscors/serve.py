@@ -369,9 +369,12 @@ def _is_loopback(host: str) -> bool:
               help="Pass requests whose Origin is the server's own to the app (contract B13).")
 @click.option("--max-bytes", type=click.IntRange(min=1), default=DEFAULT_MAX_BYTES,
               show_default=True, help="Size limit for each web.config.")
-def serve(config: str | None, root: str | None, app: str | None, proxy: str | None, host: str,
-          port: int, reload: bool, reload_interval: float, strict: bool,
-          exempt_same_origin: bool, max_bytes: int) -> None:
+@click.option("--playground", is_flag=True,
+              help="Also serve the playground page on the next port (see `iiscors playground`).")
+@click.pass_context
+def serve(ctx: click.Context, config: str | None, root: str | None, app: str | None,
+          proxy: str | None, host: str, port: int, reload: bool, reload_interval: float,
+          strict: bool, exempt_same_origin: bool, max_bytes: int, playground: bool) -> None:
     """Serve with IIS CORS behaviour (Werkzeug's development server).
 
     \b
@@ -379,11 +382,20 @@ def serve(config: str | None, root: str | None, app: str | None, proxy: str | No
       iiscors serve --root ./wwwroot
       iiscors serve web.config --proxy http://127.0.0.1:5000
       iiscors serve                      # the bundled demo; prints what to try
+      iiscors serve --playground         # the demo API and a page to try it from a browser
 
     CONFIG alone serves the demo API behind your web.config.
     """
     from werkzeug.serving import make_server
 
+    if playground:
+        if root or proxy:
+            raise click.UsageError("--playground goes with CONFIG and --app only")
+        from .playground import playground as playground_command
+
+        ctx.invoke(playground_command, config=config, app=app, host=host, api_port=port,
+                   page_port=port + 1 if port else 0)
+        return
     try:
         middleware, description = build(config, root, app, proxy, max_bytes=max_bytes,
                                          reload=reload, reload_interval=reload_interval,

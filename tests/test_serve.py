@@ -298,3 +298,23 @@ def test_usage_errors_exit_2(tmp_path: Path, args: list[str]) -> None:
 def test_the_middleware_accepts_a_site_directory_directly(site: Path) -> None:
     middleware = CorsMiddleware(StaticSite(site), str(site))
     assert len(middleware.config.files) == 2
+
+
+def test_playground_flag_serves_the_page_next_to_the_api() -> None:
+    with running(serve_command("--playground"), ready="playground:") as (_, output):
+        text = "".join(output)
+        page = int(text.split("playground: http://127.0.0.1:")[1].split("/")[0])
+        api = int(text.split("API:        http://127.0.0.1:")[1].split("/")[0])
+        status, headers, body = request(page, "GET", "/")
+        assert status == 200 and b"<html" in body.lower()
+        page_origin = f"http://127.0.0.1:{page}"
+        # The default playground configuration: the page may call /api/items, not /api/me.
+        status, headers, _ = request(api, "GET", "/api/items", {"Origin": page_origin})
+        assert (status, headers["Access-Control-Allow-Origin"]) == (200, page_origin)
+        assert request(api, "GET", "/api/me", {"Origin": page_origin})[0] == 403
+
+
+def test_playground_flag_refuses_root_and_proxy(tmp_path: Path) -> None:
+    result = subprocess.run(serve_command("--playground", "--root", str(tmp_path)),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "--playground" in result.stderr

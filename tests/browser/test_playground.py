@@ -26,7 +26,8 @@ import pytest
 from ._cdp import Page
 
 URLS = re.compile(r"iiscors: (API|playground): +(http://127\.0\.0\.1:\d+)/")
-DEMO_CONFIG = Path(__file__).resolve().parents[2] / "iiscors" / "demo" / "web.config"
+PLAYGROUND_CONFIG = (Path(__file__).resolve().parents[2] / "iiscors" / "demo"
+                     / "playground.config")
 
 # Every plain-http origin is allowed (so the page's origin, whatever its port), with the
 # header a JSON POST needs; the preflight cache is off so each Send preflights again.
@@ -74,7 +75,7 @@ def _start(config: Path | None, log_path: Path) -> Iterator[Running]:
     try:
         found = _wait_for_urls(process, log_path)
         yield Running(api=found["API"], page=found["playground"] + "/",
-                      config=config or DEMO_CONFIG, process=process)
+                      config=config or PLAYGROUND_CONFIG, process=process)
     finally:
         process.terminate()
         try:
@@ -287,6 +288,16 @@ def test_allowed_preflighted_post(open_playground: Running, page: Page, tmp_path
     assert_not_blank(png)
 
 
+def test_default_config_allows_the_page_on_the_api(demo_playground: Running, page: Page
+                                                   ) -> None:
+    open_page(page, demo_playground.page)
+    result = fill_and_send(page, method="GET", path="/api/items")
+    assert result["browserVerdict"] == "allowed", result
+    assert "x-total-count: 2" in result["browserResult"], result
+    assert result["explainVerdict"] == "allowed", result
+    assert f"origin=\"http://*\" at {PLAYGROUND_CONFIG}:" in result["explainResult"], result
+
+
 def test_allowed_simple_get_reads_exposed_header(open_playground: Running, page: Page) -> None:
     open_page(page, open_playground.page)
     result = fill_and_send(page, method="get", path="/api/items")
@@ -296,25 +307,25 @@ def test_allowed_simple_get_reads_exposed_header(open_playground: Running, page:
     assert "simple: no preflight" in result["explainResult"], result
 
 
-def test_blocked_by_the_demo_config(demo_playground: Running, page: Page,
-                                    tmp_path: Path) -> None:
+def test_blocked_by_the_default_config(demo_playground: Running, page: Page,
+                                       tmp_path: Path) -> None:
     open_page(page, demo_playground.page)
     probe = '<img id="injected" src="x">'
-    result = fill_and_send(page, method="GET", path="/api/items",
+    result = fill_and_send(page, method="GET", path="/api/me",
                            headers=f"X-Probe: {probe}", credentials="include")
-    demo_text = DEMO_CONFIG.read_text(encoding="utf-8")
-    deny_line = line_of(demo_text, '<add origin="http://*" allowed="false"')
+    config_text = PLAYGROUND_CONFIG.read_text(encoding="utf-8")
+    cors_line = line_of(config_text, "<cors failUnlistedOrigins=\"true\">")
     # The browser: blocked, and it says so plainly; the server did answer (a 403 preflight).
     assert result["browserVerdict"] == "blocked", result
     assert "blocked by CORS" in result["browserText"], result
-    assert "preflight OPTIONS /api/items → 403" in result["browserResult"], result
-    # explain: the preflight is denied by the http://* rule, with its line and the reason.
+    assert "preflight OPTIONS /api/me → 403" in result["browserResult"], result
+    # explain: /api/me's <location> cleared the http://* rule: unlisted → 403, with the reason.
     assert result["decisions"] == ["preflight", "actual"], result
     assert result["explainVerdict"] == "denied", result
-    assert 'allowed="false"; failUnlistedOrigins is true → 403' in result["explainText"], result
-    assert f'origin="http://*" allowed="false" at {DEMO_CONFIG}:{deny_line}' \
-        in result["explainResult"], result
+    assert "failUnlistedOrigins is true → 403" in result["explainText"], result
+    assert "no rule matches" in result["explainText"], result
     assert "does not send the actual request" in result["explainResult"], result
+    assert cors_line > 0
     # The header value and the config are text, never markup.
     assert probe in result["explainResult"], result
     assert result["injected"] == 0, result
