@@ -44,6 +44,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -222,10 +223,12 @@ def _check(planned: Planned, status: int, headers: list[tuple[str, str]]) -> str
     return None
 
 
-async def _connection(port: int, stop_at: float, counter: list[int], stats: Stats) -> None:
+async def _connection(
+    port: int, stop_at: float, counter: list[int], stats: Stats, faults: FaultMix | None = None
+) -> None:
     reader: asyncio.StreamReader | None = None
     writer: asyncio.StreamWriter | None = None
-    while time.monotonic() < stop_at:
+    while time.monotonic() < stop_at and not (faults is not None and faults.done.is_set()):
         if writer is None:
             try:
                 reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -236,7 +239,8 @@ async def _connection(port: int, stop_at: float, counter: list[int], stats: Stat
         assert reader is not None
         n = counter[0]
         counter[0] += 1
-        planned = plan(n)
+        planned = plan(n) if faults is None else faults.plan(n)
+        started = time.monotonic()
         start = time.perf_counter()
         try:
             writer.write(planned.head)
@@ -249,7 +253,10 @@ async def _connection(port: int, stop_at: float, counter: list[int], stats: Stat
             continue
         stats.latencies.append(time.perf_counter() - start)
         stats.by_kind[planned.kind] = stats.by_kind.get(planned.kind, 0) + 1
-        problem = _check(planned, status, headers)
+        if faults is None:
+            problem = _check(planned, status, headers)
+        else:
+            problem = faults.check(n, started, status, headers)
         if problem:
             stats.error(problem)
         if not keep:
@@ -259,10 +266,15 @@ async def _connection(port: int, stop_at: float, counter: list[int], stats: Stat
         writer.close()
 
 
-async def _load(port: int, seconds: float, connections: int, counter: list[int]) -> Stats:
+async def _load(
+    port: int, seconds: float, connections: int, counter: list[int], faults: FaultMix | None = None
+) -> Stats:
+    """Load for ``seconds`` (with ``faults``: until ``faults.done`` is set, at most that long)."""
     stats = Stats()
     stop_at = time.monotonic() + seconds
-    await asyncio.gather(*(_connection(port, stop_at, counter, stats) for _ in range(connections)))
+    await asyncio.gather(
+        *(_connection(port, stop_at, counter, stats, faults) for _ in range(connections))
+    )
     return stats
 
 
@@ -461,6 +473,34 @@ class Oracle:
         """The good versions whose whole answer this response is (one, or none if it is wrong)."""
         got = signature(status, headers)
         return [tag for tag in self._middlewares if self.expected(request, tag) == got]
+
+
+class FaultMix:
+    """The ``--faults`` request mix and its check: each response must be the whole answer of
+    exactly one good version (:class:`Oracle`); ``served`` records, per response, (started,
+    ended, version, worker)."""
+
+    def __init__(self) -> None:
+        self.oracle = Oracle()
+        self.done = threading.Event()
+        self.served: list[tuple[float, float, str, int | None]] = []
+
+    def plan(self, n: int) -> Planned:
+        request = fault_request(n)
+        head = request.head()
+        if n % 4 == 0:  # reconnect now and then: keep-alive connections stick to one worker
+            head = head[:-2] + b"Connection: close\r\n\r\n"
+        return Planned(request.kind, head, (), None)
+
+    def check(self, n: int, started: float, status: int,
+              headers: list[tuple[str, str]]) -> str | None:
+        request = fault_request(n)
+        matches = self.oracle.versions(request, status, headers)
+        if len(matches) != 1:
+            return f"{request.kind}: {status} {headers} is the answer of {matches or 'no version'}"
+        pid = next((int(v) for k, v in headers if k.lower() == "x-worker"), None)
+        self.served.append((started, time.monotonic(), matches[0], pid))
+        return None
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -663,6 +703,190 @@ class Result:
     ok: bool
 
 
+def _gunicorn_argv(port: int, workers: int, threads: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--chdir",
+        str(TOOLS),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(threads),
+        "--keep-alive",
+        "30",
+        "--log-level",
+        "warning",
+        "loadtest:make_app()",
+    ]
+
+
+@dataclass
+class FaultResult:
+    connections: int
+    workers: int
+    reload_interval: float
+    requests: int
+    errors: int
+    error_samples: list[str]
+    by_version: dict[str, int]
+    states: list[dict[str, Any]]
+    log_problems: list[str]
+    ok: bool
+
+
+def expected_log(path: Path, diagnostics: dict[str, list[str]]) -> dict[str, int]:
+    """What each worker logs over the whole run, by line (see :data:`FAULT_STEPS`): the header
+    for each bad state that brings new diagnostics (bad-edit-again brings none: same episode),
+    the bad edit's diagnostics in two episodes, the others' in one."""
+    want = {UNUSABLE_HEADER.format(path=path): 4}
+    for step, times in (("bad-edit", 2), ("truncated", 1), ("deleted", 1)):
+        for line in diagnostics[step]:
+            want[line] = want.get(line, 0) + times
+    return want
+
+
+def run_faults(
+    connections: int,
+    workers: int,
+    threads: int,
+    interval: float,
+    flip_seconds: float,
+    hold: float,
+    log: Callable[[str], None],
+) -> FaultResult:
+    """Serve under load while :class:`FaultInjector` rewrites the web.config (``--faults``)."""
+    problems: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="iiscors-faults-") as tmp_name:
+        tmp = Path(tmp_name)
+        config = tmp / "web.config"
+        diagnostics = state_diagnostics(config)
+        config.write_bytes(FAULT_VERSIONS["A"])
+        watch = LogWatch(tmp / "iiscors.log")
+        port = _free_port()
+        gunicorn_log = tmp / "gunicorn.log"
+        env = dict(
+            os.environ,
+            **{CONFIG_ENV: str(config), RELOAD_ENV: str(interval), LOG_ENV: str(watch.path)},
+        )
+        with gunicorn_log.open("wb") as out:
+            proc = subprocess.Popen(
+                _gunicorn_argv(port, workers, threads), stdout=out, stderr=subprocess.STDOUT,
+                env=env,
+            )
+        try:
+            _wait_ready(port, proc, workers, gunicorn_log)
+            pids = _children(proc.pid)
+            mix = FaultMix()
+            expected = {**diagnostics, "bad-edit-after-flip": diagnostics["bad-edit"]}
+            settle = settle_on_log(watch, lambda: pids, expected, hold=hold, problems=problems)
+            injector = FaultInjector(
+                config, settle, flip_seconds=flip_seconds, mark=lambda: len(watch.records())
+            )
+            grace = max(1.0, 10 * interval)
+
+            def inject() -> None:
+                try:
+                    time.sleep(0.5)  # every worker serves A under load first
+                    injector.run()
+                    time.sleep(grace + 0.5)  # the restored version has to show
+                except Exception as exc:
+                    problems.append(f"injector: {type(exc).__name__}: {exc}")
+                finally:
+                    mix.done.set()
+
+            log(f"gunicorn on 127.0.0.1:{port} ({workers} gthread workers x {threads} threads), "
+                f"reload_interval {interval:g} s; loading over {connections} connections while "
+                f"the web.config goes through {', '.join(FAULT_STEPS)}")
+            thread = threading.Thread(target=inject, daemon=True)
+            thread.start()
+            stats = asyncio.run(_load(port, 600, connections, [0], mix))
+            mix.done.set()
+            thread.join(30)
+            if set(_children(proc.pid)) != set(pids):
+                stats.error(f"worker set changed during the run: {pids} -> {_children(proc.pid)}")
+        finally:
+            _stop(proc)
+        for line in gunicorn_log.read_text(errors="replace").splitlines():
+            if "[ERROR]" in line or "Traceback" in line:
+                stats.error(f"gunicorn log: {line}")
+        records = watch.records()
+    states = injector.states
+    # What each state saw: responses by version (by their start), log lines by worker.
+    marks = [state.mark for state in states] + [len(records)]
+    counted = expected_log(config, diagnostics)
+    rows = []
+    for index, state in enumerate(states):
+        served: dict[str, int] = {}
+        for started, _, version, _ in mix.served:
+            if state.started <= started < state.ended:
+                served[version] = served.get(version, 0) + 1
+        logged: dict[str, int] = {}
+        for pid, _, message in records[marks[index] : marks[index + 1]]:
+            if message in counted:
+                logged[str(pid)] = logged.get(str(pid), 0) + 1
+        rows.append({"state": state.name, "seconds": round(state.ended - state.started, 3),
+                     "writes": state.writes, "served": served, "logged_lines": logged})
+    # The checks: whole-run log counts per worker, last good kept, restored version served.
+    got: dict[int, dict[str, int]] = {pid: {} for pid in pids}
+    for pid, level, message in records:
+        if message in counted:
+            got.setdefault(pid, {})[message] = got.get(pid, {}).get(message, 0) + 1
+        elif level == "ERROR":
+            problems.append(f"unexpected error logged by {pid}: {message}")
+    for pid, lines in got.items():
+        if lines != counted:
+            problems.append(f"worker {pid} logged {lines}, expected {counted}")
+    flip = next(state for state in states if state.name == "flip")
+    if any(v != "A" for _, ended, v, _ in mix.served if ended < flip.started):
+        problems.append("a version other than A was served before the flip")
+    restore = states[-1]
+    late = {v for started, _, v, _ in mix.served if started >= restore.started + grace}
+    if late != {"C"}:
+        problems.append(f"served {grace:g} s after the restore: {late or 'nothing'}")
+    by_version: dict[str, int] = {}
+    for _, _, version, _ in mix.served:
+        by_version[version] = by_version.get(version, 0) + 1
+    errors = stats.errors
+    return FaultResult(
+        connections=connections,
+        workers=workers,
+        reload_interval=interval,
+        requests=len(stats.latencies),
+        errors=errors,
+        error_samples=stats.samples,
+        by_version=by_version,
+        states=rows,
+        log_problems=problems,
+        ok=errors == 0 and not problems and bool(mix.served),
+    )
+
+
+def render_faults(r: FaultResult) -> str:
+    lines = [
+        f"requests   {r.requests} over {r.connections} connections, {r.workers} workers, "
+        f"reload_interval {r.reload_interval:g} s",
+        f"failed     {r.errors} (must be 0)",
+        f"versions   {r.by_version}",
+        "states     (responses by version, by start; diagnostic log lines by worker)",
+    ]
+    for row in r.states:
+        writes = f" ({row['writes']} writes)" if row["writes"] > 1 else ""
+        lines.append(
+            f"  {row['state']:<20} {row['seconds']:7.2f} s{writes}  served {row['served']}  "
+            f"logged {row['logged_lines']}"
+        )
+    lines += [f"  error: {s}" for s in r.error_samples]
+    lines += [f"  problem: {p}" for p in r.log_problems]
+    lines.append("PASS" if r.ok else "FAIL")
+    return "\n".join(lines)
+
+
 def run(
     duration: float,
     connections: int,
@@ -678,26 +902,7 @@ def run(
         config.write_bytes(WEB_CONFIG)
         port = _free_port()
         gunicorn_log = tmp / "gunicorn.log"
-        argv = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--chdir",
-            str(TOOLS),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--worker-class",
-            "gthread",
-            "--threads",
-            str(threads),
-            "--keep-alive",
-            "30",
-            "--log-level",
-            "warning",
-            "loadtest:make_app()",
-        ]
+        argv = _gunicorn_argv(port, workers, threads)
         env = dict(os.environ, **{CONFIG_ENV: str(config)})
         with gunicorn_log.open("wb") as out:
             proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
@@ -783,7 +988,47 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--max-rss-growth-mb", type=float, default=5.0)
     parser.add_argument("--json", type=Path, help="also write the result as JSON here")
+    parser.add_argument(
+        "--faults",
+        action="store_true",
+        help="rewrite the web.config under load (bad edit, truncated, deleted, atomic flips, "
+        "restore); the schedule sets the length, --duration is ignored",
+    )
+    parser.add_argument("--reload-interval", type=float, default=0.2, help="--faults: (0.2)")
+    parser.add_argument(
+        "--flip-seconds", type=float, default=2.0, help="--faults: seconds of flips (2)"
+    )
+    parser.add_argument(
+        "--hold",
+        type=float,
+        default=None,
+        help="--faults: seconds each state is held once every worker logged it "
+        "(default: 5 reload intervals, at least 0.5)",
+    )
     args = parser.parse_args(argv)
+    if args.faults:
+        if args.connections < 1 or args.workers < 1 or args.threads < 1:
+            parser.error("connections, workers and threads must be positive")
+        if args.reload_interval <= 0 or args.flip_seconds <= 0:
+            parser.error("--reload-interval and --flip-seconds must be positive")
+        hold = args.hold if args.hold is not None else max(0.5, 5 * args.reload_interval)
+        try:
+            faults = run_faults(
+                args.connections,
+                args.workers,
+                args.threads,
+                args.reload_interval,
+                args.flip_seconds,
+                hold,
+                lambda m: print(m, file=sys.stderr, flush=True),
+            )
+        except RuntimeError as exc:
+            print(f"loadtest: {exc}", file=sys.stderr)
+            return 2
+        print(render_faults(faults))
+        if args.json:
+            args.json.write_text(json.dumps(asdict(faults), indent=2))
+        return 0 if faults.ok else 1
     if args.duration <= 0 or args.connections < 1 or args.workers < 1 or args.threads < 1:
         parser.error("duration, connections, workers and threads must be positive")
     warmup = args.warmup if args.warmup is not None else min(5.0, args.duration / 3)
