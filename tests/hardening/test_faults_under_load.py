@@ -96,7 +96,8 @@ def _client(port: int, keep_alive: bool, counter: itertools.count[int],
                 conn = None
         except (OSError, http.client.HTTPException) as exc:
             record.error = f"{type(exc).__name__}: {exc}"
-            conn.close()
+            if conn is not None:
+                conn.close()
             conn = None
         record.ended = time.monotonic()
         records.append(record)
