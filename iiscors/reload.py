@@ -245,8 +245,11 @@ class ReloadingPolicy:
         self.policy = policy
         self.config = built
         self.config_error = None
-        logger.info("iiscors: reloaded %s (%d file(s))", self.source.description,
-                    len(built.files))
+        # A recovery is reported at the level its failure was (an operator who saw the error
+        # must see it end); a routine reload is only information.
+        logger.log(logging.WARNING if recovered else logging.INFO,
+                   "iiscors: reloaded %s (%d file(s))%s", self.source.description,
+                   len(built.files), "; it is usable again" if recovered else "")
         for diagnostic in built.diagnostics:
             logger.warning("iiscors: %s", diagnostic)
         return True

@@ -291,3 +291,20 @@ def test_asgi_and_wsgi_share_one_reload_implementation() -> None:
     assert reload_module.ReloadingPolicy in WsgiCors.__mro__
     assert reload_module.ReloadingPolicy in AsgiCors.__mro__
     assert ASGI.middleware is AsgiCors
+
+
+def test_recovery_to_a_new_version_is_reported_as_loudly_as_the_failure(
+        config_file: Path, caplog: pytest.LogCaptureFixture) -> None:
+    middleware, spec = WSGI.build(str(config_file), reload_interval=0)
+    caplog.set_level(logging.WARNING, logger="iiscors")
+    write(config_file, BAD)
+    assert tag_of(WSGI, middleware, spec) == "A"
+    assert any(r.levelno == logging.ERROR for r in caplog.records)
+    caplog.clear()
+    write(config_file, version("B"))
+    assert tag_of(WSGI, middleware, spec) == "B"
+    assert [r.getMessage() for r in caplog.records if "usable again" in r.getMessage()]
+    caplog.clear()
+    write(config_file, version("C"))  # a routine reload: information only
+    assert tag_of(WSGI, middleware, spec) == "C"
+    assert not [r for r in caplog.records if "reloaded" in r.getMessage()]
