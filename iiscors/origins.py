@@ -126,14 +126,15 @@ class OriginMatcher(Generic[T]):
         rejects duplicate keys before this is built).
     """
 
-    __slots__ = ("_any", "_exact", "_wildcards")
+    __slots__ = ("_any", "_exact", "_hosts", "_schemes")
 
     def __init__(self, items: Iterable[tuple[str, T]]) -> None:
         #: exact serialized origins only, so that a hit proves the Origin is one
         self._exact: dict[str, T] = {}
-        #: "scheme://*.suffix[:port]" and "scheme://*", looked up by keys built from a parsed
-        #: Origin; never by the raw Origin, which could spell a pattern (contract B6)
-        self._wildcards: dict[str, T] = {}
+        #: "scheme://*.suffix[:port]" and "scheme://*", looked up by keys built from the Origin;
+        #: never by the raw Origin, which could spell a pattern (contract B6)
+        self._hosts: dict[str, T] = {}
+        self._schemes: dict[str, T] = {}
         self._any: T | None = None
         for pattern, value in items:
             kind = classify(pattern)
@@ -141,8 +142,10 @@ class OriginMatcher(Generic[T]):
                 self._any = value
             elif kind is PatternKind.EXACT:
                 self._exact[pattern] = value
-            elif kind is not PatternKind.NEVER:
-                self._wildcards[pattern] = value
+            elif kind is PatternKind.HOST_WILDCARD:
+                self._hosts[pattern] = value
+            elif kind is PatternKind.SCHEME_WILDCARD:
+                self._schemes[pattern] = value
 
     @property
     def any_rule(self) -> T | None:
@@ -152,8 +155,8 @@ class OriginMatcher(Generic[T]):
         """Return ``(value, serialized)``: the most specific match, and whether ``origin`` is a
         serialized origin (contract B6: a value that is not one only ever matches ``*``).
 
-        ``serialized`` is only meaningful with a match; without one it is not computed when
-        nothing but exact rules exist (no parsing is needed to know a miss is unlisted).
+        ``serialized`` is only meaningful with a match; without one it is not computed when it
+        cannot matter (no parsing is needed to know a miss is unlisted).
         """
         # Exact keys are serialized origins, so a hit needs no parsing: the common case.
         hit = self._exact.get(origin)
@@ -161,26 +164,37 @@ class OriginMatcher(Generic[T]):
             return hit, True
         if origin == "null":
             return self._any, True
-        if not self._wildcards and self._any is None:
-            # Only exact rules: a miss is unlisted, whatever the value (no parsing needed).
+        if len(origin) > MAX_ORIGIN_BYTES:
+            return self._any, False
+        hosts = self._hosts
+        if hosts:
+            # Host wildcards, longest suffix first (contract B4): the key for the suffix after
+            # each dot is the Origin with its first labels replaced by "*".  The suffix and the
+            # port came from a validated pattern, so on a hit only the replaced labels need
+            # checking; a trailing-dot host or a path can never form a pattern's key (B6).
+            start = origin.find("://") + 3
+            if start > 2:
+                dot = origin.find(".", start)
+                while dot > start:
+                    hit = hosts.get(origin[:start] + "*" + origin[dot:])
+                    if hit is not None:
+                        if _LABELS.fullmatch(origin, start, dot):
+                            return hit, True
+                        return self._any, False  # e.g. userinfo: "https://x@a.contoso.com"
+                    dot = origin.find(".", dot + 1)
+        if not self._schemes and self._any is None:
             return None, False
         found = _host_of(origin)
         if found is None:
             return self._any, False
         host, host_start = found
-        wildcards = self._wildcards
-        if wildcards and host[-1] != ".":
+        if self._schemes and host[-1] != ".":
             # Contract B6: a trailing-dot host is matched only by * or an exact rule.
-            head = origin[:host_start]
-            if host[0] != "[":
-                # Longest suffix first: scheme://*.b.c.d before scheme://*.c.d (contract B4).
-                dot = host.find(".")
-                while dot >= 0:
-                    hit = wildcards.get(head + "*" + origin[host_start + dot:])
-                    if hit is not None:
-                        return hit, True
-                    dot = host.find(".", dot + 1)
-            hit = wildcards.get(head + "*")
+            hit = self._schemes.get(origin[:host_start] + "*")
             if hit is not None:
                 return hit, True
         return self._any, True
+
+
+#: One or more host labels (the part of a host a "*." wildcard stands for, contract B5/B6).
+_LABELS = re.compile(_LABEL + r"(?:\." + _LABEL + r")*")
