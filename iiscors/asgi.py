@@ -42,14 +42,14 @@ _WANTED = {b"origin": "origin", b"access-control-request-method": "request_metho
            b"access-control-request-headers": "request_headers", b"host": "host"}
 
 
-def wsgi_path(scope: Scope) -> str:
-    """The request path in the form WSGI's ``PATH_INFO`` has (contract A9): relative to
-    ``root_path``, its UTF-8 bytes as latin-1 characters, as the policy's segments are."""
+def request_path(scope: Scope) -> str:
+    """The request path relative to ``root_path``, as text (contract A9; ASGI servers decode
+    it already, as :func:`iiscors.middleware.text_path` does for WSGI)."""
     path: str = scope.get("path", "") or ""
     root: str = scope.get("root_path", "") or ""
     if root and path.startswith(root):
         path = path[len(root):]
-    return path.encode("utf-8", "surrogateescape").decode("latin-1")
+    return path
 
 
 def request_fields(scope: Scope) -> dict[str, str]:
@@ -70,7 +70,7 @@ def _verdict(policy: Policy, scope: Scope, fields: dict[str, str]) -> Verdict:
     own = None
     if policy.exempt_same_origin and "host" in fields:
         own = f"{scope.get('scheme', 'http')}://{fields['host']}"
-    return policy.scope_for(wsgi_path(scope)).verdict(
+    return policy.scope_for(request_path(scope)).verdict(
         scope.get("method", "GET"), fields.get("origin"), fields.get("request_method"),
         fields.get("request_headers"), own)
 

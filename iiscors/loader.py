@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import bisect
 import codecs
-import functools
 import os
 import re
 from dataclasses import dataclass
@@ -98,6 +97,9 @@ def read_source(source: Source, *, name: str | None = None,
 
 def _encoding_of(data: bytes, name: str) -> tuple[str | None, list[Diagnostic]]:
     """Decide the encoding per contract A2; None with a diagnostic when it is refused."""
+    if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        # Before the UTF-16 check: a UTF-32-LE BOM starts with the UTF-16-LE one.
+        return None, [make("E104", "UTF-32 is not supported", name, 1, 1)]
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             body = data[len(bom):].decode(encoding, errors="replace")
@@ -108,8 +110,6 @@ def _encoding_of(data: bytes, name: str) -> tuple[str | None, list[Diagnostic]]:
             return encoding, []
     if data.startswith((b"<\x00", b"\x00<")):
         return None, [make("E104", "UTF-16 without a byte order mark", name, 1, 1)]
-    if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
-        return None, [make("E104", "UTF-32 is not supported", name, 1, 1)]
     declared_bytes = _DECLARED.match(data)
     if declared_bytes is None:
         return "utf-8", []
@@ -146,7 +146,7 @@ def parse_bytes(data: bytes, name: str) -> tuple[XmlDocument | None, list[Diagno
         line = text.count("\n", 0, nul) + 1
         return None, [make("E102", "A NUL character is not allowed in XML", name, line,
                            nul - text.rfind("\n", 0, nul))]
-    doctype = text.find("<!DOCTYPE")
+    doctype = _doctype_at(text)
     if doctype >= 0:
         # Refused before libxml2 sees it, so no entity declaration is ever processed.
         line = text.count("\n", 0, doctype) + 1
@@ -165,6 +165,18 @@ def parse_bytes(data: bytes, name: str) -> tuple[XmlDocument | None, list[Diagno
         return None, [make("E105", f"Elements are nested more than {MAX_DEPTH} levels deep",
                            name, deep.sourceline)]
     return XmlDocument(name, root, Locator(text, root)), []
+
+
+_DOCTYPE_SCAN = re.compile(r"<!--.*?(?:-->|$)|<!\[CDATA\[.*?(?:\]\]>|$)|<!DOCTYPE", re.S)
+
+
+def _doctype_at(text: str) -> int:
+    """Where a DOCTYPE declaration starts, or -1: the text of comments and CDATA sections
+    does not count (a commented-out DOCTYPE is no DOCTYPE)."""
+    for found in _DOCTYPE_SCAN.finditer(text):
+        if found.group() == "<!DOCTYPE":
+            return found.start()
+    return -1
 
 
 def _syntax_diagnostic(exc: etree.XMLSyntaxError, name: str) -> Diagnostic:
@@ -201,7 +213,8 @@ def load_document(source: Source, *, name: str | None = None,
 
 
 # A start tag, or a construct whose content must be skipped when looking for start tags.
-_MARKUP = re.compile(r"<!--.*?-->|<!\[CDATA\[.*?\]\]>|<\?.*?\?>|<([A-Za-z_][\w.\-:]*)", re.S)
+_MARKUP = re.compile(r"<!--.*?-->|<!\[CDATA\[.*?\]\]>|<\?.*?\?>|<([^\s/>!?=\"'][^\s/>=\"']*)",
+                     re.S)
 
 
 class Locator:
@@ -238,19 +251,19 @@ class Locator:
             return element.sourceline, None
         tag = _START_TAG.match(self._text, offset)
         end = tag.end() if tag is not None else len(self._text)
-        found = _attribute_pattern(attribute).search(self._text, offset, end)
-        if found is None:
-            return self._position(offset)
-        return self._position(found.start(1))
+        # Attributes one by one, so a name inside a quoted value is never taken for one.
+        for found in _ATTRIBUTE.finditer(self._text, offset, end):
+            if found.group(1) == attribute:
+                return self._position(found.start(1))
+        return self._position(offset)
 
 
 #: A start tag from its "<" to its ">", quoted values skipped (they may hold ">").
 _START_TAG = re.compile(r"""<(?:[^>"']+|"[^"]*"|'[^']*')*>?""")
 
 
-@functools.lru_cache(maxsize=256)
-def _attribute_pattern(attribute: str) -> re.Pattern[str]:
-    return re.compile(r"\s(" + re.escape(attribute) + r")\s*=")
+#: One attribute of a start tag: its name, then its quoted value.
+_ATTRIBUTE = re.compile(r"""\s([^\s=/>]+)\s*=\s*(?:"[^"]*"|'[^']*')""")
 
 
 def display_name(path: str | Path) -> str:

@@ -48,10 +48,19 @@ def _verdict(policy: Policy, environ: WSGIEnvironment) -> Verdict:
     own = None
     if policy.exempt_same_origin and "HTTP_HOST" in environ:
         own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ['HTTP_HOST']}"
-    return policy.scope_for(environ.get("PATH_INFO", "")).verdict(
+    return policy.scope_for(text_path(environ.get("PATH_INFO", ""))).verdict(
         environ.get("REQUEST_METHOD", "GET"), environ.get("HTTP_ORIGIN"),
         environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"),
         environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS"), own)
+
+
+def text_path(path_info: str) -> str:
+    """WSGI's ``PATH_INFO`` (bytes as latin-1 characters, PEP 3333) as text: UTF-8, with
+    undecodable bytes kept as surrogate escapes so they never equal a real character."""
+    try:
+        return path_info.encode("latin-1").decode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return path_info  # a server that already decoded it
 
 
 def merge_headers(headers: list[tuple[str, str]], extra: Headers) -> list[tuple[str, str]]:
@@ -87,13 +96,14 @@ def _merge(headers: list[tuple[str, str]], extra: Headers) -> tuple[list[tuple[s
     if vary_at < 0:
         merged.extend(extra)
         return merged, app_cors
+    # The application sent Vary (rare): every Vary header it sent counts, the first one grows.
+    tokens = {t.strip().lower() for name, value in headers if name.lower() == "vary"
+              for t in value.split(",")}
     for name, value in extra:
         if name is not h.VARY:
             merged.append((name, value))
-            continue
-        vary_name, present = merged[vary_at]
-        tokens = [t.strip().lower() for t in present.split(",")]
-        if "*" not in tokens and value.lower() not in tokens:
+        elif "*" not in tokens and value.lower() not in tokens:
+            vary_name, present = merged[vary_at]
             merged[vary_at] = (vary_name, f"{present}, {value}" if present.strip() else value)
     return merged, app_cors
 
@@ -147,14 +157,19 @@ class CorsMiddleware(ReloadingPolicy):
                 # Nothing to add to a request without Origin in a scope that needs no Vary.
                 return self.app(environ, start_response)
         else:
-            scope = policy.scope_for(get("PATH_INFO", ""))
+            scope = policy.scope_for(text_path(get("PATH_INFO", "")))
         own = None
         if policy.exempt_same_origin and "HTTP_HOST" in environ:
             own = f"{get('wsgi.url_scheme', 'http')}://{environ['HTTP_HOST']}"
+        method = get("REQUEST_METHOD", "GET")
         # The one evaluator (contract B), as a plain tuple: (kind, outcome, status, headers, ...).
-        _, _, status, headers, _, _ = scope.verdict(
-            get("REQUEST_METHOD", "GET"), origin, get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"),
-            get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS"), own)
+        # Only a preflight reads the Access-Control-Request-* headers (contract B3, B8).
+        if method == "OPTIONS":
+            _, _, status, headers, _, _ = scope.verdict(
+                method, origin, get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"),
+                get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS"), own)
+        else:
+            _, _, status, headers, _, _ = scope.verdict(method, origin, None, None, own)
         if status is not None:
             return self._answer(status, headers, start_response)
         if not headers:

@@ -271,10 +271,16 @@ class Policy:
         self.single_scope = not self._scopes
 
     def scope_for(self, path: str) -> ScopePolicy:
-        """The policy of the deepest configured path that covers ``path`` (WSGI PATH_INFO)."""
+        """The policy of the deepest configured path that covers ``path`` (contract A9).
+
+        ``path`` is the request path as text (decoded from UTF-8, as ``CorsRequest.path`` and
+        ASGI's ``path`` are; the WSGI adapter decodes ``PATH_INFO`` first, see
+        :func:`iiscors.middleware.text_path`).  Segments compare case-insensitively, the way
+        :func:`iiscors.rules.fold_segment` folded the configured ones.
+        """
         if not self._scopes:
             return self.root
-        segments = [s for s in path.lower().split("/") if s][:self._depth]
+        segments = [s for s in path.casefold().split("/") if s][:self._depth]
         for length in range(len(segments), 0, -1):
             scope = self._scopes.get(tuple(segments[:length]))
             if scope is not None:

@@ -31,6 +31,8 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 #: what a WSGI server can send in a header value (PEP 3333: latin-1), control characters aside
 _SENDABLE = re.compile(r"[\x20-\x7e\xa0-\xff]*")
 _BLANK = re.compile(r"\s*")
+#: XML's own white space (S, XML 1.0 section 2.3): the only text allowed between elements
+_XML_SPACE = re.compile(r"[ \t\r\n]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,11 +146,11 @@ class _Walk:
             if attribute.required and attribute.name not in element.attrib:
                 self.report("E204", f"Missing required attribute '{attribute.name}' on "
                             f"<{tag(element)}>", self.at(element))
-        if element.text and not _BLANK.fullmatch(element.text):
+        if element.text and not _XML_SPACE.fullmatch(element.text):
             self.report("E203", f"Text is not allowed inside <{tag(element)}>", self.at(element))
         seen: set[str] = set()
         for child in element:
-            if child.tail and not _BLANK.fullmatch(child.tail):
+            if child.tail and not _XML_SPACE.fullmatch(child.tail):
                 self.report("E203", f"Text is not allowed inside <{tag(element)}>",
                             self.at(element))
             if not isinstance(child.tag, str):
@@ -319,12 +321,13 @@ def split_location_path(path: str) -> tuple[str, ...] | None:
     segments = stripped.split("/")
     if any(s in ("", ".", "..") or "\\" in s for s in segments):
         return None
-    return tuple(wsgi_segment(s) for s in segments)
+    return tuple(fold_segment(s) for s in segments)
 
 
-def wsgi_segment(segment: str) -> str:
-    """A location segment in the form WSGI gives PATH_INFO (UTF-8 bytes as latin-1), folded."""
-    return segment.encode("utf-8").decode("latin-1").lower()
+def fold_segment(segment: str) -> str:
+    """A path segment as location paths and request paths are compared (contract A9:
+    case-insensitively, the whole Unicode range, as IIS compares URLs)."""
+    return segment.casefold()
 
 
 _SECTIONS = ("cors", "httpProtocol", "modules")

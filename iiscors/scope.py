@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from .diagnostics import Diagnostic, make
 from .rules import Entry, Level, Location, OriginRule, duplicate_message
@@ -69,8 +69,8 @@ def apply_entries(inherited: Sequence[tuple[str, T, Location]], entries: Iterabl
         elif folded in items:
             diagnostics.append(_at("E302", duplicate_message(key, entry.key), entry.location))
         else:
-            assert entry.value is not None
-            items[folded] = (entry.key, entry.value, entry.location)
+            # An add always carries its value (None only for <modules>, whose adds have none).
+            items[folded] = (entry.key, cast(T, entry.value), entry.location)
     return list(items.values())
 
 
@@ -84,6 +84,7 @@ def merge(path: tuple[str, ...], levels: Sequence[Level],
     enabled = fail_unlisted = False
     rules: list[tuple[str, OriginRule, Location]] = []
     headers: list[tuple[str, tuple[str, str], Location]] = []
+    modules: list[tuple[str, None, Location]] = []
     cors_module = True
     modules_at: Location | None = None
     cors_at: list[Location] = []
@@ -103,6 +104,10 @@ def merge(path: tuple[str, ...], levels: Sequence[Level],
                                     warn_missing=False)
         if level.modules is not None:
             modules_at = level.modules.location
+            # The collection rules of A6 (duplicates); modules inherited from
+            # applicationHost.config are invisible here, so a <remove> of one is normal.
+            modules = apply_entries(modules, level.modules.entries, "name", diagnostics,
+                                    warn_missing=False)
             for entry in level.modules.entries:
                 # Contract D1: CorsModule is registered globally; only its presence matters.
                 if entry.op == "clear" or (entry.op == "remove" and

@@ -4,7 +4,7 @@ IIS reads the web.config of the site root and of each physical directory on a re
 the deeper file's sections are merged after the shallower one's (attributes override,
 collections append, ``<clear/>``/``<remove>``).  :func:`scan_site` finds those files and gives
 each its directory prefix (lower-cased segments in the form WSGI gives ``PATH_INFO``, see
-:func:`iiscors.rules.wsgi_segment`); :func:`load_site` turns them into one
+:func:`iiscors.rules.fold_segment`); :func:`load_site` turns them into one
 :class:`~iiscors.Config`, or raises :class:`~iiscors.ConfigError` with every diagnostic.
 
 The walk is bounded, because a site root may be large or hostile:
@@ -31,7 +31,7 @@ from pathlib import Path
 from .config import Config, SourceFile, analyse
 from .diagnostics import ConfigError, Diagnostic, make
 from .loader import DEFAULT_MAX_BYTES
-from .rules import wsgi_segment
+from .rules import fold_segment
 
 #: The configuration file IIS reads in every directory (compared case-insensitively).
 WEB_CONFIG = "web.config"
@@ -134,7 +134,7 @@ def scan_site(root: str | os.PathLike[str], *, max_directories: int = MAX_DIRECT
                 pending.clear()
                 children = []
                 break
-            children.append((entry.path, (*prefix, wsgi_segment(entry.name)),
+            children.append((entry.path, (*prefix, fold_segment(entry.name)),
                              ancestors | {child_real}))
         pending.extend(reversed(children))
     return SiteScan(root_path, tuple(files), tuple(stamps), tuple(diagnostics))

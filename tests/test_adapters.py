@@ -309,7 +309,7 @@ def test_asgi_passes_websocket_and_lifespan_untouched() -> None:
 
 def test_asgi_path_is_relative_to_root_path() -> None:
     """Contract A9: the path is relative to where the middleware is mounted, as PATH_INFO."""
-    from iiscors.asgi import wsgi_path
+    from iiscors.asgi import request_path
 
-    assert wsgi_path({"path": "/mount/api/x", "root_path": "/mount"}) == "/api/x"
-    assert wsgi_path({"path": "/api/é", "root_path": ""}) == "/api/\xc3\xa9"
+    assert request_path({"path": "/mount/api/x", "root_path": "/mount"}) == "/api/x"
+    assert request_path({"path": "/api/é", "root_path": ""}) == "/api/é"

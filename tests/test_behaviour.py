@@ -370,3 +370,31 @@ def test_every_contract_rule_has_a_behaviour_or_unit_case() -> None:
     # A2, A4, A7, A8 are about files and errors: tests/test_loader.py and tests/test_rules.py.
     expected = {"A1", "A3", "A5", "A6", "A9", *(f"B{n}" for n in range(1, 16)), "C1", "D1"}
     assert expected <= rules_here
+
+
+CAFE = web_config('<cors enabled="true" failUnlistedOrigins="true">'
+                  '<add origin="https://app.contoso.com" /></cors>',
+                  outside='<location path="café"><system.webServer><cors enabled="false" />'
+                          "</system.webServer></location>")
+
+
+@pytest.mark.parametrize(("path_info", "covered"), [
+    ("/caf\xc3\xa9/x", True),      # PATH_INFO: UTF-8 bytes as latin-1 characters (PEP 3333)
+    ("/CAF\xc3\x89", True),        # É folds to é: case-insensitive over all of Unicode
+    ("/caf\xe9", False),           # a latin-1 byte that is not UTF-8 is not é
+    ("/cafe", False),
+])
+def test_a9_location_paths_compare_decoded_and_case_folded(path_info: str, covered: bool
+                                                           ) -> None:
+    app = Recorder()
+    response = call(CorsMiddleware(app, CAFE), path=path_info, headers={"Origin": EVIL})
+    # Covered: CORS is disabled there, the app answers; elsewhere the unlisted origin gets 403.
+    assert response.status == (200 if covered else 403)
+
+
+def test_a9_evaluate_and_the_middleware_agree_on_text_paths() -> None:
+    from iiscors import CorsRequest, load_config
+
+    config = load_config(CAFE)
+    assert config.evaluate(CorsRequest("GET", EVIL, path="/CAFÉ/x")).status is None
+    assert config.evaluate(CorsRequest("GET", EVIL, path="/cafe")).status == 403

@@ -113,3 +113,24 @@ def test_locations_point_at_attributes_on_continuation_lines() -> None:
             b'       maxAge="1" />\n</cors>\n</system.webServer>\n</configuration>\n')
     (diagnostic,) = check_config(data)
     assert (diagnostic.code, diagnostic.line, diagnostic.column) == ("E206", 5, 8)
+
+
+def test_a2_a_doctype_in_a_comment_or_cdata_is_not_a_doctype() -> None:
+    data = (b"<configuration><!-- removed: <!DOCTYPE x> --><appSettings>"
+            b"<![CDATA[<!DOCTYPE]]></appSettings><system.webServer>"
+            b'<cors enabled="true"><add origin="*" /></cors></system.webServer></configuration>')
+    assert codes(data) == []
+
+
+def test_a2_utf_32_is_refused_as_an_encoding_problem() -> None:
+    text = VALID.format(enc="utf-32")
+    assert codes(codecs.BOM_UTF32_LE + text.encode("utf-32-le")) == [("E104", 1)]
+
+
+def test_locations_survive_non_ascii_element_names_and_quoted_lookalikes() -> None:
+    data = ("<configuration>\n<appSettings><élément/></appSettings>\n<system.webServer>\n"
+            '<cors enabled="true" bogus="1"\n  failUnlistedOrigins="false">\n'
+            '<add origin="https://a.com maxAge=1" maxAge="x"/>\n'
+            "</cors>\n</system.webServer>\n</configuration>\n").encode()
+    found = [(d.code, d.line, d.column) for d in check_config(data)]
+    assert found == [("E201", 4, 22), ("E207", 6, 38)]

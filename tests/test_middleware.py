@@ -58,6 +58,11 @@ def test_merge_headers_appends_and_merges_vary_without_mutating() -> None:
                       ("Access-Control-Allow-Origin", "x")]
     assert original == [("Content-Type", "text/plain"), ("VARY", "Accept")]
     assert merge_headers([("Vary", "")], (("Vary", "Origin"),)) == [("Vary", "Origin")]
+    # Every Vary header the application sent counts: no token twice across them (B11).
+    assert merge_headers([("Vary", "Accept"), ("Vary", "Origin")], (("Vary", "Origin"),)) == [
+        ("Vary", "Accept"), ("Vary", "Origin")]
+    assert merge_headers([("Vary", "Accept"), ("Vary", "*")], (("Vary", "Origin"),)) == [
+        ("Vary", "Accept"), ("Vary", "*")]
     assert merge_headers([("Vary", "accept, ORIGIN")], (("Vary", "Origin"),)) == [
         ("Vary", "accept, ORIGIN")]
 

@@ -72,7 +72,7 @@ def ref_match(rules: list[str], origin: str) -> str | None:
                 if pattern == scheme + "://*":
                     rank = (2, 0)
                 elif pattern.startswith(scheme + "://*."):
-                    rest = pattern[len(scheme) + 4:]
+                    rest = pattern[len(scheme) + 5:]  # after "scheme://*."
                     suffix, _, rule_port = rest.partition(":")
                     if (host.endswith("." + suffix) and (rule_port or None) == port
                             and not host.startswith("[")):
@@ -173,3 +173,19 @@ def test_b4_cost_does_not_depend_on_the_number_of_rules() -> None:
     probes.clear()
     assert matcher.match("https://a.b.c.unlisted.test")[0] is None
     assert len(probes) <= 6
+
+
+@pytest.mark.parametrize(("rules", "origin", "expected"), [
+    (["https://*.b"], "https://a.b", "https://*.b"),
+    (["https://*.b", "https://*.a.b"], "https://x.a.b", "https://*.a.b"),
+    (["https://*.b:8443"], "https://a.b:8443", "https://*.b:8443"),
+    (["https://*.b"], "https://a.b:8443", None),
+    (["https://*.b"], "https://b", None),
+    (["http://*", "*"], "http://a.b", "http://*"),
+    (["*", "https://a.b"], "https://a.b", "https://a.b"),
+    (["https://*.b"], "https://x@a.b", None),
+])
+def test_the_reference_itself(rules: list[str], origin: str, expected: str | None) -> None:
+    """The reference must be right for the property test to mean anything."""
+    assert ref_match(rules, origin) == expected
+    assert OriginMatcher((r, r) for r in rules).match(origin)[0] == expected

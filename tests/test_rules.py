@@ -47,6 +47,12 @@ CASES: list[tuple[str, bytes, list[tuple[str, int | None]]]] = [
         '    <add origin="*" />',
         "  </cors>",
         "</system.webServer></configuration>"), [("E203", 2)]),
+    ("A4-non-breaking-space-is-text-not-white-space", doc(
+        "<configuration><system.webServer>",
+        '  <cors enabled="true" bogus="1">&#xA0;',
+        '    <add origin="*" />',
+        "  </cors>",
+        "</system.webServer></configuration>"), [("E201", 2), ("E203", 2)]),
     ("A4-comments-and-whitespace-are-fine", doc(
         "<configuration><system.webServer>",
         '  <cors enabled="true"><!-- c -->',
@@ -126,6 +132,12 @@ CASES: list[tuple[str, bytes, list[tuple[str, int | None]]]] = [
         '    <remove nam="CorsModule" />',
         "  </modules>",
         "</system.webServer></configuration>"), [("E206", 3), ("E201", 4), ("E204", 4)]),
+    ("A6-duplicate-modules", doc(
+        "<configuration><system.webServer>",
+        '  <cors enabled="true"><add origin="*" /></cors>',
+        '  <modules><remove name="WebDAVModule" /><add name="CorsModule" />',
+        '    <add name="corsmodule" /></modules>',
+        "</system.webServer></configuration>"), [("E302", 4)]),
     ("A5-bad-booleans", doc(
         "<configuration><system.webServer>",
         '  <cors enabled="1" failUnlistedOrigins=" true">',

@@ -10,7 +10,7 @@ import pytest
 from test_adapters import WSGI, Req, web_config
 
 from iiscors import ConfigError
-from iiscors.rules import wsgi_segment
+from iiscors.rules import fold_segment
 from iiscors.site import analyse_site, load_site, scan_site
 
 ALLOW_A = web_config('<cors enabled="true" failUnlistedOrigins="true">'
@@ -42,17 +42,37 @@ def test_every_sub_directory_file_with_its_prefix_root_first(tmp_path: Path) -> 
                                  (("b", "c"), "b/c/WEB.CONFIG")]
 
 
-def test_non_ascii_directories_get_the_wsgi_segment_form(tmp_path: Path) -> None:
+def test_non_ascii_directories_match_case_insensitively(tmp_path: Path) -> None:
     tree(tmp_path, {"Café/web.config": ALLOW_A})
-    assert prefixes(tmp_path) == [((wsgi_segment("Café"),), "Café/web.config")]
-    assert wsgi_segment("Café").startswith("caf")
+    assert prefixes(tmp_path) == [((fold_segment("Café"),), "Café/web.config")]
+    assert fold_segment("Café") == "café"
     middleware, spec = WSGI.build(str(tmp_path))
-    # PATH_INFO carries the UTF-8 bytes as latin-1 characters, as every WSGI server does.
-    inside = WSGI.call(middleware, spec, Req(path="/caf\xc3\xa9/x",
-                                             headers=(("Origin", "https://a.example"),)))
-    assert inside.get_all("Access-Control-Allow-Origin") == ["https://a.example"]
+    # PATH_INFO carries the UTF-8 bytes as latin-1 characters, as every WSGI server does;
+    # case is folded on the decoded text, so É matches é (contract A9, as IIS compares URLs).
+    for path in ("/caf\xc3\xa9/x", "/CAF\xc3\x89/x"):
+        inside = WSGI.call(middleware, spec, Req(path=path,
+                                                 headers=(("Origin", "https://a.example"),)))
+        assert inside.get_all("Access-Control-Allow-Origin") == ["https://a.example"], path
     outside = WSGI.call(middleware, spec, Req(path="/x",
                                               headers=(("Origin", "https://a.example"),)))
+    assert outside.get_all("Access-Control-Allow-Origin") == []
+
+
+def test_a_directory_name_that_is_not_utf_8_is_handled(tmp_path: Path) -> None:
+    """A byte name (undecodable) neither crashes the walk nor matches a real character."""
+    import os
+
+    tree(tmp_path, {"web.config": ALLOW_A})
+    os.mkdir(os.fsencode(tmp_path) + b"/bad\xffdir")
+    (tmp_path / os.fsdecode(b"bad\xffdir") / "web.config").write_bytes(
+        ALLOW_A.replace(b"https://a.example", b"https://b.example"))
+    middleware, spec = WSGI.build(str(tmp_path))
+    # PATH_INFO for /bad%FFdir: the raw byte as a latin-1 character, as WSGI servers give it.
+    inside = WSGI.call(middleware, spec, Req(path="/bad\xffdir/x",
+                                             headers=(("Origin", "https://b.example"),)))
+    assert inside.get_all("Access-Control-Allow-Origin") == ["https://b.example"]
+    outside = WSGI.call(middleware, spec, Req(path="/bad\xc3\xbfdir/x",
+                                              headers=(("Origin", "https://b.example"),)))
     assert outside.get_all("Access-Control-Allow-Origin") == []
 
 
