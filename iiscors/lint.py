@@ -153,7 +153,8 @@ def rule_checks(rule: OriginRule) -> Iterator[Diagnostic]:
     allow_headers = [item for item in headers if item[0] == "allowHeaders"]
     if rule.allow_all_requested_headers and allow_headers:
         yield _at("W216", "allowAllRequestedHeaders=\"true\" together with a header list: "
-                  "preflights echo the requested headers and the list is ignored (contract B8)",
+                  "preflights echo the requested headers, and the list is sent only when a "
+                  "preflight asks for none (contract B8)",
                   allow_headers[0][2])
     for what, value, at in headers:
         if what == "allowMethods" and value.upper() == "OPTIONS":
