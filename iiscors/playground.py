@@ -22,7 +22,6 @@ Bad input to the explain endpoint is a 400 with a JSON ``error`` message, never 
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 import sys
@@ -47,6 +46,7 @@ from .middleware import (
     WSGIEnvironment,
 )
 from .policy import CorsRequest, Decision, Outcome
+from .serve import is_loopback
 
 ASSETS = Path(__file__).resolve().parent
 #: The page's files, served from the package (names as the page requests them).
@@ -496,15 +496,6 @@ class _QuietHandler(WSGIRequestHandler):
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         return None
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _base(host: str, port: int) -> str:

@@ -340,7 +340,8 @@ def build(config: str | None, root: str | None, app: str | None, proxy: str | No
     return middleware, f"{what}, CORS from {where}"
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Is ``host`` a loopback name or address (the development server's safe default)?"""
     if host == "localhost":
         return True
     try:
@@ -412,7 +413,7 @@ def serve(ctx: click.Context, config: str | None, root: str | None, app: str | N
     click.echo(f"iiscors: listening on {base}/ (Ctrl+C to stop)")
     click.echo(f"iiscors: web.config reload {'on' if middleware.reload else 'off'}"
                + (", strict" if strict else ""))
-    if not _is_loopback(host):
+    if not is_loopback(host):
         click.echo("iiscors: warning: this is a development server; for production see "
                    "docs/serving.md (gunicorn, waitress, uvicorn)", err=True)
     if config is None and root is None and app is None and proxy is None:
