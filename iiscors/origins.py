@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import enum
 import re
+import string
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -178,7 +179,9 @@ class OriginMatcher(Generic[T]):
                 while dot > start:
                     hit = hosts.get(origin[:start] + "*" + origin[dot:])
                     if hit is not None:
-                        if _LABELS.fullmatch(origin, start, dot):
+                        labels = origin[start:dot]
+                        if (_LABEL_CHARS.issuperset(labels) and ".." not in labels
+                                and labels[-1] != "."):
                             return hit, True
                         return self._any, False  # e.g. userinfo: "https://x@a.contoso.com"
                     dot = origin.find(".", dot + 1)
@@ -196,5 +199,6 @@ class OriginMatcher(Generic[T]):
         return self._any, True
 
 
-#: One or more host labels (the part of a host a "*." wildcard stands for, contract B5/B6).
-_LABELS = re.compile(_LABEL + r"(?:\." + _LABEL + r")*")
+#: What the labels a "*." wildcard stands for may hold (contract B5/B6): checked as a set (cheaper
+#: than a regular expression on every wildcard hit), with the dots checked apart.
+_LABEL_CHARS = frozenset(string.ascii_letters + string.digits + "-_.")

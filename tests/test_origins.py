@@ -184,6 +184,9 @@ def test_b4_cost_does_not_depend_on_the_number_of_rules() -> None:
     (["http://*", "*"], "http://a.b", "http://*"),
     (["*", "https://a.b"], "https://a.b", "https://a.b"),
     (["https://*.b"], "https://x@a.b", None),
+    (["https://*.b"], "https://x..a.b", None),   # an empty label before the suffix
+    (["https://*.b"], "https://a..b", None),     # an empty label right before it
+    (["https://*.b"], "https://a b.b", None),
 ])
 def test_the_reference_itself(rules: list[str], origin: str, expected: str | None) -> None:
     """The reference must be right for the property test to mean anything."""
