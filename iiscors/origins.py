@@ -152,6 +152,12 @@ class OriginMatcher(Generic[T]):
     def any_rule(self) -> T | None:
         return self._any
 
+    @property
+    def exact(self) -> dict[str, T]:
+        """The exact origins (read-only by convention): a caller on a hot path may try this
+        dict first and call :meth:`match` only on a miss; a hit is a serialized origin."""
+        return self._exact
+
     def match(self, origin: str) -> tuple[T | None, bool]:
         """Return ``(value, serialized)``: the most specific match, and whether ``origin`` is a
         serialized origin (contract B6: a value that is not one only ever matches ``*``).

@@ -138,9 +138,9 @@ class ScopePolicy:
     """
 
     __slots__ = (
-        "_compiled",
         "_denied_outcome",
         "_denied_status",
+        "_exact",
         "_matcher",
         "active",
         "custom",
@@ -170,6 +170,7 @@ class ScopePolicy:
         self._denied_outcome = Outcome.DENIED if self.fail else Outcome.PASSTHROUGH
         self._matcher: OriginMatcher[_CompiledRule] = OriginMatcher(
             (rule.origin, self._compile(rule)) for rule in rules)
+        self._exact = self._matcher.exact
 
     def _compile(self, rule: OriginRule) -> _CompiledRule:
         credentials: Headers = ((h.ALLOW_CREDENTIALS, "true"),) if rule.allow_credentials else ()
@@ -213,7 +214,12 @@ class ScopePolicy:
             return (kind, _PASSTHROUGH, None, self.passive, None, Reason.NO_ORIGIN)
         if own_origin is not None and origin == own_origin:
             return (_NOT_CORS, _PASSTHROUGH, None, self.passive, None, Reason.SAME_ORIGIN)
-        compiled, serialized = self._matcher.match(origin)
+        # The common case first: one dict lookup, no method call (an exact key is serialized).
+        compiled = self._exact.get(origin)
+        if compiled is not None:
+            serialized = True
+        else:
+            compiled, serialized = self._matcher.match(origin)
         if compiled is None:
             return (kind, self._denied_outcome, self._denied_status, self.passive, None,
                     Reason.UNLISTED_FAIL if self.fail else Reason.UNLISTED_PASS)
