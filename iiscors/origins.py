@@ -169,6 +169,11 @@ class OriginMatcher(Generic[T]):
         hit = self._exact.get(origin)
         if hit is not None:
             return hit, True
+        return self.match_patterns(origin)
+
+    def match_patterns(self, origin: str) -> tuple[T | None, bool]:
+        """:meth:`match` for an Origin already known not to be an exact key (the caller tried
+        :attr:`exact` first): the wildcard forms and ``*``."""
         if origin == "null":
             return self._any, True
         if len(origin) > MAX_ORIGIN_BYTES:

@@ -219,7 +219,7 @@ class ScopePolicy:
         if compiled is not None:
             serialized = True
         else:
-            compiled, serialized = self._matcher.match(origin)
+            compiled, serialized = self._matcher.match_patterns(origin)
         if compiled is None:
             return (kind, self._denied_outcome, self._denied_status, self.passive, None,
                     Reason.UNLISTED_FAIL if self.fail else Reason.UNLISTED_PASS)
