@@ -9,13 +9,14 @@ web.config is edited, stays on the last good configuration when the edit is unus
 from __future__ import annotations
 
 import os
+import queue
 import re
-import select
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,20 +96,30 @@ def served(tmp_path: Path) -> Iterator[Served]:
             process.wait(timeout=10)
 
 
+def _pump(stream: Iterable[str], into: queue.Queue[str]) -> None:
+    for line in stream:
+        into.put(line)
+
+
 def _wait_until_listening(process: subprocess.Popen[str], log_path: Path) -> str:
+    # A reader thread, not select() + readline(): readline buffers several lines at once, and
+    # select() then reports nothing left to read while the "listening" line waits in the buffer.
     assert process.stdout is not None
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True).start()
     deadline = time.monotonic() + 20
     seen = ""
     while time.monotonic() < deadline:
-        ready, _, _ = select.select([process.stdout], [], [], 0.2)
-        if ready:
-            line = process.stdout.readline()
-            seen += line
-            found = LISTENING.search(line)
-            if found:
-                return found.group(1)
-        if process.poll() is not None:
-            break
+        try:
+            line = lines.get(timeout=0.2)
+        except queue.Empty:
+            if process.poll() is not None:
+                break
+            continue
+        seen += line
+        found = LISTENING.search(line)
+        if found:
+            return found.group(1)
     pytest.fail(f"iiscors serve did not start:\n{seen}\n{log_path.read_text()}")
 
 
