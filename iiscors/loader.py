@@ -164,7 +164,21 @@ def parse_bytes(data: bytes, name: str) -> tuple[XmlDocument | None, list[Diagno
     if deep is not None:
         return None, [make("E105", f"Elements are nested more than {MAX_DEPTH} levels deep",
                            name, deep.sourceline)]
+    if root.tag == "{" + NET_CONFIGURATION_NS + "}configuration":
+        _drop_namespace(root)
     return XmlDocument(name, root, Locator(text, root)), []
+
+
+#: Visual Studio 2005 wrote ``<configuration xmlns="…/.NetConfiguration/v2.0">``; the IIS and
+#: .NET configuration systems ignore that namespace, so years-old web.config files still carry it.
+NET_CONFIGURATION_NS = "http://schemas.microsoft.com/.NetConfiguration/v2.0"
+
+
+def _drop_namespace(root: etree._Element) -> None:
+    prefix = "{" + NET_CONFIGURATION_NS + "}"
+    for element in root.iter():
+        if isinstance(element.tag, str) and element.tag.startswith(prefix):
+            element.tag = element.tag[len(prefix):]
 
 
 _DOCTYPE_SCAN = re.compile(r"<!--.*?(?:-->|$)|<!\[CDATA\[.*?(?:\]\]>|$)|<!DOCTYPE", re.S)

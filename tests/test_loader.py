@@ -134,3 +134,15 @@ def test_locations_survive_non_ascii_element_names_and_quoted_lookalikes() -> No
             "</cors>\n</system.webServer>\n</configuration>\n").encode()
     found = [(d.code, d.line, d.column) for d in check_config(data)]
     assert found == [("E201", 4, 22), ("E207", 6, 38)]
+
+
+def test_a1_the_old_dotnet_configuration_namespace_is_ignored() -> None:
+    """Visual Studio 2005's web.config root carried a namespace IIS ignores; so does iiscors."""
+    data = (b'<configuration xmlns="http://schemas.microsoft.com/.NetConfiguration/v2.0">\n'
+            b'<system.webServer><cors enabled="true" bogus="1">\n'
+            b'<add origin="https://a.example" /></cors></system.webServer></configuration>')
+    assert codes(data) == [("E201", 2)]
+    config = load_config(data.replace(b' bogus="1"', b""))
+    assert [rule.origin for rule in config.scopes[()].rules] == ["https://a.example"]
+    other = data.replace(b".NetConfiguration/v2.0", b"other")
+    assert [code for code, _ in codes(other)] == ["E106"]
