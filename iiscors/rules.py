@@ -25,6 +25,8 @@ from .schema import AttributeSpec, ElementSpec, element_specs, schema_violations
 T = TypeVar("T")
 
 _INT32 = re.compile(r"[+-]?[0-9]+")
+#: The namespace of web.config transforms (xdt:Transform, xdt:Locator), in lxml's {ns} form
+XDT = "{http://schemas.microsoft.com/XML-Document-Transform}"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 #: RFC 9110 token: header names and methods (contract A4: they reach response headers)
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -137,6 +139,8 @@ class _Walk:
 
     def check(self, element: etree._Element, spec: ElementSpec) -> None:
         for name, value in element.attrib.items():
+            if str(name).startswith(XDT):
+                continue  # a web.config transform's instruction, gone once deployed
             attribute = spec.attributes.get(str(name))
             if attribute is None:
                 self.report("E201", f"Unrecognized attribute '{name}'", self.at(element, str(name)))

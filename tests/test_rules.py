@@ -300,3 +300,15 @@ def test_schema_violation_the_walker_misses_would_be_reported(monkeypatch: pytes
     found = check_config(doc("<configuration><system.webServer>",
                              '<cors bogus="1" />', "</system.webServer></configuration>"))
     assert [(d.code, d.line) for d in found] == [("E299", 2)]
+
+
+def test_a4_transform_attributes_are_not_section_attributes() -> None:
+    """Web.Release.config-style files carry xdt:* instructions; they are not IIS attributes."""
+    xml = doc(
+        '<configuration xmlns:xdt="http://schemas.microsoft.com/XML-Document-Transform">',
+        '<system.webServer><cors enabled="true" xdt:Transform="Replace">',
+        '  <add origin="https://a.example" xdt:Locator="Match(origin)" />',
+        "</cors></system.webServer></configuration>")
+    assert check_config(xml) == []
+    other = xml.replace(b"XML-Document-Transform", b"other-namespace")
+    assert [d.code for d in check_config(other)] == ["E201", "E201"]
