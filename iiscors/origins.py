@@ -134,7 +134,8 @@ class OriginMatcher(Generic[T]):
         self._exact: dict[str, T] = {}
         #: "scheme://*.suffix[:port]" and "scheme://*", looked up by keys built from the Origin;
         #: never by the raw Origin, which could spell a pattern (contract B6)
-        self._hosts: dict[str, T] = {}
+        #: host wildcards by "scheme://", then by ".suffix[:port]"
+        self._hosts: dict[str, dict[str, T]] = {}
         self._schemes: dict[str, T] = {}
         self._any: T | None = None
         for pattern, value in items:
@@ -144,7 +145,8 @@ class OriginMatcher(Generic[T]):
             elif kind is PatternKind.EXACT:
                 self._exact[pattern] = value
             elif kind is PatternKind.HOST_WILDCARD:
-                self._hosts[pattern] = value
+                head, _, suffix = pattern.partition("*")
+                self._hosts.setdefault(head, {})[suffix] = value
             elif kind is PatternKind.SCHEME_WILDCARD:
                 self._schemes[pattern] = value
 
@@ -178,20 +180,22 @@ class OriginMatcher(Generic[T]):
             return self._any, True
         if len(origin) > MAX_ORIGIN_BYTES:
             return self._any, False
-        hosts = self._hosts
-        if hosts:
-            # Host wildcards, longest suffix first (contract B4): the key for the suffix after
-            # each dot is the Origin with its first labels replaced by "*".  The suffix and the
-            # port came from a validated pattern, so on a hit only the replaced labels need
-            # checking; a trailing-dot host or a path can never form a pattern's key (B6).
+        if self._hosts:
+            # Host wildcards, longest suffix first (contract B4): the Origin's "scheme://" picks
+            # a table of suffixes (".contoso.com[:port]"), looked up for the rest of the Origin
+            # after each dot.  The suffix and port came from a validated pattern, so on a hit
+            # only the labels before it need checking; a trailing-dot host or a path can never
+            # equal a pattern's suffix (B6).
             start = origin.find("://") + 3
-            if start > 2:
+            suffixes = self._hosts.get(origin[:start]) if start > 2 else None
+            if suffixes is not None:
                 dot = origin.find(".", start)
                 while dot > start:
-                    hit = hosts.get(origin[:start] + "*" + origin[dot:])
+                    hit = suffixes.get(origin[dot:])
                     if hit is not None:
                         labels = origin[start:dot]
-                        if (_LABEL_CHARS.issuperset(labels) and ".." not in labels
+                        if (labels.isalnum() and labels.isascii()) or (
+                                _LABEL_CHARS.issuperset(labels) and ".." not in labels
                                 and labels[-1] != "."):
                             return hit, True
                         return self._any, False  # e.g. userinfo: "https://x@a.contoso.com"

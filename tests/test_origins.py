@@ -184,6 +184,7 @@ def test_b4_cost_does_not_depend_on_the_number_of_rules() -> None:
     (["http://*", "*"], "http://a.b", "http://*"),
     (["*", "https://a.b"], "https://a.b", "https://a.b"),
     (["https://*.b"], "https://x@a.b", None),
+    (["https://*.b"], "https://x.y_z.a.b", "https://*.b"),   # several labels, underscore
     (["https://*.b"], "https://x..a.b", None),   # an empty label before the suffix
     (["https://*.b"], "https://a..b", None),     # an empty label right before it
     (["https://*.b"], "https://a b.b", None),
