@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 # The WSGI types, spelled out so that this file does not need typeshed's _typeshed.wsgi at run time.
@@ -288,6 +290,20 @@ def free_loopback_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def gunicorn_argv(port: int, app: str, *, workers: int, worker_class: str = "sync",
+                  threads: int | None = None, keep_alive: int | None = None) -> list[str]:
+    """The gunicorn command line the HTTP tools share: loopback only, this folder importable,
+    warnings-level logs.  ``app`` is gunicorn's ``module:callable()`` spec."""
+    argv = [sys.executable, "-m", "gunicorn", "--chdir", str(Path(__file__).resolve().parent),
+            "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+            "--worker-class", worker_class, "--log-level", "warning"]
+    if threads is not None:
+        argv += ["--threads", str(threads)]
+    if keep_alive is not None:
+        argv += ["--keep-alive", str(keep_alive)]
+    return [*argv, app]
 
 
 def make_server_app() -> WSGIApp:

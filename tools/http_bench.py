@@ -45,6 +45,7 @@ from _benchlib import (
     Scenario,
     exact_scenario,
     free_loopback_port,
+    gunicorn_argv,
     request_headers,
 )
 
@@ -67,22 +68,8 @@ def start_server(
     port = free_loopback_port()
     log = tmp / f"gunicorn-{mode}.log"
     env = dict(os.environ, IISCORS_BENCH_MODE=mode, IISCORS_BENCH_CONFIG=str(config_path))
-    argv = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--chdir",
-        str(TOOLS),
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(workers),
-        "--worker-class",
-        worker_class,
-        "--log-level",
-        "warning",
-        "_benchlib:make_server_app()",
-    ]
+    argv = gunicorn_argv(port, "_benchlib:make_server_app()", workers=workers,
+                         worker_class=worker_class)
     with log.open("wb") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
     server = Server(mode, port, proc, log)

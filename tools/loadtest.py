@@ -51,6 +51,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from _benchlib import free_loopback_port, gunicorn_argv
+
 TOOLS = Path(__file__).resolve().parent
 CONFIG_ENV = "IISCORS_LOADTEST_CONFIG"
 RELOAD_ENV = "IISCORS_LOADTEST_RELOAD_INTERVAL"
@@ -632,13 +634,6 @@ def settle_on_log(watch: LogWatch, workers: Callable[[], list[int]], expected: d
 # --- the server -------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _children(pid: int) -> list[int]:
     try:
         text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
@@ -704,26 +699,8 @@ class Result:
 
 
 def _gunicorn_argv(port: int, workers: int, threads: int) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--chdir",
-        str(TOOLS),
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(workers),
-        "--worker-class",
-        "gthread",
-        "--threads",
-        str(threads),
-        "--keep-alive",
-        "30",
-        "--log-level",
-        "warning",
-        "loadtest:make_app()",
-    ]
+    return gunicorn_argv(port, "loadtest:make_app()", workers=workers, worker_class="gthread",
+                         threads=threads, keep_alive=30)
 
 
 @dataclass
@@ -768,7 +745,7 @@ def run_faults(
         diagnostics = state_diagnostics(config)
         config.write_bytes(FAULT_VERSIONS["A"])
         watch = LogWatch(tmp / "iiscors.log")
-        port = _free_port()
+        port = free_loopback_port()
         gunicorn_log = tmp / "gunicorn.log"
         env = dict(
             os.environ,
@@ -900,7 +877,7 @@ def run(
         tmp = Path(tmp_name)
         config = tmp / "web.config"
         config.write_bytes(WEB_CONFIG)
-        port = _free_port()
+        port = free_loopback_port()
         gunicorn_log = tmp / "gunicorn.log"
         argv = _gunicorn_argv(port, workers, threads)
         env = dict(os.environ, **{CONFIG_ENV: str(config)})

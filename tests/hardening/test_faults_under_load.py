@@ -107,12 +107,9 @@ def _client(port: int, keep_alive: bool, counter: itertools.count[int],
 
 def _start_gunicorn(tmp_path: Path, config: Path, log: Path) -> tuple[subprocess.Popen[bytes],
                                                                       int, Path]:
-    port = lt._free_port()
+    port = lt.free_loopback_port()
     server_log = tmp_path / "gunicorn.log"
-    argv = [sys.executable, "-m", "gunicorn", "--chdir", str(TOOLS),
-            "--bind", f"127.0.0.1:{port}", "--workers", str(WORKERS),
-            "--worker-class", "gthread", "--threads", "4", "--keep-alive", "30",
-            "--log-level", "warning", "loadtest:make_app()"]
+    argv = lt._gunicorn_argv(port, WORKERS, 4)
     env = dict(os.environ, **{lt.CONFIG_ENV: str(config), lt.RELOAD_ENV: str(INTERVAL),
                               lt.LOG_ENV: str(log)})
     with server_log.open("wb") as out:
