@@ -6,6 +6,11 @@ refusals (403) itself, before the wrapped application — and so before any auth
 it — runs (contract B7, B8); otherwise it calls the application and merges the decision's headers
 into whatever response the application starts, any status (contract B9, B11).
 
+Decisions that were already made are not asked for again: a request without Origin, and a
+repeat of an allowed origin, read the headers the policy prepared (``ScopePolicy.passive``,
+``ScopePolicy.answers``) with one dict lookup.  ``tests/test_answers.py`` checks every request
+shape, first and repeated, against the Decision.
+
 Place it outermost: it cannot add headers to responses produced outside it (a server's own
 error pages, a proxy in front).  Do not use it together with another CORS layer (flask-cors,
 customHeaders setting Access-Control-*): browsers reject the duplicated headers, as on IIS.
@@ -22,7 +27,7 @@ from typing import Any, Protocol
 from . import _headers as h
 from .config import Config
 from .loader import DEFAULT_MAX_BYTES, Source
-from .policy import Decision, Headers, Policy, Verdict
+from .policy import Decision, Headers, Policy, Verdict, preflight_headers
 from .reload import DEFAULT_RELOAD_INTERVAL, UNUSABLE_BODY, ReloadingPolicy
 
 logger = logging.getLogger("iiscors")
@@ -40,18 +45,27 @@ WSGIApplication = Callable[[WSGIEnvironment, StartResponse], Iterable[bytes]]
 
 FORBIDDEN_BODY = b"403 Forbidden: the CORS policy does not allow this origin.\n"
 _monotonic = time.monotonic
-_STATUS = {204: "204 No Content", 403: "403 Forbidden"}
+_NO_CONTENT = "204 No Content"
+_STATUS = {204: _NO_CONTENT, 403: "403 Forbidden"}
+#: first letters of "Vary" and "Access-Control-*" (contract B11), see merging_start_response
+_VARY_OR_ACCESS = frozenset("VvAa")
 
 
 def _verdict(policy: Policy, environ: WSGIEnvironment) -> Verdict:
     """Unpack the environ and ask the policy (the one evaluator, contract B)."""
-    own = None
-    if policy.exempt_same_origin and "HTTP_HOST" in environ:
-        own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ['HTTP_HOST']}"
+    own = _own_origin(environ) if policy.exempt_same_origin else None
     return policy.scope_for(text_path(environ.get("PATH_INFO", ""))).verdict(
         environ.get("REQUEST_METHOD", "GET"), environ.get("HTTP_ORIGIN"),
         environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"),
         environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS"), own)
+
+
+def _own_origin(environ: WSGIEnvironment) -> str | None:
+    """Contract B13: the request's own ``scheme://Host``, None without a Host header."""
+    host = environ.get("HTTP_HOST")
+    if host is None:
+        return None
+    return f"{environ.get('wsgi.url_scheme', 'http')}://{host}"
 
 
 def text_path(path_info: str) -> str:
@@ -150,34 +164,49 @@ class CorsMiddleware(ReloadingPolicy):
             return self._unusable_response(start_response)
         policy = self.policy  # read once: a reload swaps it atomically (contract A8)
         get = environ.get
+        scope = policy.root if policy.single_scope else policy.scope_for(
+            text_path(get("PATH_INFO", "")))
         origin = get("HTTP_ORIGIN")
-        if policy.single_scope:
-            scope = policy.root
-            if origin is None and not scope.passive:
-                # Nothing to add to a request without Origin in a scope that needs no Vary.
-                return self.app(environ, start_response)
+        # Runs on every request, so the common answers take no call into the policy: they
+        # were decided by ScopePolicy.verdict once, and are read here from its tables.
+        if origin is None:
+            headers = scope.passive  # contract B2/B15: Vary and customHeaders only
+        elif policy.exempt_same_origin and origin == _own_origin(environ):
+            headers = scope.passive  # contract B13's opt-in: not a CORS request
         else:
-            scope = policy.scope_for(text_path(get("PATH_INFO", "")))
-        own = None
-        if policy.exempt_same_origin and "HTTP_HOST" in environ:
-            own = f"{get('wsgi.url_scheme', 'http')}://{environ['HTTP_HOST']}"
-        method = get("REQUEST_METHOD", "GET")
-        # The one evaluator (contract B), as a plain tuple: (kind, outcome, status, headers, ...).
-        # Only a preflight reads the Access-Control-Request-* headers (contract B3, B8).
-        if method == "OPTIONS":
-            _, _, status, headers, _, _ = scope.verdict(
-                method, origin, get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"),
-                get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS"), own)
-        else:
-            _, _, status, headers, _, _ = scope.verdict(method, origin, None, None, own)
-        if status is not None:
-            return self._answer(status, headers, start_response)
+            answer = scope.answers.get(origin, scope.any_answer)
+            method = get("REQUEST_METHOD", "GET")
+            if answer is None:
+                # First sight of this origin, or not an allowed one: the one evaluator
+                # (contract B); only a preflight reads the Access-Control-Request-* headers.
+                if method == "OPTIONS":
+                    _, _, status, headers, _, _ = scope.verdict(
+                        method, origin, get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"),
+                        get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS"))
+                else:
+                    _, _, status, headers, _, _ = scope.verdict(method, origin)
+                if status is not None:
+                    return self._answer(status, headers, start_response)
+            elif method == "OPTIONS" and get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"):
+                # Contract B3/B8: an allowed preflight, answered here; the app never runs.
+                start_response(_NO_CONTENT, list(
+                    preflight_headers(answer, get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS"))))
+                return [b""]
+            else:
+                headers = answer.actual  # contract B9
         if not headers:
             return self.app(environ, start_response)
 
         # Defined here rather than by a helper method: one call less on every request.
         def merging_start_response(status: str, response_headers: list[tuple[str, str]],
                                    exc_info: ExcInfo | None = None) -> Callable[[bytes], object]:
+            # Contract B11: only a Vary or an Access-Control-* header of the application needs
+            # more than appending; the first letter rules both out for nearly every header.
+            for name, _ in response_headers:
+                if name[:1] in _VARY_OR_ACCESS:
+                    break
+            else:
+                return start_response(status, [*response_headers, *headers], exc_info)
             merged, app_cors = _merge(response_headers, headers)
             if app_cors and not self._warned_duplicate:
                 self._warned_duplicate = warn_duplicates(response_headers)

@@ -83,6 +83,39 @@ _ALLOW_ANY: tuple[tuple[str, str], ...] = ((h.ALLOW_ORIGIN, "*"),)
 #: What :meth:`ScopePolicy.verdict` returns: a :class:`Decision` without its origin.
 Verdict = tuple[RequestKind, Outcome, int | None, Headers, OriginRule | None, Reason]
 
+#: How many allowed origins each scope keeps a ready :class:`Answer` for (see
+#: :attr:`ScopePolicy.answers`); the table is emptied when full.
+ANSWER_CACHE_SIZE = 1024
+#: Longer origins are answered without being cached, which bounds the table's memory
+#: (a DNS name has at most 253 characters; contract B6 allows origins up to 2,048).
+ANSWER_CACHE_MAX_ORIGIN = 256
+
+
+class Answer(NamedTuple):
+    """Everything the response headers of one allowed origin can be, built once (B8-B10, B12).
+
+    Only the Access-Control-Request-Headers echo (B14) depends on the request beyond its origin:
+    :func:`preflight_headers` adds it.
+    """
+
+    #: an actual request's headers (contract B9)
+    actual: Headers
+    #: an allowed preflight's headers when nothing is echoed (contract B8)
+    preflight: Headers
+    #: with allowAllRequestedHeaders: the preflight headers before and after the echoed
+    #: Access-Control-Allow-Headers; None when the rule never echoes
+    echo_head: Headers | None
+    echo_tail: Headers
+
+
+def preflight_headers(answer: Answer, request_headers: str | None) -> Headers:
+    """The allowed preflight's headers for ``answer`` (contract B8, B14): the requested headers
+    are copied as sent when the rule allows all of them and the value is proven safe."""
+    if (answer.echo_head is not None and request_headers is not None
+            and h.echoable_request_headers(request_headers)):
+        return (*answer.echo_head, (h.ALLOW_HEADERS, request_headers), *answer.echo_tail)
+    return answer.preflight
+
 
 class CorsRequest(NamedTuple):
     """The parts of a request that CORS decisions read (header values as received)."""
@@ -130,6 +163,16 @@ class _CompiledRule:
     preflight_after_echo: Headers
     actual_tail: Headers
 
+    def answer(self, allow_origin: Headers) -> Answer:
+        """The rule's :class:`Answer` once Access-Control-Allow-Origin is known (B10)."""
+        return Answer(
+            actual=allow_origin + self.actual_tail,
+            preflight=allow_origin + self.preflight_tail,
+            echo_head=(allow_origin + self.preflight_before_echo
+                       if self.rule.allow_all_requested_headers else None),
+            echo_tail=self.preflight_after_echo,
+        )
+
 
 class ScopePolicy:
     """The compiled policy of one effective section (one configured path).
@@ -143,6 +186,8 @@ class ScopePolicy:
         "_exact",
         "_matcher",
         "active",
+        "answers",
+        "any_answer",
         "custom",
         "fail",
         "passive",
@@ -171,6 +216,19 @@ class ScopePolicy:
         self._matcher: OriginMatcher[_CompiledRule] = OriginMatcher(
             (rule.origin, self._compile(rule)) for rule in rules)
         self._exact = self._matcher.exact
+        #: Ready answers of allowed origins already seen, so that the adapters can answer a
+        #: repeated origin with one dict lookup and no call into :meth:`verdict` (the origin
+        #: lookup, B4-B6, and the header tuples are then done once per origin, not per request).
+        #: Filled only by :meth:`verdict` with what it decided, never with an origin the rules
+        #: do not allow; bounded by ANSWER_CACHE_SIZE entries of at most
+        #: ANSWER_CACHE_MAX_ORIGIN characters, and emptied when full.  A reload builds a new
+        #: ScopePolicy, so an answer never outlives the configuration it came from.
+        self.answers: dict[str, Answer] = {}
+        #: contract B10: with the static "*" every origin gets the same answer (None otherwise)
+        self.any_answer: Answer | None = None
+        star = self._matcher.any_rule
+        if self.static_star and self.active and star is not None and star.rule.allowed:
+            self.any_answer = star.answer(_ALLOW_ANY)
 
     def _compile(self, rule: OriginRule) -> _CompiledRule:
         credentials: Headers = ((h.ALLOW_CREDENTIALS, "true"),) if rule.allow_credentials else ()
@@ -227,26 +285,29 @@ class ScopePolicy:
         if not rule.allowed:
             return (kind, self._denied_outcome, self._denied_status, self.passive, rule,
                     Reason.DENIED_FAIL if self.fail else Reason.DENIED_PASS)
-        if self.static_star:
-            allow_origin: Headers = _ALLOW_ANY
+        if self.any_answer is not None:
+            answer = self.any_answer  # contract B10: the static "*", whatever the Origin
         elif serialized:
-            allow_origin = ((h.ALLOW_ORIGIN, origin),)
+            answer = self.answers.get(origin) or self._remember(origin, compiled)
         else:
             # Contract B6: only "*" matched a value that is not a serialized origin, and the
             # response would echo it: treat it as unlisted, never copy it into a header.
             return (kind, self._denied_outcome, self._denied_status, self.passive, None,
                     Reason.NOT_SERIALIZED_FAIL if self.fail else Reason.NOT_SERIALIZED_PASS)
         if kind is not _PREFLIGHT:
-            return (kind, _ALLOWED, None, allow_origin + compiled.actual_tail, rule,
-                    _ACTUAL_ALLOWED)
-        if (rule.allow_all_requested_headers and request_headers is not None
-                and h.echoable_request_headers(request_headers)):
-            # Contract B8/B14: the requested headers, copied as sent, once proven safe.
-            headers = (allow_origin + compiled.preflight_before_echo
-                       + ((h.ALLOW_HEADERS, request_headers),) + compiled.preflight_after_echo)
-        else:
-            headers = allow_origin + compiled.preflight_tail
-        return (kind, _ALLOWED, 204, headers, rule, _PREFLIGHT_ALLOWED)
+            return (kind, _ALLOWED, None, answer.actual, rule, _ACTUAL_ALLOWED)
+        return (kind, _ALLOWED, 204, preflight_headers(answer, request_headers), rule,
+                _PREFLIGHT_ALLOWED)
+
+    def _remember(self, origin: str, compiled: _CompiledRule) -> Answer:
+        """Build the answer of an allowed serialized origin, echoed (B10), and cache it."""
+        answer = compiled.answer(((h.ALLOW_ORIGIN, origin),))
+        if len(origin) <= ANSWER_CACHE_MAX_ORIGIN:
+            answers = self.answers
+            if len(answers) >= ANSWER_CACHE_SIZE:
+                answers.clear()  # bounded; an emptied table refills from the next requests
+            answers[origin] = answer
+        return answer
 
     def decide(self, method: str, origin: str | None, request_method: str | None = None,
                request_headers: str | None = None, own_origin: str | None = None) -> Decision:

@@ -335,14 +335,24 @@ def _normalise(headers: dict[str, str]) -> dict[str, str | list[str]]:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_behaviour(case: Case) -> None:
+@pytest.mark.parametrize("sight", ["first", "repeat"])
+def test_behaviour(case: Case, sight: str) -> None:
+    """Each case as the first request of its origin (the policy decides it) and as a repeat
+    (the middleware reads the answer the policy kept, ScopePolicy.answers): both must match."""
     app = Recorder(status=case.app_status,
                    headers=[("Content-Type", "text/plain"), *case.app_sets])
     middleware = CorsMiddleware(app, case.config, **case.options)
     headers = dict(case.headers)
     if case.origin is not None:
         headers["Origin"] = case.origin
-    response = call(middleware, case.method, case.path, headers)
+    first = call(middleware, case.method, case.path, headers)
+    if sight == "repeat":
+        app.calls.clear()
+        response = call(middleware, case.method, case.path, headers)
+        assert (response.status, response.headers, response.body) == (
+            first.status, first.headers, first.body)
+    else:
+        response = first
 
     assert response.status == case.status
     assert bool(app.calls) is case.app_called
