@@ -189,8 +189,8 @@ class CorsMiddleware(ReloadingPolicy):
                     return self._answer(status, headers, start_response)
             elif method == "OPTIONS" and get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"):
                 # Contract B3/B8: an allowed preflight, answered here; the app never runs.
-                start_response(_NO_CONTENT, list(
-                    preflight_headers(answer, get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS"))))
+                start_response(_NO_CONTENT, preflight_headers(
+                    answer, get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS")))
                 return [b""]
             else:
                 headers = answer.actual  # contract B9

@@ -89,6 +89,9 @@ ANSWER_CACHE_SIZE = 1024
 #: Longer origins are answered without being cached, which bounds the table's memory
 #: (a DNS name has at most 253 characters; contract B6 allows origins up to 2,048).
 ANSWER_CACHE_MAX_ORIGIN = 256
+#: Longer Access-Control-Request-Headers values are echoed without being kept in
+#: :attr:`Answer.last_echo`, which bounds what the answers table can hold.
+LAST_ECHO_MAX = 256
 
 
 class Answer(NamedTuple):
@@ -106,15 +109,34 @@ class Answer(NamedTuple):
     #: Access-Control-Allow-Headers; None when the rule never echoes
     echo_head: Headers | None
     echo_tail: Headers
+    #: one slot: the last Access-Control-Request-Headers value echoed for this origin and the
+    #: headers built for it (a browser's page sends the same value preflight after preflight);
+    #: replaced as a whole, so a reader never sees a value with another value's headers
+    last_echo: list[tuple[str | None, Headers]]
 
 
-def preflight_headers(answer: Answer, request_headers: str | None) -> Headers:
-    """The allowed preflight's headers for ``answer`` (contract B8, B14): the requested headers
-    are copied as sent when the rule allows all of them and the value is proven safe."""
-    if (answer.echo_head is not None and request_headers is not None
-            and h.echoable_request_headers(request_headers)):
-        return (*answer.echo_head, (h.ALLOW_HEADERS, request_headers), *answer.echo_tail)
-    return answer.preflight
+def preflight_headers(answer: Answer, request_headers: str | None) -> list[tuple[str, str]]:
+    """The allowed preflight's headers for ``answer`` (contract B8, B14), as a new list (the
+    WSGI ``start_response`` form): the requested headers are copied as sent when the rule
+    allows all of them and the value is proven safe (:func:`iiscors._headers.
+    echoable_request_headers`, written out here because it runs on every echoing preflight).
+    """
+    head = answer.echo_head
+    if head is None or request_headers is None:
+        return list(answer.preflight)
+    last = answer.last_echo[0]
+    if last[0] == request_headers:
+        return list(last[1])  # proven safe when it was first echoed
+    if (0 < len(request_headers) <= h.MAX_REQUEST_HEADERS_BYTES
+            and _echoable_match(request_headers) is not None):
+        headers = (*head, (h.ALLOW_HEADERS, request_headers), *answer.echo_tail)
+        if len(request_headers) <= LAST_ECHO_MAX:
+            answer.last_echo[0] = (request_headers, headers)
+        return list(headers)
+    return list(answer.preflight)
+
+
+_echoable_match = h.echoable_match
 
 
 class CorsRequest(NamedTuple):
@@ -171,6 +193,7 @@ class _CompiledRule:
             echo_head=(allow_origin + self.preflight_before_echo
                        if self.rule.allow_all_requested_headers else None),
             echo_tail=self.preflight_after_echo,
+            last_echo=[(None, ())],
         )
 
 
@@ -296,7 +319,7 @@ class ScopePolicy:
                     Reason.NOT_SERIALIZED_FAIL if self.fail else Reason.NOT_SERIALIZED_PASS)
         if kind is not _PREFLIGHT:
             return (kind, _ALLOWED, None, answer.actual, rule, _ACTUAL_ALLOWED)
-        return (kind, _ALLOWED, 204, preflight_headers(answer, request_headers), rule,
+        return (kind, _ALLOWED, 204, tuple(preflight_headers(answer, request_headers)), rule,
                 _PREFLIGHT_ALLOWED)
 
     def _remember(self, origin: str, compiled: _CompiledRule) -> Answer:

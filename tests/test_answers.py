@@ -14,12 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from iiscors import CorsMiddleware
 from iiscors.middleware import FORBIDDEN_BODY, merge_headers
 from iiscors.policy import (
     ANSWER_CACHE_MAX_ORIGIN,
     ANSWER_CACHE_SIZE,
+    LAST_ECHO_MAX,
     Answer,
     ScopePolicy,
     preflight_headers,
@@ -116,12 +119,35 @@ def test_static_star_denied_has_no_answer() -> None:
 
 def test_preflight_headers_echo_only_safe_values() -> None:
     answer = Answer(actual=(), preflight=(("P", "static"),), echo_head=(("H", "1"),),
-                    echo_tail=(("T", "2"),))
-    assert preflight_headers(answer, "x-a, x-b") == (
-        ("H", "1"), ("Access-Control-Allow-Headers", "x-a, x-b"), ("T", "2"))
-    assert preflight_headers(answer, "x-a\r\nSet-Cookie: a=b") == (("P", "static"),)
-    assert preflight_headers(answer, None) == (("P", "static"),)
-    assert preflight_headers(answer._replace(echo_head=None), "x-a") == (("P", "static"),)
+                    echo_tail=(("T", "2"),), last_echo=[(None, ())])
+    assert preflight_headers(answer, "x-a, x-b") == [
+        ("H", "1"), ("Access-Control-Allow-Headers", "x-a, x-b"), ("T", "2")]
+    for unsafe in ("x-a\r\nSet-Cookie: a=b", "", "x-a,", " x-a", "x" * 8193, "é"):
+        assert preflight_headers(answer, unsafe) == [("P", "static")], unsafe
+    assert preflight_headers(answer, "x" * 8192)[1] == ("Access-Control-Allow-Headers", "x" * 8192)
+    assert preflight_headers(answer, None) == [("P", "static")]
+    assert preflight_headers(answer._replace(echo_head=None), "x-a") == [("P", "static")]
+    first = preflight_headers(answer, None)
+    first.append(("X", "mutated by a server"))
+    assert preflight_headers(answer, None) == [("P", "static")]  # a new list every time
+
+
+def test_the_last_echo_holds_only_a_proven_value_and_its_own_headers() -> None:
+    answer = Answer(actual=(), preflight=(("P", "static"),), echo_head=(("H", "1"),),
+                    echo_tail=(), last_echo=[(None, ())])
+    echo = ("Access-Control-Allow-Headers", "x-a")
+    assert preflight_headers(answer, "x-a") == [("H", "1"), echo]
+    assert answer.last_echo == [("x-a", (("H", "1"), echo))]
+    assert preflight_headers(answer, "x-a") == [("H", "1"), echo]          # from the slot
+    assert preflight_headers(answer, "x-a\n") == [("P", "static")]         # never the slot's
+    assert preflight_headers(answer, "") == [("P", "static")]
+    assert answer.last_echo[0][0] == "x-a"                                  # unsafe never kept
+    assert preflight_headers(answer, "x-b")[1] == ("Access-Control-Allow-Headers", "x-b")
+    assert answer.last_echo[0][0] == "x-b"
+    long = ",".join(["x-long"] * 60)
+    assert len(long) > LAST_ECHO_MAX
+    assert preflight_headers(answer, long)[1] == ("Access-Control-Allow-Headers", long)
+    assert answer.last_echo[0][0] == "x-b"                                  # bounded
 
 
 def test_a_kept_answer_never_outlives_a_reload(tmp_path: Path) -> None:
@@ -224,3 +250,31 @@ def call_environ(middleware: CorsMiddleware, environ: dict[str, Any]) -> tuple[A
 
     body = b"".join(middleware(environ, start_response))
     return captured["status"], captured["headers"], body
+
+
+_TCHAR = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def _reference_echoable(value: str) -> bool:
+    """Contract B14 spelled out without a regular expression: ``token *( OWS "," OWS token )``,
+    1 to 8,192 characters, no whitespace before the first token or after the last."""
+    if not 0 < len(value) <= 8192:
+        return False
+    parts = value.split(",")
+    for index, part in enumerate(parts):
+        token = part.strip(" \t")
+        if not token or not _TCHAR.issuperset(token):
+            return False
+        if index == 0 and part != part.lstrip(" \t"):
+            return False
+        if index == len(parts) - 1 and part != part.rstrip(" \t"):
+            return False
+    return True
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("aZ9-_!~ ,\t\r\n;:é\x00\"(")), max_size=30))
+def test_the_echo_grammar_matches_a_plain_reading_of_b14(value: str) -> None:
+    from iiscors._headers import echoable_request_headers
+
+    assert echoable_request_headers(value) is _reference_echoable(value)
