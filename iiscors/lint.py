@@ -118,10 +118,15 @@ def origin_problems(pattern: str) -> list[tuple[str, str]]:
 
 def _split_authority(rest: str) -> tuple[str, bool, str]:
     """``host[:port]``, whether a path, query or fragment followed, and that remainder."""
-    for index, char in enumerate(rest):
-        if char in "/?#":
-            return rest[:index], True, rest[index:]
-    return rest, False, ""
+    found = _PATH_START.search(rest)
+    if found is None:
+        return rest, False, ""
+    return rest[:found.start()], True, rest[found.start():]
+
+
+#: where an origin pattern's path, query or fragment would start (searched, not looped over:
+#: a 10,000-origin file is linted on every load)
+_PATH_START = re.compile(r"[/?#]")
 
 
 def _split_port(authority: str) -> tuple[str, str | None]:

@@ -98,7 +98,7 @@ def _is_ipv6(text: str) -> bool:
 
 
 def is_serialized_origin(value: str) -> bool:
-    return value == "null" or parse_origin(value) is not None
+    return value == "null" or _match(value) is not None
 
 
 def classify(pattern: str) -> PatternKind:

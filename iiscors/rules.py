@@ -229,13 +229,16 @@ class _Walk:
         return values, located
 
     def origin_rule(self, element: etree._Element, origin: str) -> OriginRule:
-        allow_headers = element.find("allowHeaders")
+        # Most rules of a large file are a bare <add origin="..."/>: skip the child lookups.
+        lists = len(element) > 0
+        allow_headers = element.find("allowHeaders") if lists else None
         headers, header_at = self.key_list(allow_headers, "header", "allowHeaders")
-        methods, method_at = self.key_list(element.find("allowMethods"), "method",
-                                           "allowMethods")
-        exposed, exposed_at = self.key_list(element.find("exposeHeaders"), "header",
-                                            "exposeHeaders")
-        max_age = parse_int32(element.get("maxAge", "-1"))
+        methods, method_at = self.key_list(element.find("allowMethods") if lists else None,
+                                           "method", "allowMethods")
+        exposed, exposed_at = self.key_list(element.find("exposeHeaders") if lists else None,
+                                            "header", "exposeHeaders")
+        written_max_age = element.get("maxAge")
+        max_age = None if written_max_age is None else parse_int32(written_max_age)
         return OriginRule(
             origin=origin,
             allowed=bool_attribute(element, "allowed", True),
@@ -257,7 +260,10 @@ class _Walk:
         entries: list[Entry[OriginRule]] = []
         for op, value, child in self.entries(element, "origin"):
             rule = self.origin_rule(child, value) if op == "add" else None
-            where = self.at(child, "origin") if op != "clear" else self.at(child)
+            if rule is not None:
+                where = rule.location  # already located: 10,000 rules, 10,000 lookups fewer
+            else:
+                where = self.at(child, "origin") if op != "clear" else self.at(child)
             entries.append(Entry(op, value, rule, where))
         return CorsSection(optional_bool(element, "enabled"),
                            optional_bool(element, "failUnlistedOrigins"),
