@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 BENCH = Path(__file__).resolve().parent.parent / "tools" / "bench.py"
+HTTP_BENCH = BENCH.with_name("http_bench.py")
 FIRST_SIGHT = {"allowed GET (first sight)", "allowed preflight (first sight)"}
 
 
@@ -73,3 +74,21 @@ def test_bench_quick_json_verifies_every_candidate() -> None:
     flats = {(f["scenario"], f["request"]) for f in result["flatness"]}
     assert flats == {(s, r) for s in scenarios for r in ("allowed GET", "allowed preflight")}
     assert result["startup"]["exit_code"] == 0, result["startup"]["output"]
+
+
+@pytest.mark.timeout(120)
+def test_http_bench_quick_serves_both_servers_without_errors() -> None:
+    """tools/http_bench.py starts two real gunicorn servers on 127.0.0.1, checks their CORS
+    answers, loads them in turns and reports the ratio (timings not asserted)."""
+    proc = subprocess.run(
+        [sys.executable, str(HTTP_BENCH), "--quick", "--rounds", "2", "--duration", "1",
+         "--origins", "100", "--json", "-"],
+        capture_output=True, text=True, timeout=110, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout)["summary"]
+    for mode in ("bare", "iiscors"):
+        assert summary[mode]["errors"] == 0
+        assert summary[mode]["requests"] > 0
+    assert len(summary["round_ratios"]) == 2
+    assert summary["throughput_ratio"] > 0 and summary["round_ratio_median"] > 0
