@@ -317,5 +317,5 @@ def make_server_app() -> WSGIApp:
 
         path = os.environ["IISCORS_BENCH_CONFIG"]
         max_bytes = max(256_000, 2 * os.path.getsize(path))
-        return CorsMiddleware(app, path, max_bytes=max_bytes)  # type: ignore[no-any-return]
+        return CorsMiddleware(app, path, max_bytes=max_bytes)
     return app

@@ -35,7 +35,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-import atheris
+import atheris  # type: ignore[import-untyped]  # no stubs published
 
 REPO = Path(__file__).resolve().parents[1]
 SEED_DIRS = [REPO / ".." / "shared" / "corpus" / "webconfigs", REPO / "sample_configs"]
