@@ -143,7 +143,8 @@ class _Walk:
                 continue  # a web.config transform's instruction, gone once deployed
             attribute = spec.attributes.get(str(name))
             if attribute is None:
-                self.report("E201", f"Unrecognized attribute '{name}'", self.at(element, str(name)))
+                self.report("E201", f"Unrecognized attribute '{written_name(element, str(name))}'",
+                            self.at(element, written_name(element, str(name))))
             else:
                 self.check_value(element, attribute, str(value))
         for attribute in spec.attributes.values():
@@ -283,6 +284,18 @@ class _Walk:
             where = self.at(child, "name") if op != "clear" else self.at(child)
             entries.append(Entry(op, value, None, where))
         return ModulesSection(tuple(entries), self.at(element))
+
+
+def written_name(element: etree._Element, name: str) -> str:
+    """An attribute's name as the file spells it: ``prefix:local`` rather than lxml's
+    ``{namespace}local`` (contract A4's messages quote what the administrator wrote)."""
+    if not name.startswith("{"):
+        return name
+    namespace, _, local = name[1:].partition("}")
+    for prefix, uri in element.nsmap.items():
+        if uri == namespace and prefix:
+            return f"{prefix}:{local}"
+    return name
 
 
 def tag(element: etree._Element) -> str:

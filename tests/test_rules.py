@@ -312,3 +312,14 @@ def test_a4_transform_attributes_are_not_section_attributes() -> None:
     assert check_config(xml) == []
     other = xml.replace(b"XML-Document-Transform", b"other-namespace")
     assert [d.code for d in check_config(other)] == ["E201", "E201"]
+
+
+def test_a4_a_namespaced_attribute_is_quoted_and_located_as_written() -> None:
+    xml = doc(
+        '<configuration xmlns:foo="urn:foo">',
+        '<system.webServer><cors enabled="true"   foo:bar="1">',
+        '  <add origin="https://a.example" />',
+        "</cors></system.webServer></configuration>")
+    [diagnostic] = check_config(xml)
+    assert (diagnostic.code, diagnostic.message) == ("E201", "Unrecognized attribute 'foo:bar'")
+    assert (diagnostic.line, diagnostic.column) == (2, 42)  # the attribute, not its element
