@@ -169,10 +169,13 @@ class CorsMiddleware(ReloadingPolicy):
         origin = get("HTTP_ORIGIN")
         # Runs on every request, so the common answers take no call into the policy: they
         # were decided by ScopePolicy.verdict once, and are read here from its tables.
+        # The headers to add are ``head`` then ``tail``: an allowed origin's own
+        # Access-Control-Allow-Origin, then its rule's shared headers (no tuple built here).
+        tail: Headers = ()
         if origin is None:
-            headers = scope.passive  # contract B2/B15: Vary and customHeaders only
+            head = scope.passive  # contract B2/B15: Vary and customHeaders only
         elif policy.exempt_same_origin and origin == _own_origin(environ):
-            headers = scope.passive  # contract B13's opt-in: not a CORS request
+            head = scope.passive  # contract B13's opt-in: not a CORS request
         else:
             answer = scope.answers.get(origin, scope.any_answer)
             method = get("REQUEST_METHOD", "GET")
@@ -180,21 +183,21 @@ class CorsMiddleware(ReloadingPolicy):
                 # First sight of this origin, or not an allowed one: the one evaluator
                 # (contract B); only a preflight reads the Access-Control-Request-* headers.
                 if method == "OPTIONS":
-                    _, _, status, headers, _, _ = scope.verdict(
+                    _, _, status, head, _, _ = scope.verdict(
                         method, origin, get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"),
                         get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS"))
                 else:
-                    _, _, status, headers, _, _ = scope.verdict(method, origin)
+                    _, _, status, head, _, _ = scope.verdict(method, origin)
                 if status is not None:
-                    return self._answer(status, headers, start_response)
+                    return self._answer(status, head, start_response)
             elif method == "OPTIONS" and get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"):
                 # Contract B3/B8: an allowed preflight, answered here; the app never runs.
                 start_response(_NO_CONTENT, preflight_headers(
                     answer, get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS")))
                 return [b""]
             else:
-                headers = answer.actual  # contract B9
-        if not headers:
+                head, tail = answer.allow_origin, answer.rule.actual_tail  # contract B9
+        if not head:
             return self.app(environ, start_response)
 
         # Defined here rather than by a helper method: one call less on every request.
@@ -206,8 +209,8 @@ class CorsMiddleware(ReloadingPolicy):
                 if name[:1] in _VARY_OR_ACCESS:
                     break
             else:
-                return start_response(status, [*response_headers, *headers], exc_info)
-            merged, app_cors = _merge(response_headers, headers)
+                return start_response(status, [*response_headers, *head, *tail], exc_info)
+            merged, app_cors = _merge(response_headers, (*head, *tail))
             if app_cors and not self._warned_duplicate:
                 self._warned_duplicate = warn_duplicates(response_headers)
             return start_response(status, merged, exc_info)

@@ -1,17 +1,18 @@
 """The decision core: request in, :class:`Decision` out (contract B1-B15, C1, D1).
 
-Pure on purpose: it imports neither werkzeug nor lxml, keeps no state that changes after
-construction, and everything that depends only on the configuration (header tuples, the origin
-table, the decisions that never vary) is computed once in :class:`ScopePolicy`.  The WSGI and ASGI
-adapters and ``iiscors explain`` all act on the same :class:`Decision`, so what explain prints is
-what the middleware does.
+Pure on purpose: it imports neither werkzeug nor lxml, and everything that depends only on the
+configuration (header tuples, the origin table, the decisions that never vary) is computed once
+in :class:`ScopePolicy`.  The only state that changes after construction is a memo of its own
+results: the answers of allowed origins already decided (:attr:`ScopePolicy.answers`, bounded)
+and each rule's last proven Access-Control-Request-Headers echo; neither changes a decision.
+The WSGI and ASGI adapters and ``iiscors explain`` all act on the same :class:`Decision`, so
+what explain prints is what the middleware does.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from . import _headers as h
@@ -83,36 +84,28 @@ _ALLOW_ANY: tuple[tuple[str, str], ...] = ((h.ALLOW_ORIGIN, "*"),)
 #: What :meth:`ScopePolicy.verdict` returns: a :class:`Decision` without its origin.
 Verdict = tuple[RequestKind, Outcome, int | None, Headers, OriginRule | None, Reason]
 
-#: How many allowed origins each scope keeps a ready :class:`Answer` for (see
-#: :attr:`ScopePolicy.answers`); the table is emptied when full.
+#: How many allowed origins a whole :class:`Policy` (all its scopes together) keeps a ready
+#: :class:`Answer` for (see :attr:`ScopePolicy.answers`); every table is emptied when full.
 ANSWER_CACHE_SIZE = 1024
-#: Longer origins are answered without being cached, which bounds the table's memory
+#: Longer origins are answered without being kept, which bounds the tables' memory
 #: (a DNS name has at most 253 characters; contract B6 allows origins up to 2,048).
 ANSWER_CACHE_MAX_ORIGIN = 256
-#: Longer Access-Control-Request-Headers values are echoed without being kept in
-#: :attr:`Answer.last_echo`, which bounds what the answers table can hold.
+#: Longer Access-Control-Request-Headers values are echoed without being kept in a rule's
+#: ``last_echo`` slot.
 LAST_ECHO_MAX = 256
 
 
 class Answer(NamedTuple):
-    """Everything the response headers of one allowed origin can be, built once (B8-B10, B12).
+    """The prepared response headers of one allowed origin (contract B8-B10, B12).
 
-    Only the Access-Control-Request-Headers echo (B14) depends on the request beyond its origin:
-    :func:`preflight_headers` adds it.
+    Only ``allow_origin`` belongs to the origin; ``rule`` holds the headers of the rule that
+    allowed it, built once and shared by every origin of that rule, so that a kept answer costs
+    the same few hundred bytes whatever the rule and the customHeaders hold.
     """
 
-    #: an actual request's headers (contract B9)
-    actual: Headers
-    #: an allowed preflight's headers when nothing is echoed (contract B8)
-    preflight: Headers
-    #: with allowAllRequestedHeaders: the preflight headers before and after the echoed
-    #: Access-Control-Allow-Headers; None when the rule never echoes
-    echo_head: Headers | None
-    echo_tail: Headers
-    #: one slot: the last Access-Control-Request-Headers value echoed for this origin and the
-    #: headers built for it (a browser's page sends the same value preflight after preflight);
-    #: replaced as a whole, so a reader never sees a value with another value's headers
-    last_echo: list[tuple[str | None, Headers]]
+    #: ``((Access-Control-Allow-Origin, origin or "*"),)``
+    allow_origin: Headers
+    rule: CompiledRule
 
 
 def preflight_headers(answer: Answer, request_headers: str | None) -> list[tuple[str, str]]:
@@ -121,19 +114,21 @@ def preflight_headers(answer: Answer, request_headers: str | None) -> list[tuple
     allows all of them and the value is proven safe (:func:`iiscors._headers.
     echoable_request_headers`, written out here because it runs on every echoing preflight).
     """
-    head = answer.echo_head
-    if head is None or request_headers is None:
-        return list(answer.preflight)
-    last = answer.last_echo[0]
-    if last[0] == request_headers:
-        return list(last[1])  # proven safe when it was first echoed
-    if (0 < len(request_headers) <= h.MAX_REQUEST_HEADERS_BYTES
-            and _echoable_match(request_headers) is not None):
-        headers = (*head, (h.ALLOW_HEADERS, request_headers), *answer.echo_tail)
+    allow_origin, rule = answer
+    before = rule.preflight_before_echo
+    if before is None or request_headers is None:
+        return [*allow_origin, *rule.preflight_tail]
+    last, echoed = rule.last_echo
+    if last != request_headers:
+        if not (0 < len(request_headers) <= h.MAX_REQUEST_HEADERS_BYTES
+                and _echoable_match(request_headers) is not None):
+            return [*allow_origin, *rule.preflight_tail]
+        echoed = (h.ALLOW_HEADERS, request_headers)
         if len(request_headers) <= LAST_ECHO_MAX:
-            answer.last_echo[0] = (request_headers, headers)
-        return list(headers)
-    return list(answer.preflight)
+            # One slot per rule, replaced as a whole: a reader never sees a value paired with
+            # another value's header (a page sends the same list preflight after preflight).
+            rule.last_echo = (request_headers, echoed)
+    return [*allow_origin, *before, echoed, *rule.preflight_after_echo]
 
 
 _echoable_match = h.echoable_match
@@ -175,35 +170,55 @@ class Decision(NamedTuple):
                                      else "(none)", rule=rule)
 
 
-@dataclass(frozen=True, slots=True)
-class _CompiledRule:
-    """One allowed rule's response headers, precomputed (contract B8, B9, B12)."""
+class CompiledRule:
+    """One allowed rule's response headers, precomputed once (contract B8, B9, B12)."""
 
-    rule: OriginRule
-    preflight_tail: Headers  # everything after Access-Control-Allow-Origin
-    preflight_before_echo: Headers
-    preflight_after_echo: Headers
-    actual_tail: Headers
+    __slots__ = ("actual_tail", "last_echo", "preflight_after_echo", "preflight_before_echo",
+                 "preflight_tail", "rule")
 
-    def answer(self, allow_origin: Headers) -> Answer:
-        """The rule's :class:`Answer` once Access-Control-Allow-Origin is known (B10)."""
-        return Answer(
-            actual=allow_origin + self.actual_tail,
-            preflight=allow_origin + self.preflight_tail,
-            echo_head=(allow_origin + self.preflight_before_echo
-                       if self.rule.allow_all_requested_headers else None),
-            echo_tail=self.preflight_after_echo,
-            last_echo=[(None, ())],
-        )
+    def __init__(self, rule: OriginRule, *, actual_tail: Headers, preflight_tail: Headers,
+                 preflight_before_echo: Headers | None, preflight_after_echo: Headers) -> None:
+        self.rule = rule
+        #: everything after Access-Control-Allow-Origin, for an actual request and a preflight
+        self.actual_tail = actual_tail
+        self.preflight_tail = preflight_tail
+        #: with allowAllRequestedHeaders (B8, B14): the preflight headers before and after the
+        #: echoed Access-Control-Allow-Headers; None when the rule never echoes
+        self.preflight_before_echo = preflight_before_echo
+        self.preflight_after_echo = preflight_after_echo
+        #: the last Access-Control-Request-Headers value proven safe and its header: only ever
+        #: replaced as one tuple (see :func:`preflight_headers`)
+        self.last_echo: tuple[str | None, tuple[str, str]] = (None, ("", ""))
+
+
+class _Budget:
+    """The entries all the answer tables of one :class:`Policy` may hold together."""
+
+    __slots__ = ("tables", "used")
+
+    def __init__(self) -> None:
+        self.used = 0
+        self.tables: list[dict[str, Answer]] = []
+
+    def spend(self) -> None:
+        if self.used >= ANSWER_CACHE_SIZE:
+            for table in self.tables:
+                table.clear()  # bounded; emptied tables refill from the next requests
+            self.used = 0
+        self.used += 1
 
 
 class ScopePolicy:
     """The compiled policy of one effective section (one configured path).
 
     :param section: the merged section from :func:`iiscors.scope.build_scopes`.
+    :param budget: shared by the scopes of one :class:`Policy`, so that their answer tables
+        together hold at most ANSWER_CACHE_SIZE origins (a scope on its own has its own).
     """
 
     __slots__ = (
+        "_budget",
+        "_compiled",
         "_denied_outcome",
         "_denied_status",
         "_exact",
@@ -219,7 +234,7 @@ class ScopePolicy:
         "vary",
     )
 
-    def __init__(self, section: EffectiveSection) -> None:
+    def __init__(self, section: EffectiveSection, budget: _Budget | None = None) -> None:
         self.section = section
         self.active = section.active
         rules = section.rules
@@ -236,24 +251,27 @@ class ScopePolicy:
         self.passive: Headers = self.vary if self.active else self.custom
         self._denied_status = 403 if self.fail else None
         self._denied_outcome = Outcome.DENIED if self.fail else Outcome.PASSTHROUGH
-        self._matcher: OriginMatcher[_CompiledRule] = OriginMatcher(
-            (rule.origin, self._compile(rule)) for rule in rules)
+        self._compiled = tuple(self._compile(rule) for rule in rules)
+        self._matcher: OriginMatcher[CompiledRule] = OriginMatcher(
+            (compiled.rule.origin, compiled) for compiled in self._compiled)
         self._exact = self._matcher.exact
         #: Ready answers of allowed origins already seen, so that the adapters can answer a
         #: repeated origin with one dict lookup and no call into :meth:`verdict` (the origin
-        #: lookup, B4-B6, and the header tuples are then done once per origin, not per request).
-        #: Filled only by :meth:`verdict` with what it decided, never with an origin the rules
-        #: do not allow; bounded by ANSWER_CACHE_SIZE entries of at most
-        #: ANSWER_CACHE_MAX_ORIGIN characters, and emptied when full.  A reload builds a new
-        #: ScopePolicy, so an answer never outlives the configuration it came from.
+        #: lookup, B4-B6, is then done once per origin, not per request).  Filled only by
+        #: :meth:`verdict` with what it decided, never with an origin the rules do not allow;
+        #: origins longer than ANSWER_CACHE_MAX_ORIGIN are not kept, and the tables of a whole
+        #: Policy hold at most ANSWER_CACHE_SIZE entries together before they are all emptied.
+        #: A reload builds new scopes, so an answer never outlives its configuration.
         self.answers: dict[str, Answer] = {}
+        self._budget = budget if budget is not None else _Budget()
+        self._budget.tables.append(self.answers)
         #: contract B10: with the static "*" every origin gets the same answer (None otherwise)
         self.any_answer: Answer | None = None
         star = self._matcher.any_rule
         if self.static_star and self.active and star is not None and star.rule.allowed:
-            self.any_answer = star.answer(_ALLOW_ANY)
+            self.any_answer = Answer(_ALLOW_ANY, star)
 
-    def _compile(self, rule: OriginRule) -> _CompiledRule:
+    def _compile(self, rule: OriginRule) -> CompiledRule:
         credentials: Headers = ((h.ALLOW_CREDENTIALS, "true"),) if rule.allow_credentials else ()
         methods: Headers = ((h.ALLOW_METHODS, h.join(rule.allow_methods)),) \
             if rule.allow_methods else ()
@@ -264,12 +282,12 @@ class ScopePolicy:
             if rule.expose_headers else ()
         before = credentials + methods
         after = max_age + self.vary
-        return _CompiledRule(
-            rule=rule,
-            preflight_tail=before + allow_headers + after,
-            preflight_before_echo=before,
-            preflight_after_echo=after,
+        return CompiledRule(
+            rule,
             actual_tail=credentials + expose + self.vary,
+            preflight_tail=before + allow_headers + after,
+            preflight_before_echo=before if rule.allow_all_requested_headers else None,
+            preflight_after_echo=after,
         )
 
     def verdict(self, method: str, origin: str | None, request_method: str | None = None,
@@ -318,18 +336,24 @@ class ScopePolicy:
             return (kind, self._denied_outcome, self._denied_status, self.passive, None,
                     Reason.NOT_SERIALIZED_FAIL if self.fail else Reason.NOT_SERIALIZED_PASS)
         if kind is not _PREFLIGHT:
-            return (kind, _ALLOWED, None, answer.actual, rule, _ACTUAL_ALLOWED)
+            return (kind, _ALLOWED, None, answer.allow_origin + compiled.actual_tail, rule,
+                    _ACTUAL_ALLOWED)
         return (kind, _ALLOWED, 204, tuple(preflight_headers(answer, request_headers)), rule,
                 _PREFLIGHT_ALLOWED)
 
-    def _remember(self, origin: str, compiled: _CompiledRule) -> Answer:
-        """Build the answer of an allowed serialized origin, echoed (B10), and cache it."""
-        answer = compiled.answer(((h.ALLOW_ORIGIN, origin),))
+    def forget(self) -> None:
+        """Empty this scope's memo (its answers and its rules' last echo): every origin is then
+        decided again from the rules at its next request.  Nothing else changes."""
+        self.answers.clear()
+        for compiled in self._compiled:
+            compiled.last_echo = (None, ("", ""))
+
+    def _remember(self, origin: str, compiled: CompiledRule) -> Answer:
+        """The answer of an allowed serialized origin, echoed (B10), kept when short enough."""
+        answer = Answer(((h.ALLOW_ORIGIN, origin),), compiled)
         if len(origin) <= ANSWER_CACHE_MAX_ORIGIN:
-            answers = self.answers
-            if len(answers) >= ANSWER_CACHE_SIZE:
-                answers.clear()  # bounded; an emptied table refills from the next requests
-            answers[origin] = answer
+            self._budget.spend()
+            self.answers[origin] = answer
         return answer
 
     def decide(self, method: str, origin: str | None, request_method: str | None = None,
@@ -353,12 +377,20 @@ class Policy:
 
     def __init__(self, scopes: Mapping[tuple[str, ...], EffectiveSection], *,
                  exempt_same_origin: bool = False) -> None:
-        self.root = ScopePolicy(scopes[()])
+        budget = _Budget()  # one bound for every scope's answers together
+        self.root = ScopePolicy(scopes[()], budget)
         self.exempt_same_origin = exempt_same_origin
-        self._scopes = {path: ScopePolicy(section) for path, section in scopes.items() if path}
+        self._scopes = {path: ScopePolicy(section, budget)
+                        for path, section in scopes.items() if path}
         self._depth = max((len(path) for path in self._scopes), default=0)
         #: True when no <location> or sub-directory level exists: no path lookup is needed
         self.single_scope = not self._scopes
+
+    def forget_answers(self) -> None:
+        """Empty every scope's memo of answers (:meth:`ScopePolicy.forget`): for tests that need
+        a first sight, and for callers who want the memory back; answers do not change."""
+        for scope in (self.root, *self._scopes.values()):
+            scope.forget()
 
     def scope_for(self, path: str) -> ScopePolicy:
         """The policy of the deepest configured path that covers ``path`` (contract A9).

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,12 @@ from iiscors.policy import (
     ANSWER_CACHE_SIZE,
     LAST_ECHO_MAX,
     Answer,
+    CompiledRule,
+    CorsRequest,
     ScopePolicy,
     preflight_headers,
 )
+from iiscors.rules import OriginRule
 
 from support import Recorder, call, environ_for, web_config
 
@@ -44,7 +48,9 @@ MIXED = web_config(
             '<add origin="https://*.contoso.com" /></cors>'
             "</system.webServer></location>"
             '<location path="off"><system.webServer><cors enabled="false" />'
-            "</system.webServer></location>")
+            "</system.webServer></location>"
+            '<location path="star"><system.webServer><cors enabled="true"><clear />'
+            '<add origin="*" /></cors></system.webServer></location>')
 
 STAR = web_config('<cors enabled="true"><add origin="*" /></cors>')
 STAR_DENIED = web_config('<cors enabled="true" failUnlistedOrigins="true">'
@@ -117,37 +123,114 @@ def test_static_star_denied_has_no_answer() -> None:
         assert call(middleware, headers={"Origin": "https://a.example"}).status == 403
 
 
+def _rule(echo: bool = True, tail: tuple[tuple[str, str], ...] = (("T", "2"),)) -> CompiledRule:
+    return CompiledRule(OriginRule("https://*.a.example"), actual_tail=(("A", "1"),),
+                        preflight_tail=(("P", "static"),),
+                        preflight_before_echo=(("H", "1"),) if echo else None,
+                        preflight_after_echo=tail)
+
+
+ORIGIN_HEADER = (("Access-Control-Allow-Origin", "https://x.a.example"),)
+
+
+def test_a_static_star_answers_only_its_own_scope() -> None:
+    """B10 and A9: a root with the static "*" and a <location> with its own rules; each scope
+    answers from its own tables, first sight and repeat."""
+    config = web_config(
+        '<cors enabled="true"><add origin="*" /></cors>',
+        outside='<location path="api"><system.webServer>'
+                '<cors enabled="true" failUnlistedOrigins="true"><clear />'
+                '<add origin="https://app.contoso.com" /></cors></system.webServer></location>')
+    middleware = CorsMiddleware(Recorder(), config)
+    for _ in range(2):
+        assert call(middleware, headers={"Origin": "https://evil.example"}).get_all(
+            "Access-Control-Allow-Origin") == ["*"]
+        assert call(middleware, path="/api/x", headers={
+            "Origin": "https://evil.example"}).status == 403
+        assert call(middleware, path="/api/x", headers={
+            "Origin": "https://app.contoso.com"}).get_all("Access-Control-Allow-Origin") == [
+            "https://app.contoso.com"]
+
+
 def test_preflight_headers_echo_only_safe_values() -> None:
-    answer = Answer(actual=(), preflight=(("P", "static"),), echo_head=(("H", "1"),),
-                    echo_tail=(("T", "2"),), last_echo=[(None, ())])
+    answer = Answer(ORIGIN_HEADER, _rule())
+    static = [*ORIGIN_HEADER, ("P", "static")]
     assert preflight_headers(answer, "x-a, x-b") == [
-        ("H", "1"), ("Access-Control-Allow-Headers", "x-a, x-b"), ("T", "2")]
+        *ORIGIN_HEADER, ("H", "1"), ("Access-Control-Allow-Headers", "x-a, x-b"), ("T", "2")]
     for unsafe in ("x-a\r\nSet-Cookie: a=b", "", "x-a,", " x-a", "x" * 8193, "é"):
-        assert preflight_headers(answer, unsafe) == [("P", "static")], unsafe
-    assert preflight_headers(answer, "x" * 8192)[1] == ("Access-Control-Allow-Headers", "x" * 8192)
-    assert preflight_headers(answer, None) == [("P", "static")]
-    assert preflight_headers(answer._replace(echo_head=None), "x-a") == [("P", "static")]
+        assert preflight_headers(answer, unsafe) == static, unsafe
+    assert preflight_headers(answer, "x" * 8192)[2] == ("Access-Control-Allow-Headers", "x" * 8192)
+    assert preflight_headers(answer, None) == static
+    assert preflight_headers(Answer(ORIGIN_HEADER, _rule(echo=False)), "x-a") == static
     first = preflight_headers(answer, None)
     first.append(("X", "mutated by a server"))
-    assert preflight_headers(answer, None) == [("P", "static")]  # a new list every time
+    assert preflight_headers(answer, None) == static  # a new list every time
 
 
-def test_the_last_echo_holds_only_a_proven_value_and_its_own_headers() -> None:
-    answer = Answer(actual=(), preflight=(("P", "static"),), echo_head=(("H", "1"),),
-                    echo_tail=(), last_echo=[(None, ())])
+def test_the_last_echo_holds_only_a_proven_value_and_its_own_header() -> None:
+    rule = _rule(tail=())
+    answer = Answer(ORIGIN_HEADER, rule)
     echo = ("Access-Control-Allow-Headers", "x-a")
-    assert preflight_headers(answer, "x-a") == [("H", "1"), echo]
-    assert answer.last_echo == [("x-a", (("H", "1"), echo))]
-    assert preflight_headers(answer, "x-a") == [("H", "1"), echo]          # from the slot
-    assert preflight_headers(answer, "x-a\n") == [("P", "static")]         # never the slot's
-    assert preflight_headers(answer, "") == [("P", "static")]
-    assert answer.last_echo[0][0] == "x-a"                                  # unsafe never kept
-    assert preflight_headers(answer, "x-b")[1] == ("Access-Control-Allow-Headers", "x-b")
-    assert answer.last_echo[0][0] == "x-b"
+    assert preflight_headers(answer, "x-a") == [*ORIGIN_HEADER, ("H", "1"), echo]
+    assert rule.last_echo == ("x-a", echo)
+    assert preflight_headers(answer, "x-a") == [*ORIGIN_HEADER, ("H", "1"), echo]  # the slot
+    assert preflight_headers(answer, "X-A")[2] == ("Access-Control-Allow-Headers", "X-A")
+    assert preflight_headers(answer, "x-a\n") == [*ORIGIN_HEADER, ("P", "static")]
+    assert preflight_headers(answer, "") == [*ORIGIN_HEADER, ("P", "static")]
+    assert rule.last_echo[0] == "X-A"                              # the unsafe ones never kept
     long = ",".join(["x-long"] * 60)
     assert len(long) > LAST_ECHO_MAX
-    assert preflight_headers(answer, long)[1] == ("Access-Control-Allow-Headers", long)
-    assert answer.last_echo[0][0] == "x-b"                                  # bounded
+    assert preflight_headers(answer, long)[2] == ("Access-Control-Allow-Headers", long)
+    assert rule.last_echo[0] == "X-A"                              # bounded
+    # The slot belongs to the rule, the Allow-Origin to the origin: another origin of the same
+    # rule reuses the proven value with its own Access-Control-Allow-Origin.
+    other = (("Access-Control-Allow-Origin", "https://y.a.example"),)
+    assert preflight_headers(Answer(other, rule), "X-A")[0] == other[0]
+
+
+def test_the_tables_of_a_policy_share_one_bound() -> None:
+    """Every <location> has its own table; together they hold at most ANSWER_CACHE_SIZE."""
+    config = web_config(
+        '<cors enabled="true"><add origin="https://*.contoso.com" /></cors>',
+        outside="".join(f'<location path="p{n}"><system.webServer><cors enabled="true">'
+                        '<clear /><add origin="https://*.contoso.com" /></cors>'
+                        "</system.webServer></location>" for n in range(4)))
+    middleware = CorsMiddleware(Recorder(), config)
+    policy = middleware.policy
+    scopes = [policy.root, *(policy.scope_for(f"/p{n}") for n in range(4))]
+    for n in range(3 * ANSWER_CACHE_SIZE):
+        origin = f"https://u{n}.contoso.com"
+        response = call(middleware, path=f"/p{n % 5}" if n % 5 < 4 else "/", headers={
+            "Origin": origin})
+        assert response.get_all("Access-Control-Allow-Origin") == [origin]
+        assert sum(len(scope.answers) for scope in scopes) <= ANSWER_CACHE_SIZE
+    assert all(scope.answers for scope in scopes)
+
+
+def test_a_full_table_stays_small_whatever_the_rule_carries() -> None:
+    """A kept answer is the origin's own header and a reference to its rule's shared headers:
+    200 customHeaders and long lists do not multiply by the number of origins."""
+    custom = "".join(f'<add name="X-Custom-{n}" value="{"v" * 100}" />' for n in range(200))
+    config = web_config(
+        '<cors enabled="true"><add origin="https://*.contoso.com" allowCredentials="true">'
+        '<allowHeaders allowAllRequestedHeaders="true" /></add></cors>',
+        server=f"<httpProtocol><customHeaders>{custom}</customHeaders></httpProtocol>")
+    middleware = CorsMiddleware(Recorder(), config, reload=False)
+    label = "a" * 50
+    acrh = ",".join(["x-" + "h" * 20] * 11)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for n in range(ANSWER_CACHE_SIZE):
+            origin = f"https://{n:06d}{label}.{label}.{label}.{label}.contoso.com"
+            call(middleware, "OPTIONS", headers={
+                "Origin": origin, "Access-Control-Request-Method": "PUT",
+                "Access-Control-Request-Headers": acrh})
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(root_scope(middleware).answers) == ANSWER_CACHE_SIZE
+    assert held < 1.5 * 1024 * 1024, held
 
 
 def test_a_kept_answer_never_outlives_a_reload(tmp_path: Path) -> None:
@@ -199,17 +282,26 @@ _ORIGINS = [
     None, "https://app.contoso.com", "https://www.contoso.com", "https://a.b.contoso.com",
     "https://blocked.contoso.com", "http://www.contoso.com", "https://evil.example", "null",
     "https://x.contoso.com/p", "https://contoso.com", "HTTPS://WWW.CONTOSO.COM",
-    "https://api.example:8443", "https://self.example",
+    "https://api.example:8443", "https://self.example", "http://self.example",
 ]
 _APP_SETS: list[list[tuple[str, str]]] = [
     [], [("Vary", "Accept")], [("vary", "*")], [("access-control-allow-origin", "*")]]
+#: (Host, scheme): the B13 exemption compares the Origin with both
+_HOSTS = [("self.example", "https"), ("self.example", "http"), ("other.example", "https")]
 
 
-def _expected(middleware: CorsMiddleware, environ: dict[str, Any],
+def _expected(reference: CorsMiddleware, environ: dict[str, Any],
               app_headers: list[tuple[str, str]]) -> tuple[Any, ...]:
-    """What the middleware must do with ``environ``, from the policy's Decision alone
-    (contract B7-B9, B11): the oracle for the adapter's own fast path."""
-    decision = middleware.decide(environ)
+    """What the middleware must do with ``environ``, from the Decision of a policy that has
+    forgotten everything it decided before (contract B7-B9, B11): the oracle for the
+    adapter's own tables."""
+    reference.policy.forget_answers()
+    # Policy.evaluate, not the adapter's decide(): it computes the B13 own origin itself.
+    decision = reference.policy.evaluate(CorsRequest(
+        environ["REQUEST_METHOD"], environ.get("HTTP_ORIGIN"),
+        environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"),
+        environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS"), environ["PATH_INFO"],
+        environ.get("HTTP_HOST"), environ["wsgi.url_scheme"]))
     if decision.status == 204:
         return 204, list(decision.headers), b""
     if decision.status == 403:
@@ -223,33 +315,44 @@ def _expected(middleware: CorsMiddleware, environ: dict[str, Any],
 @pytest.mark.parametrize("app_sets", _APP_SETS, ids=["no-vary", "vary", "vary-star", "acao"])
 def test_every_request_first_and_repeated_matches_the_decision(
         app_sets: list[tuple[str, str]], exempt: bool) -> None:
-    """Each request twice on one long-lived middleware — the first decided by the policy, the
-    repeat read from the answers the policy kept — and both equal the Decision's response."""
+    """Every request three times: on a long-lived middleware that has seen all the requests
+    before it (``warm``), on one that has just forgotten everything (``first``: the policy
+    decides), and again right after (``repeat``: read from what it kept).  All three must equal
+    the response the Decision of a fresh policy calls for."""
     app_headers = [("Content-Type", "text/plain"), *app_sets]
-    middleware = CorsMiddleware(Recorder(headers=app_headers), MIXED,
-                                exempt_same_origin=exempt, reload=False)
-    for origin, method, path, request_method, request_headers in itertools.product(
-            _ORIGINS, ["GET", "POST", "OPTIONS"], ["/", "/api/x", "/API", "/off/y"],
-            [None, "", "PUT"], [None, "x-a", "X-A, content-type", "x a"]):
+
+    def build() -> CorsMiddleware:
+        return CorsMiddleware(Recorder(headers=app_headers), MIXED, exempt_same_origin=exempt,
+                              reload=False)
+
+    reference, warm, cold = build(), build(), build()
+    for origin, method, path, request_method, request_headers, (host, scheme) in (
+            itertools.product(_ORIGINS, ["GET", "POST", "OPTIONS", "options"],
+                              ["/", "/api/x", "/API", "/off/y", "/star/z"],
+                              [None, "", "PUT"], [None, "x-a", "X-A", "X-A, content-type", "x a"],
+                              _HOSTS)):
         headers = {"Origin": origin, "Access-Control-Request-Method": request_method,
                    "Access-Control-Request-Headers": request_headers}
         environ = environ_for(method, path, {k: v for k, v in headers.items() if v is not None},
-                              host="self.example")
-        expected = _expected(middleware, dict(environ), app_headers)
-        for sight in ("first", "repeat"):
-            response = call_environ(middleware, dict(environ))
-            assert response == expected, (sight, method, path, headers)
+                              host=host, scheme=scheme)
+        expected = _expected(reference, dict(environ), app_headers)
+        where = (method, path, host, scheme, headers)
+        assert call_environ(warm, dict(environ)) == expected, ("warm", *where)
+        cold.policy.forget_answers()
+        assert call_environ(cold, dict(environ)) == expected, ("first", *where)
+        assert call_environ(cold, dict(environ)) == expected, ("repeat", *where)
 
 
-def call_environ(middleware: CorsMiddleware, environ: dict[str, Any]) -> tuple[Any, ...]:
-    captured: dict[str, Any] = {}
-
-    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-        captured.update(status=int(status.split()[0]), headers=headers)
-        return lambda data: None
-
-    body = b"".join(middleware(environ, start_response))
-    return captured["status"], captured["headers"], body
+def test_forgetting_answers_changes_nothing_but_the_memo() -> None:
+    middleware = CorsMiddleware(Recorder(), MIXED)
+    preflight = {"Origin": "https://www.contoso.com", "Access-Control-Request-Method": "PUT",
+                 "Access-Control-Request-Headers": "x-a"}
+    before = call(middleware, "OPTIONS", headers=preflight)
+    assert root_scope(middleware).answers
+    middleware.policy.forget_answers()
+    assert root_scope(middleware).answers == {}
+    after = call(middleware, "OPTIONS", headers=preflight)
+    assert (after.status, after.headers) == (before.status, before.headers)
 
 
 _TCHAR = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -278,3 +381,15 @@ def test_the_echo_grammar_matches_a_plain_reading_of_b14(value: str) -> None:
     from iiscors._headers import echoable_request_headers
 
     assert echoable_request_headers(value) is _reference_echoable(value)
+
+
+def call_environ(middleware: CorsMiddleware, environ: dict[str, Any]) -> tuple[Any, ...]:
+    """(status, headers, body) of one direct WSGI call with a prepared environ."""
+    captured: dict[str, Any] = {}
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        captured.update(status=int(status.split()[0]), headers=headers)
+        return lambda data: None
+
+    body = b"".join(middleware(environ, start_response))
+    return captured["status"], captured["headers"], body
