@@ -28,9 +28,9 @@ def test_bench_quick_json_verifies_every_candidate() -> None:
             "--json",
             "-",
             "--sizes",
-            "1,20",
+            "1,2100,2200",
             "--wildcards",
-            "10",
+            "20",
             "--no-load",
             "--rounds",
             "2",
@@ -54,7 +54,7 @@ def test_bench_quick_json_verifies_every_candidate() -> None:
     assert result["all_verified"]
     # Every scenario ran every request kind against iiscors, and every verified cell was timed.
     scenarios = {c["scenario"] for c in cells}
-    assert scenarios == {"exact-1", "exact-20", "wildcard-10", "mixed-sample"}
+    assert scenarios == {"exact-1", "exact-2100", "exact-2200", "wildcard-20", "mixed-sample"}
     for scenario in scenarios:
         for candidate in ("raw+iiscors", "werkzeug+iiscors"):
             kinds = {
@@ -64,15 +64,23 @@ def test_bench_quick_json_verifies_every_candidate() -> None:
             }
             assert len(kinds - FIRST_SIGHT) == 5, (scenario, candidate, kinds)
     # The first-sight cells (a new origin on every call) need more distinct allowed origins
-    # than a scope keeps answers for: the wildcard and mixed configurations have them.
-    for scenario in ("wildcard-10", "mixed-sample"):
+    # than the answer tables keep (2,049): every configuration here but exact-1 has them.
+    for scenario in scenarios - {"exact-1"}:
         kinds = {c["request"] for c in cells
                  if c["scenario"] == scenario and c["candidate"] == "raw+iiscors"}
         assert kinds >= FIRST_SIGHT, (scenario, kinds)
     assert all(c["samples_us"] and c["median_us"] > 0 for c in cells)
-    # The flatness experiment: every configuration against exact-1 in the same rounds.
-    flats = {(f["scenario"], f["request"]) for f in result["flatness"]}
-    assert flats == {(s, r) for s in scenarios for r in ("allowed GET", "allowed preflight")}
+    # The flatness experiments: every configuration against exact-1 in the same rounds, and
+    # the first-sight path of the larger configurations against the smaller ones.
+    flats = {(f["scenario"], f["request"], f["reference"]) for f in result["flatness"]}
+    warm = {(s, r, "exact-1") for s in scenarios for r in ("allowed GET", "allowed preflight")}
+    cold = {(s, f"{r} (first sight)", ref) for s, ref in (
+        ("exact-2100", "exact-2100"), ("exact-2200", "exact-2100"),
+        ("wildcard-10", "wildcard-10"), ("wildcard-20", "wildcard-10"))
+        for r in ("allowed GET", "allowed preflight")}
+    assert flats == warm | cold
+    cold_targets = [t for t in result["targets"] if "first sight" in t["target"]]
+    assert len(cold_targets) == 4, cold_targets
     assert result["startup"]["exit_code"] == 0, result["startup"]["output"]
 
 

@@ -559,11 +559,16 @@ def time_wsgi_cycle(
     return elapsed
 
 
-def first_sight_environs(scenario: Scenario, request: BenchRequest) -> list[dict[str, Any]] | None:
-    """One environ per origin of :func:`first_sight_origins` (twice what the tables keep)."""
+def first_sight_count() -> int:
+    """Origins a first-sight cycle needs: more than twice what the answer tables keep."""
     from iiscors.policy import ANSWER_CACHE_SIZE
 
-    origins = first_sight_origins(scenario, 2 * ANSWER_CACHE_SIZE + 1)
+    return 2 * ANSWER_CACHE_SIZE + 1
+
+
+def first_sight_environs(scenario: Scenario, request: BenchRequest) -> list[dict[str, Any]] | None:
+    """One environ per origin of :func:`first_sight_origins` (twice what the tables keep)."""
+    origins = first_sight_origins(scenario, first_sight_count())
     if origins is None:
         return None
     environs = []
@@ -586,7 +591,7 @@ def run_first_sight(
     """
     from iiscors import CorsMiddleware
 
-    if first_sight_origins(scenario, 2) is None:
+    if first_sight_origins(scenario, first_sight_count()) is None:
         return []
     middleware = CorsMiddleware(raw_wsgi_app, scenario.webconfig, max_bytes=scenario.max_bytes)
     cells: list[Cell] = []
@@ -663,7 +668,8 @@ def run_cold_flatness(scenarios: list[Scenario], rounds: int, sample_time: float
     cannot help here, so this is the origin lookup itself (B4-B6) growing, or not."""
     from iiscors import CorsMiddleware
 
-    exact = [s for s in scenarios if s.exact_origins and first_sight_origins(s, 2) is not None]
+    exact = [s for s in scenarios
+             if s.exact_origins and first_sight_origins(s, first_sight_count()) is not None]
     pairs: list[tuple[Scenario, Scenario]] = []
     if len(exact) >= 2:
         pairs.append((exact[0], exact[-1]))
