@@ -22,13 +22,13 @@ CORS module does not apply to WebSocket upgrades, and browsers do not send prefl
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
 from .config import Config
 from .loader import DEFAULT_MAX_BYTES, Source
-from .middleware import FORBIDDEN_BODY, merge_headers, warn_duplicates
-from .policy import Decision, Headers, Policy, Verdict
+from .middleware import FORBIDDEN_BODY, RAW, _merge, warn_duplicates
+from .policy import Decision, Headers, Policy, Verdict, preflight_headers
 from .reload import DEFAULT_RELOAD_INTERVAL, UNUSABLE_BODY, ReloadingPolicy
 
 Scope = MutableMapping[str, Any]
@@ -67,9 +67,7 @@ def request_fields(scope: Scope) -> dict[str, str]:
 
 def _verdict(policy: Policy, scope: Scope, fields: dict[str, str]) -> Verdict:
     """Ask the policy about one request (the one evaluator, contract B)."""
-    own = None
-    if policy.exempt_same_origin and "host" in fields:
-        own = f"{scope.get('scheme', 'http')}://{fields['host']}"
+    own = _own_origin(scope, fields) if policy.exempt_same_origin else None
     return policy.scope_for(request_path(scope)).verdict(
         scope.get("method", "GET"), fields.get("origin"), fields.get("request_method"),
         fields.get("request_headers"), own)
@@ -111,34 +109,83 @@ class CorsMiddleware(ReloadingPolicy):
         if self.config_error is not None:
             await _respond(send, 500, (), UNUSABLE_BODY)
             return
-        # Read the policy once: a reload swaps it atomically (contract A8).
-        _, _, status, extra, _, _ = _verdict(self.policy, scope, request_fields(scope))
-        if status == 204:
-            await _respond(send, 204, extra, b"")  # contract B8
-            return
-        if status == 403:
-            await _respond(send, 403, extra, FORBIDDEN_BODY)  # contract B7
-            return
-        if not extra:
+        policy = self.policy  # read once: a reload swaps it atomically (contract A8)
+        fields = request_fields(scope)
+        judged = policy.root if policy.single_scope else policy.scope_for(request_path(scope))
+        origin = fields.get("origin")
+        # As in the WSGI middleware: a request without Origin and a repeat of an allowed
+        # origin read what ScopePolicy.verdict prepared; everything else asks it.
+        tail: Headers = ()
+        if origin is None:
+            head = judged.passive  # contract B2/B15
+        elif policy.exempt_same_origin and origin == _own_origin(scope, fields):
+            head = judged.passive  # contract B13's opt-in
+        else:
+            answer = judged.answers.get(origin, judged.any_answer)
+            method = scope.get("method", "GET")
+            if answer is None:
+                if method == "OPTIONS":
+                    _, _, status, head, _, _ = judged.verdict(
+                        method, origin, fields.get("request_method"),
+                        fields.get("request_headers"))
+                else:
+                    _, _, status, head, _, _ = judged.verdict(method, origin)
+                if status == 204:
+                    await _respond(send, 204, head, b"")  # contract B8
+                    return
+                if status == 403:
+                    await _respond(send, 403, head, FORBIDDEN_BODY)  # contract B7
+                    return
+            elif method == "OPTIONS" and fields.get("request_method"):
+                await _respond(send, 204, preflight_headers(  # contract B3/B8
+                    answer, fields.get("request_headers")), b"")
+                return
+            else:
+                head, tail = answer.allow_origin, answer.rule.actual_tail  # contract B9
+        if not head:
             await self.app(scope, receive, send)
             return
 
         async def merging_send(message: Message) -> None:
             if message["type"] == "http.response.start":
-                # Contract B9/B11: add to whatever the application answers, any status.
-                headers = [(bytes(n).decode("latin-1"), bytes(v).decode("latin-1"))
-                           for n, v in message.get("headers", ())]
-                if not self._warned_duplicate:
-                    self._warned_duplicate = warn_duplicates(headers)
+                # Contract B9/B11: add to whatever the application answers, any status.  Only
+                # a Vary or an Access-Control-* header of the application needs more than
+                # appending (see iiscors.middleware); the first letter rules both out.
+                raw = message.get("headers", ())
+                extra = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in (*head, *tail)]
                 message = dict(message)
-                message["headers"] = [(n.encode("latin-1"), v.encode("latin-1"))
-                                      for n, v in merge_headers(headers, extra)]
+                for name, _ in raw:
+                    if name[:1] in _VARY_OR_ACCESS:
+                        break
+                else:
+                    message["headers"] = [*raw, *extra]
+                    await send(message)
+                    return
+                merged, app_cors = _merge([(bytes(n), bytes(v)) for n, v in raw], extra, RAW)
+                if app_cors and not self._warned_duplicate:
+                    self._warned_duplicate = warn_duplicates(
+                        [(bytes(n).decode("latin-1"), "") for n, _ in raw])
+                message["headers"] = merged
             await send(message)
 
         await self.app(scope, receive, merging_send)
 
 
-async def _respond(send: Send, status: int, headers: Headers, body: bytes) -> None:
+def _own_origin(scope: Scope, fields: dict[str, str]) -> str | None:
+    """Contract B13: the request's own ``scheme://Host``, None without a Host header."""
+    host = fields.get("host")
+    if host is None:
+        return None
+    return f"{scope.get('scheme', 'http')}://{host}"
+
+
+#: first letters of "Vary" and "Access-Control-*" (contract B11); a tuple, so that a bytearray
+#: name (which cannot be hashed) compares too
+_VARY_OR_ACCESS = (b"V", b"v", b"A", b"a")
+
+
+async def _respond(send: Send, status: int, headers: Sequence[tuple[str, str]],
+                   body: bytes) -> None:
     """The middleware's own response (204, 403, or strict mode's 500), with the same headers
     in the same order as the WSGI middleware's."""
     raw: list[tuple[bytes, bytes]] = []

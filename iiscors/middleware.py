@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, AnyStr, Generic, NamedTuple, Protocol
 
 from . import _headers as h
 from .config import Config
@@ -84,41 +84,56 @@ def merge_headers(headers: list[tuple[str, str]], extra: Headers) -> list[tuple[
     ``Vary: *`` left alone); every other header is appended, even if the application set the
     same name, as IIS does.  Returns a new list; the application's list is not modified.
     """
-    return _merge(headers, extra)[0]
+    return _merge(headers, extra, TEXT)[0]
 
 
-def _merge(headers: list[tuple[str, str]], extra: Headers) -> tuple[list[tuple[str, str]], bool]:
+class Spelling(NamedTuple, Generic[AnyStr]):
+    """The header words :func:`_merge` needs, as text (WSGI) or as bytes (ASGI)."""
+
+    vary: AnyStr  # lower case
+    prefix: AnyStr  # "access-control-"
+    star: AnyStr
+    comma: AnyStr
+    joiner: AnyStr  # between Vary tokens
+    vary_name: AnyStr  # how the middleware spells its own Vary header
+
+
+TEXT = Spelling("vary", h.ACCESS_CONTROL_PREFIX, "*", ",", ", ", h.VARY)
+RAW = Spelling(b"vary", h.ACCESS_CONTROL_PREFIX.encode(), b"*", b",", b", ", h.VARY.encode())
+
+
+def _merge(headers: Sequence[tuple[AnyStr, AnyStr]], extra: Iterable[tuple[AnyStr, AnyStr]],
+           spelling: Spelling[AnyStr]) -> tuple[list[tuple[AnyStr, AnyStr]], bool]:
     """:func:`merge_headers`, and whether the application set an Access-Control-* header
-    itself — found in the same single pass over its headers.
+    itself — found in the same single pass over its headers; for text or raw (ASGI) headers.
 
-    This runs on every response, so it is written for speed: one pass without enumerate or
-    per-header method calls beyond ``lower()``, and the common case (the application set no
-    ``Vary``) is a single list concatenation.
+    The adapters call it only when one of the application's header names starts with V or A
+    (the others need nothing but appending), so it favours clarity over speed; the common case
+    (the application set no ``Vary``) is still a single list concatenation.
     """
     vary_at = -1
     app_cors = False
-    index = 0
-    for name, _ in headers:
+    for index, (name, _) in enumerate(headers):
         lowered = name.lower()
-        if lowered == "vary":
+        if lowered == spelling.vary:
             if vary_at < 0:
                 vary_at = index
-        elif lowered[:15] == h.ACCESS_CONTROL_PREFIX:
+        elif lowered[:15] == spelling.prefix:
             app_cors = True
-        index += 1  # noqa: SIM113 - enumerate's tuple unpacking costs more on every response
     merged = list(headers)
     if vary_at < 0:
         merged.extend(extra)
         return merged, app_cors
-    # The application sent Vary (rare): every Vary header it sent counts, the first one grows.
-    tokens = {t.strip().lower() for name, value in headers if name.lower() == "vary"
-              for t in value.split(",")}
+    # The application sent Vary: every Vary header it sent counts, the first one grows.
+    tokens = {t.strip().lower() for name, value in headers if name.lower() == spelling.vary
+              for t in value.split(spelling.comma)}
     for name, value in extra:
-        if name is not h.VARY:
+        if name != spelling.vary_name:
             merged.append((name, value))
-        elif "*" not in tokens and value.lower() not in tokens:
+        elif spelling.star not in tokens and value.lower() not in tokens:
             vary_name, present = merged[vary_at]
-            merged[vary_at] = (vary_name, f"{present}, {value}" if present.strip() else value)
+            merged[vary_at] = (vary_name, present + spelling.joiner + value
+                               if present.strip() else value)
     return merged, app_cors
 
 
@@ -210,7 +225,7 @@ class CorsMiddleware(ReloadingPolicy):
                     break
             else:
                 return start_response(status, [*response_headers, *head, *tail], exc_info)
-            merged, app_cors = _merge(response_headers, (*head, *tail))
+            merged, app_cors = _merge(response_headers, (*head, *tail), TEXT)
             if app_cors and not self._warned_duplicate:
                 self._warned_duplicate = warn_duplicates(response_headers)
             return start_response(status, merged, exc_info)

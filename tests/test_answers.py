@@ -8,6 +8,7 @@ seen any sequence of requests answers exactly as a fresh one does.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import tracemalloc
@@ -19,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from iiscors import CorsMiddleware
+from iiscors.asgi import CorsMiddleware as AsgiCorsMiddleware
 from iiscors.middleware import FORBIDDEN_BODY, merge_headers
 from iiscors.policy import (
     ANSWER_CACHE_MAX_ORIGIN,
@@ -341,6 +343,72 @@ def test_every_request_first_and_repeated_matches_the_decision(
         cold.policy.forget_answers()
         assert call_environ(cold, dict(environ)) == expected, ("first", *where)
         assert call_environ(cold, dict(environ)) == expected, ("repeat", *where)
+
+
+def _asgi_app(app_headers: list[tuple[str, str]]) -> Any:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(n.encode("latin-1"), v.encode("latin-1"))
+                                for n, v in app_headers]})
+        await send({"type": "http.response.body", "body": b"app body"})
+    return app
+
+
+async def _call_asgi(middleware: AsgiCorsMiddleware, method: str, path: str,
+                     headers: dict[str, str], host: str, scheme: str) -> tuple[Any, ...]:
+    scope = {"type": "http", "method": method, "path": path, "root_path": "", "scheme": scheme,
+             "headers": [(b"host", host.encode()),
+                         *((k.lower().encode(), v.encode("latin-1")) for k, v in headers.items())]}
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(dict(message))
+
+    await middleware(scope, receive, send)
+    start = sent[0]
+    return (start["status"], [(bytes(n).decode("latin-1"), bytes(v).decode("latin-1"))
+                              for n, v in start["headers"]],
+            b"".join(m.get("body", b"") for m in sent[1:]))
+
+
+@pytest.mark.parametrize("exempt", [False, True], ids=["plain", "exempt-same-origin"])
+@pytest.mark.parametrize("app_sets", _APP_SETS, ids=["no-vary", "vary", "vary-star", "acao"])
+def test_the_asgi_adapter_first_and_repeated_matches_the_decision(
+        app_sets: list[tuple[str, str]], exempt: bool) -> None:
+    """The same product through the ASGI adapter (which has the same tables-first path)."""
+    app_headers = [("Content-Type", "text/plain"), *app_sets]
+    reference = CorsMiddleware(Recorder(headers=app_headers), MIXED, exempt_same_origin=exempt,
+                               reload=False)
+
+    def build() -> AsgiCorsMiddleware:
+        return AsgiCorsMiddleware(_asgi_app(app_headers), MIXED, exempt_same_origin=exempt,
+                                  reload=False)
+
+    async def run() -> None:
+        warm, cold = build(), build()
+        for origin, method, path, request_method, request_headers, (host, scheme) in (
+                itertools.product(_ORIGINS, ["GET", "OPTIONS", "options"],
+                                  ["/", "/api/x", "/off/y", "/star/z"], [None, "PUT"],
+                                  [None, "x-a", "X-A", "x a"], _HOSTS)):
+            headers = {k: v for k, v in {
+                "Origin": origin, "Access-Control-Request-Method": request_method,
+                "Access-Control-Request-Headers": request_headers}.items() if v is not None}
+            environ = environ_for(method, path, headers, host=host, scheme=scheme)
+            status, expected, body = _expected(reference, dict(environ), app_headers)
+            if status == 403:  # the ASGI adapter writes its own two headers in lower case
+                expected = [("content-type", expected[0][1]), ("content-length", expected[1][1]),
+                            *expected[2:]]
+            where = (method, path, host, scheme, headers)
+            args = (method, path, headers, host, scheme)
+            assert await _call_asgi(warm, *args) == (status, expected, body), ("warm", *where)
+            cold.policy.forget_answers()
+            assert await _call_asgi(cold, *args) == (status, expected, body), ("first", *where)
+            assert await _call_asgi(cold, *args) == (status, expected, body), ("repeat", *where)
+
+    asyncio.run(run())
 
 
 def test_forgetting_answers_changes_nothing_but_the_memo() -> None:
