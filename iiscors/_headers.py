@@ -29,14 +29,12 @@ _TOKEN = r"[-!#$%&'*+.^`|~\w]++"
 #: Linear time: tokens hold neither spaces nor commas, so there is nothing to backtrack over
 #: (the possessive quantifiers say so to the engine, which makes it about 15 % faster).
 _REQUEST_HEADERS = re.compile(_TOKEN + r"(?:[ \t]*+,[ \t]*+" + _TOKEN + r")*+", re.ASCII)
-#: the bound method, read once: this runs on preflights that echo
-echoable_match = _REQUEST_HEADERS.fullmatch
 
 
 def echoable_request_headers(value: str | None) -> bool:
     """Contract B14: may this Access-Control-Request-Headers value be copied into a response?"""
     return (value is not None and 0 < len(value) <= MAX_REQUEST_HEADERS_BYTES
-            and echoable_match(value) is not None)
+            and _REQUEST_HEADERS.fullmatch(value) is not None)
 
 
 def join(values: tuple[str, ...]) -> str:

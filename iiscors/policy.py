@@ -112,7 +112,7 @@ def preflight_headers(answer: Answer, request_headers: str | None) -> list[tuple
     """The allowed preflight's headers for ``answer`` (contract B8, B14), as a new list (the
     WSGI ``start_response`` form): the requested headers are copied as sent when the rule
     allows all of them and the value is proven safe (:func:`iiscors._headers.
-    echoable_request_headers`, written out here because it runs on every echoing preflight).
+    echoable_request_headers`; the rule's ``last_echo`` slot spares repeats the check).
     """
     allow_origin, rule = answer
     before = rule.preflight_before_echo
@@ -120,8 +120,7 @@ def preflight_headers(answer: Answer, request_headers: str | None) -> list[tuple
         return [*allow_origin, *rule.preflight_tail]
     last, echoed = rule.last_echo
     if last != request_headers:
-        if not (0 < len(request_headers) <= h.MAX_REQUEST_HEADERS_BYTES
-                and _echoable_match(request_headers) is not None):
+        if not h.echoable_request_headers(request_headers):
             return [*allow_origin, *rule.preflight_tail]
         echoed = (h.ALLOW_HEADERS, request_headers)
         if len(request_headers) <= LAST_ECHO_MAX:
@@ -129,9 +128,6 @@ def preflight_headers(answer: Answer, request_headers: str | None) -> list[tuple
             # another value's header (a page sends the same list preflight after preflight).
             rule.last_echo = (request_headers, echoed)
     return [*allow_origin, *before, echoed, *rule.preflight_after_echo]
-
-
-_echoable_match = h.echoable_match
 
 
 class CorsRequest(NamedTuple):
