@@ -8,11 +8,11 @@ See README.md for the API and docs/behaviour.md for what every rule does.
 
 from __future__ import annotations
 
-from .config import Config, check_config, load_config
-from .diagnostics import ConfigError, Diagnostic, Severity
-from .loader import DEFAULT_MAX_BYTES
-from .middleware import CorsMiddleware
-from .policy import CorsRequest, Decision, Outcome, RequestKind
+from iiscors.config.diagnostics import ConfigError, Diagnostic, Severity
+from iiscors.config.load import Config, check_config, load_config
+from iiscors.config.loader import DEFAULT_MAX_BYTES
+from iiscors.policy.core import CorsRequest, Decision, Outcome, RequestKind
+from iiscors.wsgi import CorsMiddleware
 
 __all__ = [
     "DEFAULT_MAX_BYTES",

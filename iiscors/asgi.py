@@ -1,8 +1,8 @@
 """The ASGI middleware: IIS CORS behaviour in front of Starlette, FastAPI or any ASGI application.
 
 The twin of :class:`iiscors.CorsMiddleware` (WSGI): it unpacks the ASGI scope into the same
-arguments, asks the same compiled :class:`~iiscors.policy.Policy` for the same
-:class:`~iiscors.policy.Decision`, and acts on it the same way — allowed preflights (204) and
+arguments, asks the same compiled :class:`~iiscors.policy.core.Policy` for the same
+:class:`~iiscors.policy.core.Decision`, and acts on it the same way — allowed preflights (204) and
 refusals (403) answered before the application (and any authentication in it) runs, the
 decision's headers merged into every response the application starts (contract B7-B11, C1).
 Reloading and strict mode are shared code (:mod:`iiscors.reload`).
@@ -25,11 +25,11 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
-from .config import Config
-from .loader import DEFAULT_MAX_BYTES, Source
-from .middleware import FORBIDDEN_BODY, RAW, _merge, warn_duplicates
-from .policy import Decision, Headers, Policy, Verdict, preflight_headers
-from .reload import DEFAULT_RELOAD_INTERVAL, UNUSABLE_BODY, ReloadingPolicy
+from iiscors.config.load import Config
+from iiscors.config.loader import DEFAULT_MAX_BYTES, Source
+from iiscors.policy.core import Decision, Headers, Policy, Verdict, preflight_headers
+from iiscors.reload import DEFAULT_RELOAD_INTERVAL, UNUSABLE_BODY, ReloadingPolicy
+from iiscors.wsgi import FORBIDDEN_BODY, RAW, _merge, warn_duplicates
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -44,7 +44,7 @@ _WANTED = {b"origin": "origin", b"access-control-request-method": "request_metho
 
 def request_path(scope: Scope) -> str:
     """The request path relative to ``root_path``, as text (contract A9; ASGI servers decode
-    it already, as :func:`iiscors.middleware.text_path` does for WSGI)."""
+    it already, as :func:`iiscors.wsgi.text_path` does for WSGI)."""
     path: str = scope.get("path", "") or ""
     root: str = scope.get("root_path", "") or ""
     if root and path.startswith(root):
@@ -150,7 +150,7 @@ class CorsMiddleware(ReloadingPolicy):
             if message["type"] == "http.response.start":
                 # Contract B9/B11: add to whatever the application answers, any status.  Only
                 # a Vary or an Access-Control-* header of the application needs more than
-                # appending (see iiscors.middleware); the first letter rules both out.
+                # appending (see iiscors.wsgi); the first letter rules both out.
                 raw = message.get("headers", ())
                 extra = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in (*head, *tail)]
                 message = dict(message)

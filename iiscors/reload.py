@@ -9,8 +9,8 @@ request path cheap and the swap safe:
   (and, for a site root, its directories, so that a web.config appearing anywhere is seen).
   Files are read only when a stat differs.  No thread is started, so it is safe under forking
   servers (gunicorn ``--preload``) and in every worker of a load-balanced pool.
-- **Atomic.**  The new :class:`~iiscors.Config` and its :class:`~iiscors.policy.Policy` are built
-  completely before one attribute assignment makes them current.  A request reads the policy
+- **Atomic.**  The new :class:`~iiscors.Config` and its :class:`~iiscors.policy.core.Policy` are
+  built completely before one attribute assignment makes them current.  A request reads the policy
   once, so it sees the old one or the new one, never a mixture.
 - **Fail safe.**  An edit that makes the configuration unusable leaves the last good policy
   serving, and every diagnostic is logged once (logger ``iiscors``).  With ``strict=True``
@@ -37,11 +37,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from .config import Config, SourceFile, analyse, load_config
-from .diagnostics import ConfigError, Diagnostic
-from .loader import DEFAULT_MAX_BYTES, Source
-from .policy import Policy
-from .site import Stamp, analyse_site, stamp
+from iiscors.config.diagnostics import ConfigError, Diagnostic
+from iiscors.config.load import Config, SourceFile, analyse, load_config
+from iiscors.config.loader import DEFAULT_MAX_BYTES, Source
+from iiscors.config.site import Stamp, analyse_site, stamp
+from iiscors.policy.core import Policy
 
 logger = logging.getLogger("iiscors")
 
@@ -98,7 +98,7 @@ class FileSource:
 
 
 class SiteSource:
-    """A site root: its web.config and every sub-directory's (:mod:`iiscors.site`)."""
+    """A site root: its web.config and every sub-directory's (:mod:`iiscors.config.site`)."""
 
     watchable = True
 

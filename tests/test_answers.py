@@ -1,4 +1,4 @@
-"""The answers a scope keeps for the allowed origins it has seen (iiscors.policy.Answer).
+"""The answers a scope keeps for the allowed origins it has seen (iiscors.policy.core.Answer).
 
 The WSGI middleware answers a repeated allowed origin from ``ScopePolicy.answers`` without
 calling the policy (issue 6).  These tests pin what may enter that table, that it stays bounded,
@@ -21,8 +21,7 @@ from hypothesis import strategies as st
 
 from iiscors import CorsMiddleware
 from iiscors.asgi import CorsMiddleware as AsgiCorsMiddleware
-from iiscors.middleware import FORBIDDEN_BODY, merge_headers
-from iiscors.policy import (
+from iiscors.policy.core import (
     ANSWER_CACHE_MAX_ORIGIN,
     ANSWER_CACHE_SIZE,
     LAST_ECHO_MAX,
@@ -32,7 +31,8 @@ from iiscors.policy import (
     ScopePolicy,
     preflight_headers,
 )
-from iiscors.rules import OriginRule
+from iiscors.policy.model import OriginRule
+from iiscors.wsgi import FORBIDDEN_BODY, merge_headers
 
 from support import Recorder, call, environ_for, web_config
 
@@ -446,7 +446,7 @@ def _reference_echoable(value: str) -> bool:
 @settings(max_examples=3000, deadline=None)
 @given(st.text(alphabet=st.sampled_from(list("aZ9-_!~ ,\t\r\n;:é\x00\"(")), max_size=30))
 def test_the_echo_grammar_matches_a_plain_reading_of_b14(value: str) -> None:
-    from iiscors._headers import echoable_request_headers
+    from iiscors.policy.headers import echoable_request_headers
 
     assert echoable_request_headers(value) is _reference_echoable(value)
 

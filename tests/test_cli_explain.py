@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from iiscors import CorsRequest, load_config
-from iiscors.cli import main
+from iiscors.cli.main import main
 
 CONFIG = b"""<configuration>
 <system.webServer>

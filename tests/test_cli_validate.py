@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from iiscors import report
-from iiscors.cli import main
+from iiscors.cli import report
+from iiscors.cli.main import main
 
 CLEAN = (b'<configuration><system.webServer><cors enabled="true">'
          b'<add origin="https://app.example" /></cors></system.webServer></configuration>')
@@ -261,12 +261,12 @@ def test_no_colour_when_not_a_terminal(files: Path) -> None:
 
 def test_validation_never_compiles_a_policy(files: Path, monkeypatch: pytest.MonkeyPatch
                                             ) -> None:
-    import iiscors.policy
+    import iiscors.policy.core
 
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("validate compiled a policy")
 
-    monkeypatch.setattr(iiscors.policy.Policy, "__init__", refuse)
+    monkeypatch.setattr(iiscors.policy.core.Policy, "__init__", refuse)
     assert run(str(files / "warns.config")).exit_code == 0
 
 
@@ -278,7 +278,7 @@ def test_startup_imports_only_what_validation_needs(files: Path) -> None:
     assert done.returncode == 0, done.stderr
     imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines()
                 if line.startswith("import time:")}
-    assert "iiscors.config" in imported  # the measurement works
-    for module in ("werkzeug", "iiscors.explain", "iiscors.serve", "xml.etree.ElementTree",
-                   "http.server", "asyncio"):
+    assert "iiscors.config.load" in imported  # the measurement works
+    for module in ("werkzeug", "iiscors.cli.explain", "iiscors.serving.serve",
+                   "xml.etree.ElementTree", "http.server", "asyncio"):
         assert module not in imported, module

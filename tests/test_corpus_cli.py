@@ -13,7 +13,7 @@ from typing import NamedTuple
 import pytest
 from click.testing import CliRunner
 
-from iiscors.cli import main
+from iiscors.cli.main import main
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "webconfigs"
 

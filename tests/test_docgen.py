@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from iiscors import docgen
-from iiscors.diagnostics import CATALOGUE
+from iiscors.cli import docgen
+from iiscors.config.diagnostics import CATALOGUE
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "diagnostics.md"
 
 
 def test_page_is_current() -> None:
-    # Fails when the catalogue changed without `python -m iiscors.docgen`.
+    # Fails when the catalogue changed without `python -m iiscors.cli.docgen`.
     assert PAGE.read_text(encoding="utf-8") == docgen.render(), \
-        "docs/diagnostics.md is stale: run python -m iiscors.docgen"
+        "docs/diagnostics.md is stale: run python -m iiscors.cli.docgen"
 
 
 def test_every_code_has_an_entry_with_example_and_fix() -> None:

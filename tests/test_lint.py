@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import pytest
 
 from iiscors import check_config
-from iiscors.diagnostics import CATALOGUE, Severity
-from iiscors.lint import origin_problems
+from iiscors.config.diagnostics import CATALOGUE, Severity
+from iiscors.config.lint import origin_problems
 
 
 def site(cors: str, *, extra: str = "", outside: str = "") -> bytes:

@@ -10,7 +10,7 @@ from werkzeug.test import Client
 from werkzeug.wrappers import Request, Response
 
 from iiscors import Config, CorsMiddleware, load_config
-from iiscors.middleware import merge_headers
+from iiscors.wsgi import merge_headers
 
 from support import SAMPLES, Recorder, call, web_config
 

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from iiscors.origins import OriginMatcher, PatternKind, classify, parse_origin
+from iiscors.policy.origins import OriginMatcher, PatternKind, classify, parse_origin
 
-# -- the reference: plain string handling, no shared code with iiscors.origins ---------------
+# -- the reference: plain string handling, no shared code with iiscors.policy.origins --------
 
 HOST_CHARS = set(string.ascii_letters + string.digits + "-_")
 

@@ -16,17 +16,17 @@ from click.testing import CliRunner
 from werkzeug.test import Client
 
 from iiscors import CorsMiddleware
-from iiscors.cli import main
-from iiscors.demo.app import demo_app
-from iiscors.explain import decide, decision_json, scope_of
-from iiscors.playground import (
+from iiscors.cli.main import main
+from iiscors.policy.core import CorsRequest
+from iiscors.policy.explanation import decision_json
+from iiscors.serving.demo.app import demo_app
+from iiscors.serving.playground import (
     ASSETS,
     PlaygroundInputError,
     PlaygroundPage,
     RecordingApi,
     browser_request,
 )
-from iiscors.policy import CorsRequest
 
 API = "http://127.0.0.1:9"
 #: the Host werkzeug's test client sends, and so the page origin explain uses
@@ -95,7 +95,7 @@ def test_preflighted_put_explains_preflight_and_actual(tmp_path: Path) -> None:
     assert data["why_preflight"][0].startswith("PUT is not a CORS-safelisted method")
     preflight = CorsRequest(method="OPTIONS", origin=ORIGIN, request_method="PUT",
                             request_headers="x-a,x-b", path="/api/items")
-    expected = decision_json(decide(config, preflight), preflight, scope_of(config, "/api"))
+    expected = decision_json(config.decide(preflight), preflight, config.scope_of("/api"))
     assert {k: v for k, v in data["preflight"].items() if k != "browser_notes"} == expected
     assert data["preflight"]["status"] == 204
     # The middleware allows it, but the browser also needs x-b in Allow-Headers.
@@ -141,7 +141,7 @@ def test_credentials_with_a_star_rule_get_a_browser_note(tmp_path: Path) -> None
 ])
 def test_what_the_browser_sends(method: str, headers: str, simple: bool, acrh: str | None,
                                 sent_method: str) -> None:
-    from iiscors.playground import parse_header_lines
+    from iiscors.serving.playground import parse_header_lines
 
     plan = browser_request(method, parse_header_lines(headers))
     assert plan.needs_preflight is (not simple)
@@ -150,7 +150,7 @@ def test_what_the_browser_sends(method: str, headers: str, simple: bool, acrh: s
 
 
 def test_forbidden_headers_are_dropped_and_repeats_joined() -> None:
-    from iiscors.playground import parse_header_lines
+    from iiscors.serving.playground import parse_header_lines
 
     plan = browser_request("GET", parse_header_lines(
         "Cookie: a=b\nX-A: 1\nx-a: 2\nProxy-Authorization: x"))
@@ -159,7 +159,7 @@ def test_forbidden_headers_are_dropped_and_repeats_joined() -> None:
 
 
 def test_safelisted_values_over_1024_bytes_need_a_preflight() -> None:
-    from iiscors.playground import parse_header_lines
+    from iiscors.serving.playground import parse_header_lines
 
     lines = "\n".join(f"Accept: {'a' * 120}" for _ in range(9))
     plan = browser_request("GET", parse_header_lines(lines))

@@ -287,7 +287,7 @@ def test_concurrent_requests_during_swaps_never_fail_nor_mix_versions(
 
 def test_asgi_and_wsgi_share_one_reload_implementation() -> None:
     from iiscors.asgi import CorsMiddleware as AsgiCors
-    from iiscors.middleware import CorsMiddleware as WsgiCors
+    from iiscors.wsgi import CorsMiddleware as WsgiCors
     assert reload_module.ReloadingPolicy in WsgiCors.__mro__
     assert reload_module.ReloadingPolicy in AsgiCors.__mro__
     assert ASGI.middleware is AsgiCors

@@ -1,4 +1,4 @@
-"""The reporters of iiscors/report.py, fed a fixed Report: every format's shape."""
+"""The reporters of iiscors/cli/report.py, fed a fixed Report: every format's shape."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from iiscors.diagnostics import CATALOGUE, make
-from iiscors.report import (
+from iiscors.cli.report import (
     REPORTERS,
     FileResult,
     Report,
@@ -19,6 +18,7 @@ from iiscors.report import (
     summary,
     use_colour,
 )
+from iiscors.config.diagnostics import CATALOGUE, make
 
 WARNING = make("W204", "origin=\"https://A.example\" has upper-case letters", "site/web.config",
                4, 10)

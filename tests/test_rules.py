@@ -294,7 +294,7 @@ def test_schema_and_walker_agree_on_the_samples_and_corpus() -> None:
 def test_schema_violation_the_walker_misses_would_be_reported(monkeypatch: pytest.MonkeyPatch
                                                               ) -> None:
     """If the walker and the XSD ever disagree, the XSD's finding still surfaces as E299."""
-    from iiscors import rules
+    from iiscors.config import rules
 
     monkeypatch.setattr(rules._Walk, "check", lambda self, element, spec: None)
     found = check_config(doc("<configuration><system.webServer>",

@@ -18,7 +18,7 @@ import pytest
 from test_adapters import WSGI, App, Req, web_config
 
 from iiscors import CorsMiddleware
-from iiscors.serve import StaticSite
+from iiscors.serving.static import StaticSite
 
 ALLOW_A = web_config('<cors enabled="true" failUnlistedOrigins="true">'
                      '<add origin="https://a.example"/></cors>')

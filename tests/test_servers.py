@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 MODULE = """\
 import os
 from iiscors import CorsMiddleware
-from iiscors.demo.app import demo_app
+from iiscors.serving.demo.app import demo_app
 
 application = CorsMiddleware(demo_app, os.environ["IISCORS_TEST_CONFIG"], reload_interval=0.2)
 """

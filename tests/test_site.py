@@ -1,5 +1,5 @@
-"""Site roots (iiscors/site.py): every sub-directory's web.config, with its prefix (contract A9),
-found by a bounded walk that follows symlinks only inside the root."""
+"""Site roots (iiscors/config/site.py): every sub-directory's web.config, with its prefix
+(contract A9), found by a bounded walk that follows symlinks only inside the root."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from test_adapters import WSGI, Req, web_config
 
 from iiscors import ConfigError
-from iiscors.rules import fold_segment
-from iiscors.site import analyse_site, load_site, scan_site
+from iiscors.config.rules import fold_segment
+from iiscors.config.site import analyse_site, load_site, scan_site
 
 ALLOW_A = web_config('<cors enabled="true" failUnlistedOrigins="true">'
                      '<add origin="https://a.example"/></cors>')

@@ -580,7 +580,7 @@ def time_wsgi_cycle(
 
 def first_sight_count() -> int:
     """Origins a first-sight cycle needs: more than twice what the answer tables keep."""
-    from iiscors.policy import ANSWER_CACHE_SIZE
+    from iiscors.policy.core import ANSWER_CACHE_SIZE
 
     return 2 * ANSWER_CACHE_SIZE + 1
 

@@ -42,7 +42,7 @@ SEED_DIRS = [REPO / ".." / "shared" / "corpus" / "webconfigs", REPO / "sample_co
 
 with atheris.instrument_imports(include=["iiscors"]):
     from iiscors import ConfigError, check_config, load_config
-    from iiscors.policy import CorsRequest
+    from iiscors.policy.core import CorsRequest
 
 _FIELD_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")

@@ -361,7 +361,7 @@ UNUSABLE_HEADER = (
 def state_diagnostics(path: Path) -> dict[str, list[str]]:
     """The diagnostic log lines (``iiscors: <diagnostic>``) each bad content produces at
     ``path``, computed in-process.  Call it while ``path`` does not exist (for ``deleted``)."""
-    from iiscors.config import SourceFile, analyse
+    from iiscors.config.load import SourceFile, analyse
 
     if path.exists():
         raise ValueError(f"{path} must not exist yet")

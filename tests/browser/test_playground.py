@@ -26,7 +26,7 @@ import pytest
 from ._cdp import Page
 
 URLS = re.compile(r"iiscors: (API|playground): +(http://127\.0\.0\.1:\d+)/")
-PLAYGROUND_CONFIG = (Path(__file__).resolve().parents[2] / "iiscors" / "demo"
+PLAYGROUND_CONFIG = (Path(__file__).resolve().parents[2] / "iiscors" / "serving" / "demo"
                      / "playground.config")
 
 # Every plain-http origin is allowed (so the page's origin, whatever its port), with the

@@ -39,7 +39,7 @@ from _payloads import PAYLOADS, VALID_CONFIG, XINCLUDE_SMUGGLED, Traps  # noqa: 
 
 import iiscors  # noqa: E402
 from iiscors import ConfigError, check_config, load_config  # noqa: E402
-from iiscors.policy import CorsRequest  # noqa: E402
+from iiscors.policy.core import CorsRequest  # noqa: E402
 
 _ALLOWED_OPEN_ROOTS = tuple(
     {

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import pytest
 
-from iiscors.config import SourceFile, analyse
+from iiscors.config.load import SourceFile, analyse
 
 pytest.importorskip("gunicorn", reason="gunicorn is not installed")
 

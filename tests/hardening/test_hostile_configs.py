@@ -30,7 +30,7 @@ import pytest
 from _payloads import PAYLOADS, VALID_CONFIG
 
 from iiscors import ConfigError, CorsMiddleware, check_config, load_config
-from iiscors.policy import CorsRequest
+from iiscors.policy.core import CorsRequest
 
 HERE = Path(__file__).resolve().parent
 PROBE = HERE / "_probe.py"

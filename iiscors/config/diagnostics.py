@@ -6,8 +6,8 @@ configuration is then unusable, contract A7/A8); warnings are configurations IIS
 do not do what their author meant, and never change behaviour.
 
 The catalogue is the single place codes are defined: ``docs/diagnostics.md`` is generated from it
-(``python -m iiscors.docgen``) and a test checks that the page is current.  Never renumber a code:
-tools and suppressions in users' CI depend on them.
+(``python -m iiscors.cli.docgen``) and a test checks that the page is current.  Never renumber a
+code: tools and suppressions in users' CI depend on them.
 """
 
 from __future__ import annotations

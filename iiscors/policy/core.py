@@ -15,10 +15,9 @@ import enum
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from . import _headers as h
-from .origins import OriginMatcher
-from .rules import OriginRule
-from .scope import EffectiveSection
+from iiscors.policy import headers as h
+from iiscors.policy.model import EffectiveSection, OriginRule
+from iiscors.policy.origins import OriginMatcher
 
 Headers = tuple[tuple[str, str], ...]
 
@@ -111,7 +110,7 @@ class Answer(NamedTuple):
 def preflight_headers(answer: Answer, request_headers: str | None) -> list[tuple[str, str]]:
     """The allowed preflight's headers for ``answer`` (contract B8, B14), as a new list (the
     WSGI ``start_response`` form): the requested headers are copied as sent when the rule
-    allows all of them and the value is proven safe (:func:`iiscors._headers.
+    allows all of them and the value is proven safe (:func:`iiscors.policy.headers.
     echoable_request_headers`; the rule's ``last_echo`` slot spares repeats the check).
     """
     allow_origin, rule = answer
@@ -207,7 +206,7 @@ class _Budget:
 class ScopePolicy:
     """The compiled policy of one effective section (one configured path).
 
-    :param section: the merged section from :func:`iiscors.scope.build_scopes`.
+    :param section: the merged section from :func:`iiscors.config.scope.build_scopes`.
     :param budget: shared by the scopes of one :class:`Policy`, so that their answer tables
         together hold at most ANSWER_CACHE_SIZE origins (a scope on its own has its own).
     """
@@ -393,8 +392,8 @@ class Policy:
 
         ``path`` is the request path as text (decoded from UTF-8, as ``CorsRequest.path`` and
         ASGI's ``path`` are; the WSGI adapter decodes ``PATH_INFO`` first, see
-        :func:`iiscors.middleware.text_path`).  Segments compare case-insensitively, the way
-        :func:`iiscors.rules.fold_segment` folded the configured ones.
+        :func:`iiscors.wsgi.text_path`).  Segments compare case-insensitively, the way
+        :func:`iiscors.config.rules.fold_segment` folded the configured ones.
         """
         if not self._scopes:
             return self.root

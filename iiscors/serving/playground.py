@@ -10,8 +10,8 @@ Two loopback servers, two origins:
 
   - ``GET /__iiscors/explain?method=&path=&headers=&credentials=&body=`` — what the browser
     will send for that ``fetch()`` (simple, or preflight + actual request) and, for each request,
-    the very :class:`~iiscors.policy.Decision` the middleware acts on, rendered by
-    :func:`iiscors.explain.decision_json` (no second evaluator);
+    the very :class:`~iiscors.policy.core.Decision` the middleware acts on, rendered by
+    :func:`iiscors.policy.explanation.decision_json` (no second evaluator);
   - ``GET /__iiscors/config`` — the active web.config text, the API's address, the page origin;
   - ``GET /__iiscors/seen?after=N`` — the requests that reached the API server since N, with
     the status they got, so the page can tell "blocked by CORS" (the server answered, the
@@ -36,17 +36,17 @@ from urllib.parse import parse_qs
 import click
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from .config import Config
-from .diagnostics import ConfigError
-from .explain import decide, decision_json, scope_of
-from .middleware import (
+from iiscors.config.diagnostics import ConfigError
+from iiscors.config.load import Config
+from iiscors.policy.core import CorsRequest, Decision, Outcome
+from iiscors.policy.explanation import decision_json
+from iiscors.serving.network import is_loopback
+from iiscors.wsgi import (
     CorsMiddleware,
     ExcInfo,
     StartResponse,
     WSGIEnvironment,
 )
-from .policy import CorsRequest, Decision, Outcome
-from .serve import is_loopback
 
 ASSETS = Path(__file__).resolve().parent
 #: The page's files, served from the package (names as the page requests them).
@@ -256,7 +256,7 @@ def browser_notes(decision: Decision, plan: BrowserRequest, credentials: str,
 def explain_fetch(config: Config, origin: str, method: str, path: str, headers: str,
                   credentials: str, body: str = "") -> dict[str, Any]:
     """The explain endpoint's JSON: the browser's requests for one ``fetch()`` and, for each,
-    :func:`iiscors.explain.decision_json` of the decision the middleware acts on.
+    :func:`iiscors.policy.explanation.decision_json` of the decision the middleware acts on.
 
     :raises PlaygroundInputError: the input is not a request fetch() would send.
     """
@@ -276,19 +276,19 @@ def explain_fetch(config: Config, origin: str, method: str, path: str, headers: 
         raise PlaygroundInputError(f"a {plan.method} request cannot have a body (fetch() "
                                    "throws a TypeError)")
     path_info = path.split("?", 1)[0].split("#", 1)[0]
-    scope = scope_of(config, path_info)
+    scope = config.scope_of(path_info)
     preflight_json: dict[str, Any] | None = None
     preflight_allowed = True
     if plan.needs_preflight:
         request = CorsRequest(method="OPTIONS", origin=origin, request_method=plan.method,
                               request_headers=plan.preflight_headers, path=path_info)
-        decision = decide(config, request)
+        decision = config.decide(request)
         preflight_json = decision_json(decision, request, scope)
         preflight_json["browser_notes"] = browser_notes(decision, plan, credentials, True)
         preflight_allowed = (decision.outcome is Outcome.ALLOWED
                              and not preflight_json["browser_notes"])
     request = CorsRequest(method=plan.method, origin=origin, path=path_info)
-    decision = decide(config, request)
+    decision = config.decide(request)
     actual_json = decision_json(decision, request, scope)
     actual_json["browser_notes"] = browser_notes(decision, plan, credentials, False)
     return {
@@ -552,7 +552,7 @@ PLAYGROUND_CONFIG = Path(__file__).resolve().parent / "demo" / "playground.confi
 def build_api(config: str | None, app: str | None) -> tuple[CorsMiddleware, str]:
     """The API the playground serves: the demo (or ``app``) behind ``config`` (or the
     playground's own configuration)."""
-    from .serve import build
+    from iiscors.serving.app import build
 
     return build(config or str(PLAYGROUND_CONFIG), None, app, None)
 

@@ -5,7 +5,7 @@ an entity, never touches the network or another file, and refuses any DOCTYPE.  
 bytes itself (lxml given a path would silently gunzip) and caps their size first.
 
 Use :func:`parse_bytes` for bytes already in hand and :func:`read_source` for a path; both return
-diagnostics instead of raising.  The tree is then walked by :mod:`iiscors.rules`.
+diagnostics instead of raising.  The tree is then walked by :mod:`iiscors.config.rules`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from .diagnostics import Diagnostic, make
+from iiscors.config.diagnostics import Diagnostic, make
 
 #: IIS's default web.config size limit (MaxWebConfigFileSizeInKB = 250).
 DEFAULT_MAX_BYTES = 250 * 1024

@@ -7,47 +7,22 @@ inherited entries; ``<clear/>`` drops everything inherited; ``<remove>`` drops o
 duplicate key in the effective collection is an error, wherever the two entries were written.
 
 :func:`build_scopes` computes the effective sections once, for every path some level names, so
-that a request only has to find the deepest configured path above it (:mod:`iiscors.policy`).
+that a request only has to find the deepest configured path above it (:mod:`iiscors.policy.core`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TypeVar, cast
 
-from .diagnostics import Diagnostic, make
-from .rules import Entry, Level, Location, OriginRule, duplicate_message
+from iiscors.config.diagnostics import Diagnostic, make
+from iiscors.config.rules import Entry, Level, duplicate_message
+from iiscors.policy.model import EffectiveSection, Location, OriginRule
 
 T = TypeVar("T")
 
 #: The global module name the IIS CORS installer registers (reference §1.1).
 CORS_MODULE = "corsmodule"
-
-
-@dataclass(frozen=True, slots=True)
-class EffectiveSection:
-    """Everything that applies at one path, merged from all the levels above it."""
-
-    path: tuple[str, ...]
-    enabled: bool = False
-    fail_unlisted_origins: bool = False
-    rules: tuple[OriginRule, ...] = ()
-    custom_headers: tuple[tuple[str, str], ...] = ()
-    #: False where ``<modules>`` removed CorsModule (contract D1)
-    cors_module: bool = True
-    #: True where some ``<cors>`` element applies (for the lint checks)
-    cors_configured: bool = False
-    #: where the ``<cors>`` sections that apply were written, outermost first
-    cors_locations: tuple[Location, ...] = ()
-    #: where each custom header was added, for the lint checks
-    custom_header_locations: tuple[Location, ...] = ()
-    modules_location: Location | None = None
-
-    @property
-    def active(self) -> bool:
-        """Contract B1 and D1: CORS processing happens only where enabled and not removed."""
-        return self.enabled and self.cors_module
 
 
 def apply_entries(inherited: Sequence[tuple[str, T, Location]], entries: Iterable[Entry[T]],

@@ -4,7 +4,7 @@ IIS reads the web.config of the site root and of each physical directory on a re
 the deeper file's sections are merged after the shallower one's (attributes override,
 collections append, ``<clear/>``/``<remove>``).  :func:`scan_site` finds those files and gives
 each its directory prefix (lower-cased segments in the form WSGI gives ``PATH_INFO``, see
-:func:`iiscors.rules.fold_segment`); :func:`load_site` turns them into one
+:func:`iiscors.config.rules.fold_segment`); :func:`load_site` turns them into one
 :class:`~iiscors.Config`, or raises :class:`~iiscors.ConfigError` with every diagnostic.
 
 The walk is bounded, because a site root may be large or hostile:
@@ -13,7 +13,7 @@ The walk is bounded, because a site root may be large or hostile:
   beyond either, loading fails with a diagnostic rather than silently skipping configuration;
 - symbolic links (to directories or to web.config files) are followed only when they resolve
   inside the root, and a link back to one of its own ancestors is not walked again, so a link
-  cycle cannot loop.  :mod:`iiscors.serve` applies the same rule when it serves files;
+  cycle cannot loop.  :mod:`iiscors.serving.serve` applies the same rule when it serves files;
 - the file name is matched case-insensitively (``Web.config`` is what Visual Studio creates, and
   Windows does not distinguish), and two names differing only in case in one directory are an
   error, since IIS could never have seen both.
@@ -28,10 +28,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import Config, SourceFile, analyse
-from .diagnostics import ConfigError, Diagnostic, make
-from .loader import DEFAULT_MAX_BYTES
-from .rules import fold_segment
+from iiscors.config.diagnostics import ConfigError, Diagnostic, make
+from iiscors.config.load import Config, SourceFile, analyse
+from iiscors.config.loader import DEFAULT_MAX_BYTES
+from iiscors.config.rules import fold_segment
 
 #: The configuration file IIS reads in every directory (compared case-insensitively).
 WEB_CONFIG = "web.config"

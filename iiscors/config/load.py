@@ -13,12 +13,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .diagnostics import ConfigError, Diagnostic, has_errors, sort_key
-from .lint import lint
-from .loader import DEFAULT_MAX_BYTES, Source, load_document
-from .policy import CorsRequest, Decision, Policy
-from .rules import Level, read_levels
-from .scope import EffectiveSection, build_scopes
+from iiscors.config.diagnostics import ConfigError, Diagnostic, has_errors, sort_key
+from iiscors.config.lint import lint
+from iiscors.config.loader import DEFAULT_MAX_BYTES, Source, load_document
+from iiscors.config.rules import Level, read_levels
+from iiscors.config.scope import build_scopes
+from iiscors.policy.core import CorsRequest, Decision, Policy
+from iiscors.policy.model import EffectiveSection
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,14 @@ class Config:
     def evaluate(self, request: CorsRequest) -> Decision:
         """The decision the middleware would act on for ``request``."""
         return self.policy.evaluate(request)
+
+    def decide(self, request: CorsRequest, *, exempt_same_origin: bool = False) -> Decision:
+        """The decision of the middleware built with these options (contract B1-B15)."""
+        return self.compile(exempt_same_origin=exempt_same_origin).evaluate(request)
+
+    def scope_of(self, path: str) -> str:
+        """The configured path whose effective section applies at ``path`` (contract A9)."""
+        return "/" + "/".join(self.section_for(path).path)
 
     def section_for(self, path: str) -> EffectiveSection:
         return self.policy.scope_for(path).section

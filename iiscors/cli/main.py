@@ -17,11 +17,11 @@ from typing import ClassVar, TextIO
 
 import click
 
-from .config import check_config
-from .diagnostics import CATALOGUE, Diagnostic, Severity, make
-from .discover import Target, expand
-from .loader import DEFAULT_MAX_BYTES
-from .report import REPORTERS, FileResult, Report, resolve_format, use_colour
+from iiscors.cli.discover import Target, expand
+from iiscors.cli.report import REPORTERS, FileResult, Report, resolve_format, use_colour
+from iiscors.config.diagnostics import CATALOGUE, Diagnostic, Severity, make
+from iiscors.config.load import check_config
+from iiscors.config.loader import DEFAULT_MAX_BYTES
 
 #: Exit codes (check-jsonschema's convention): never a count of problems.
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
@@ -32,9 +32,9 @@ class LazyGroup(click.Group):
     without importing the server (see click's documentation on lazily loading subcommands)."""
 
     lazy: ClassVar[dict[str, str]] = {
-        "explain": "iiscors.explain:explain",
-        "playground": "iiscors.playground:playground",
-        "serve": "iiscors.serve:serve",
+        "explain": "iiscors.cli.explain:explain",
+        "playground": "iiscors.serving.playground:playground",
+        "serve": "iiscors.serving.serve:serve",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

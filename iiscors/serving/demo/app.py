@@ -19,7 +19,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from ..middleware import StartResponse, WSGIEnvironment
+from iiscors.wsgi import StartResponse, WSGIEnvironment
 
 ITEMS = [{"id": 1, "name": "first"}, {"id": 2, "name": "second"}]
 MAX_BODY = 64 * 1024

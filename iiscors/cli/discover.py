@@ -7,7 +7,7 @@ bytes are peeked, never parsed, so ``packages.config`` and friends are skipped c
 matches obey the same rule (directories it matches are searched).  Hidden
 directories and build or dependency folders (:data:`SKIPPED_DIRECTORIES`) are not entered.
 
-Nothing here reads a whole file or judges one: that is :func:`iiscors.config.check_config`.
+Nothing here reads a whole file or judges one: that is :func:`iiscors.config.load.check_config`.
 """
 
 from __future__ import annotations

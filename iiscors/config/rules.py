@@ -1,9 +1,10 @@
 """The rule tree: what one web.config declares, checked and made immutable (contract A1, A3-A6, A9).
 
-:func:`read_levels` walks a parsed document with the element table of :mod:`iiscors.schema` and
-returns one :class:`Level` per place the file defines sections: its root and each
-``<location path>``.  Every node keeps its file:line.  Nothing here merges levels (that is
-:mod:`iiscors.scope`) or decides requests (that is :mod:`iiscors.policy`).
+:func:`read_levels` walks a parsed document with the element table of
+:mod:`iiscors.config.schema` and returns one :class:`Level` per place the file defines sections:
+its root and each ``<location path>``.  Every node keeps its file:line.  Nothing here merges
+levels (that is :mod:`iiscors.config.scope`) or decides requests (that is
+:mod:`iiscors.policy.core`).
 
 Checks are tolerant: a bad node is reported and skipped, and the walk goes on, so one run reports
 every problem (contract A7).
@@ -13,14 +14,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Generic, Literal, TypeVar
 
 from lxml import etree
 
-from .diagnostics import Diagnostic, make
-from .loader import XmlDocument
-from .schema import AttributeSpec, ElementSpec, element_specs, schema_violations
+from iiscors.config.diagnostics import Diagnostic, make
+from iiscors.config.loader import XmlDocument
+from iiscors.config.schema import AttributeSpec, ElementSpec, element_specs, schema_violations
+from iiscors.policy.model import Location, OriginRule
 
 T = TypeVar("T")
 
@@ -35,37 +37,6 @@ _SENDABLE = re.compile(r"[\x20-\x7e\xa0-\xff]*")
 _BLANK = re.compile(r"\s*")
 #: XML's own white space (S, XML 1.0 section 2.3): the only text allowed between elements
 _XML_SPACE = re.compile(r"[ \t\r\n]*")
-
-
-@dataclass(frozen=True, slots=True)
-class Location:
-    """Where a node is: file, 1-based line and column (None where unknown)."""
-
-    file: str
-    line: int | None = None
-    column: int | None = None
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}" if self.line is not None else self.file
-
-
-@dataclass(frozen=True, slots=True)
-class OriginRule:
-    """One ``<add origin>`` of ``system.webServer/cors``, with its own lists resolved."""
-
-    origin: str
-    allowed: bool = True
-    allow_credentials: bool = False
-    max_age: int = -1
-    allow_all_requested_headers: bool = False
-    allow_headers: tuple[str, ...] = ()
-    allow_methods: tuple[str, ...] = ()
-    expose_headers: tuple[str, ...] = ()
-    location: Location = field(default_factory=lambda: Location("<memory>"))
-    #: where each list entry was written, for the lint checks
-    header_locations: tuple[tuple[str, str, Location], ...] = ()
-    #: where the rule's other attributes (allowCredentials, maxAge...) were written, for lint
-    attribute_locations: tuple[tuple[str, Location], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

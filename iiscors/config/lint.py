@@ -1,13 +1,13 @@
 """Lint: configurations IIS accepts but that do not do what their author meant (warnings W2xx).
 
-Runs only on configurations without errors (:func:`iiscors.config.analyse`), over the levels as
+Runs only on configurations without errors (:func:`iiscors.config.load.analyse`), over the levels as
 written (checks about one ``<add origin>`` rule and its lists, reported once where the rule is
 written) and over the effective sections (checks about what applies at a path, such as
 customHeaders colliding with an enabled ``<cors>``).  Warnings never change behaviour
-(contract A7); every code is in :data:`iiscors.diagnostics.CATALOGUE` with its fix.
+(contract A7); every code is in :data:`iiscors.config.diagnostics.CATALOGUE` with its fix.
 
-Not for: errors (the configuration system's refusals live in :mod:`iiscors.rules` and
-:mod:`iiscors.scope`), or W1xx structure warnings (also reported there).
+Not for: errors (the configuration system's refusals live in :mod:`iiscors.config.rules` and
+:mod:`iiscors.config.scope`), or W1xx structure warnings (also reported there).
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
-from .diagnostics import Diagnostic, make
-from .origins import OriginMatcher, PatternKind, classify
-from .rules import Level, Location, OriginRule
-from .scope import EffectiveSection
+from iiscors.config.diagnostics import Diagnostic, make
+from iiscors.config.rules import Level
+from iiscors.policy.model import EffectiveSection, Location, OriginRule
+from iiscors.policy.origins import OriginMatcher, PatternKind, classify
 
 #: Chromium caps Access-Control-Max-Age at 7,200 s and Firefox at 86,400 s: anything above the
 #: lower cap is not honoured by the most used browser (reference §3).

@@ -1,7 +1,8 @@
 """The section schema: ``schemas/iis-sections.xsd``, read with lxml in two ways.
 
 1. :func:`element_specs` turns the XSD into a small table (:class:`ElementSpec`) that
-   :mod:`iiscors.rules` walks to report *every* problem with IIS's own wording (contract A4, A7).
+   :mod:`iiscors.config.rules` walks to report *every* problem with IIS's own wording (contract
+   A4, A7).
    libxml2's validator stops at the first misplaced child of an element, so it alone cannot
    report everything at once.
 2. :func:`schema_violations` runs lxml's ``XMLSchema`` over a section as a second opinion: a
@@ -67,7 +68,7 @@ def schema_path() -> Path:
     packaged = resources.files("iiscors").joinpath("schemas", SCHEMA_FILE)
     if packaged.is_file():
         return Path(str(packaged))
-    return Path(__file__).resolve().parent.parent / "schemas" / SCHEMA_FILE
+    return Path(__file__).resolve().parents[2] / "schemas" / SCHEMA_FILE
 
 
 @functools.cache

@@ -1,7 +1,7 @@
 """The WSGI middleware: IIS CORS behaviour in front of any WSGI application.
 
-It only unpacks the environ, asks the compiled :class:`~iiscors.policy.Policy` for a
-:class:`~iiscors.policy.Decision`, and acts on it: it answers allowed preflights (204) and
+It only unpacks the environ, asks the compiled :class:`~iiscors.policy.core.Policy` for a
+:class:`~iiscors.policy.core.Decision`, and acts on it: it answers allowed preflights (204) and
 refusals (403) itself, before the wrapped application — and so before any authentication inside
 it — runs (contract B7, B8); otherwise it calls the application and merges the decision's headers
 into whatever response the application starts, any status (contract B9, B11).
@@ -24,11 +24,11 @@ from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Any, AnyStr, Generic, NamedTuple, Protocol
 
-from . import _headers as h
-from .config import Config
-from .loader import DEFAULT_MAX_BYTES, Source
-from .policy import Decision, Headers, Policy, Verdict, preflight_headers
-from .reload import DEFAULT_RELOAD_INTERVAL, UNUSABLE_BODY, ReloadingPolicy
+from iiscors.config.load import Config
+from iiscors.config.loader import DEFAULT_MAX_BYTES, Source
+from iiscors.policy import headers as h
+from iiscors.policy.core import Decision, Headers, Policy, Verdict, preflight_headers
+from iiscors.reload import DEFAULT_RELOAD_INTERVAL, UNUSABLE_BODY, ReloadingPolicy
 
 logger = logging.getLogger("iiscors")
 
@@ -142,7 +142,7 @@ class CorsMiddleware(ReloadingPolicy):
 
     :param app: the WSGI application to protect.
     :param config: a path to a web.config, a path to a site root directory (its web.config and
-        every sub-directory's apply below them, contract A9; see :mod:`iiscors.site`), the
+        every sub-directory's apply below them, contract A9; see :mod:`iiscors.config.site`), the
         bytes of a web.config, or a :class:`~iiscors.Config`.
     :param max_bytes: the size limit for each file (default 250 KiB, IIS's default).
     :param exempt_same_origin: contract B13's opt-in: requests whose Origin equals the

@@ -19,7 +19,7 @@ from typing import Any, ClassVar, TextIO
 
 import click
 
-from .diagnostics import CATALOGUE, Diagnostic, Severity
+from iiscors.config.diagnostics import CATALOGUE, Diagnostic, Severity
 
 #: The version of the ``--format json`` shape.
 JSON_VERSION = 1
@@ -193,7 +193,7 @@ class JsonReporter(Reporter):
     name = "json"
 
     def write(self, report: Report) -> None:
-        from . import __version__
+        from iiscors import __version__
 
         document = {
             "version": JSON_VERSION,
@@ -248,7 +248,7 @@ class SarifReporter(Reporter):
     name = "sarif"
 
     def write(self, report: Report) -> None:
-        from . import __version__
+        from iiscors import __version__
 
         index = {code: i for i, code in enumerate(CATALOGUE)}
         results = []

@@ -1,0 +1,84 @@
+"""``iiscors explain``: what the middleware does with one request, and why.
+
+It builds a :class:`~iiscors.policy.core.CorsRequest` from the options, asks
+:meth:`iiscors.config.load.Config.evaluate` (or, with ``--exempt-same-origin``, the policy that
+option compiles) for the :class:`~iiscors.policy.core.Decision`, and renders that very Decision:
+there is no second evaluator here, so what explain prints is what the middleware acts on.
+
+Exit codes: 0 rendered (and, with ``--expect``, the outcome is the expected one); 1 the outcome
+differs from ``--expect``; 2 usage problems or a configuration that cannot be loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from iiscors.cli.report import diagnostic_json
+from iiscors.config.diagnostics import ConfigError
+from iiscors.config.load import load_config
+from iiscors.config.loader import DEFAULT_MAX_BYTES
+from iiscors.policy.core import CorsRequest, Outcome
+from iiscors.policy.explanation import decision_json, render_text
+
+
+@click.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--origin", required=True, help="The Origin header the browser sends.")
+@click.option("--method", default=None,
+              help="The request method [default: OPTIONS with --request-method, else GET].")
+@click.option("--request-method", default=None,
+              help="Access-Control-Request-Method (makes an OPTIONS request a preflight).")
+@click.option("--request-headers", default=None, help="Access-Control-Request-Headers.")
+@click.option("--path", default="/", show_default=True,
+              help="The request path (WSGI PATH_INFO), for <location path> scoping.")
+@click.option("--exempt-same-origin", is_flag=True,
+              help="Use the middleware's exempt_same_origin option (with --host).")
+@click.option("--host", default=None, help="The request's Host header.")
+@click.option("--scheme", default="http", show_default=True, type=click.Choice(["http", "https"]),
+              help="The request's scheme.")
+@click.option("-f", "--format", "format_name", default="text", show_default=True,
+              type=click.Choice(["text", "json"]))
+@click.option("--expect", type=click.Choice([o.value for o in Outcome]), default=None,
+              help="Exit 1 unless the outcome is this one (a CI assertion).")
+@click.option("--max-bytes", type=click.IntRange(min=1), default=DEFAULT_MAX_BYTES,
+              show_default=True, help="Size limit for the file.")
+def explain(config: str, origin: str, method: str | None, request_method: str | None,
+            request_headers: str | None, path: str, exempt_same_origin: bool,
+            host: str | None, scheme: str, format_name: str, expect: str | None,
+            max_bytes: int) -> None:
+    """Show what the middleware does with one request to CONFIG, and why.
+
+    Exit 0 when rendered (and the outcome is --expect's), 1 when the outcome differs from
+    --expect, 2 on usage problems or a configuration that cannot be loaded.
+    """
+    try:
+        loaded = load_config(config, max_bytes=max_bytes)
+    except ConfigError as exc:
+        # Contract A8: an unusable configuration has no behaviour to explain.
+        for diagnostic in exc.diagnostics:
+            click.echo(str(diagnostic), err=True)
+        click.echo(f"{config}: the configuration cannot be loaded; nothing to explain.",
+                   err=True)
+        sys.exit(2)
+    if method is None:
+        method = "OPTIONS" if request_method else "GET"
+    request = CorsRequest(method=method, origin=origin, request_method=request_method,
+                          request_headers=request_headers, path=path, host=host, scheme=scheme)
+    decision = loaded.decide(request, exempt_same_origin=exempt_same_origin)
+    scope = loaded.scope_of(path)
+    if format_name == "json":
+        document = decision_json(decision, request, scope)
+        document["warnings"] = [diagnostic_json(d) for d in loaded.diagnostics]
+        document["expected"] = expect
+        click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+    else:
+        for line in render_text(decision, request, scope):
+            click.echo(line)
+        for diagnostic in loaded.diagnostics:
+            click.echo(str(diagnostic), err=True)
+    if expect is not None and decision.outcome.value != expect:
+        click.echo(f"expected {expect}, got {decision.outcome}", err=True)
+        sys.exit(1)
