@@ -69,11 +69,13 @@ def test_twine_check_passes(dist: Path) -> None:
 
 def test_the_installed_package_is_the_wheel(installed: Path, outside: Path) -> None:
     probe = ("import iiscors, json; from iiscors.config.schema import schema_path;"
+             "from importlib.metadata import version;"
              "from pathlib import Path; pkg = Path(iiscors.__file__).parent;"
              "print(json.dumps({'pkg': str(pkg), 'xsd': str(schema_path()),"
              "'assets': sorted(p.name for p in (pkg / 'serving').glob('playground_page.*')),"
              "'samples': sorted(p.name for p in (pkg / 'sample_configs').glob('*.config')),"
-             "'demo': sorted(p.name for p in (pkg / 'serving' / 'demo').iterdir())}))")
+             "'demo': sorted(p.name for p in (pkg / 'serving' / 'demo').iterdir()),"
+             "'version': iiscors.__version__, 'metadata': version('iiscors')}))")
     result = run([str(installed / "bin" / "python"), "-c", probe], cwd=outside)
     assert result.returncode == 0, result.stderr
     found = json.loads(result.stdout)
@@ -83,6 +85,14 @@ def test_the_installed_package_is_the_wheel(installed: Path, outside: Path) -> N
                                "playground_page.js"]
     assert "microsoft-reference.config" in found["samples"]
     assert {"web.config", "playground.config", "app.py"} <= set(found["demo"])
+    # the version is written once (iiscors/__init__.py); the wheel's metadata is read from it
+    assert found["metadata"] == found["version"]
+
+
+def test_the_version_is_written_once() -> None:
+    pyproject = (SOURCE / "pyproject.toml").read_text(encoding="utf-8")
+    assert 'dynamic = ["version"]' in pyproject
+    assert "\nversion =" not in pyproject
 
 
 def test_validate_and_explain_from_the_wheel(installed: Path, outside: Path) -> None:
