@@ -15,14 +15,18 @@ the command (:func:`playground`); the applications themselves are in
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import sys
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 
 import click
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from iiscors.config.diagnostics import ConfigError
+from iiscors.serving.hostguard import host_name
 from iiscors.serving.network import is_loopback
 from iiscors.serving.playground_apps import PlaygroundPage, RecordingApi
 from iiscors.wsgi import CorsMiddleware
@@ -37,6 +41,29 @@ class _QuietHandler(WSGIRequestHandler):
         return None
 
 
+def answered_names(host: str, allowed: Iterable[str]) -> tuple[str, ...]:
+    """The names besides loopback both servers answer (:mod:`iiscors.serving.hostguard`):
+    ``allowed``, and the listen address ``host`` when it names one interface (the user chose to
+    browse by it), never a wildcard address such as 0.0.0.0."""
+    names = list(allowed)
+    try:
+        wildcard = ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        wildcard = False
+    if not wildcard:
+        with contextlib.suppress(ValueError):  # not a name a browser could send: none to add
+            names.append(host_name(host))
+    return tuple(names)
+
+
+def _check_hosts(ctx: click.Context, param: click.Parameter,
+                 value: tuple[str, ...]) -> tuple[str, ...]:
+    try:
+        return tuple(host_name(name) for name in value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from exc
+
+
 def _base(host: str, port: int) -> str:
     return f"http://{f'[{host}]' if ':' in host else host}:{port}"
 
@@ -48,17 +75,23 @@ class Playground:
     :param host: the interface both servers listen on.
     :param api_port: the API's port (0: any free port).
     :param page_port: the page's port (0: any free port).
+    :param allowed_hosts: names besides loopback (and ``host``, when it names one interface)
+        that requests may be addressed to; any other Host gets 421 (DNS rebinding,
+        :mod:`iiscors.serving.hostguard`).
+    :raises ValueError: an allowed host is not a host name or an IP address.
     """
 
     def __init__(self, middleware: CorsMiddleware, host: str = "127.0.0.1",
-                 api_port: int = 0, page_port: int = 0, *, quiet: bool = False) -> None:
+                 api_port: int = 0, page_port: int = 0, *, quiet: bool = False,
+                 allowed_hosts: Iterable[str] = ()) -> None:
         handler: type[WSGIRequestHandler] = _QuietHandler if quiet else WSGIRequestHandler
-        self.api = RecordingApi(middleware)
+        names = answered_names(host, allowed_hosts)
+        self.api = RecordingApi(middleware, names)
         self.api_server = make_server(host, api_port, self.api, threaded=True,
                                       request_handler=handler)
         try:
             self.api_url = _base(host, self.api_server.server_port)
-            self.page = PlaygroundPage(self.api, self.api_url)
+            self.page = PlaygroundPage(self.api, self.api_url, names)
             self.page_server = make_server(host, page_port, self.page, threaded=True,
                                            request_handler=handler)
         except BaseException:
@@ -106,8 +139,11 @@ def build_api(config: str | None, app: str | None) -> tuple[CorsMiddleware, str]
               help="The API's port (0: any free port).")
 @click.option("--page-port", type=click.IntRange(0, 65535), default=8081, show_default=True,
               help="The playground page's port (0: any free port).")
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME", callback=_check_hosts,
+              help="Also answer requests addressed to NAME (repeatable). Otherwise only "
+                   "localhost, 127.x.x.x, [::1] and --host are answered, against DNS rebinding.")
 def playground(config: str | None, app: str | None, host: str, api_port: int,
-               page_port: int) -> None:
+               page_port: int, allow_hosts: tuple[str, ...] = ()) -> None:
     """Send requests to the API from your own browser and see, side by side, what the
     browser concluded and what `iiscors explain` says (rule, line, reason).
 
@@ -124,7 +160,7 @@ def playground(config: str | None, app: str | None, host: str, api_port: int,
     for diagnostic in middleware.config.diagnostics:
         click.echo(str(diagnostic), err=True)
     try:
-        running = Playground(middleware, host, api_port, page_port)
+        running = Playground(middleware, host, api_port, page_port, allowed_hosts=allow_hosts)
     except OSError as exc:
         click.echo(f"iiscors: cannot listen on {host}: {exc.strerror or exc}", err=True)
         sys.exit(1)
@@ -138,7 +174,8 @@ def playground(config: str | None, app: str | None, host: str, api_port: int,
                    "it instead.")
     if not is_loopback(host):
         click.echo("iiscors: warning: listening beyond loopback; this is a development "
-                   "server", err=True)
+                   f"server. It answers requests addressed to {host} or a loopback name; give "
+                   "other names with --allow-host", err=True)
     sys.stdout.flush()
     running.start()
     try:

@@ -9,7 +9,8 @@
 
   - ``GET /__iiscors/explain?method=&path=&headers=&credentials=&body=``
     (:mod:`iiscors.serving.playground_explain`);
-  - ``GET /__iiscors/config``: the active web.config text, the API's address, the page origin;
+  - ``GET /__iiscors/config``: the active web.config text (its CORS sections; every other value
+    masked by :mod:`iiscors.serving.redact`), the API's address, the page origin;
   - ``GET /__iiscors/seen?after=N``: the requests that reached the API server since N.
 
 :mod:`iiscors.serving.playground` runs them, each on its own loopback port.
@@ -26,7 +27,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+from iiscors.serving.hostguard import AllowedHosts, misdirected
 from iiscors.serving.playground_explain import PlaygroundInputError, explain_fetch
+from iiscors.serving.redact import redact_config_text
 from iiscors.wsgi import CorsMiddleware, ExcInfo, StartResponse, WSGIEnvironment
 
 ASSETS = Path(__file__).resolve().parent
@@ -59,16 +62,24 @@ class SeenRequest:
 
 
 class RecordingApi:
-    """The API server's application: the CORS middleware, with a log of what reached it."""
+    """The API server's application: the CORS middleware, with a log of what reached it.
 
-    def __init__(self, middleware: CorsMiddleware) -> None:
+    :param middleware: the API: an application wrapped in :class:`CorsMiddleware`.
+    :param allowed_hosts: names besides loopback the server may be addressed by
+        (:class:`~iiscors.serving.hostguard.AllowedHosts`); any other Host gets 421.
+    """
+
+    def __init__(self, middleware: CorsMiddleware, allowed_hosts: Iterable[str] = ()) -> None:
         self.middleware = middleware
+        self.hosts = AllowedHosts(allowed_hosts)
         self._lock = threading.Lock()
         self._seen: deque[SeenRequest] = deque(maxlen=SEEN_LIMIT)
         self._seq = 0
 
     def __call__(self, environ: WSGIEnvironment,
                  start_response: StartResponse) -> Iterable[bytes]:
+        if not self.hosts.permits_environ(environ):
+            return misdirected(start_response)  # DNS rebinding: not logged, not answered
         method = str(environ.get("REQUEST_METHOD", "GET"))
         with self._lock:
             self._seq += 1
@@ -114,11 +125,15 @@ class PlaygroundPage:
     :param api: the API server's application (for its configuration and its request log).
     :param api_base: the API's address as the page's script fetches it
         (``http://127.0.0.1:8080``).
+    :param allowed_hosts: names besides loopback the server may be addressed by; any other
+        Host gets 421 on every path (:mod:`iiscors.serving.hostguard`).
     """
 
-    def __init__(self, api: RecordingApi, api_base: str) -> None:
+    def __init__(self, api: RecordingApi, api_base: str,
+                 allowed_hosts: Iterable[str] = ()) -> None:
         self.api = api
         self.api_base = api_base
+        self.hosts = AllowedHosts(allowed_hosts)
 
     def csp(self) -> str:
         return ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -136,6 +151,8 @@ class PlaygroundPage:
 
     def __call__(self, environ: WSGIEnvironment,
                  start_response: StartResponse) -> Iterable[bytes]:
+        if not self.hosts.permits_environ(environ):
+            return misdirected(start_response)  # DNS rebinding: every endpoint, the page too
         path = str(environ.get("PATH_INFO", "") or "/")
         method = str(environ.get("REQUEST_METHOD", "GET"))
         if method not in ("GET", "HEAD"):
@@ -200,14 +217,17 @@ class PlaygroundPage:
                               {"last": last, "requests": [r.json() for r in seen]})
 
     def config_json(self, environ: WSGIEnvironment) -> dict[str, Any]:
-        """The active configuration's files (as text), warnings, the API and page origins."""
+        """The active configuration's files (as text, redacted), warnings, the API and page
+        origins."""
         middleware = self.api.middleware
         middleware.check_reload()
         config = middleware.config
         files = []
         for path in config.paths:
             try:
-                text = path.read_text(encoding="utf-8", errors="replace")
+                # Only the CORS sections as written: a connection string's password is no
+                # business of the page (issue 12 item 9).
+                text = redact_config_text(path.read_text(encoding="utf-8", errors="replace"))
             except OSError as exc:
                 text = f"(cannot read {path}: {exc.strerror})"
             if len(text) > MAX_CONFIG_CHARS:
