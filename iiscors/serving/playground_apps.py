@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+from iiscors.config.files import read_regular_file
 from iiscors.serving.hostguard import AllowedHosts, misdirected
 from iiscors.serving.playground_explain import PlaygroundInputError, explain_fetch
 from iiscors.serving.redact import redact_config_text
@@ -40,7 +41,7 @@ PAGE_FILES: Mapping[str, tuple[str, str]] = {
     "/playground.css": ("playground_page.css", "text/css; charset=utf-8"),
 }
 #: How much of a configuration file the page shows.
-MAX_CONFIG_CHARS = 256 * 1024
+MAX_CONFIG_BYTES = 256 * 1024
 #: How many API requests the ``seen`` log keeps.
 SEEN_LIMIT = 200
 
@@ -216,23 +217,26 @@ class PlaygroundPage:
         return _json_response(start_response, "200 OK",
                               {"last": last, "requests": [r.json() for r in seen]})
 
+    @staticmethod
+    def _file_text(path: Path) -> str:
+        """A configuration file as the page shows it: at most MAX_CONFIG_BYTES, redacted."""
+        try:
+            data = read_regular_file(path, MAX_CONFIG_BYTES + 1)  # never blocks on a FIFO
+        except OSError as exc:
+            return f"(cannot read {path}: {exc.strerror or exc})"
+        text = data[:MAX_CONFIG_BYTES].decode("utf-8", errors="replace")
+        # Only the CORS sections as written: a connection string's password is no business of
+        # the page (issue 12 item 9).  Cut first: a cut token is masked (fails closed).
+        shown = redact_config_text(text)
+        return shown + "\n… (cut)" if len(data) > MAX_CONFIG_BYTES else shown
+
     def config_json(self, environ: WSGIEnvironment) -> dict[str, Any]:
         """The active configuration's files (as text, redacted), warnings, the API and page
         origins."""
         middleware = self.api.middleware
         middleware.check_reload()
         config = middleware.config
-        files = []
-        for path in config.paths:
-            try:
-                # Only the CORS sections as written: a connection string's password is no
-                # business of the page (issue 12 item 9).
-                text = redact_config_text(path.read_text(encoding="utf-8", errors="replace"))
-            except OSError as exc:
-                text = f"(cannot read {path}: {exc.strerror})"
-            if len(text) > MAX_CONFIG_CHARS:
-                text = text[:MAX_CONFIG_CHARS] + "\n… (cut)"
-            files.append({"name": str(path), "text": text})
+        files = [{"name": str(path), "text": self._file_text(path)} for path in config.paths]
         if not files:
             files = [{"name": name, "text": "(given as bytes; no file to show)"}
                      for name in config.files]

@@ -305,3 +305,22 @@ def test_a_bad_allow_host_is_a_usage_error(tmp_path: Path, value: str) -> None:
     assert result.exit_code == 2, result.output
     assert "--allow-host" in result.output and "not a host name" in result.output
     assert "Traceback" not in result.output
+
+
+# -- a web.config swapped for a FIFO (issue 12 item 13) ----------------------------------------
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_a_fifo_hangs_neither_config_nor_explain(tmp_path: Path) -> None:
+    page, _ = apps(tmp_path)
+    path = tmp_path / "web.config"
+    fifo = tmp_path / "trap.fifo"
+    os.mkfifo(fifo)
+    os.replace(fifo, path)
+    client = Client(page)
+    explained = client.get("/__iiscors/explain?method=GET&path=/api/items")
+    assert explained.status_code == 200  # the last good configuration explains
+    assert explained.get_json()["actual"]["outcome"] == "allowed"
+    data = client.get("/__iiscors/config").get_json()
+    assert data["files"][0]["text"] == f"(cannot read {path}: not a regular file (a FIFO))"
