@@ -27,6 +27,10 @@ import re
 
 #: The sections iiscors reads under ``system.webServer`` (:mod:`iiscors.config.rules`).
 SHOWN_SECTIONS = frozenset(("cors", "httpProtocol", "modules"))
+#: The elements on the way to a section (their attributes, such as ``<location path>``, show).
+_FRAMES = (("configuration",), ("configuration", "system.webServer"),
+           ("configuration", "location"), ("configuration", "location", "system.webServer"))
+_WEB_SERVER_FRAMES = (_FRAMES[1], _FRAMES[3])
 #: What a masked value becomes.
 MASK = "…"
 
@@ -55,15 +59,16 @@ def _local(name: str) -> str:
 
 
 def _zone(path: list[str]) -> str:
-    """``"shown"`` inside a CORS section, ``"frame"`` on the way to one, else ``"masked"``."""
-    names = [_local(name) for name in path]
-    frame = [["configuration"]]
-    for prefix in (["configuration"], ["configuration", "location"]):
-        frame += [prefix, [*prefix, "system.webServer"]]
-        if names[:len(prefix) + 1] == [*prefix, "system.webServer"] and \
-                len(names) > len(prefix) + 1 and names[len(prefix) + 1] in SHOWN_SECTIONS:
+    """``"shown"`` inside a CORS section, ``"frame"`` on the way to one, else ``"masked"``.
+
+    Only the first four names decide, so a deeply nested file costs no more per token.
+    """
+    head = tuple(_local(name) for name in path[:len(_FRAMES[-1]) + 1])
+    for frame in _WEB_SERVER_FRAMES:
+        if head[:len(frame)] == frame and len(head) > len(frame) \
+                and head[len(frame)] in SHOWN_SECTIONS:
             return "shown"
-    return "frame" if names in frame or not names else "masked"
+    return "frame" if not path or (len(path) == len(head) and head in _FRAMES) else "masked"
 
 
 def _masked_token(match: re.Match[str], zone: str, depth: int) -> str:
@@ -102,9 +107,10 @@ def redact_config_text(text: str) -> str:
         position = match.end()
         kind = match.lastgroup
         if kind == "start":
-            zone = _zone([*path, match["name"]])
-            if not match["empty"]:
-                path.append(match["name"])
+            path.append(match["name"])  # the element's own zone decides its attributes
+            zone = _zone(path)
+            if match["empty"]:
+                path.pop()
         else:
             zone = _zone(path)
             if kind == "end" and path:
