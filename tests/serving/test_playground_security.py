@@ -36,6 +36,7 @@ SECRETS = f"""<?xml version="1.0" encoding="utf-8"?>
 <!-- The site's configuration; the CORS part is below. -->
 <configuration>
   <!-- <add name="Old" connectionString="Server=old;Password={PASSWORD}" /> -->
+  <!-- the old password was {PASSWORD}, or Password={PASSWORD} -->
   <connectionStrings>
     <add name="Main" connectionString="Server=db;User Id=app;Password={PASSWORD}"
          providerName="System.Data.SqlClient" />
