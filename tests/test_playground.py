@@ -19,14 +19,10 @@ from iiscors import CorsMiddleware
 from iiscors.cli.main import main
 from iiscors.policy.core import CorsRequest
 from iiscors.policy.explanation import decision_json
+from iiscors.policy.fetch import browser_request
 from iiscors.serving.demo.app import demo_app
-from iiscors.serving.playground import (
-    ASSETS,
-    PlaygroundInputError,
-    PlaygroundPage,
-    RecordingApi,
-    browser_request,
-)
+from iiscors.serving.playground_apps import ASSETS, PlaygroundPage, RecordingApi
+from iiscors.serving.playground_explain import PlaygroundInputError
 
 API = "http://127.0.0.1:9"
 #: the Host werkzeug's test client sends, and so the page origin explain uses
@@ -141,7 +137,7 @@ def test_credentials_with_a_star_rule_get_a_browser_note(tmp_path: Path) -> None
 ])
 def test_what_the_browser_sends(method: str, headers: str, simple: bool, acrh: str | None,
                                 sent_method: str) -> None:
-    from iiscors.serving.playground import parse_header_lines
+    from iiscors.serving.playground_explain import parse_header_lines
 
     plan = browser_request(method, parse_header_lines(headers))
     assert plan.needs_preflight is (not simple)
@@ -150,7 +146,7 @@ def test_what_the_browser_sends(method: str, headers: str, simple: bool, acrh: s
 
 
 def test_forbidden_headers_are_dropped_and_repeats_joined() -> None:
-    from iiscors.serving.playground import parse_header_lines
+    from iiscors.serving.playground_explain import parse_header_lines
 
     plan = browser_request("GET", parse_header_lines(
         "Cookie: a=b\nX-A: 1\nx-a: 2\nProxy-Authorization: x"))
@@ -159,7 +155,7 @@ def test_forbidden_headers_are_dropped_and_repeats_joined() -> None:
 
 
 def test_safelisted_values_over_1024_bytes_need_a_preflight() -> None:
-    from iiscors.serving.playground import parse_header_lines
+    from iiscors.serving.playground_explain import parse_header_lines
 
     lines = "\n".join(f"Accept: {'a' * 120}" for _ in range(9))
     plan = browser_request("GET", parse_header_lines(lines))

@@ -20,6 +20,7 @@ from pathlib import Path
 from lxml import etree
 
 from iiscors.config.diagnostics import Diagnostic, make
+from iiscors.config.files import read_regular_file
 
 #: IIS's default web.config size limit (MaxWebConfigFileSizeInKB = 250).
 DEFAULT_MAX_BYTES = 250 * 1024
@@ -81,9 +82,8 @@ def read_source(source: Source, *, name: str | None = None,
     else:
         display = name or os.fspath(source)
         try:
-            with open(source, "rb") as handle:
-                # Read one byte past the limit: enough to know it is too large, never more.
-                data = handle.read(max_bytes + 1)
+            # Read one byte past the limit: enough to know it is too large, never more.
+            data = read_regular_file(source, max_bytes + 1)  # never blocks on a FIFO
         except OSError as exc:
             return None, display, [make("E100", f"Cannot read the file: {exc.strerror or exc}",
                                         display)]

@@ -18,6 +18,7 @@ from typing import NamedTuple
 from iiscors.policy import headers as h
 from iiscors.policy.model import EffectiveSection, OriginRule
 from iiscors.policy.origins import OriginMatcher
+from iiscors.policy.scopes import PathTree
 
 Headers = tuple[tuple[str, str], ...]
 
@@ -368,7 +369,7 @@ class Policy:
         own ``scheme://Host`` are not judged as CORS requests.
     """
 
-    __slots__ = ("_depth", "_scopes", "exempt_same_origin", "root", "single_scope")
+    __slots__ = ("_scopes", "_tree", "exempt_same_origin", "root", "single_scope")
 
     def __init__(self, scopes: Mapping[tuple[str, ...], EffectiveSection], *,
                  exempt_same_origin: bool = False) -> None:
@@ -377,7 +378,7 @@ class Policy:
         self.exempt_same_origin = exempt_same_origin
         self._scopes = {path: ScopePolicy(section, budget)
                         for path, section in scopes.items() if path}
-        self._depth = max((len(path) for path in self._scopes), default=0)
+        self._tree = PathTree(self._scopes)  # scope_for walks it: linear in the depth
         #: True when no <location> or sub-directory level exists: no path lookup is needed
         self.single_scope = not self._scopes
 
@@ -397,12 +398,8 @@ class Policy:
         """
         if not self._scopes:
             return self.root
-        segments = [s for s in path.casefold().split("/") if s][:self._depth]
-        for length in range(len(segments), 0, -1):
-            scope = self._scopes.get(tuple(segments[:length]))
-            if scope is not None:
-                return scope
-        return self.root
+        scope = self._tree.deepest(path)  # one step per segment (issue 12 item 14)
+        return self.root if scope is None else scope
 
     def evaluate(self, request: CorsRequest) -> Decision:
         """Decide ``request`` exactly as the middleware would."""
