@@ -237,6 +237,10 @@ class _LoadState:
     errors: int = 0
 
 
+#: The Python load generator stops after this many requests in all.
+PYTHON_LOAD_MAX_REQUESTS = 200_000
+
+
 def run_python_load(
     port: int,
     scenario: Scenario,
@@ -246,49 +250,21 @@ def run_python_load(
     mode: str,
 ) -> Run:
     """Bounded fallback: ``connections`` threads, each one keep-alive connection, until the
-    deadline or 200,000 requests in all. Python's client is much slower than wrk: the ratio
-    stays meaningful, the absolute throughput does not."""
-    max_requests = 200_000
+    deadline or :data:`PYTHON_LOAD_MAX_REQUESTS` in all. Python's client is much slower than
+    wrk: the ratio stays meaningful, the absolute throughput does not."""
     deadline = time.monotonic() + duration
     states = [_LoadState() for _ in range(connections)]
     prepared = [
-        (
-            r.method,
-            {k: v for k, v in request_headers(scenario, r).items() if k != "host"},
-        )
+        (r.method, {k: v for k, v in request_headers(scenario, r).items() if k != "host"})
         for r in requests
     ]
-
-    def worker(state: _LoadState) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        i = 0
-        try:
-            while (
-                time.monotonic() < deadline and len(state.latencies) < max_requests // connections
-            ):
-                method, headers = prepared[i % len(prepared)]
-                i += 1
-                t0 = time.perf_counter()
-                try:
-                    conn.request(method, "/", headers=headers)
-                    resp = conn.getresponse()
-                    resp.read()
-                    if resp.status >= 400 or resp.will_close:
-                        # gunicorn's sync worker closes after each response: reconnect.
-                        state.errors += resp.status >= 400
-                        conn.close()
-                        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-                except OSError:
-                    state.errors += 1
-                    conn.close()
-                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-                    continue
-                state.latencies.append(time.perf_counter() - t0)
-        finally:
-            conn.close()
-
+    limit = PYTHON_LOAD_MAX_REQUESTS // connections
     t0 = time.perf_counter()
-    threads = [threading.Thread(target=worker, args=(s,), daemon=True) for s in states]
+    threads = [
+        threading.Thread(target=_python_client, args=(port, prepared, deadline, limit, s),
+                         daemon=True)
+        for s in states
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -305,6 +281,35 @@ def run_python_load(
         sum(s.errors for s in states),
         len(lat),
     )
+
+
+def _python_client(port: int, prepared: list[tuple[str, dict[str, str]]], deadline: float,
+                   limit: int, state: _LoadState) -> None:
+    """One connection of :func:`run_python_load`: the prepared requests in turn."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    i = 0
+    try:
+        while time.monotonic() < deadline and len(state.latencies) < limit:
+            method, headers = prepared[i % len(prepared)]
+            i += 1
+            t0 = time.perf_counter()
+            try:
+                conn.request(method, "/", headers=headers)
+                resp = conn.getresponse()
+                resp.read()
+                if resp.status >= 400 or resp.will_close:
+                    # gunicorn's sync worker closes after each response: reconnect.
+                    state.errors += resp.status >= 400
+                    conn.close()
+                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            except OSError:
+                state.errors += 1
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                continue
+            state.latencies.append(time.perf_counter() - t0)
+    finally:
+        conn.close()
 
 
 # --- main -------------------------------------------------------------------------------------
@@ -392,49 +397,100 @@ def render(summary: dict[str, Any], meta: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="gunicorn with and without iiscors under the same load")
-    p.add_argument(
-        "--origins",
-        type=int,
-        default=10_000,
-        help="exact origins in the web.config (default 10000)",
-    )
+    p.add_argument("--origins", type=int, default=10_000,
+                   help="exact origins in the web.config (default 10000)")
     p.add_argument("--duration", type=float, help="seconds per run (default 1, --quick 3)")
-    p.add_argument(
-        "--rounds",
-        type=int,
-        help="runs per server, taken in turns (default 48, --quick 2)",
-    )
+    p.add_argument("--rounds", type=int,
+                   help="runs per server, taken in turns (default 48, --quick 2)")
     p.add_argument("--connections", type=int, default=4, help="concurrent connections (default 4)")
     p.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
     p.add_argument("--workers", type=int, default=1, help="gunicorn workers per server (default 1)")
     p.add_argument("--worker-class", default="sync", help="gunicorn worker class (default sync)")
-    p.add_argument(
-        "--mix",
-        action="store_true",
-        help="cycle through all five request kinds instead of allowed GETs",
-    )
-    p.add_argument(
-        "--python-load",
-        action="store_true",
-        help="use the Python load generator even if wrk is installed",
-    )
+    p.add_argument("--mix", action="store_true",
+                   help="cycle through all five request kinds instead of allowed GETs")
+    p.add_argument("--python-load", action="store_true",
+                   help="use the Python load generator even if wrk is installed")
     p.add_argument("--quick", action="store_true", help="2 rounds of 3 s")
-    p.add_argument(
-        "--json",
-        metavar="FILE",
-        help="write the results as JSON to FILE ('-': stdout, instead of the table)",
-    )
-    p.add_argument(
-        "--check",
-        action="store_true",
-        help=f"exit 1 when the throughput ratio is below {TARGET_THROUGHPUT_RATIO}",
-    )
-    args = p.parse_args(argv)
+    p.add_argument("--json", metavar="FILE",
+                   help="write the results as JSON to FILE ('-': stdout, instead of the table)")
+    p.add_argument("--check", action="store_true",
+                   help=f"exit 1 when the throughput ratio is below {TARGET_THROUGHPUT_RATIO}")
+    return p.parse_args(argv)
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+@dataclass
+class Load:
+    """What loads the servers: wrk with its script, or the Python load generator."""
+
+    args: argparse.Namespace
+    scenario: Scenario
+    requests: list[BenchRequest]
+    wrk: str | None
+    script: Path
+
+    def run(self, server: Server, seconds: float) -> Run:
+        if self.wrk:
+            return run_wrk(self.wrk, server.port, self.script, seconds, self.args.connections,
+                           self.args.threads, server.mode)
+        return run_python_load(server.port, self.scenario, self.requests, seconds,
+                               self.args.connections, server.mode)
+
+
+def measure(servers: list[Server], load: Load, duration: float, rounds: int) -> list[Run]:
+    """A warm-up of each server, then ``rounds`` runs of each, in turns."""
+    runs = []
+    for server in servers:  # warm-up, not recorded
+        load.run(server, 1)
+    for r in range(rounds):
+        # Alternate which server goes first, so a drift in the machine's speed hits both.
+        for server in servers if r % 2 == 0 else servers[::-1]:
+            cpu_before = worker_cpu_seconds(server)
+            run = load.run(server, duration)
+            cpu_after = worker_cpu_seconds(server)
+            if cpu_before is not None and cpu_after is not None:
+                run.cpu_s = cpu_after - cpu_before
+            runs.append(run)
+            log(f"round {r + 1} {server.mode}: {run.rps:,.0f} req/s, "
+                f"p99 {run.p99_ms:.2f} ms, errors {run.errors}")
+    return runs
+
+
+def serve_and_measure(args: argparse.Namespace, scenario: Scenario, requests: list[BenchRequest],
+                      wrk: str | None, duration: float, rounds: int) -> list[Run] | None:
+    """Both servers started and checked, then measured; None when an answer is wrong."""
+    servers: list[Server] = []
+    with tempfile.TemporaryDirectory(prefix="iiscors-http-bench-") as tmpdir:
+        tmp = Path(tmpdir)
+        config = tmp / "web.config"
+        config.write_bytes(scenario.webconfig)
+        script = tmp / "cors.lua"
+        script.write_text(lua_script(scenario, requests), encoding="utf-8")
+        try:
+            for mode in MODES:
+                servers.append(start_server(mode, config, args.workers, args.worker_class, tmp))
+                log(f"{mode}: gunicorn pid {servers[-1].proc.pid} on 127.0.0.1:{servers[-1].port}")
+            problems = [msg for s in servers for msg in verify(s, scenario)]
+            for msg in problems:
+                log(f"NOT VERIFIED: {msg}")
+            if problems:
+                return None
+            load = Load(args, scenario, requests, wrk, script)
+            return measure(servers, load, duration, rounds)
+        finally:
+            for server in servers:
+                stop_server(server)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     duration = args.duration or (3.0 if args.quick else 1.0)
     rounds = args.rounds or (2 if args.quick else 48)
-
     scenario = exact_scenario(args.origins)
     requests = list(REQUESTS) if args.mix else [r for r in REQUESTS if r.name == "allowed GET"]
     wrk = None if args.python_load else shutil.which("wrk")
@@ -449,71 +505,13 @@ def main(argv: list[str] | None = None) -> int:
         "requests": "all five kinds in turn" if args.mix else "allowed GET from the last origin",
         "python": sys.version.split()[0],
     }
-
-    def log(msg: str) -> None:
-        print(msg, file=sys.stderr, flush=True)
-
-    servers: list[Server] = []
-    runs: list[Run] = []
-    with tempfile.TemporaryDirectory(prefix="iiscors-http-bench-") as tmpdir:
-        tmp = Path(tmpdir)
-        config = tmp / "web.config"
-        config.write_bytes(scenario.webconfig)
-        script = tmp / "cors.lua"
-        script.write_text(lua_script(scenario, requests), encoding="utf-8")
-        try:
-            for mode in MODES:
-                servers.append(start_server(mode, config, args.workers, args.worker_class, tmp))
-                log(f"{mode}: gunicorn pid {servers[-1].proc.pid} on 127.0.0.1:{servers[-1].port}")
-            problems = [msg for s in servers for msg in verify(s, scenario)]
-            if problems:
-                for msg in problems:
-                    log(f"NOT VERIFIED: {msg}")
-                return 1
-
-            def one(server: Server, seconds: float) -> Run:
-                if wrk:
-                    return run_wrk(
-                        wrk,
-                        server.port,
-                        script,
-                        seconds,
-                        args.connections,
-                        args.threads,
-                        server.mode,
-                    )
-                return run_python_load(
-                    server.port,
-                    scenario,
-                    requests,
-                    seconds,
-                    args.connections,
-                    server.mode,
-                )
-
-            for server in servers:  # warm-up, not recorded
-                one(server, 1)
-            for r in range(rounds):
-                # Alternate which server goes first, so a drift in the machine's speed hits both.
-                for server in servers if r % 2 == 0 else servers[::-1]:
-                    cpu_before = worker_cpu_seconds(server)
-                    run = one(server, duration)
-                    cpu_after = worker_cpu_seconds(server)
-                    if cpu_before is not None and cpu_after is not None:
-                        run.cpu_s = cpu_after - cpu_before
-                    runs.append(run)
-                    log(
-                        f"round {r + 1} {server.mode}: {run.rps:,.0f} req/s, "
-                        f"p99 {run.p99_ms:.2f} ms, errors {run.errors}"
-                    )
-        finally:
-            for server in servers:
-                stop_server(server)
-
+    runs = serve_and_measure(args, scenario, requests, wrk, duration, rounds)
+    if runs is None:
+        return 1
     summary = summarize(runs)
-    result = {"meta": meta, "summary": summary, "runs": [r.__dict__ for r in runs]}
     if args.json:
-        text = json.dumps(result, indent=2)
+        text = json.dumps({"meta": meta, "summary": summary, "runs": [r.__dict__ for r in runs]},
+                          indent=2)
         if args.json == "-":
             print(text)
         else:

@@ -1,6 +1,6 @@
 """Faults while serving under load (issue 7, contract A8): a real gunicorn on 127.0.0.1 (two
 ``gthread`` workers, ``reload_interval`` 0.2 s) under a concurrent load of http.client threads,
-while the web.config is rewritten by ``tools/loadtest.py``'s :class:`FaultInjector`:
+while the web.config is rewritten by the fault injector (``tools/faults/``):
 
 1. ``bad-edit``: an unrecognized attribute (E201), written atomically over version A;
 2. ``truncated``: that file cut in half in place (E102);
@@ -46,7 +46,13 @@ TOOLS = Path(__file__).resolve().parents[2] / "tools"
 if str(TOOLS) not in sys.path:
     sys.path.insert(0, str(TOOLS))
 
-import loadtest as lt  # noqa: E402
+from _benchlib import free_loopback_port  # noqa: E402
+from faults.injector import FaultInjector, LogWatch, settle_on_log  # noqa: E402
+from faults.oracle import Oracle, fault_request  # noqa: E402
+from faults.versions import FAULT_VERSIONS, UNUSABLE_HEADER, state_diagnostics  # noqa: E402
+from loadtesting import processes  # noqa: E402
+from loadtesting.app import CONFIG_ENV, LOG_ENV, RELOAD_ENV  # noqa: E402
+from loadtesting.gunicorn_server import gunicorn_command, wait_ready  # noqa: E402
 
 INTERVAL = 0.2
 WORKERS = 2
@@ -80,7 +86,7 @@ def _client(port: int, keep_alive: bool, counter: itertools.count[int],
         if conn is None:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
         n = next(counter)
-        request = lt.fault_request(n)
+        request = fault_request(n)
         headers = dict(request.headers)
         if not keep_alive:
             headers["Connection"] = "close"
@@ -107,17 +113,17 @@ def _client(port: int, keep_alive: bool, counter: itertools.count[int],
 
 def _start_gunicorn(tmp_path: Path, config: Path, log: Path) -> tuple[subprocess.Popen[bytes],
                                                                       int, Path]:
-    port = lt.free_loopback_port()
+    port = free_loopback_port()
     server_log = tmp_path / "gunicorn.log"
-    argv = lt._gunicorn_argv(port, WORKERS, 4)
-    env = dict(os.environ, **{lt.CONFIG_ENV: str(config), lt.RELOAD_ENV: str(INTERVAL),
-                              lt.LOG_ENV: str(log)})
+    argv = gunicorn_command(port, WORKERS, 4)
+    env = dict(os.environ, **{CONFIG_ENV: str(config), RELOAD_ENV: str(INTERVAL),
+                              LOG_ENV: str(log)})
     with server_log.open("wb") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
     try:
-        lt._wait_ready(port, proc, WORKERS, server_log)
+        wait_ready(port, proc, WORKERS, server_log)
     except RuntimeError:
-        lt._stop(proc)
+        processes.stop(proc)
         raise
     return proc, port, server_log
 
@@ -127,12 +133,12 @@ def _start_gunicorn(tmp_path: Path, config: Path, log: Path) -> tuple[subprocess
 @pytest.mark.skipif(not Path("/proc/self").exists(), reason="needs Linux /proc for the workers")
 def test_faults_under_load(tmp_path: Path) -> None:
     config = tmp_path / "web.config"
-    diagnostics = lt.state_diagnostics(config)  # while it does not exist yet (E100)
-    config.write_bytes(lt.FAULT_VERSIONS["A"])
+    diagnostics = state_diagnostics(config)  # while it does not exist yet (E100)
+    config.write_bytes(FAULT_VERSIONS["A"])
     log = tmp_path / "iiscors.log"
-    watch = lt.LogWatch(log)
+    watch = LogWatch(log)
     proc, port, server_log = _start_gunicorn(tmp_path, config, log)
-    workers = lt._children(proc.pid)
+    workers = processes.children(proc.pid)
     records: list[Record] = []
     settle_problems: list[str] = []
     stop = threading.Event()
@@ -144,10 +150,10 @@ def test_faults_under_load(tmp_path: Path) -> None:
             thread.start()
         time.sleep(0.5)  # every worker serves A under load before the first fault
         expected = {**diagnostics, "bad-edit-after-flip": diagnostics["bad-edit"]}
-        settle = lt.settle_on_log(watch, lambda: workers, expected, hold=5 * INTERVAL,
-                                  problems=settle_problems)
-        injector = lt.FaultInjector(config, settle, flip_seconds=2.0, flip_hz=50,
-                                    mark=lambda: len(watch.records()))
+        settle = settle_on_log(watch, lambda: workers, expected, hold=5 * INTERVAL,
+                               problems=settle_problems)
+        injector = FaultInjector(config, settle, flip_seconds=2.0, flip_hz=50,
+                                 mark=lambda: len(watch.records()))
         states = {state.name: state for state in injector.run()}
         restore = states["restore"]
         while time.monotonic() < restore.started + RESTORE_GRACE + 1.0:
@@ -156,19 +162,19 @@ def test_faults_under_load(tmp_path: Path) -> None:
         stop.set()
         for thread in clients:
             thread.join(30)
-        survivors = lt._children(proc.pid)
-        lt._stop(proc)
+        survivors = processes.children(proc.pid)
+        processes.stop(proc)
     server_output = server_log.read_text(errors="replace")
     assert not settle_problems, settle_problems
     assert sorted(survivors) == sorted(workers), "a worker died or was restarted"
     assert "Traceback" not in server_output and "[ERROR]" not in server_output, server_output
 
     # Zero failed requests: no connection error, no 5xx, each response whole from one version.
-    oracle = lt.Oracle()
+    oracle = Oracle()
     failures: list[str] = []
     version: dict[int, str] = {}
     for record in records:
-        request = lt.fault_request(record.n)
+        request = fault_request(record.n)
         if record.error is not None:
             failures.append(f"{request.kind} #{record.n}: {record.error}")
             continue
@@ -213,7 +219,7 @@ def test_faults_under_load(tmp_path: Path) -> None:
           f"{last_other - restore.started:.3f} s after it; flip writes {flip.writes}")
 
     # Each bad state logged once per worker and unusable episode (see the module docstring).
-    header = lt.UNUSABLE_HEADER.format(path=config)
+    header = UNUSABLE_HEADER.format(path=config)
     want = Counter({header: 4})
     for line in diagnostics["bad-edit"]:
         want[line] += 2
@@ -221,7 +227,7 @@ def test_faults_under_load(tmp_path: Path) -> None:
         want[line] += 1
     # A good version's own warnings (W222 for A and C) are logged with each swap to it: a
     # reload, not a bad state; they are not counted, but nothing else may be logged.
-    good_warnings = {f"iiscors: {d}" for data in lt.FAULT_VERSIONS.values()
+    good_warnings = {f"iiscors: {d}" for data in FAULT_VERSIONS.values()
                      for d in analyse([SourceFile(data, name=str(config))])[1]}
     assert not good_warnings & set(want)
     records_by_pid: dict[int, Counter[str]] = {pid: Counter() for pid in workers}
