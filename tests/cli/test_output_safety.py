@@ -340,19 +340,24 @@ def test_explain_echoes_request_values_escaped(explain_config: Path, char: str,
         assert "injected" in json.loads(result.stdout)["request"]["origin"]
 
 
-def test_explain_echoes_rule_origins_from_the_file_escaped(tmp_path: Path) -> None:
+def test_explain_echoes_rule_origins_and_header_values_from_the_file_escaped(
+        tmp_path: Path) -> None:
+    # Header values are ISO-8859-1 without controls (E208, E210), but "##[" is plain ASCII.
     config = tmp_path / "web.config"
     config.write_text(f'<configuration><system.webServer><cors enabled="true">'
                       f'<add origin="https://a.example/{as_xml(payload(chr(0x2028), BIDI))}" />'
-                      '<add origin="*" /></cors></system.webServer></configuration>',
-                      encoding="utf-8")
+                      '<add origin="*" /></cors><httpProtocol><customHeaders>'
+                      '<add name="X-Note" value="##[add-mask]x ::error::y" /></customHeaders>'
+                      "</httpProtocol></system.webServer></configuration>", encoding="utf-8")
     for format_name in ("text", "json"):
         result = CliRunner().invoke(main, ["explain", str(config), "--origin", "https://b.example",
                                            "--format", format_name])
         assert result.exit_code == 0, result.output
         assert_inert(result.stdout)
         assert_inert(result.stderr)
+        assert "X-Note" in result.stdout
     assert "W205" in result.stdout  # the rule's warning reached the JSON, escaped
+    assert_values_inert(result.stdout)
 
 
 def test_explain_unloadable_config_name_and_errors_escaped(tmp_path: Path) -> None:
@@ -410,6 +415,27 @@ def test_internal_error_exits_2_with_one_line(monkeypatch: pytest.MonkeyPatch,
     assert result.stdout == ""  # nothing half-written
     (line,) = result.stderr.splitlines()
     assert "internal error" in line and "RuntimeError" in line
+    assert_inert(result.stderr)
+
+
+def test_explain_internal_error_exits_2_with_one_line(monkeypatch: pytest.MonkeyPatch,
+                                                      tmp_path: Path) -> None:
+    # explain's exit 1 means "not the --expect outcome": a crash must not look like it.
+    config = tmp_path / "web.config"
+    config.write_text('<configuration><system.webServer><cors enabled="true">'
+                      '<add origin="*" /></cors></system.webServer></configuration>',
+                      encoding="utf-8")
+
+    def crash(*args: object) -> list[str]:
+        raise TypeError("boom\n::error::injected")
+
+    monkeypatch.setattr(importlib.import_module("iiscors.cli.explain"), "render_text", crash)
+    result = CliRunner().invoke(main, ["explain", str(config), "--origin", "https://a.example",
+                                       "--expect", "allowed"])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    (line,) = result.stderr.splitlines()
+    assert "internal error" in line and "TypeError" in line
     assert_inert(result.stderr)
 
 
