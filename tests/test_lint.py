@@ -182,7 +182,8 @@ def test_lint(case: Case) -> None:
 def test_every_warning_code_has_a_firing_case() -> None:
     warned = {code for case in FIRES for code, _ in case.expected}
     codes = {code for code, info in CATALOGUE.items() if info.severity is Severity.WARNING}
-    assert codes - warned == set()
+    # W104 is the command line's own (a link out of a searched tree): tests/cli/test_tree_safety
+    assert codes - warned == {"W104"}
 
 
 def test_lint_skipped_when_the_file_has_errors() -> None:

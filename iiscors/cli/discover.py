@@ -7,6 +7,14 @@ bytes are peeked, never parsed, so ``packages.config`` and friends are skipped c
 matches obey the same rule (directories it matches are searched).  Hidden
 directories and build or dependency folders (:data:`SKIPPED_DIRECTORIES`) are not entered.
 
+A search stays inside the directory it was given (for a glob, the directory before its first
+wildcard), because a tree from a pull request is untrusted (issue 12): links to directories are
+never entered, and a ``*.config`` that is a symbolic link leading outside is neither peeked at
+nor read but becomes an ``outside`` target (W104).  Links that stay inside are followed.  What
+is not a regular file (a FIFO, a socket, a device) is skipped, and every peek opens without
+blocking (:func:`iiscors.cli.files.open_regular`).  A path named on the command line is taken as
+given: naming it is the user's choice.
+
 Nothing here reads a whole file or judges one: that is :func:`iiscors.config.load.check_config`.
 """
 
@@ -18,6 +26,8 @@ import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+
+from iiscors.cli.files import open_regular
 
 #: Directories a search never enters: VCS data, dependencies, .NET build output (whose copied
 #: web.config files and ``*.dll.config`` application files are not the site's configuration).
@@ -38,7 +48,8 @@ class Target:
     """One thing to validate: a path, standard input, or an argument that matched nothing."""
 
     name: str
-    #: "file", "stdin", or "missing" (a glob or directory that matched no configuration file)
+    #: "file", "stdin", "missing" (a glob or directory that matched no configuration file), or
+    #: "outside" (a symbolic link found by a search that leads out of the directory searched)
     kind: str = "file"
 
 
@@ -47,9 +58,10 @@ def is_config_name(name: str) -> bool:
 
 
 def has_configuration_root(path: str) -> bool:
-    """Peek at the first bytes: is the root element ``<configuration>``?  Never raises."""
+    """Peek at the first bytes: is the root element ``<configuration>``?  Never raises, never
+    blocks (a FIFO is not a configuration file)."""
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
             head = handle.read(PEEK_BYTES)
     except OSError:
         return False
@@ -78,14 +90,54 @@ def wanted(path: str) -> bool:
     return is_config_name(base) and has_configuration_root(path)
 
 
-def _walk(directory: str) -> Iterator[str]:
-    for root, dirs, files in os.walk(directory):
+def inside(path: str, root: str) -> bool:
+    """Does ``path``, every symbolic link resolved, lie within the real directory ``root``?"""
+    real, root = os.path.normcase(os.path.realpath(path)), os.path.normcase(root)
+    try:
+        return os.path.commonpath([real, root]) == root
+    except ValueError:  # another drive (Windows)
+        return False
+
+
+def _found(path: str, root: str) -> Target | None:
+    """What a search makes of a ``*.config`` path: a file to check, a link out, or nothing."""
+    if not inside(path, root):
+        return Target(path, "outside")  # never opened: its content is not the tree's
+    if os.path.isfile(path) and wanted(path):
+        return Target(path)
+    return None
+
+
+def _walk(directory: str, root: str | None = None) -> Iterator[Target]:
+    """Search ``directory`` (within ``root``, by default the directory itself, really)."""
+    root = root or os.path.realpath(directory)
+    # os.walk never enters a link to a directory (followlinks=False).
+    for parent, dirs, files in os.walk(directory):
         dirs[:] = sorted(d for d in dirs
                          if not d.startswith(".") and d.lower() not in SKIPPED_DIRECTORIES)
         for name in sorted(files):
-            path = os.path.join(root, name)
-            if is_config_name(name) and os.path.isfile(path) and wanted(path):
-                yield path
+            target = _found(os.path.join(parent, name), root) if is_config_name(name) else None
+            if target is not None:
+                yield target
+
+
+def _glob(pattern: str) -> list[Target]:
+    """A glob is a search like a directory's, within the directory before its first wildcard."""
+    base = pattern
+    while _GLOB_CHARS.search(base):
+        base = os.path.dirname(base)
+    root = os.path.realpath(base or os.curdir)
+    found: list[Target] = []
+    matches = sorted(glob.glob(pattern, recursive=True))
+    for match in matches:
+        target = (_found(match, root) if is_config_name(match) and not os.path.isdir(match)
+                  else None)
+        if target is not None:
+            found.append(target)
+    for directory in (m for m in matches if os.path.isdir(m) and not os.path.islink(m)):
+        if inside(directory, root):
+            found.extend(_walk(directory, root))
+    return found
 
 
 def expand(arguments: Iterable[str], *, skip_unrelated: bool = False) -> list[Target]:
@@ -103,22 +155,13 @@ def expand(arguments: Iterable[str], *, skip_unrelated: bool = False) -> list[Ta
     for argument in arguments:
         if argument == STDIN:
             add(Target("<stdin>", "stdin"))
-        elif os.path.isdir(argument):
-            found = list(_walk(argument))
+        elif os.path.isdir(argument) or (not os.path.exists(argument)
+                                         and _GLOB_CHARS.search(argument)):
+            found = (list(_walk(argument)) if os.path.isdir(argument) else _glob(argument))
             if not found:
                 add(Target(argument, "missing"))
-            for path in found:
-                add(Target(path))
-        elif not os.path.exists(argument) and _GLOB_CHARS.search(argument):
-            # A glob is a search like a directory's: its matches obey the same rule.
-            matches = sorted(glob.glob(argument, recursive=True))
-            files = [m for m in matches if os.path.isfile(m) and wanted(m)]
-            for directory in (m for m in matches if os.path.isdir(m)):
-                files.extend(_walk(directory))
-            if not files:
-                add(Target(argument, "missing"))
-            for path in files:
-                add(Target(path))
+            for target in found:
+                add(target)
         elif skip_unrelated and os.path.isfile(argument) and not wanted(argument):
             continue
         else:

@@ -6,25 +6,31 @@ option compiles) for the :class:`~iiscors.policy.core.Decision`, and renders tha
 there is no second evaluator here, so what explain prints is what the middleware acts on.
 
 Exit codes: 0 rendered (and, with ``--expect``, the outcome is the expected one); 1 the outcome
-differs from ``--expect``; 2 usage problems or a configuration that cannot be loaded.
+differs from ``--expect``; 2 usage problems, a configuration that cannot be loaded, or a crash.
+
+Everything printed echoes untrusted text (the request values given, the file's rule origins and
+header values), so each line goes out through :mod:`iiscors.cli.escape`, and the file is opened
+without blocking on a FIFO (:func:`iiscors.cli.files.read_regular`).
 """
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
 
+from iiscors.cli.escape import json_document, line
+from iiscors.cli.files import read_regular, unreadable
+from iiscors.cli.guard import EXIT_PROBLEMS, EXIT_USAGE, GuardedCommand
 from iiscors.cli.report import diagnostic_json
-from iiscors.config.diagnostics import ConfigError
-from iiscors.config.load import load_config
+from iiscors.config.diagnostics import ConfigError, Diagnostic
+from iiscors.config.load import Config, load_config
 from iiscors.config.loader import DEFAULT_MAX_BYTES
 from iiscors.policy.core import CorsRequest, Outcome
 from iiscors.policy.explanation import decision_json, render_text
 
 
-@click.command()
+@click.command(cls=GuardedCommand)
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option("--origin", required=True, help="The Origin header the browser sends.")
 @click.option("--method", default=None,
@@ -54,15 +60,7 @@ def explain(config: str, origin: str, method: str | None, request_method: str | 
     Exit 0 when rendered (and the outcome is --expect's), 1 when the outcome differs from
     --expect, 2 on usage problems or a configuration that cannot be loaded.
     """
-    try:
-        loaded = load_config(config, max_bytes=max_bytes)
-    except ConfigError as exc:
-        # Contract A8: an unusable configuration has no behaviour to explain.
-        for diagnostic in exc.diagnostics:
-            click.echo(str(diagnostic), err=True)
-        click.echo(f"{config}: the configuration cannot be loaded; nothing to explain.",
-                   err=True)
-        sys.exit(2)
+    loaded = _load(config, max_bytes)
     if method is None:
         method = "OPTIONS" if request_method else "GET"
     request = CorsRequest(method=method, origin=origin, request_method=request_method,
@@ -73,12 +71,30 @@ def explain(config: str, origin: str, method: str | None, request_method: str | 
         document = decision_json(decision, request, scope)
         document["warnings"] = [diagnostic_json(d) for d in loaded.diagnostics]
         document["expected"] = expect
-        click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+        click.echo(json_document(document))
     else:
-        for line in render_text(decision, request, scope):
-            click.echo(line)
+        for text in render_text(decision, request, scope):
+            click.echo(line(text))
         for diagnostic in loaded.diagnostics:
-            click.echo(str(diagnostic), err=True)
+            click.echo(line(str(diagnostic)), err=True)
     if expect is not None and decision.outcome.value != expect:
         click.echo(f"expected {expect}, got {decision.outcome}", err=True)
-        sys.exit(1)
+        sys.exit(EXIT_PROBLEMS)
+
+
+def _load(config: str, max_bytes: int) -> Config:
+    """The configuration, or its diagnostics on standard error and exit 2."""
+    try:
+        # One byte past the limit, never more: the loader then reports E101 (contract A2).
+        data = read_regular(config, max_bytes + 1)
+        return load_config(data, max_bytes=max_bytes, name=config)
+    except OSError as exc:
+        diagnostics: tuple[Diagnostic, ...] = (unreadable(config, exc),)
+    except ConfigError as exc:
+        diagnostics = exc.diagnostics
+    # Contract A8: an unusable configuration has no behaviour to explain.
+    for diagnostic in diagnostics:
+        click.echo(line(str(diagnostic)), err=True)
+    click.echo(line(f"{config}: the configuration cannot be loaded; nothing to explain."),
+               err=True)
+    sys.exit(EXIT_USAGE)

@@ -5,31 +5,46 @@ and are imported only when run (:class:`LazyGroup`), so that validating a whole 
 web.config files starts fast and never imports the server.
 
 Exit codes of ``validate``: 0 no errors; 1 errors, or warnings under ``--strict``; 2 usage or
-I/O problems (an unreadable file, a pattern or directory that matches nothing).  Never a count.
+I/O problems (an unreadable file, a pattern or directory that matches nothing), and any crash
+(:mod:`iiscors.cli.guard`).  Never a count.
+
+The files read and the names shown are untrusted: files are opened with
+:func:`iiscors.cli.files.read_regular` (never blocking on a FIFO), the report is rendered whole
+and then written once (:class:`iiscors.cli.output.Destination`), and every format escapes what
+it prints (:mod:`iiscors.cli.escape`).
 """
 
 from __future__ import annotations
 
 import importlib
+import io
 import os
 import sys
-from typing import ClassVar, TextIO
+from typing import ClassVar
 
 import click
 
 from iiscors.cli.discover import Target, expand
+from iiscors.cli.files import read_regular, unreadable
+from iiscors.cli.guard import (
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    EXIT_USAGE,
+    CommandError,
+    EscapedErrors,
+    GuardedCommand,
+)
+from iiscors.cli.output import Destination
 from iiscors.cli.report import REPORTERS, FileResult, Report, resolve_format, use_colour
 from iiscors.config.diagnostics import CATALOGUE, Diagnostic, Severity, make
 from iiscors.config.load import check_config
 from iiscors.config.loader import DEFAULT_MAX_BYTES
 
-#: Exit codes (check-jsonschema's convention): never a count of problems.
-EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
-
-class LazyGroup(click.Group):
+class LazyGroup(EscapedErrors, click.Group):
     """A group whose heavier commands are imported only when run, so that ``validate`` starts
-    without importing the server (see click's documentation on lazily loading subcommands)."""
+    without importing the server (see click's documentation on lazily loading subcommands).
+    Its error messages, and those of every subcommand, are escaped (:class:`EscapedErrors`)."""
 
     lazy: ClassVar[dict[str, str]] = {
         "explain": "iiscors.cli.explain:explain",
@@ -82,12 +97,20 @@ def _check(target: Target, max_bytes: int) -> FileResult:
         return FileResult(target.name, (make(
             "E100", "No configuration file found: no web.config, and no *.config with a "
             "<configuration> root, matches this argument", target.name),))
-    if target.kind == "stdin":
+    if target.kind == "outside":
+        return FileResult(target.name, (make(
+            "W104", "Not followed: this symbolic link leads outside the directory searched",
+            target.name),))
+    try:
         # Read one byte past the limit, never more: the loader then reports E101 (contract A2).
-        data = sys.stdin.buffer.read(max_bytes + 1)
-        return FileResult(target.name, tuple(check_config(data, max_bytes=max_bytes,
-                                                          name=target.name)))
-    return FileResult(target.name, tuple(check_config(target.name, max_bytes=max_bytes)))
+        if target.kind == "stdin":
+            data = sys.stdin.buffer.read(max_bytes + 1)
+        else:
+            data = read_regular(target.name, max_bytes + 1)
+    except OSError as exc:
+        return FileResult(target.name, (unreadable(target.name, exc),))
+    return FileResult(target.name, tuple(check_config(data, max_bytes=max_bytes,
+                                                      name=target.name)))
 
 
 def exit_code(report: Report) -> int:
@@ -99,7 +122,7 @@ def exit_code(report: Report) -> int:
     return EXIT_OK
 
 
-@main.command()
+@main.command(cls=GuardedCommand)
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option("-f", "--format", "format_name", default="text", show_default=True,
               type=click.Choice([*REPORTERS, "auto"]),
@@ -112,30 +135,50 @@ def exit_code(report: Report) -> int:
 @click.option("--color", "--colour", "colour", default="auto", show_default=True,
               type=click.Choice(["auto", "always", "never"]),
               help="Colour the text format: auto means on a terminal unless NO_COLOR is set.")
-@click.option("-o", "--output", type=click.File("w", encoding="utf-8", lazy=False),
-              help="Write the report to this file instead of standard output.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Write the report to this file instead of standard output (replaced "
+                   "whole, never left half-written).")
 @click.option("--skip-unrelated", is_flag=True,
               help="Skip named *.config files whose root is not <configuration> "
                    "(packages.config...), as a directory search does; for pre-commit.")
 def validate(paths: tuple[str, ...], format_name: str, strict: bool, ignore: frozenset[str],
-             max_bytes: int, colour: str, output: TextIO | None, skip_unrelated: bool) -> None:
+             max_bytes: int, colour: str, output: str | None, skip_unrelated: bool) -> None:
     """Check web.config files: PATH is a file, a directory (searched for web.config and
     *.config files with a <configuration> root), a glob, or - for standard input.
 
     Exit 0 when no errors, 1 on errors (or warnings with --strict), 2 on usage or I/O problems.
     """
-    stream = output if output is not None else sys.stdout
+    try:
+        destination = Destination(output)  # before any work: an unwritable FILE is exit 2
+    except OSError as exc:
+        raise _unwritable(output, exc) from exc
+    with destination:
+        report = Report(_check_all(paths, max_bytes, ignore, skip_unrelated), strict=strict)
+        rendered = io.StringIO()
+        coloured = (use_colour(colour, sys.stdout, os.environ) if destination.path is None
+                    else colour == "always")
+        REPORTERS[resolve_format(format_name, os.environ)](rendered, colour=coloured).write(report)
+        try:
+            destination.commit(rendered.getvalue())
+        except OSError as exc:
+            raise _unwritable(output, exc) from exc
+    sys.exit(exit_code(report))
+
+
+def _check_all(paths: tuple[str, ...], max_bytes: int, ignore: frozenset[str],
+               skip_unrelated: bool) -> tuple[FileResult, ...]:
     results = []
     for target in expand(paths, skip_unrelated=skip_unrelated):
         result = _check(target, max_bytes)
         if ignore:
             result = FileResult(result.name, _without(result.diagnostics, ignore))
         results.append(result)
-    report = Report(tuple(results), strict=strict)
-    name = resolve_format(format_name, os.environ)
-    reporter = REPORTERS[name](stream, colour=use_colour(colour, stream, os.environ))
-    reporter.write(report)
-    sys.exit(exit_code(report))
+    return tuple(results)
+
+
+def _unwritable(output: str | None, error: OSError) -> CommandError:
+    where = output if output not in (None, "-") else "standard output"
+    return CommandError(f"cannot write the report to {where}: {error.strerror or error}")
 
 
 def _without(diagnostics: tuple[Diagnostic, ...], ignore: frozenset[str]

@@ -4,30 +4,28 @@ annotations, SARIF 2.1.0 or JUnit XML.
 Every reporter takes the same :class:`Report` (what was checked, what was found, whether warnings
 count as failures) and writes it to a stream; :data:`REPORTERS` maps ``--format`` names to them.
 Reporters never decide the exit code (the command does) and never judge a configuration (the
-library does): they only render.  The JSON and SARIF shapes are documented in ``docs/cli.md``;
-``JSON_VERSION`` changes only if the JSON shape changes incompatibly.
+library does): they only render.  Everything a file or its name says is untrusted, and each
+format escapes it with its own function of :mod:`iiscors.cli.escape` (issue 12).  The JSON and
+SARIF shapes are documented in ``docs/cli.md``; ``JSON_VERSION`` changes only if the JSON shape
+changes incompatibly.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, TextIO
 
 import click
 
+from iiscors.cli.escape import github_data, github_property, json_document, line, visible
 from iiscors.config.diagnostics import CATALOGUE, Diagnostic, Severity
 
 #: The version of the ``--format json`` shape.
 JSON_VERSION = 1
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 TOOL_NAME = "iiscors"
-
-# XML 1.0 forbids these characters even escaped (JUnit output).
-_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,20 +141,12 @@ class TextReporter(Reporter):
                 label = f"{d.severity.value} {d.code}"
                 if self.colour:
                     label = click.style(label, fg=self._COLOURS[d.severity], bold=True)
-                self.echo(f"{where(d)}: {label} {d.message}")
+                # The line starts with the file name: line() keeps it from starting a command.
+                self.echo(f"{line(where(d))}: {label} {visible(d.message)}")
                 if d.fix:
-                    fix = f"    fix: {d.fix}"
+                    fix = f"    fix: {visible(d.fix)}"
                     self.echo(click.style(fix, dim=True) if self.colour else fix)
         self.echo(summary(report))
-
-
-def _escape_data(text: str) -> str:
-    # GitHub workflow commands: https://github.com/actions/toolkit (command.ts escapeData).
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 @register
@@ -169,15 +159,15 @@ class GithubReporter(Reporter):
     def write(self, report: Report) -> None:
         for result in report.files:
             for d in result.diagnostics:
-                properties = [f"file={_escape_property(d.file)}"]
+                properties = [f"file={github_property(d.file)}"]
                 if d.line is not None:
                     properties.append(f"line={d.line}")
                     if d.column is not None:
                         properties.append(f"col={d.column}")
-                properties.append(f"title={_escape_property(f'iiscors {d.code}')}")
+                properties.append(f"title={github_property(f'iiscors {d.code}')}")
                 message = d.message + (f"\nFix: {d.fix}" if d.fix else "")
                 self.echo(f"::{d.severity.value} {','.join(properties)}::"
-                          f"{_escape_data(message)}")
+                          f"{github_data(message)}")
         self.echo(summary(report))
 
 
@@ -207,12 +197,13 @@ class JsonReporter(Reporter):
                        "diagnostics": [diagnostic_json(d) for d in f.diagnostics]}
                       for f in report.files],
         }
-        self.echo(json.dumps(document, indent=2, ensure_ascii=False))
+        self.echo(json_document(document))
 
 
 def artifact_uri(name: str) -> str:
     """A SARIF artifact URI: relative paths stay relative (code scanning resolves them against
-    the repository root), absolute ones become ``file:`` URIs."""
+    the repository root), absolute ones become ``file:`` URIs.  The name's own bytes are
+    percent-encoded (``os.fsencode``), so a name that is not UTF-8 keeps its bytes."""
     from pathlib import Path, PurePath
     from urllib.parse import quote
 
@@ -220,7 +211,7 @@ def artifact_uri(name: str) -> str:
         return quote(name.strip("<>"))
     if os.path.isabs(name):
         return Path(name).as_uri()
-    return quote(PurePath(os.path.normpath(name)).as_posix())
+    return quote(os.fsencode(PurePath(os.path.normpath(name)).as_posix()))
 
 
 def sarif_rules() -> list[dict[str, Any]]:
@@ -278,11 +269,7 @@ class SarifReporter(Reporter):
                 "results": results,
             }],
         }
-        self.echo(json.dumps(document, indent=2, ensure_ascii=False))
-
-
-def _xml_text(text: str) -> str:
-    return _XML_FORBIDDEN.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+        self.echo(json_document(document))
 
 
 @register
@@ -303,8 +290,9 @@ class JunitReporter(Reporter):
         suite = ET.SubElement(suites, "testsuite", {"name": "iiscors validate", **counts})
         for result in report.files:
             case = ET.SubElement(suite, "testcase", classname="iiscors.validate",
-                                 name=_xml_text(result.name), file=_xml_text(result.name))
-            lines = "\n".join(_xml_text(f"{where(d)}: {d.severity.value} {d.code} {d.message}")
+                                 name=visible(result.name), file=visible(result.name))
+            # Each diagnostic is a line of the element's text, starting with the file name.
+            lines = "\n".join(line(f"{where(d)}: {d.severity.value} {d.code} {d.message}")
                               for d in result.diagnostics)
             problems = (f"{_plural(result.errors, 'error')}, "
                         f"{_plural(result.warnings, 'warning')}")
@@ -319,15 +307,6 @@ class JunitReporter(Reporter):
         ET.indent(suites)
         self.echo('<?xml version="1.0" encoding="UTF-8"?>')
         self.echo(ET.tostring(suites, encoding="unicode"))
-
-
-def get_reporter(name: str) -> type[Reporter]:
-    return REPORTERS[name]
-
-
-#: Format names accepted by ``--format``: the registry plus ``auto``.
-def format_names() -> list[str]:
-    return [*REPORTERS, "auto"]
 
 
 def resolve_format(name: str, environ: Mapping[str, str]) -> str:

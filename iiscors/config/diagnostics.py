@@ -154,6 +154,10 @@ _CODES: tuple[CodeInfo, ...] = (
        "<configuration><cors>...</cors></configuration>"),
     _w("W103", "<remove> of a key that is not there", "Drop the <remove>, or fix the key.",
        '<remove origin="https://never-added.example" />'),
+    _w("W104", "A symbolic link found by a search leads outside the directory searched; "
+       "iiscors validate does not follow it",
+       "Validate the file where it really is, or replace the link with a copy.",
+       "site/web.config -> /etc/iis/web.config, found by iiscors validate site"),
     # -- W2xx: CORS policy lint ---------------------------------------------------------------
     _w("W201", "allowCredentials on the * rule", "Browsers refuse credentials with "
        "Access-Control-Allow-Origin: *; list the trusted origins instead.",

@@ -1,0 +1,102 @@
+"""Escaping for everything the command line prints: one function per kind of output.
+
+``iiscors validate`` prints what strangers wrote (attribute values, file names) into terminals
+and CI logs, and both are command channels: a terminal obeys escape sequences, GitHub's runner
+obeys a line that starts with ``::`` once leading white space is trimmed, and ``##[command]``
+anywhere in a line; Azure Pipelines obeys ``##vso[`` anywhere in a line.  So nothing printed may
+hold a control character or such a marker (issue 12):
+
+- :func:`visible`, for any text: control characters and the other invisible troublemakers are
+  written as visible escapes (``\\x1b``, ``\\u202e``), a byte of a file name that is not UTF-8
+  as ``\\xNN`` (the byte), and CI command markers are broken (``##[`` becomes ``##\\x5b``);
+- :func:`line`, for text that starts an output line (a file name, a rendered line): also a
+  leading ``::``;
+- :func:`github_data` and :func:`github_property`, for ``--format github`` workflow commands;
+- :func:`json_document`, for the JSON and SARIF formats: every string of the document escaped
+  by :func:`line`.
+
+JUnit XML uses :func:`visible` and :func:`line` too: XML 1.0 cannot hold the characters it
+escapes, even as character references.  The escapes are for reading, not reversible: a backslash
+in the text is left as it is, so that Windows paths stay readable.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+#: What is never printed raw: C0 and C1 controls and DEL (terminal escapes start with ESC or a
+#: C1 control); the Unicode line and paragraph separators, which some viewers break lines on;
+#: the bidi controls and marks, which reorder what a reviewer sees ("Trojan Source",
+#: CVE-2021-42574); lone surrogates, which are how Python decodes a file name's bytes that are
+#: not UTF-8; and U+FFFE, U+FFFF, which XML 1.0 forbids.
+UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e"
+                         "\u2066-\u2069\ud800-\udfff\ufffe\uffff]")
+
+#: CI commands obeyed anywhere in a line: GitHub's legacy ``##[cmd]`` (the runner's
+#: ActionCommand.TryParse), Azure Pipelines' ``##vso[`` (any letter case), TeamCity's
+#: ``##teamcity[``.  The ``[`` is what gets escaped.
+CI_COMMAND = re.compile(r"(?<=##)([A-Za-z]*)\[")
+
+#: Lone surrogates U+DC80-U+DCFF are bytes 0x80-0xFF that ``os.fsdecode`` could not decode.
+_SURROGATE_ESCAPED_BYTES = range(0xDC80, 0xDD00)
+
+
+def _escape(match: re.Match[str]) -> str:
+    point = ord(match.group())
+    if point in _SURROGATE_ESCAPED_BYTES:
+        return f"\\x{point - 0xDC00:02x}"
+    return f"\\x{point:02x}" if point < 0x100 else f"\\u{point:04x}"
+
+
+def visible(text: str) -> str:
+    """``text`` with nothing a terminal or a CI log would act on."""
+    return CI_COMMAND.sub(r"\1\\x5b", UNPRINTABLE.sub(_escape, text))
+
+
+def line(text: str) -> str:
+    """:func:`visible`, and safe at the start of a line: GitHub's runner trims leading white
+    space (``TrimStart``) and then obeys a line that starts with ``::``."""
+    text = visible(text)
+    stripped = text.lstrip()
+    if stripped.startswith("::"):
+        start = len(text) - len(stripped)
+        text = f"{text[:start]}\\x3a{text[start + 1:]}"
+    return text
+
+
+def github_data(text: str) -> str:
+    """The data of a workflow command (after ``::``): visible, then escaped as the Actions
+    toolkit's ``escapeData`` does (``%``, CR, LF), so a value ``%0A`` stays literal."""
+    return _visible_keeping_newlines(text).replace("%", "%25").replace("\r", "%0D") \
+        .replace("\n", "%0A")
+
+
+def github_property(text: str) -> str:
+    """A workflow command property (``file=``, ``title=``): data, plus ``:`` and ``,``."""
+    return github_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def _visible_keeping_newlines(text: str) -> str:
+    """:func:`visible` but for CR and LF, which a workflow command encodes (``%0D``, ``%0A``)
+    and shows as a line break inside the one annotation."""
+    return "\n".join("\r".join(visible(part) for part in piece.split("\r"))
+                     for piece in text.split("\n"))
+
+
+def json_document(document: Any) -> str:
+    """A JSON document, indented, every string in it escaped by :func:`line`: its lines hold
+    nothing a log would act on, and neither does a value that a consumer prints on a line of its
+    own (``jq -r .files[].file``)."""
+    return json.dumps(_safe_strings(document), indent=2, ensure_ascii=False)
+
+
+def _safe_strings(value: Any) -> Any:
+    if isinstance(value, str):
+        return line(value)
+    if isinstance(value, dict):
+        return {line(str(key)): _safe_strings(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_safe_strings(item) for item in value]
+    return value
