@@ -167,9 +167,13 @@ def test_a_wildcard_type_serves_unknown_files_but_not_hidden_ones(tmp_path: Path
     write(tmp_path / "README", b"x")
     write(tmp_path / "code.cs", b"secret")
     write(tmp_path / "App_Data" / "db.xyz", b"secret")
+    write(tmp_path / ".git" / "config", b"[core]")
     for app in apps(tmp_path):
         assert get(app, "/data.xyz")[:2] == (200, "application/octet-stream")
         assert get(app, "/README")[0] == 200
+        # IIS hides no .git: with such a wildcard a checkout's files are served, as on IIS
+        # (docs/threat-model.md says not to serve one)
+        assert get(app, "/.git/config")[0] == 200
         assert get(app, "/code.cs")[0] == get(app, "/App_Data/db.xyz")[0] == 404
         assert get(app, "/web.config")[0] == 404
 
@@ -267,3 +271,15 @@ def test_static_content_is_not_an_error_for_the_validator(tmp_path: Path) -> Non
         "</system.webServer></location>")))
     result = CliRunner().invoke(main, ["validate", str(tmp_path)])
     assert result.exit_code == 0, result.output
+
+
+def test_the_caches_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from iiscors.serving import siteconfig
+
+    monkeypatch.setattr(siteconfig, "MAX_CACHED", 3)
+    settings = siteconfig.SiteSettings(str(tmp_path))
+    for i in range(10):
+        write(tmp_path / f"d{i}" / "web.config", config(SPA))
+        directory = str(tmp_path / f"d{i}")
+        settings.settings([(directory, (f"d{i}",))], (f"d{i}", "a.webmanifest"))
+        assert len(settings._names) <= 3 and len(settings._files) <= 3

@@ -119,6 +119,16 @@ def test_symlinks_never_reach_what_iis_would_hide(site: Path, path: str) -> None
         assert "location" not in answer.headers
 
 
+def test_the_first_default_document_that_exists_decides(site: Path) -> None:
+    """IIS takes the first default document that exists; a refused one is 404, not the next."""
+    write(site / "docs" / "index.html", "<h1>docs</h1>")
+    os.symlink("nowhere.htm", site / "docs2" / "Default.htm")  # dangling: does not exist
+    write(site / "docs2" / "iisstart.htm", "start")
+    for app in apps(site):
+        assert call(app, "/docs/").status == 404  # default.htm -> outside, before index.html
+        assert call(app, "/docs2/").status == 404  # index.html -> web.config, before iisstart
+
+
 def test_symlinks_that_stay_inside_are_served(site: Path) -> None:
     for app in apps(site):
         assert call(app, "/okchain/a.txt").body == TEN
@@ -273,6 +283,8 @@ def test_the_open_is_checked_after_it_happens(site: Path,
 
     def open_after_swap(path: str, flags: int, *args: int) -> int:
         if str(path).endswith("f.txt") and not swapped:
+            # never blocking on a FIFO, never following a final symlink
+            assert flags & os.O_NONBLOCK and flags & os.O_NOFOLLOW
             os.rename(site / "d", site / "d-parked")
             os.symlink(site.parent / "outside", site / "d")
             write(site.parent / "outside" / "f.txt", SECRET)
