@@ -185,7 +185,8 @@ def _not_found(start_response: StartResponse) -> list[bytes]:
 def _location(environ: WSGIEnvironment, segments: tuple[str, ...]) -> str:
     """The path of the directory with a trailing slash, built from non-empty segments only, so
     it never starts with ``//`` (a protocol-relative URL to another host, issue 12 item 4)."""
-    mount = environ.get("SCRIPT_NAME", "").encode("latin-1").split(b"/")
+    # WSGI strings are latin-1; a server that breaks that rule gets "?" rather than a 500
+    mount = environ.get("SCRIPT_NAME", "").encode("latin-1", "replace").split(b"/")
     parts = [p for p in mount if p] + [s.encode("utf-8") for s in segments]
     return quote(b"/" + b"/".join(parts) + b"/", safe="/")
 

@@ -275,8 +275,6 @@ def test_a_directory_swapped_for_a_symlink_between_check_and_open_is_caught(
 def test_the_open_is_checked_after_it_happens(site: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """The same race made deterministic: the path is swapped just before the open."""
-    from iiscors.serving import fileio
-
     write(site / "d" / "f.txt", b"inside")
     real_open = os.open
     swapped: list[str] = []
@@ -291,7 +289,7 @@ def test_the_open_is_checked_after_it_happens(site: Path,
             swapped.append(str(path))
         return real_open(path, flags, *args)
 
-    monkeypatch.setattr(fileio.os, "open", open_after_swap)
+    monkeypatch.setattr(os, "open", open_after_swap)
     answer = call(StaticSite(site), "/d/f.txt")
     assert swapped and answer.status == 404 and SECRET not in answer.body
 
@@ -410,6 +408,21 @@ def test_the_redirect_keeps_the_mount_point(site: Path) -> None:
         assert answer.headers["location"] == "/app/cdn.evil.example/"
 
 
+def test_a_mount_point_outside_latin_1_is_no_500(site: Path) -> None:
+    """A WSGI server that breaks PEP 3333 (SCRIPT_NAME beyond latin-1) gets no 500 either."""
+    seen: list[tuple[str, list[tuple[str, str]]]] = []
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/docs", "SCRIPT_NAME": "/\u20ac"}
+
+    def start_response(status: str, headers: list[tuple[str, str]],
+                       exc_info: object = None) -> Callable[[bytes], object]:
+        seen.append((status, headers))
+        return lambda data: None
+
+    StaticSite(site)(environ, start_response)
+    status, headers = seen[0]
+    assert (status, dict(headers)["Location"]) == ("301 Moved Permanently", "/%3F/docs/")
+
+
 def test_the_redirect_quotes_what_it_echoes(site: Path) -> None:
     (site / "a b é").mkdir()
     answer = call(StaticSite(site), "/a b é".encode().decode("latin-1"))
@@ -425,11 +438,11 @@ def test_no_redirect_for_a_directory_outside_the_root(site: Path) -> None:
 
 @pytest.fixture
 def served(site: Path) -> Iterator[Callable[..., tuple[int, dict[str, str], bytes]]]:
-    from waitress import create_server
+    from waitress import create_server  # type: ignore[import-untyped]
 
     app, _ = build(None, str(site), None, None, reload=False)
     server = create_server(app, host="127.0.0.1", port=0, threads=2)
-    port = server.socket.getsockname()[1]  # type: ignore[union-attr]
+    port = server.socket.getsockname()[1]
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
 
@@ -451,9 +464,9 @@ def served(site: Path) -> Iterator[Callable[..., tuple[int, dict[str, str], byte
         yield get
     finally:
         # closed from the server's own loop thread, which then ends (its map is empty)
-        server.trigger.pull_trigger(server.close)  # type: ignore[union-attr]
+        server.trigger.pull_trigger(server.close)
         thread.join(10)
-        server.task_dispatcher.shutdown()  # type: ignore[union-attr]
+        server.task_dispatcher.shutdown()
         assert not thread.is_alive()
 
 
