@@ -24,6 +24,7 @@ import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from lxml import etree
 
@@ -171,7 +172,8 @@ def merge(levels: tuple[ServingLevel, ...]) -> Settings:
         _apply(types, level.mime_entries, problems)
         if level.allow_double_escaping is not None:
             allow = level.allow_double_escaping
-    return Settings(types, allow, tuple(problems))
+    # shared by every caller of the cache: read-only
+    return Settings(MappingProxyType(types), allow, tuple(problems))
 
 
 def _apply(types: dict[str, str], entries: Sequence[MimeEntry], problems: list[str]) -> None:
