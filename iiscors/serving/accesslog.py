@@ -190,11 +190,14 @@ class AccessLog:
             self.stream.close()
 
 
-def open_access_log(target: str, fmt: LogFormat | str = LogFormat.TEXT) -> AccessLog:
-    """``-`` for standard output, else a file opened for appending (UTF-8).
+def open_access_log(target: str | None, fmt: LogFormat | str = LogFormat.TEXT) -> AccessLog:
+    """None for standard error (where Werkzeug's server logged requests), ``-`` for standard
+    output, else a file opened for appending (UTF-8).
 
     :raises OSError: the file cannot be opened.
     """
+    if target is None:
+        return AccessLog(sys.stderr, fmt)
     if target == "-":
         return AccessLog(sys.stdout, fmt)
     return AccessLog(open(target, "a", encoding="utf-8"), fmt, owned=True)

@@ -166,7 +166,7 @@ class LoggedASGI:
         finally:
             self.log.write(Entry(
                 started=started, remote=_client(snapshot), method=str(snapshot.get("method")),
-                path=str(snapshot.get("root_path", "")) + str(snapshot.get("path", "")),
+                path=_full_path(snapshot),
                 query=bytes(snapshot.get("query_string", b"")).decode("latin-1"),
                 protocol=f"HTTP/{snapshot.get('http_version', '1.1')}",
                 status=seen["status"] or _FAILED, size=seen["size"],
@@ -178,6 +178,12 @@ class LoggedASGI:
                            if bytes(n).lower() == b"origin"), None)
             return unusable_part(origin)
         return cors_part(self.app.decide(scope))
+
+
+def _full_path(scope: dict[str, Any]) -> str:
+    """The request path with its ``root_path`` (which servers may or may not include)."""
+    path, root = str(scope.get("path", "")), str(scope.get("root_path", "") or "")
+    return path if path.startswith(root) else root + path
 
 
 def _client(scope: dict[str, Any]) -> str:

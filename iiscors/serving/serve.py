@@ -109,6 +109,14 @@ def _announce(prepared: Prepared, host: str, port: int, server: str, strict: boo
     sys.stdout.flush()
 
 
+def _open_log(target: str | None, fmt: str) -> AccessLog:
+    try:
+        return open_access_log(target, fmt)
+    except OSError as exc:
+        raise click.BadParameter(f"cannot open {target}: {exc.strerror or exc}",
+                                 param_hint="--access-log") from exc
+
+
 def _bind(host: str, port: int) -> socket.socket:
     from iiscors.serving.server import bind
 
@@ -141,6 +149,7 @@ def _run(prepared: Prepared, host: str, port: int, dev: bool, threads: int,
     with servers.stop_signals(stop):
         announce(waitress.port, f"waitress, {threads} threads; {stop_line}")
         waitress.serve(stop)
+        waitress.stop_listening()
         _stopping(waitress.in_flight(), graceful_timeout)
         return waitress.drain(stop, graceful_timeout)
 
@@ -171,8 +180,9 @@ def _stopping(in_flight: int | None, timeout: float) -> None:
               help="On SIGTERM or Ctrl+C, seconds to let requests in flight finish.")
 @click.option("--dev", is_flag=True, help="Run Werkzeug's development server instead of "
               "waitress (no code reloader; not for production).")
-@click.option("--access-log", metavar="-|FILE", default="-", show_default=True,
-              help="Where the access log goes: - for standard output, or a file (appended).")
+@click.option("--access-log", metavar="-|FILE", default=None,
+              help="Where the access log goes: - for standard output, or a file (appended).  "
+              "[default: standard error]")
 @click.option("--no-access-log", is_flag=True, help="No access log.")
 @click.option("--access-log-format", type=click.Choice([f.value for f in LogFormat]),
               default=LogFormat.TEXT.value, show_default=True,
@@ -192,9 +202,9 @@ def _stopping(in_flight: int | None, timeout: float) -> None:
 @click.pass_context
 def serve(ctx: click.Context, config: str | None, root: str | None, app: str | None,
           proxy: str | None, host: str, port: int, threads: int | None, graceful_timeout: float,
-          dev: bool, access_log: str, no_access_log: bool, access_log_format: str, reload: bool,
-          reload_interval: float, strict: bool, exempt_same_origin: bool, max_bytes: int,
-          playground: bool) -> None:
+          dev: bool, access_log: str | None, no_access_log: bool, access_log_format: str,
+          reload: bool, reload_interval: float, strict: bool, exempt_same_origin: bool,
+          max_bytes: int, playground: bool) -> None:
     """Serve with IIS CORS behaviour (on waitress; --dev: Werkzeug's development server).
 
     \b
@@ -217,11 +227,7 @@ def serve(ctx: click.Context, config: str | None, root: str | None, app: str | N
         return
     if dev and threads is not None:
         raise click.UsageError("--threads sets waitress's threads; --dev runs Werkzeug's server")
-    try:
-        log = None if no_access_log else open_access_log(access_log, access_log_format)
-    except OSError as exc:
-        raise click.BadParameter(f"cannot open {access_log}: {exc.strerror or exc}",
-                                 param_hint="--access-log") from exc
+    log = None if no_access_log else _open_log(access_log, access_log_format)
     settings = {"max_bytes": max_bytes, "reload": reload, "reload_interval": reload_interval,
                 "strict": strict, "exempt_same_origin": exempt_same_origin}
     try:

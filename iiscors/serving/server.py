@@ -104,12 +104,17 @@ class GracefulWaitress:
         while not stop.count:
             wasyncore.loop(timeout=_POLL_SECONDS, use_poll=True, map=self.map, count=1)
 
-    def drain(self, stop: Stop, timeout: float) -> int:
-        """Stop listening, finish what is in flight (at most ``timeout`` seconds, or until a
-        second signal), close everything; the number of requests cut off."""
+    def stop_listening(self) -> None:
+        """Close the listening socket: new connections are refused from now on."""
         from waitress import wasyncore
 
-        wasyncore.dispatcher.close(self.server)  # the listener only: no new connections
+        wasyncore.dispatcher.close(self.server)  # the listener only, not the connections
+
+    def drain(self, stop: Stop, timeout: float) -> int:
+        """Finish what is in flight (at most ``timeout`` seconds, or until another signal),
+        then close everything; the number of requests cut off."""
+        from waitress import wasyncore
+
         deadline = time.monotonic() + timeout
         signals = stop.count
         busy = self._close_idle()

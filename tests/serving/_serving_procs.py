@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,12 +79,16 @@ def _pump(stream: object, into: queue.Queue[str]) -> None:
 
 @contextmanager
 def running(args: list[str], *, cwd: Path | None = None, ready: str = "listening on",
-            env: dict[str, str] | None = None, timeout: float = 30) -> Iterator[Server]:
+            env: dict[str, str] | None = None, timeout: float = 30,
+            stderr_to: Path | None = None) -> Iterator[Server]:
     """Start a server process, wait for a line containing ``ready``; always stop it after
-    (SIGTERM, then SIGKILL) and close its pipe."""
-    process = subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, env={**os.environ, "PYTHONUNBUFFERED": "1",
-                                               **(env or {})})
+    (SIGTERM, then SIGKILL) and close its pipe.  Its standard error is read with its standard
+    output, or written to ``stderr_to``."""
+    with (open(stderr_to, "w") if stderr_to is not None else nullcontext()) as errors:
+        process = subprocess.Popen(
+            args, cwd=cwd, stdout=subprocess.PIPE, text=True,
+            stderr=errors if errors is not None else subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
     lines: queue.Queue[str] = queue.Queue()
     reader = threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True)
     reader.start()

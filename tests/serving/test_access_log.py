@@ -257,16 +257,31 @@ def test_a_second_decision_costs_microseconds(config: Path) -> None:
 
 # -- the real command --------------------------------------------------------------------------
 
-def test_serve_logs_each_request_to_stdout_by_default(config: Path) -> None:
-    with running(serve_command(str(config))) as server:
+def test_serve_logs_each_request_to_stderr_by_default(config: Path, tmp_path: Path) -> None:
+    errors = tmp_path / "stderr.txt"
+    with running(serve_command(str(config)), stderr_to=errors) as server:
         port = server.port
         assert request(port, "GET", "/api/items", {"Origin": "https://evil.example"})[0] == 403
         assert request(port, "GET", "/api/items", {"Origin": "https://a.example"})[0] == 200
-        refused = server.wait_for("cors=denied")
-        allowed = server.wait_for("cors=allowed")
+        deadline = time.monotonic() + 10
+        while "cors=allowed" not in errors.read_text():
+            assert time.monotonic() < deadline, errors.read_text()
+            time.sleep(0.05)
+        assert "HTTP/1.1" not in server.text()  # not on standard output
+    refused, allowed = (line for line in errors.read_text().splitlines() if "HTTP/1.1" in line)
     assert '"GET /api/items HTTP/1.1" 403 59 cors=denied kind=actual ' \
            'origin="https://evil.example" rule=- ' in refused
     assert '" 200 ' in allowed and f" rule={config}:{RULE_A} " in allowed
+
+
+def test_serve_logs_to_stdout_with_a_dash(config: Path, tmp_path: Path) -> None:
+    errors = tmp_path / "stderr.txt"
+    with running(serve_command(str(config), "--access-log", "-"), stderr_to=errors) as server:
+        assert request(server.port, "GET", "/api/items", {"Origin": "https://evil.example"}
+                       )[0] == 403
+        line = server.wait_for("cors=denied")
+    assert '"GET /api/items HTTP/1.1" 403 59 cors=denied' in line
+    assert "HTTP/1.1" not in errors.read_text()
 
 
 def test_serve_writes_json_lines_to_a_file(config: Path, tmp_path: Path) -> None:
@@ -295,3 +310,58 @@ def test_no_access_log_turns_it_off(config: Path) -> None:
                        )[0] == 403
         server.collect(wait=1.0)
         assert '"GET /api/items HTTP/1.1" 403' not in server.text()
+
+
+def test_an_access_log_that_cannot_be_opened_is_a_usage_error(tmp_path: Path) -> None:
+    import subprocess
+
+    result = subprocess.run(serve_command("--access-log", str(tmp_path / "no" / "such.log")),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "cannot open" in result.stderr and "Traceback" not in result.stderr
+
+
+# -- ASGI, in process --------------------------------------------------------------------------
+
+def asgi_request(app: Any, path: str, origin: str) -> None:
+    import asyncio
+
+    scope = {"type": "http", "method": "GET", "path": path, "root_path": "", "query_string": b"",
+             "http_version": "1.1", "client": ("127.0.0.1", 50000), "scheme": "http",
+             "headers": [(b"origin", origin.encode())]}
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    asyncio.run(app(scope, receive, send))
+
+
+async def asgi_app(scope: Any, receive: Any, send: Any) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"hello"})
+
+
+def test_asgi_requests_are_logged_the_same_way(config: Path) -> None:
+    from iiscors.asgi import CorsMiddleware as AsgiCorsMiddleware
+    from iiscors.serving.logged import LoggedASGI
+
+    stream = io.StringIO()
+    wrapper = LoggedASGI(AsgiCorsMiddleware(asgi_app, str(config), strict=True,
+                                            reload_interval=0), AccessLog(stream, "json"))
+    asgi_request(wrapper, "/api", "https://a.example")
+    asgi_request(wrapper, "/api", "https://no.example")
+    config.write_text("<configuration><broken")
+    time.sleep(0.01)
+    asgi_request(wrapper, "/api", "https://a.example")
+    allowed, refused, unusable = (json.loads(line) for line in lines(stream))
+    assert (allowed["status"], allowed["bytes"], allowed["cors"], allowed["rule"]) == (
+        200, 5, "allowed", f"{config}:{RULE_A}")
+    assert (allowed["remote"], allowed["protocol"], allowed["path"]) == (
+        "127.0.0.1", "HTTP/1.1", "/api")
+    assert (refused["status"], refused["cors"], refused["rule"]) == (
+        403, "denied", f"{config}:{RULE_NO}")
+    assert (unusable["status"], unusable["cors"], unusable["origin"]) == (
+        500, "unusable", "https://a.example")

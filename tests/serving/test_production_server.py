@@ -208,3 +208,17 @@ def test_the_demo_still_prints_what_to_try_on_waitress() -> None:
         status, headers, _ = request(port, "OPTIONS", "/api/items", {
             "Origin": "https://app.example.com", "Access-Control-Request-Method": "POST"})
         assert (status, headers["Server"]) == (204, "waitress")
+
+
+@pytest.mark.parametrize("host, dev, words", [
+    ("127.0.0.1", False, None), ("::1", True, None), ("localhost", False, None),
+    ("0.0.0.0", False, "in plain HTTP: put a TLS-terminating proxy in front"),
+    ("192.0.2.10", True, "Werkzeug's development server is listening on 192.0.2.10"),
+])
+def test_listening_beyond_the_loopback_is_pointed_out(host: str, dev: bool,
+                                                      words: str | None) -> None:
+    # the function the command prints from (nothing is bound here)
+    from iiscors.serving.serve import exposure_warning
+
+    warning = exposure_warning(host, dev)
+    assert (warning is None) if words is None else (warning is not None and words in warning)
