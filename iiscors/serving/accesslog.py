@@ -84,19 +84,23 @@ class CorsPart:
     kind: str | None
     origin: str | None
     rule: str | None  # "file:line" of the rule that decided, None for no rule
-    reason: str
+    decision: Decision | None  # for the reason, worded only when a JSON line needs it
+
+    @property
+    def reason(self) -> str:
+        if self.decision is None:
+            return "the web.config is unusable (strict mode): every request is answered 500"
+        return self.decision.reason
 
 
 def cors_part(decision: Decision) -> CorsPart:
     rule = str(decision.rule.location) if decision.rule is not None else None
-    return CorsPart(outcome_word(decision), str(decision.kind), decision.origin, rule,
-                    decision.reason)
+    return CorsPart(outcome_word(decision), decision.kind.value, decision.origin, rule, decision)
 
 
 def unusable_part(origin: str | None) -> CorsPart:
     """Strict mode while the web.config is unusable: every request answered 500 (contract A8)."""
-    return CorsPart(UNUSABLE, None, origin, None,
-                    "the web.config is unusable (strict mode): every request is answered 500")
+    return CorsPart(UNUSABLE, None, origin, None, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,10 +138,24 @@ def _field(value: str | None) -> str:
     return f'"{escaped}"'
 
 
+_stamps: tuple[int, str] = (-1, "")
+
+
+def _clf_time(started: float) -> str:
+    """``05/May/2025:10:00:00 +0000``, made once per second (requests come many a second)."""
+    global _stamps
+    second = int(started)
+    cached_second, text = _stamps
+    if second != cached_second:
+        moment = time.gmtime(second)
+        text = (f"{moment.tm_mday:02d}/{_MONTHS[moment.tm_mon - 1]}/{moment.tm_year}:"
+                f"{moment.tm_hour:02d}:{moment.tm_min:02d}:{moment.tm_sec:02d} +0000")
+        _stamps = (second, text)  # one tuple: a thread never reads a second with another's text
+    return text
+
+
 def format_text(entry: Entry) -> str:
-    moment = time.gmtime(entry.started)
-    stamp = (f"{moment.tm_mday:02d}/{_MONTHS[moment.tm_mon - 1]}/{moment.tm_year}:"
-             f"{moment.tm_hour:02d}:{moment.tm_min:02d}:{moment.tm_sec:02d} +0000")
+    stamp = _clf_time(entry.started)
     cors = entry.cors
     # the Origin is always quoted when present, so that an Origin "-" is not "no Origin"
     origin = "-" if cors.origin is None else f'"{escape(cors.origin)}"'

@@ -286,6 +286,7 @@ def test_serve_logs_to_stdout_with_a_dash(config: Path, tmp_path: Path) -> None:
 
 def test_serve_writes_json_lines_to_a_file(config: Path, tmp_path: Path) -> None:
     log = tmp_path / "access.jsonl"
+    log.write_text('{"earlier": "line"}\n')  # appended to, never truncated
     with running(serve_command(str(config), "--access-log", str(log),
                                "--access-log-format", "json")) as server:
         port = server.port
@@ -293,11 +294,12 @@ def test_serve_writes_json_lines_to_a_file(config: Path, tmp_path: Path) -> None
                                                "Access-Control-Request-Method": "PUT"})
         request(port, "GET", "/api/items", {"Origin": "https://no.example"})
         deadline = time.monotonic() + 10
-        while len(log.read_text().splitlines()) < 2:
+        while len(log.read_text().splitlines()) < 3:
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.05)
         assert "HTTP/1.1" not in server.text()  # to the file, not to stdout
-    first, second = (json.loads(line) for line in log.read_text().splitlines())
+    earlier, first, second = (json.loads(line) for line in log.read_text().splitlines())
+    assert earlier == {"earlier": "line"}
     assert (first["cors"], first["status"], first["rule"]) == (
         "preflight", 204, f"{config}:{RULE_A}")
     assert (second["cors"], second["status"], second["rule"]) == (

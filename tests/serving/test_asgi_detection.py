@@ -136,12 +136,17 @@ async def hello(request):
     return PlainTextResponse("hello from starlette " + request.url.path)
 
 
+async def scheme(request):
+    return PlainTextResponse(request.url.scheme + " " + request.client.host)
+
+
 async def slow(request):
     await asyncio.sleep(1.5)
     return PlainTextResponse("slow done")
 
 
-app = Starlette(routes=[Route("/hello", hello, methods=["GET", "PUT"]), Route("/slow", slow)])
+app = Starlette(routes=[Route("/hello", hello, methods=["GET", "PUT"]), Route("/slow", slow),
+                          Route("/scheme", scheme)])
 """
 
 
@@ -173,6 +178,10 @@ def test_a_starlette_app_is_served_by_uvicorn_with_cors(project: Path) -> None:
         # the access log works for ASGI too
         line = server.wait_for("cors=denied")
         assert '"GET /hello HTTP/1.1" 403 59 cors=denied' in line
+        # as under waitress, a client's forwarding headers are not trusted
+        body = request(port, "GET", "/scheme", {"X-Forwarded-Proto": "https",
+                                                "X-Forwarded-For": "203.0.113.9"})[2]
+        assert body == b"http 127.0.0.1"
 
 
 @pytest.mark.slow

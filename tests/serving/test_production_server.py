@@ -49,6 +49,9 @@ def application(environ, start_response):
         body = b"busy"
     elif path == "/most":
         body = str(_state["most"]).encode()
+    elif path == "/forwarded":
+        body = ",".join(environ.get(k, "-") for k in (
+            "HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_FORWARDED")).encode()
     else:
         body = b"hello"
     start_response("200 OK", [("Content-Type", "text/plain"),
@@ -84,6 +87,18 @@ def test_dev_runs_werkzeug_development_server(project: Path) -> None:
         assert status == 200 and headers["Server"].startswith("Werkzeug/")
         assert headers["Access-Control-Allow-Origin"] == "https://a.example"
         server.wait_for("development server")
+        # without Werkzeug's code reloader, which would run the server in a child process
+        children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children")
+        if children.exists():
+            assert children.read_text().strip() == ""
+
+
+def test_client_forwarding_headers_are_not_trusted(project: Path) -> None:
+    with running(app_command(), cwd=project, env={"MARKER": str(project / "m")}) as server:
+        _, _, body = request(server.port, "GET", "/forwarded", {
+            "X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https",
+            "Forwarded": "for=203.0.113.9"})
+        assert body == b"-,-,-"  # waitress removed them: no trusted proxy is configured
 
 
 @pytest.mark.parametrize("threads", [2, 5])
@@ -160,6 +175,19 @@ def test_the_graceful_stop_is_bounded_by_graceful_timeout(project: Path) -> None
         client.join(30)
         assert isinstance(results[0], OSError)  # the client saw the connection close
         assert "1 request(s) cut off" in server.text()
+
+
+def test_a_second_signal_stops_at_once(project: Path) -> None:
+    marker = project / "m"
+    with running(app_command(), cwd=project, env={"MARKER": str(marker)}) as server:
+        client, _ = _start_in_flight(server.port, marker, 30)
+        server.process.send_signal(signal.SIGTERM)
+        server.wait_for("stopping")
+        sent = time.monotonic()
+        server.process.send_signal(signal.SIGINT)
+        assert server.process.wait(10) == 1
+        assert time.monotonic() - sent < 4  # not the 30 s --graceful-timeout
+        client.join(30)
 
 
 def test_an_idle_server_stops_at_once_on_sigterm(project: Path) -> None:
