@@ -43,6 +43,7 @@ CONFIG = """\
 """
 RULE_A = 5  # the line of <add origin="https://a.example">
 RULE_NO = 8
+RULE_B = 13  # <location path="open">'s <add origin="https://b.example">
 
 
 class Body:
@@ -164,6 +165,45 @@ TEXT_LINE = re.compile(
     rf'(?P<remote>\S+) - - \[[^\]]+\] "(?P<method>\S+) (?P<uri>\S+) (?P<protocol>\S+)" '
     rf"(?P<status>\d+) (?P<size>\d+) cors=(?P<cors>\S+) kind=(?P<kind>\S+) "
     rf"origin=(?P<origin>{QUOTED}|-) rule=(?P<rule>{QUOTED}|[^\s\"]+) [\d.]+ms")
+
+def test_the_decision_logged_is_the_request_as_it_arrived(config: Path) -> None:
+    # An app that rewrites PATH_INFO (as dispatchers do) does not change what the log says:
+    # /open/x is judged by <location path="open">, which allows https://b.example.
+    def rewriting(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        environ["PATH_INFO"] = "/api"
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    wrapper, stream = logged(config, "json", rewriting)
+    served(wrapper, environ("GET", "/open/x", {"Origin": "https://b.example"}))
+    entry = json.loads(lines(stream)[0])
+    assert (entry["path"], entry["cors"], entry["rule"]) == (
+        "/open/x", "allowed", f"{config}:{RULE_B}")
+
+
+def test_lines_from_many_threads_never_mix(config: Path, tmp_path: Path) -> None:
+    import threading
+
+    from iiscors.serving.accesslog import open_access_log
+
+    path = tmp_path / "access.log"
+    wrapper = LoggedWSGI(CorsMiddleware(App(), str(config)), open_access_log(str(path)))
+    hostile = {"Origin": "https://" + "x" * 3000 + ".example"}  # long lines
+
+    def client() -> None:
+        for _ in range(200):
+            served(wrapper, environ("GET", "/api", hostile))
+
+    threads = [threading.Thread(target=client) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wrapper.log.close()
+    written = path.read_text().splitlines()
+    assert len(written) == 1600
+    assert all(TEXT_LINE.fullmatch(line) for line in written)
+
 
 HOSTILE = [
     "https://a.example\r\n127.0.0.1 - - [01/Jan/2030:00:00:00 +0000] \"GET /admin\" 200",

@@ -185,7 +185,9 @@ def test_a_starlette_app_is_served_by_uvicorn_with_cors(project: Path) -> None:
 
 
 @pytest.mark.slow
-def test_uvicorn_stops_gracefully_on_sigterm(project: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_uvicorn_stops_gracefully_on_a_stop_signal(project: Path,
+                                                   signum: signal.Signals) -> None:
     with running(serve_command("web.config", "--app", "starapp:app"), cwd=project) as server:
         port = server.port
         results: list[Any] = []
@@ -193,7 +195,7 @@ def test_uvicorn_stops_gracefully_on_sigterm(project: Path) -> None:
             request(port, "GET", "/slow", A)))
         client.start()
         time.sleep(0.5)  # the request is in the app's sleep
-        server.process.send_signal(signal.SIGTERM)
+        server.process.send_signal(signum)
         client.join(30)
         status, headers, body = results[0]
         assert (status, body) == (200, b"slow done")
@@ -221,3 +223,18 @@ def test_wsgi_server_options_are_refused_for_an_asgi_app(project: Path,
                             cwd=project, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2, result.stderr
     assert "ASGI" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("source, words", [
+    ("async def app(receive, send):\n    pass\n", "does not take (scope, receive, send)"),
+    ("class app:\n    def __init__(self, scope):\n        pass\n"
+     "    async def __call__(self, receive, send):\n        pass\n", "ASGI 2 application"),
+])
+def test_other_async_callables_are_refused_by_the_command(tmp_path: Path, source: str,
+                                                          words: str) -> None:
+    (tmp_path / "oddapp.py").write_text(source)
+    (tmp_path / "web.config").write_bytes(ALLOW_A)
+    result = subprocess.run(serve_command("web.config", "--app", "oddapp:app"), cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert words in result.stderr and "Traceback" not in result.stderr

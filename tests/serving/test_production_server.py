@@ -191,12 +191,19 @@ def test_a_second_signal_stops_at_once(project: Path) -> None:
 
 
 def test_an_idle_server_stops_at_once_on_sigterm(project: Path) -> None:
+    import http.client
+
     with running(app_command(), cwd=project, env={"MARKER": str(project / "m")}) as server:
-        assert request(server.port, "GET", "/x")[0] == 200
+        # an idle keep-alive connection does not hold the stop: it is closed
+        idle = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        idle.request("GET", "/x")
+        assert idle.getresponse().read() == b"hello"
         sent = time.monotonic()
         server.process.send_signal(signal.SIGTERM)
         assert server.process.wait(10) == 0
         assert time.monotonic() - sent < 3
+        assert idle.sock is not None and idle.sock.recv(1) == b""  # closed by the server
+        idle.close()
 
 
 def test_dev_server_also_stops_cleanly_on_sigterm(project: Path) -> None:
@@ -204,6 +211,14 @@ def test_dev_server_also_stops_cleanly_on_sigterm(project: Path) -> None:
         assert request(server.port, "GET", "/x")[0] == 200
         server.process.send_signal(signal.SIGTERM)
         assert server.process.wait(10) == 0
+
+
+def test_an_address_that_is_not_local_is_a_clear_error() -> None:
+    # 192.0.2.10 (TEST-NET-1) is no interface of this machine: bind() fails, nothing is sent
+    result = subprocess.run(serve_command("--host", "192.0.2.10"), capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 1
+    assert "cannot listen on 192.0.2.10:0" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_a_busy_port_is_a_clear_error_not_a_traceback(project: Path) -> None:
