@@ -9,8 +9,11 @@ once (new connections are refused), let the requests in flight finish and their 
 reach the clients, close idle keep-alive connections, then exit.  The wait is bounded by
 ``graceful_timeout``; what is still running then is cut off.  A second signal cuts them off at
 once.  waitress has no such stop of its own (its ``serve()`` drops in-flight responses on
-Ctrl+C), so :class:`GracefulWaitress` drives waitress's loop itself; it reads only the channel
-state waitress's own maintenance reads (``requests``, ``total_outbufs_len``).
+Ctrl+C), so :class:`GracefulWaitress` drives waitress's loop itself (``create_server`` with its
+own socket map, ``wasyncore.loop``) and reads three attributes of waitress's channels to know
+what is in flight: ``request`` (being received), ``requests`` (queued or being served) and
+``total_outbufs_len`` (response bytes not yet sent).  ``tests/serving/test_production_server.py``
+checks the stop against the waitress installed.
 """
 
 from __future__ import annotations
