@@ -43,7 +43,7 @@ def application(environ, start_response):
         with _lock:
             _state["now"] += 1
             _state["most"] = max(_state["most"], _state["now"])
-        time.sleep(0.4)
+        time.sleep(1.0)
         with _lock:
             _state["now"] -= 1
         body = b"busy"
@@ -201,7 +201,7 @@ def test_an_idle_server_stops_at_once_on_sigterm(project: Path) -> None:
         sent = time.monotonic()
         server.process.send_signal(signal.SIGTERM)
         assert server.process.wait(10) == 0
-        assert time.monotonic() - sent < 3
+        assert time.monotonic() - sent < 5
         assert idle.sock is not None and idle.sock.recv(1) == b""  # closed by the server
         idle.close()
 
