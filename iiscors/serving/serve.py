@@ -2,51 +2,37 @@
 
 Four modes, one middleware (:class:`iiscors.CorsMiddleware`, hot reload on by default):
 
-- ``iiscors serve web.config --app package.module:app`` wraps a WSGI application;
+- ``iiscors serve web.config --app package.module:app`` wraps a WSGI application, or an ASGI
+  one (Starlette, FastAPI: served by uvicorn with :class:`iiscors.asgi.CorsMiddleware`);
 - ``iiscors serve --root DIR`` serves DIR's files as IIS serves static content, with
   ``DIR/web.config`` and every sub-directory's applied below it (contract A9);
 - ``iiscors serve web.config --proxy http://127.0.0.1:5000`` forwards every request to a backend
   in any language, CORS decided in front of it;
 - ``iiscors serve`` alone serves the bundled demo configuration and API and prints what to try.
 
-It runs Werkzeug's development server: fine on a laptop, not on the internet.  For production,
-wrap the application yourself and run it under gunicorn, waitress or uvicorn
-(docs/serving.md).
-
-:class:`StaticSite` and :class:`ReverseProxy` are plain WSGI applications and can be used
-without the command.
+It runs on waitress (:mod:`iiscors.serving.server`), a production WSGI server, with a graceful
+stop on SIGTERM and Ctrl+C and an access log that says what CORS did with each request
+(:mod:`iiscors.serving.accesslog`); ``--dev`` runs Werkzeug's development server instead.  The
+same applications run under gunicorn or waitress-serve through
+:func:`iiscors.serving.app.make_app` (docs/serving.md).
 """
 
 from __future__ import annotations
 
+import socket
 import sys
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import click
 
 from iiscors.config.diagnostics import ConfigError
 from iiscors.config.loader import DEFAULT_MAX_BYTES
-from iiscors.reload import DEFAULT_RELOAD_INTERVAL
-from iiscors.serving.app import DEMO_DIR, build
+from iiscors.reload import DEFAULT_RELOAD_INTERVAL, ReloadingPolicy
+from iiscors.serving.accesslog import AccessLog, LogFormat, open_access_log
+from iiscors.serving.app import DEMO_DIR, build, build_asgi, import_target, is_asgi_target
 from iiscors.serving.network import is_loopback
-
-#: IIS's default request filtering (applicationHost.config): these segments are never served.
-HIDDEN_SEGMENTS = frozenset(s.lower() for s in (
-    "web.config", "bin", "App_code", "App_GlobalResources", "App_LocalResources",
-    "App_WebReferences", "App_Data", "App_Browsers"))
-#: IIS's default denied file extensions (source, project and configuration files).
-DENIED_EXTENSIONS = frozenset((
-    ".asax", ".ascx", ".master", ".skin", ".browser", ".sitemap", ".config", ".cs", ".csproj",
-    ".vb", ".vbproj", ".webinfo", ".licx", ".resx", ".resources", ".mdb", ".vjsproj", ".java",
-    ".jsl", ".ldb", ".dsdgm", ".ssdgm", ".lsad", ".ssmap", ".cd", ".dsprototype",
-    ".lsaprototype", ".sdm", ".sdmdocument", ".mdf", ".ldf", ".ad", ".dd", ".ldd", ".sd",
-    ".adprototype", ".lddprototype", ".exclude", ".refresh", ".compiled", ".msgx", ".vsdisco",
-    ".rules"))
-#: IIS's default documents, in IIS's order (only the static ones can be served here).
-DEFAULT_DOCUMENTS = ("default.htm", "default.asp", "index.htm", "index.html", "iisstart.htm",
-                     "default.aspx")
-#: Types IIS knows that Python's table may not.
-_EXTRA_TYPES = {".json": "application/json", ".webmanifest": "application/manifest+json",
-                ".wasm": "application/wasm", ".woff2": "font/woff2", ".mjs": "text/javascript"}
+from iiscors.serving.server import DEFAULT_GRACEFUL_TIMEOUT, DEFAULT_THREADS
 
 
 def try_commands(base: str) -> list[str]:
@@ -65,17 +51,142 @@ def try_commands(base: str) -> list[str]:
     ]
 
 
+def exposure_warning(host: str, dev: bool) -> str | None:
+    """What to say when listening beyond the loopback (None on the loopback)."""
+    if is_loopback(host):
+        return None
+    if dev:
+        return (f"iiscors: warning: Werkzeug's development server is listening on {host}, "
+                "reachable from other machines; drop --dev for production (docs/serving.md)")
+    return (f"iiscors: warning: listening on {host}, reachable from other machines, in plain "
+            "HTTP: put a TLS-terminating proxy in front (docs/serving.md)")
+
+
+class Prepared(NamedTuple):
+    """What to serve: the application (access log included), the middleware, a description."""
+
+    app: Any
+    middleware: ReloadingPolicy
+    description: str
+    asgi: bool
+
+
+def _prepare(config: str | None, root: str | None, app: str | None, proxy: str | None,
+             log: AccessLog | None, dev: bool, threads: int | None,
+             settings: dict[str, Any]) -> Prepared:
+    """Build the application; refuse, with a clear message, what cannot be served."""
+    from iiscors.serving.logged import LoggedASGI, LoggedWSGI
+
+    target = import_target(app) if app is not None and proxy is None else None
+    if target is None or app is None or not is_asgi_target(target, app):
+        middleware, description = build(config, root, app, proxy, **settings)
+        return Prepared(middleware if log is None else LoggedWSGI(middleware, log), middleware,
+                        description, asgi=False)
+    if dev or threads is not None:
+        raise click.UsageError(f"{app} is an ASGI application, served by uvicorn: --dev and "
+                               "--threads are for WSGI applications")
+    from iiscors.serving.asgi_server import INSTALL_HINT, uvicorn_missing
+
+    if uvicorn_missing():
+        raise click.ClickException(f"{app} is an ASGI application; {INSTALL_HINT}")
+    asgi, description = build_asgi(config, root, target, app, **settings)
+    return Prepared(asgi if log is None else LoggedASGI(asgi, log), asgi, description, asgi=True)
+
+
+def _announce(prepared: Prepared, host: str, port: int, server: str, strict: bool,
+              demo: bool) -> None:
+    """The startup lines; ``listening on`` says the server accepts connections now."""
+    base = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
+    click.echo(f"iiscors: serving {prepared.description}")
+    click.echo(f"iiscors: listening on {base}/ (Ctrl+C to stop)")
+    click.echo(f"iiscors: web.config reload {'on' if prepared.middleware.reload else 'off'}"
+               + (", strict" if strict else ""))
+    click.echo(f"iiscors: server: {server}")
+    if demo:
+        click.echo("\nTry:")
+        for command in try_commands(base):
+            click.echo(f"  {command}")
+    sys.stdout.flush()
+
+
+def _open_log(target: str | None, fmt: str) -> AccessLog:
+    try:
+        return open_access_log(target, fmt)
+    except OSError as exc:
+        raise click.BadParameter(f"cannot open {target}: {exc.strerror or exc}",
+                                 param_hint="--access-log") from exc
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    from iiscors.serving.server import bind
+
+    try:
+        return bind(host, port)
+    except OSError as exc:
+        click.echo(f"iiscors: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+        sys.exit(1)
+
+
+def _run(prepared: Prepared, host: str, port: int, dev: bool, threads: int,
+         graceful_timeout: float, announce: Callable[[int, str], None]) -> int:
+    """Serve until stopped; the number of requests cut off by the stop."""
+    from iiscors.serving import server as servers
+
+    if dev:
+        servers.serve_dev(prepared.app, host, port, lambda bound: announce(
+            bound, "Werkzeug's development server (--dev): not for production; stops at once"))
+        return 0
+    stop_line = f"SIGTERM or Ctrl+C stops it gracefully (up to {graceful_timeout:g} s)"
+    sock = _bind(host, port)
+    if prepared.asgi:
+        from iiscors.serving.asgi_server import serve_uvicorn
+
+        return serve_uvicorn(prepared.app, sock, graceful_timeout=graceful_timeout,
+                             on_ready=lambda bound: announce(bound, f"uvicorn; {stop_line}"),
+                             on_stop=lambda: _stopping(None, graceful_timeout))
+    waitress = servers.GracefulWaitress(prepared.app, sock, threads=threads)
+    stop = servers.Stop()
+    with servers.stop_signals(stop):
+        announce(waitress.port, f"waitress, {threads} threads; {stop_line}")
+        waitress.serve(stop)
+        waitress.stop_listening()
+        _stopping(waitress.in_flight(), graceful_timeout)
+        return waitress.drain(stop, graceful_timeout)
+
+
+def _stopping(in_flight: int | None, timeout: float) -> None:
+    count = "the requests" if in_flight is None else f"{in_flight} request(s)"
+    click.echo(f"iiscors: stopping: no new connections; finishing {count} in flight (up to "
+               f"{timeout:g} s; a second Ctrl+C stops at once)")
+    sys.stdout.flush()
+
 
 @click.command()
 @click.argument("config", required=False, type=click.Path(exists=True, dir_okay=False))
 @click.option("--root", type=click.Path(exists=True, file_okay=False),
               help="Serve this site directory: its files, and its web.config and every "
               "sub-directory's as the configuration.")
-@click.option("--app", "app", metavar="MODULE:ATTRIBUTE", help="The WSGI application to wrap.")
+@click.option("--app", "app", metavar="MODULE:ATTRIBUTE",
+              help="The WSGI or ASGI application to wrap (ASGI is served by uvicorn).")
 @click.option("--proxy", metavar="URL", help="Forward requests to this backend (http://…).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
               help="Port (0: any free port).")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help=f"waitress worker threads: requests served at once  [default: "
+              f"{DEFAULT_THREADS}]")
+@click.option("--graceful-timeout", type=click.FloatRange(min=0),
+              default=DEFAULT_GRACEFUL_TIMEOUT, show_default=True,
+              help="On SIGTERM or Ctrl+C, seconds to let requests in flight finish.")
+@click.option("--dev", is_flag=True, help="Run Werkzeug's development server instead of "
+              "waitress (no code reloader; not for production).")
+@click.option("--access-log", metavar="-|FILE", default=None,
+              help="Where the access log goes: - for standard output, or a file (appended).  "
+              "[default: standard error]")
+@click.option("--no-access-log", is_flag=True, help="No access log.")
+@click.option("--access-log-format", type=click.Choice([f.value for f in LogFormat]),
+              default=LogFormat.TEXT.value, show_default=True,
+              help="One text line, or one JSON object (JSON Lines), per request.")
 @click.option("--reload/--no-reload", default=True, show_default=True,
               help="Apply web.config edits without a restart, as IIS does.")
 @click.option("--reload-interval", type=click.FloatRange(min=0), default=DEFAULT_RELOAD_INTERVAL,
@@ -90,12 +201,15 @@ def try_commands(base: str) -> list[str]:
               help="Also serve the playground page on the next port (see `iiscors playground`).")
 @click.pass_context
 def serve(ctx: click.Context, config: str | None, root: str | None, app: str | None,
-          proxy: str | None, host: str, port: int, reload: bool, reload_interval: float,
-          strict: bool, exempt_same_origin: bool, max_bytes: int, playground: bool) -> None:
-    """Serve with IIS CORS behaviour (Werkzeug's development server).
+          proxy: str | None, host: str, port: int, threads: int | None, graceful_timeout: float,
+          dev: bool, access_log: str | None, no_access_log: bool, access_log_format: str,
+          reload: bool, reload_interval: float, strict: bool, exempt_same_origin: bool,
+          max_bytes: int, playground: bool) -> None:
+    """Serve with IIS CORS behaviour (on waitress; --dev: Werkzeug's development server).
 
     \b
       iiscors serve web.config --app myproject.wsgi:application
+      iiscors serve web.config --app myproject.asgi:app    # ASGI: served by uvicorn
       iiscors serve --root ./wwwroot
       iiscors serve web.config --proxy http://127.0.0.1:5000
       iiscors serve                      # the bundled demo; prints what to try
@@ -103,8 +217,6 @@ def serve(ctx: click.Context, config: str | None, root: str | None, app: str | N
 
     CONFIG alone serves the demo API behind your web.config.
     """
-    from werkzeug.serving import make_server
-
     if playground:
         if root or proxy:
             raise click.UsageError("--playground goes with CONFIG and --app only")
@@ -113,33 +225,32 @@ def serve(ctx: click.Context, config: str | None, root: str | None, app: str | N
         ctx.invoke(playground_command, config=config, app=app, host=host, api_port=port,
                    page_port=port + 1 if port else 0)
         return
+    if dev and threads is not None:
+        raise click.UsageError("--threads sets waitress's threads; --dev runs Werkzeug's server")
+    log = None if no_access_log else _open_log(access_log, access_log_format)
+    settings = {"max_bytes": max_bytes, "reload": reload, "reload_interval": reload_interval,
+                "strict": strict, "exempt_same_origin": exempt_same_origin}
     try:
-        middleware, description = build(config, root, app, proxy, max_bytes=max_bytes,
-                                         reload=reload, reload_interval=reload_interval,
-                                         strict=strict, exempt_same_origin=exempt_same_origin)
+        prepared = _prepare(config, root, app, proxy, log, dev, threads, settings)
     except ConfigError as exc:
         for diagnostic in exc.diagnostics:
             click.echo(str(diagnostic), err=True)
         sys.exit(1)
-    for diagnostic in middleware.config.diagnostics:
+    for diagnostic in prepared.middleware.config.diagnostics:
         click.echo(str(diagnostic), err=True)
-    server = make_server(host, port, middleware, threaded=True)
-    base = f"http://{host if ':' not in host else f'[{host}]'}:{server.server_port}"
-    click.echo(f"iiscors: serving {description}")
-    click.echo(f"iiscors: listening on {base}/ (Ctrl+C to stop)")
-    click.echo(f"iiscors: web.config reload {'on' if middleware.reload else 'off'}"
-               + (", strict" if strict else ""))
-    if not is_loopback(host):
-        click.echo("iiscors: warning: this is a development server; for production see "
-                   "docs/serving.md (gunicorn, waitress, uvicorn)", err=True)
-    if config is None and root is None and app is None and proxy is None:
-        click.echo("\nTry:")
-        for command in try_commands(base):
-            click.echo(f"  {command}")
-    sys.stdout.flush()
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    warning = exposure_warning(host, dev)
+    if warning is not None:
+        click.echo(warning, err=True)
+    demo = config is None and root is None and app is None and proxy is None
+
+    def announce(bound: int, server: str) -> None:
+        _announce(prepared, host, bound, server, strict, demo)
+
+    cut_off = _run(prepared, host, port, dev, threads or DEFAULT_THREADS, graceful_timeout,
+                   announce)
+    if log is not None:
+        log.close()
+    if cut_off:
+        click.echo(f"iiscors: stopped; {cut_off} request(s) cut off", err=True)
+        sys.exit(1)
+    click.echo("iiscors: stopped")
