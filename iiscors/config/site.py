@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from iiscors.config.diagnostics import ConfigError, Diagnostic, make
 from iiscors.config.load import Config, SourceFile, analyse
@@ -176,15 +177,24 @@ def _resolved(path: str, real_root: str) -> str | None:
     return real if _inside(real, real_root) else None
 
 
+class SiteAnalysis(NamedTuple):
+    """What :func:`analyse_site` returns."""
+
+    #: None when there are errors
+    config: Config | None
+    diagnostics: list[Diagnostic]
+    scan: SiteScan
+
+
 def analyse_site(root: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES,
                  max_directories: int = MAX_DIRECTORIES, max_depth: int = MAX_DEPTH,
-                 ) -> tuple[Config | None, list[Diagnostic], SiteScan]:
-    """Scan and check a site root; never raises.  ``Config`` is None when there are errors."""
+                 ) -> SiteAnalysis:
+    """Scan and check a site root; never raises."""
     scan = scan_site(root, max_directories=max_directories, max_depth=max_depth)
     if scan.diagnostics:
-        return None, list(scan.diagnostics), scan
+        return SiteAnalysis(None, list(scan.diagnostics), scan)
     config, diagnostics = analyse(scan.files, max_bytes=max_bytes)
-    return config, diagnostics, scan
+    return SiteAnalysis(config, diagnostics, scan)
 
 
 def load_site(root: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES,
@@ -197,11 +207,11 @@ def load_site(root: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTE
     :param max_depth: how deep below the root it may go.
     :raises ConfigError: any file is unusable, or the walk hit a bound (every diagnostic).
     """
-    config, diagnostics, _ = analyse_site(root, max_bytes=max_bytes,
-                                          max_directories=max_directories, max_depth=max_depth)
-    if config is None:
-        raise ConfigError(diagnostics)
-    return config
+    analysis = analyse_site(root, max_bytes=max_bytes, max_directories=max_directories,
+                            max_depth=max_depth)
+    if analysis.config is None:
+        raise ConfigError(analysis.diagnostics)
+    return analysis.config
 
 
 def is_web_config(name: str) -> bool:
@@ -209,5 +219,5 @@ def is_web_config(name: str) -> bool:
     return name.lower() == WEB_CONFIG
 
 
-__all__ = ["MAX_DEPTH", "MAX_DIRECTORIES", "SiteScan", "analyse_site", "is_web_config",
-           "load_site", "scan_site", "stamp"]
+__all__ = ["MAX_DEPTH", "MAX_DIRECTORIES", "SiteAnalysis", "SiteScan", "analyse_site",
+           "is_web_config", "load_site", "scan_site", "stamp"]
