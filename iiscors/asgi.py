@@ -67,6 +67,7 @@ def request_fields(scope: Scope) -> dict[str, str]:
 
 
 def _own(scope: Scope, fields: dict[str, str]) -> str | None:
+    """Contract B13: this request's own origin, from the scope and its Host header."""
     return own_origin(scope.get("scheme", "http"), fields.get("host"))
 
 

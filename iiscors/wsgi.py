@@ -55,6 +55,7 @@ _ACRH = "HTTP_ACCESS_CONTROL_REQUEST_HEADERS"
 
 
 def _own(environ: WSGIEnvironment) -> str | None:
+    """Contract B13: this request's own origin, from the environ."""
     return own_origin(environ.get("wsgi.url_scheme", "http"), environ.get("HTTP_HOST"))
 
 
@@ -114,7 +115,7 @@ class CorsMiddleware(ReloadingPolicy):
             return self._unusable_response(start_response)
         policy = self.policy  # read once: a reload swaps it atomically (contract A8)
         get = environ.get
-        scope = policy.root if policy.single_scope else policy.scope_for(
+        path_policy = policy.root if policy.single_scope else policy.scope_for(
             text_path(get("PATH_INFO", "")))
         origin = get("HTTP_ORIGIN")
         # The fast path of iiscors.policy.plan: plan_request's first branches, written out
@@ -124,13 +125,13 @@ class CorsMiddleware(ReloadingPolicy):
         head: Sequence[tuple[str, str]]
         tail: Headers = ()
         if origin is None or (policy.exempt_same_origin and origin == _own(environ)):
-            head = scope.passive  # contract B2/B15, B13's opt-in: not a CORS request
+            head = path_policy.passive  # contract B2/B15, B13's opt-in: not a CORS request
         else:
-            answer = scope.answers.get(origin, scope.any_answer)
+            answer = path_policy.answers.get(origin, path_policy.any_answer)
             method = get("REQUEST_METHOD", "GET")
             if answer is None:
                 # Not decided before: the plan (the exemption does not apply, seen above).
-                plan = plan_request(scope, method, origin, get(_ACRM), get(_ACRH))
+                plan = plan_request(path_policy, method, origin, get(_ACRM), get(_ACRH))
                 if plan.status is not None:
                     return self._answer(plan, start_response)
                 head, tail = plan.headers, plan.rule_headers
