@@ -110,9 +110,8 @@ class SiteSource:
         self.description = f"site root {self.root}"
 
     def build(self) -> tuple[Config | None, list[Diagnostic], Snapshot]:
-        config, diagnostics, scan = analyse_site(self.root, max_bytes=self.max_bytes,
-                                                 **self.bounds)
-        return config, diagnostics, scan.stamps
+        analysis = analyse_site(self.root, max_bytes=self.max_bytes, **self.bounds)
+        return analysis.config, analysis.diagnostics, analysis.scan.stamps
 
 
 def open_source(config: Source | Config, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ConfigSource:
