@@ -18,12 +18,6 @@ PACKAGE = Path(__file__).resolve().parents[1] / "iiscors"
 
 #: module -> the constants it still writes itself, pending its owner's one-line import change
 PENDING: dict[str, set[str]] = {
-    # _TOKEN = re.compile(...) -> from iiscors.policy.headers import TOKEN as _TOKEN
-    "iiscors/serving/playground.py": {"token"},
-    # the inline BOM tuple -> for bom, name in BYTE_ORDER_MARKS (from iiscors.config.loader)
-    "iiscors/cli/discover.py": {"bom"},
-    # def where(d) -> from iiscors.config.diagnostics import where
-    "iiscors/cli/report.py": {"location"},
 }
 HOMES = {"token": "iiscors/policy/headers.py", "bom": "iiscors/config/loader.py",
          "location": "iiscors/policy/model.py"}

@@ -20,7 +20,6 @@ Nothing here reads a whole file or judges one: that is :func:`iiscors.config.loa
 
 from __future__ import annotations
 
-import codecs
 import glob
 import os
 import re
@@ -28,6 +27,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from iiscors.cli.files import open_regular
+from iiscors.config.loader import BYTE_ORDER_MARKS
 
 #: Directories a search never enters: VCS data, dependencies, .NET build output (whose copied
 #: web.config files and ``*.dll.config`` application files are not the site's configuration).
@@ -71,8 +71,7 @@ def has_configuration_root(path: str) -> bool:
 def configuration_root(head: bytes) -> bool:
     """Does this file prefix start (after its prolog) with a ``<configuration`` start tag?"""
     encoding = "utf-8"
-    for bom, name in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
-                      (codecs.BOM_UTF16_BE, "utf-16-be")):
+    for bom, name in BYTE_ORDER_MARKS:
         if head.startswith(bom):
             head, encoding = head[len(bom):], name
             break

@@ -20,7 +20,7 @@ from typing import Any, ClassVar, TextIO
 import click
 
 from iiscors.cli.escape import github_data, github_property, json_document, line, visible
-from iiscors.config.diagnostics import CATALOGUE, Diagnostic, Severity
+from iiscors.config.diagnostics import CATALOGUE, Diagnostic, Severity, where
 
 #: The version of the ``--format json`` shape.
 JSON_VERSION = 1
@@ -116,15 +116,6 @@ def summary(report: Report) -> str:
     problems = sum(1 for f in report.files if f.diagnostics)
     return (f"{checked}: {_plural(report.errors, 'error')}, "
             f"{_plural(report.warnings, 'warning')} in {_plural(problems, 'file')}.")
-
-
-def where(d: Diagnostic) -> str:
-    text = d.file
-    if d.line is not None:
-        text += f":{d.line}"
-        if d.column is not None:
-            text += f":{d.column}"
-    return text
 
 
 @register

@@ -25,7 +25,7 @@ from iiscors.policy import headers
 from iiscors.policy.core import Decision, Outcome
 
 #: Fetch's *header name*: an RFC 9110 token (the one pattern of :mod:`iiscors.policy.headers`).
-_HEADER_NAME = re.compile(headers._TOKEN, re.ASCII)
+_HEADER_NAME = headers.TOKEN
 #: Fetch's *normalize* a method: these six are upper-cased whatever case they are typed in;
 #: any other method is sent as typed.
 NORMALIZED_METHODS = frozenset(("DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"))

@@ -30,6 +30,7 @@ from lxml import etree
 
 from iiscors.config.loader import XmlDocument
 from iiscors.config.rules import parse_bool, split_location_path
+from iiscors.policy.model import format_location
 from iiscors.serving.filtering import extension_of
 from iiscors.serving.mimemap import DEFAULT_MIME_TYPES
 
@@ -148,7 +149,7 @@ def _mime_entries(document: XmlDocument, section: etree._Element,
 
 def _where(document: XmlDocument, element: etree._Element) -> str:
     line, _ = document.locator.element(element)
-    return f"{document.name}:{line}" if line else document.name
+    return format_location(document.name, line or None)
 
 
 def applicable(levels: Iterable[ServingLevel], path: tuple[str, ...]) -> tuple[ServingLevel, ...]:
