@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from iiscors.config.diagnostics import Diagnostic
 from iiscors.config.edits import Edit
 
 #: Response headers that carry one value: dropping it drops the header.
@@ -55,6 +56,9 @@ class Effect:
 #: The effect of a fix that changes no answer.
 NO_EFFECT = Effect()
 
+#: Why a diagnostic is left alone when the text at its position is not what it should be.
+UNKNOWN_PLACE = "its place in the text is not known; fix it by hand"
+
 
 @dataclass(frozen=True, slots=True)
 class Fix:
@@ -98,3 +102,8 @@ class Located:
     codes: tuple[str, ...]
     text: str
     effect: Effect | None = None
+
+
+def skip(diagnostic: Diagnostic, anchor: int | None, reason: str) -> Skipped:
+    """A diagnostic left alone, at ``anchor``, for ``reason``."""
+    return Skipped(diagnostic.code, anchor, reason)
