@@ -12,7 +12,8 @@ comments, CDATA sections and processing instructions holding ``<`` or tag-like t
 are left as written: a value span is the raw text between the quotes.
 
 Positions follow the loader: lines end at ``\\n`` (a ``\\r`` before it belongs to the line),
-columns count code points from 1.
+columns count code points from 1.  A rewrite that inserts lines (a migration adding elements)
+takes :func:`line_ending` and :func:`indentation` from the text, so the file keeps its style.
 """
 
 from __future__ import annotations
@@ -223,3 +224,17 @@ def attribute_removal_span(attribute: Attribute, text: str) -> tuple[int, int]:
     while start > 0 and text[start - 1] in _SPACE:
         start -= 1
     return start, attribute.end
+
+
+def line_ending(text: str) -> str:
+    """The file's line ending (its first one; ``\\n`` when it has none), for inserted lines."""
+    newline = text.find("\n")
+    return "\r\n" if newline > 0 and text[newline - 1] == "\r" else "\n"
+
+
+def indentation(text: str, offset: int) -> str:
+    """The blanks that start the line holding ``offset``: what a line inserted beside the
+    element there is indented with."""
+    line_start = text.rfind("\n", 0, offset) + 1
+    line = text[line_start:offset]
+    return line[:len(line) - len(line.lstrip(_BLANK))]

@@ -19,6 +19,7 @@ from click.testing import CliRunner, Result
 
 from iiscors.cli import docgen
 from iiscors.cli.fixes.catalogue import FIXES
+from iiscors.cli.fixes.model import Effect
 from iiscors.cli.main import main
 from iiscors.config.diagnostics import CATALOGUE
 from iiscors.config.load import check_config
@@ -408,3 +409,17 @@ def test_the_catalogue_flags_exactly_the_codes_fix_repairs() -> None:
 def test_fix_is_a_command_of_the_group() -> None:
     assert "fix" in CliRunner().invoke(main, ["--help"]).stdout
     assert "--write" in run("--help").stdout
+
+
+@pytest.mark.parametrize(("effect", "said"), [
+    (Effect(), "no change in behaviour"),
+    (Effect(matches="https://a.example"), "now matches Origin https://a.example as browsers"),
+    (Effect(unmatched="https://A.example"), "no longer matches https://A.example, which no"),
+    (Effect(dropped=("Access-Control-Allow-Methods", "OPTIONS")),
+     "answers no longer list OPTIONS in Access-Control-Allow-Methods"),
+    (Effect(dropped=("Access-Control-Allow-Credentials", "true")),
+     "answers no longer send Access-Control-Allow-Credentials: true"),
+    (Effect(loadable=True), "can now be loaded"),
+])
+def test_every_effect_is_announced_in_words(effect: Effect, said: str) -> None:
+    assert said in effect.describe()

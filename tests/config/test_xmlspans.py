@@ -15,6 +15,8 @@ from iiscors.config.xmlspans import (
     TextPositions,
     attribute_removal_span,
     element_span,
+    indentation,
+    line_ending,
     removal_span,
     start_tag,
     tag_containing,
@@ -123,3 +125,11 @@ def test_an_unclosed_element_is_refused() -> None:
         element_span("<a><b></a>", 0)
     with pytest.raises(SpanError):
         element_span("<a><!-- x ", 0)
+
+
+def test_inserted_lines_can_match_the_file() -> None:
+    assert line_ending(TRICKY) == "\r\n"
+    assert line_ending("<a>\n<b/></a>") == "\n" and line_ending("<a/>") == "\n"
+    assert indentation(TRICKY, TRICKY.index("\n    <y/>") + 5) == "    "
+    assert indentation(TRICKY, TRICKY.index("<z")) == "\t"
+    assert indentation("<a/>", 0) == ""

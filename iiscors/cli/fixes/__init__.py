@@ -4,7 +4,8 @@
 - :mod:`~iiscors.cli.fixes.model`: what a repair is (edits plus what the report announces);
 - :mod:`~iiscors.cli.fixes.source`: bytes to text and back, byte for byte;
 - :mod:`~iiscors.cli.fixes.context`: one analysis of a text, with diagnostics mapped to nodes;
-- :mod:`~iiscors.cli.fixes.fixers`: the repairs, code by code;
+- :mod:`~iiscors.cli.fixes.fixers`: the repairs, code by code (origin rewrites in
+  :mod:`~iiscors.cli.fixes.origins`, element removals in :mod:`~iiscors.cli.fixes.removals`);
 - :mod:`~iiscors.cli.fixes.planner`: the rounds of analysis and repair, and their verification;
 - :mod:`~iiscors.cli.fixes.writer`: reading a file once and replacing it atomically;
 - :mod:`~iiscors.cli.fixes.patch`: the unified diff a dry run prints.

@@ -43,6 +43,8 @@ class Effect:
             if self.unmatched is not None:
                 text += f"; it no longer matches {self.unmatched}, which no browser sends"
             return text
+        if self.unmatched is not None:
+            return f"the rule no longer matches {self.unmatched}, which no browser sends"
         if self.dropped is not None:
             header, value = self.dropped
             if header in SINGLE_VALUE_HEADERS:
