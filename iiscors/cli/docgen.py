@@ -11,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from iiscors.cli.fixes.catalogue import FIXES
 from iiscors.config.diagnostics import CATALOGUE, CodeInfo
 
 #: Where the page lives in a source checkout.
@@ -38,6 +39,9 @@ Codes are never renumbered; new ones are only added.
 
 Each entry gives the meaning, an example that triggers it and the fix. See docs/cli.md for the
 output formats.
+
+Each entry also says whether `iiscors fix` repairs it in place (docs/cli.md): only where the
+repair is unambiguous.
 """
 
 
@@ -77,6 +81,13 @@ def _example(info: CodeInfo) -> list[str]:
     return [f"`{info.example}`" if not info.example.startswith("(") else info.example]
 
 
+def _fixable(info: CodeInfo) -> str:
+    """Whether ``iiscors fix`` repairs the code, and how (iiscors.cli.fixes.catalogue)."""
+    if not info.fixable:
+        return "Fixable: no."
+    return f"Fixable: yes, `iiscors fix` {FIXES[info.code]}"
+
+
 def render() -> str:
     """The whole page, as text."""
     lines = [
@@ -102,6 +113,7 @@ def render() -> str:
                           *_example(info), "", f"Fix: {_md(info.fix)}"])
             if info.code in NOTES:
                 lines.extend(["", NOTES[info.code]])
+            lines.extend(["", _fixable(info)])
     other = [info for info in CATALOGUE.values()
              if not info.code.startswith(tuple(prefix for prefix, _ in GROUPS))]
     assert not other, f"codes without a docs group: {[info.code for info in other]}"

@@ -48,6 +48,7 @@ class LazyGroup(EscapedErrors, click.Group):
 
     lazy: ClassVar[dict[str, str]] = {
         "explain": "iiscors.cli.explain:explain",
+        "fix": "iiscors.cli.fix:fix",
         "playground": "iiscors.serving.playground:playground",
         "serve": "iiscors.serving.serve:serve",
     }

@@ -38,6 +38,8 @@ class CodeInfo:
     title: str
     fix: str
     example: str
+    #: ``iiscors fix`` repairs it (where unambiguous; docs/diagnostics.md says when)
+    fixable: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,12 +86,12 @@ class ConfigError(Exception):
         return tuple(d for d in self.diagnostics if d.is_error)
 
 
-def _e(code: str, title: str, fix: str, example: str) -> CodeInfo:
-    return CodeInfo(code, Severity.ERROR, title, fix, example)
+def _e(code: str, title: str, fix: str, example: str, *, fixable: bool = False) -> CodeInfo:
+    return CodeInfo(code, Severity.ERROR, title, fix, example, fixable)
 
 
-def _w(code: str, title: str, fix: str, example: str) -> CodeInfo:
-    return CodeInfo(code, Severity.WARNING, title, fix, example)
+def _w(code: str, title: str, fix: str, example: str, *, fixable: bool = False) -> CodeInfo:
+    return CodeInfo(code, Severity.WARNING, title, fix, example, fixable)
 
 
 _CODES: tuple[CodeInfo, ...] = (
@@ -139,7 +141,7 @@ _CODES: tuple[CodeInfo, ...] = (
        "two <cors> under one <system.webServer>"),
     _e("E302", "Cannot add a duplicate collection entry",
        "Remove one of the entries (keys compare case-insensitively), or <remove> the inherited "
-       "one first.", '<add origin="https://a.example" /> twice'),
+       "one first.", '<add origin="https://a.example" /> twice', fixable=True),
     _e("E303", "Invalid location path", "Write a relative path of plain segments, such as "
        "api/v1.", '<location path="../x">'),
     # -- W1xx: structure ---------------------------------------------------------------------
@@ -150,7 +152,7 @@ _CODES: tuple[CodeInfo, ...] = (
        "the IIS CORS module's", "Move it under <system.webServer> if it was meant for IIS.",
        "<configuration><cors>...</cors></configuration>"),
     _w("W103", "<remove> of a key that is not there", "Drop the <remove>, or fix the key.",
-       '<remove origin="https://never-added.example" />'),
+       '<remove origin="https://never-added.example" />', fixable=True),
     _w("W104", "A symbolic link found by a search leads outside the directory searched; "
        "iiscors validate does not follow it",
        "Validate the file where it really is, or replace the link with a copy.",
@@ -158,7 +160,7 @@ _CODES: tuple[CodeInfo, ...] = (
     # -- W2xx: CORS policy lint ---------------------------------------------------------------
     _w("W201", "allowCredentials on the * rule", "Browsers refuse credentials with "
        "Access-Control-Allow-Origin: *; list the trusted origins instead.",
-       '<add origin="*" allowCredentials="true" />'),
+       '<add origin="*" allowCredentials="true" />', fixable=True),
     _w("W202", "allowCredentials on a scheme wildcard trusts every site of that scheme",
        "List the trusted origins or a host wildcard instead.",
        '<add origin="https://*" allowCredentials="true" />'),
@@ -166,10 +168,10 @@ _CODES: tuple[CodeInfo, ...] = (
        "Use the https: origin.", '<add origin="http://app.example" allowCredentials="true" />'),
     _w("W204", "The origin has upper-case letters; browsers send lower case and matching is "
        "case-sensitive, so it never matches", "Write the origin in lower case.",
-       '<add origin="https://App.Example.com" />'),
+       '<add origin="https://App.Example.com" />', fixable=True),
     _w("W205", "The origin has a path or a trailing slash; browsers never send one, so it never "
        "matches", "Remove everything after the host and port.",
-       '<add origin="https://app.example/" />'),
+       '<add origin="https://app.example/" />', fixable=True),
     _w("W206", "The origin has no scheme; browsers always send one, so it never matches",
        "Write scheme://host[:port].", '<add origin="localhost:3000" />'),
     _w("W207", "The origin is a template (braces); it is matched literally and never matches",
@@ -182,13 +184,13 @@ _CODES: tuple[CodeInfo, ...] = (
        '<add origin="https://api-*.example.com" />'),
     _w("W210", "The default port is written out; browsers omit it, so it never matches",
        "Remove :443 from https: and :80 from http: origins.",
-       '<add origin="https://app.example:443" />'),
+       '<add origin="https://app.example:443" />', fixable=True),
     _w("W211", "The null origin is allowed (sandboxed iframes, file: pages and redirects send "
        "it, so any site can forge it)", "Remove the null rule.", '<add origin="null" />'),
     _w("W212", "A file:// origin is allowed; browsers send null for file: pages, and trusting "
        "local files is unsafe", "Remove the rule.", '<add origin="file://" />'),
     _w("W213", "OPTIONS in allowMethods is never needed (preflights are answered by the module)",
-       "Remove the OPTIONS entry.", '<add method="OPTIONS" />'),
+       "Remove the OPTIONS entry.", '<add method="OPTIONS" />', fixable=True),
     _w("W214", "An Access-Control-* name in exposeHeaders; browsers never expose those",
        "Remove the entry.", '<add header="Access-Control-Allow-Origin" />'),
     _w("W215", "maxAge above what browsers honour (Chromium caps at 7,200 s, Firefox at 86,400 s)",
