@@ -23,6 +23,7 @@ from iiscors.cli.fixes.planner import FilePlan, plan_file
 from iiscors.cli.fixes.source import Unfixable
 from iiscors.cli.fixes.writer import read_snapshot, replace_file
 from iiscors.config.loader import DEFAULT_MAX_BYTES
+from iiscors.policy.model import format_location
 
 #: Exit codes, as ``validate``'s: never a count.
 EXIT_OK, EXIT_FIXES, EXIT_REFUSED = 0, 1, 2
@@ -39,10 +40,7 @@ class Tally:
 
 
 def _where(plan_name: str, line: int | None, column: int | None) -> str:
-    where = shown(plan_name)
-    if line is not None:
-        where += f":{line}" + (f":{column}" if column is not None else "")
-    return where
+    return format_location(shown(plan_name), line, column)
 
 
 def _report(plan: FilePlan, write: bool) -> None:
