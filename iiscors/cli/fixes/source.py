@@ -17,9 +17,8 @@ import codecs
 import re
 from dataclasses import dataclass
 
-_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
-         (codecs.BOM_UTF16_BE, "utf-16-be"))
-_UTF32_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)
+from iiscors.config.loader import BYTE_ORDER_MARKS, UTF32_BYTE_ORDER_MARKS
+
 #: The XML declaration's encoding label, as the loader reads it.
 _DECLARED = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._\-]+)["']""")
 
@@ -51,9 +50,9 @@ class SourceText:
 
 def codec_of(data: bytes) -> str:
     """The encoding the loader reads ``data`` in (contract A2)."""
-    if data.startswith(_UTF32_BOMS):
+    if data.startswith(UTF32_BYTE_ORDER_MARKS):
         raise Unfixable("UTF-32 files are not supported")
-    for bom, codec in _BOMS:
+    for bom, codec in BYTE_ORDER_MARKS:
         if data.startswith(bom):
             return codec
     declared = _DECLARED.match(data)
