@@ -34,6 +34,7 @@ from iiscors.serving.proxy_wire import (
     ClientBrokeOff,
     ProxyError,
     ResponseBody,
+    bad_gateway,
     bad_request,
     request_body,
 )
@@ -107,20 +108,12 @@ class ReverseProxy:
         try:
             response = _exchange(connection, forward)
             status, headers = response_status(response), response_headers(response)
-        except ProxyError as exc:
+        except BaseException as exc:
             connection.close()
-            return _answer(start_response, exc)
-        except ClientBrokeOff as exc:
-            connection.close()
-            return _answer(start_response, bad_request(str(exc)))
-        except TimeoutError:
-            connection.close()
-            return plain(start_response, "504 Gateway Timeout",
-                         b"504 Gateway Timeout: the backend did not answer in time\n")
-        except (OSError, client.HTTPException):
-            connection.close()
-            return plain(start_response, "502 Bad Gateway",
-                         b"502 Bad Gateway: the backend did not answer\n")
+            failure = _failure(exc)
+            if failure is None:
+                raise
+            return _answer(start_response, failure)
         start_response(status, headers)
         return ResponseBody(response, connection)
 
@@ -194,6 +187,20 @@ def _response(connection: client.HTTPConnection) -> CheckedResponse:
     response = connection.getresponse()
     assert isinstance(response, CheckedResponse)  # the connection's response_class
     return response
+
+
+def _failure(exc: BaseException) -> ProxyError | None:
+    """The answer for what went wrong in the exchange; None for what is not the proxy's to
+    answer (a bug, an interrupt), which the server shows as its own 500."""
+    if isinstance(exc, ProxyError):
+        return exc
+    if isinstance(exc, ClientBrokeOff):
+        return bad_request(str(exc))
+    if isinstance(exc, TimeoutError):  # a subclass of OSError: first
+        return ProxyError("504 Gateway Timeout", "the backend did not answer in time")
+    if isinstance(exc, (OSError, client.HTTPException)):
+        return bad_gateway("the backend did not answer")
+    return None
 
 
 def _answer(start_response: StartResponse, error: ProxyError) -> Iterable[bytes]:

@@ -72,7 +72,7 @@ def request_body(environ: WSGIEnvironment) -> tuple[Iterator[bytes] | None, int 
 def _exactly(stream: Any, length: int) -> Iterator[bytes]:
     left = length
     while left:
-        chunk = stream.read(min(CHUNK, left))
+        chunk = _read(stream, min(CHUNK, left))
         if not chunk:
             raise ClientBrokeOff(f"the client sent {length - left} of {length} bytes")
         left -= len(chunk)
@@ -80,8 +80,18 @@ def _exactly(stream: Any, length: int) -> Iterator[bytes]:
 
 
 def _until_eof(stream: Any) -> Iterator[bytes]:
-    while chunk := stream.read(CHUNK):
+    while chunk := _read(stream, CHUNK):
         yield chunk
+
+
+def _read(stream: Any, size: int) -> bytes:
+    """One read of the client's body; whatever the server raises there (a client gone, a
+    malformed chunk: Werkzeug raises OSError, gunicorn its own errors) is the client's."""
+    try:
+        chunk: bytes = stream.read(size)
+    except Exception as exc:
+        raise ClientBrokeOff(f"reading the request body failed: {exc}") from exc
+    return chunk
 
 
 class CheckedResponse(client.HTTPResponse):

@@ -114,6 +114,10 @@ class _BackendHandler(socketserver.StreamRequestHandler):
                     self.wfile.flush()
         except OSError:  # the proxy hung up
             self.server.backend.write_errors += 1
+            return
+        if self.server.backend.keep_alive:  # what follows: b"" once the proxy closes it
+            with suppress(OSError):
+                self.server.backend.afterwards.append(self.rfile.readline(100))
 
     def _read_body(self, received: Received) -> None:
         digest = hashlib.sha256()
@@ -172,6 +176,8 @@ class Backend:
         self.first_mib = threading.Event()
         self.write_errors = 0
         self.read_body = True
+        self.keep_alive = False
+        self.afterwards: list[bytes] = []
         self._server = _BackendServer(("127.0.0.1", 0), _BackendHandler)
         self._server.backend = self
         self.port: int = self._server.server_address[1]
@@ -386,6 +392,25 @@ def test_what_the_backend_gets_is_the_path_the_decision_used(
         assert [r.target for r in backend.received] == [forwarded]
 
 
+def test_each_request_has_a_backend_connection_of_its_own() -> None:
+    """A backend that would keep the connection open: the proxy still closes it after one
+    exchange, so no client's request is ever read on a connection another client used."""
+    keep_alive = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    server = Backend(raw_reply(keep_alive))
+    server.keep_alive = True
+    try:
+        with served(cors_proxy(server.url)) as port:
+            for _ in range(3):
+                assert request(port, "GET", "/public/x").body == b"ok"
+            deadline = time.monotonic() + 5
+            while len(server.afterwards) < 3:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+    finally:
+        server.close()
+    assert server.afterwards == [b"", b"", b""]
+
+
 def test_the_target_prefix_cannot_be_escaped(backend: Backend) -> None:
     """``--proxy http://host/app``: ``/../admin`` must not become ``/app/../admin``."""
     proxy = ReverseProxy(backend.url + "/app/")
@@ -432,6 +457,7 @@ def test_a_chunked_body_arrives_whole(backend: Backend, kind: str) -> None:
     assert (received.body_length, received.complete) == (len(data), True)
     assert received.body_sha256 == hashlib.sha256(data).hexdigest()
     assert received.header("Content-Length") in ([], [str(len(data))])
+    assert received.header("Transfer-Encoding") in ([], ["chunked"])  # the proxy's framing
 
 
 class _GatedInput:
@@ -492,22 +518,43 @@ def test_a_malformed_content_length_is_400(backend: Backend, length: str) -> Non
     assert backend.received == []
 
 
+@pytest.mark.parametrize("kind", ["werkzeug", "waitress"])
 def test_a_client_that_stops_sending_never_gives_the_backend_a_whole_looking_body(
-        backend: Backend) -> None:
-    """Werkzeug's server calls the app before the body has arrived: 1,000 bytes announced,
-    10 sent, then the client hangs up.  The backend must see an incomplete request."""
-    with served(cors_proxy(backend.url), "werkzeug") as port:
+        backend: Backend, kind: str) -> None:
+    """1,000 bytes announced, 10 sent, then the client hangs up.  Werkzeug's server calls the
+    app before the body has arrived: the backend must see an incomplete request.  waitress
+    reads a whole request before it calls the app: the backend sees nothing."""
+    with served(cors_proxy(backend.url), kind) as port:
         with socket.create_connection(("127.0.0.1", port)) as sock:
             sock.sendall(b"POST /public/x HTTP/1.1\r\nHost: proxy.test\r\nContent-Length: 1000"
                          b"\r\n\r\n0123456789")
             time.sleep(0.3)
+        deadline = time.monotonic() + (5 if kind == "werkzeug" else 1)
+        while not backend.received or backend.received[0].body_sha256 == "":
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+    if kind == "waitress":
+        assert backend.received == []
+        return
+    [received] = backend.received
+    assert received.complete is False
+    assert received.body_length == 10
+
+
+def test_a_malformed_chunked_body_is_the_clients_fault(backend: Backend) -> None:
+    """Werkzeug's server raises OSError on a bad chunk header while the proxy forwards the
+    body: 400 (the client's), not 502, and the backend sees an incomplete body."""
+    with served(cors_proxy(backend.url), "werkzeug") as port:
+        answer = send(port, b"POST /public/x HTTP/1.1\r\nHost: p\r\nConnection: close\r\n"
+                            b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n\r\n",
+                      method="POST")
         deadline = time.monotonic() + 5
         while not backend.received or backend.received[0].body_sha256 == "":
             assert time.monotonic() < deadline
             time.sleep(0.05)
-    [received] = backend.received
-    assert received.complete is False
-    assert received.body_length == 10
+    assert answer.status == 400, answer.body
+    assert backend.received[0].complete is False  # no last chunk: never a whole-looking body
 
 
 def _memory(pid: int) -> dict[str, int]:
