@@ -37,27 +37,28 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 #: decoding, or IIS's ``%uXXXX``: IIS refuses these as double escaping), ``\\`` (a separator
 #: on Windows and in IIS), ``;`` (servlet containers cut ``;params`` off every segment, so
 #: ``/..;/`` is ``..`` and ``/private;x/`` is ``private``).
-_AMBIGUOUS = {"%": "a '%' after decoding (double escaping)",
-              "\\": "a backslash",
-              ";": "a ';' (path parameters)"}
+_AMBIGUOUS = {"%": "the path holds a '%' after decoding (double escaping)",
+              "\\": "the path holds a backslash",
+              ";": "the path holds a ';' (path parameters)"}
 
 _DOT_SEGMENTS = frozenset((".", ".."))
 
 
 def path_refusal(environ: WSGIEnvironment) -> str | None:
-    """Why this request's path must not be forwarded, or None when it may be.
+    """Why this request's path must not be forwarded (a sentence for the 400's body, which
+    names the rule and never echoes the path), or None when it may be.
 
     The checks read ``PATH_INFO`` (what the CORS decision reads) and, when the server keeps
     it, the raw request target.
     """
     path = environ.get("PATH_INFO", "")
     if not isinstance(path, str):
-        return "a path that is not text"
+        return "the path is not text"
     if path and not path.startswith("/"):
-        return "a path that does not start with '/'"
+        return "the path does not start with '/'"
     text = text_path(path)
     if any("\udc80" <= char <= "\udcff" for char in text):
-        return "a path that is not UTF-8"
+        return "the path is not UTF-8"
     problem = _problem(text)
     if problem is None:
         problem = _problem_after_nfkc(text)
@@ -65,18 +66,18 @@ def path_refusal(environ: WSGIEnvironment) -> str | None:
         for key in RAW_URI_KEYS:
             raw = environ.get(key)
             if isinstance(raw, str) and _ENCODED_SEPARATOR.search(raw.partition("?")[0]):
-                return "an encoded '/' or '\\' (%2F, %5C)"
+                return "the raw path holds an encoded '/' or '\\' (%2F, %5C)"
     return problem
 
 
 def _problem(path: str) -> str | None:
     if _CONTROL.search(path):
-        return "a control character"
+        return "the path holds a control character"
     for char, reason in _AMBIGUOUS.items():
         if char in path:
             return reason
     if any(segment in _DOT_SEGMENTS for segment in path.split("/")):
-        return "a '.' or '..' segment"
+        return "the path has a '.' or '..' segment"
     return None
 
 
@@ -88,14 +89,14 @@ def _problem_after_nfkc(path: str) -> str | None:
         return None
     problem = _problem(folded)
     if problem is None and folded.count("/") != path.count("/"):
-        problem = "a '/'"
+        problem = "the path has another '/'"
     return None if problem is None else f"{problem} after Unicode normalisation (NFKC)"
 
 
 def refuse(start_response: StartResponse, reason: str) -> Iterable[bytes]:
     """The 400 for a refused path; the reason names the rule, never echoes the path."""
     return plain(start_response, "400 Bad Request",
-                 f"400 Bad Request: the path has {reason}\n".encode())
+                 f"400 Bad Request: {reason}\n".encode())
 
 
 class PathGuard:

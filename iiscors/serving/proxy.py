@@ -16,6 +16,7 @@ fresh connection per request.  What the proxy adds to it (issue 12 items 5-8):
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -40,6 +41,8 @@ from iiscors.serving.proxy_wire import (
 )
 from iiscors.serving.responses import plain
 from iiscors.wsgi import StartResponse, WSGIEnvironment
+
+_log = logging.getLogger(__name__)
 
 #: Characters left as they are in a forwarded path (RFC 3986 ``pchar`` and ``/``); everything
 #: else in the decoded PATH_INFO is percent-encoded, once.
@@ -113,6 +116,8 @@ class ReverseProxy:
             failure = _failure(exc)
             if failure is None:
                 raise
+            if failure.status.startswith("5"):  # the operator's to fix; the client's 4xx is not
+                _log.warning("proxy to %s: %s: %s", self.netloc, failure.status, failure.message)
             return _answer(start_response, failure)
         start_response(status, headers)
         return ResponseBody(response, connection)
@@ -124,7 +129,7 @@ class ReverseProxy:
         """
         refusal = path_refusal(environ)
         if refusal is not None:  # also with no PathGuard around: never forward such a path
-            raise bad_request(f"the path has {refusal}")
+            raise bad_request(refusal)
         method = environ.get("REQUEST_METHOD", "GET")
         if not isinstance(method, str) or not TOKEN.fullmatch(method):
             raise bad_request("the method is not a token")

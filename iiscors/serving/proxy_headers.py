@@ -70,7 +70,9 @@ def request_headers(environ: WSGIEnvironment, netloc: str) -> list[tuple[str, st
             headers.append((name, value))
     if environ.get("CONTENT_TYPE"):
         headers.append(("Content-Type", environ["CONTENT_TYPE"]))
-    headers.append(("Host", netloc))
+    # One connection per request (docs/serving.md): say so, so that the backend closes first
+    # and keeps the TIME_WAIT, as a client without persistent connections must (RFC 9112 §9.6).
+    headers += [("Host", netloc), ("Connection", "close")]
     own = (("X-Forwarded-For", environ.get("REMOTE_ADDR")),
            ("X-Forwarded-Host", environ.get("HTTP_HOST")),
            ("X-Forwarded-Proto", environ.get("wsgi.url_scheme", "http")))
