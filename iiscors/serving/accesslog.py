@@ -43,8 +43,8 @@ class LogFormat(StrEnum):
 
 
 #: The outcome words of the log (see the module docstring).
-ALLOWED, PREFLIGHT, DENIED, PASSTHROUGH, UNUSABLE = (
-    "allowed", "preflight", "denied", "passthrough", "unusable")
+ALLOWED, PREFLIGHT, DENIED, PASSTHROUGH, UNUSABLE, REFUSED = (
+    "allowed", "preflight", "denied", "passthrough", "unusable", "refused")
 
 #: What :func:`escape` rewrites: C0 controls, DEL, C1 controls, the Unicode line and paragraph
 #: separators (some log viewers break lines there), the backslash (so that escapes are
@@ -88,6 +88,9 @@ class CorsPart:
 
     @property
     def reason(self) -> str:
+        if self.outcome == REFUSED:
+            return ("the path is refused (400) before CORS is decided, as IIS's request "
+                    "filtering refuses it")
         if self.decision is None:
             return "the web.config is unusable (strict mode): every request is answered 500"
         return self.decision.reason
@@ -96,6 +99,11 @@ class CorsPart:
 def cors_part(decision: Decision) -> CorsPart:
     rule = str(decision.rule.location) if decision.rule is not None else None
     return CorsPart(outcome_word(decision), decision.kind.value, decision.origin, rule, decision)
+
+
+def refused_part(origin: str | None) -> CorsPart:
+    """A path the proxy's guard refused before the middleware decided anything."""
+    return CorsPart(REFUSED, None, origin, None, None)
 
 
 def unusable_part(origin: str | None) -> CorsPart:

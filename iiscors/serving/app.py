@@ -22,6 +22,7 @@ from iiscors.reload import DEFAULT_RELOAD_INTERVAL
 from iiscors.serving.accesslog import LogFormat, open_access_log
 from iiscors.serving.interface import is_asgi_app
 from iiscors.serving.logged import LoggedWSGI
+from iiscors.serving.pathguard import PathGuard
 from iiscors.serving.proxy import ReverseProxy
 from iiscors.serving.static import StaticSite
 from iiscors.wsgi import CorsMiddleware, WSGIApplication
@@ -207,8 +208,9 @@ def make_app(environ: Mapping[str, str] | None = None) -> WSGIApplication:
     except click.BadParameter as exc:
         name = {"--app": "IISCORS_APP", "--proxy": "IISCORS_PROXY"}.get(str(exc.param_hint))
         raise ValueError(f"{name}: {exc.message}") from None
+    guarded = got["IISCORS_PROXY"] is not None  # the path judged is the path forwarded
     target = got["IISCORS_ACCESS_LOG"]
     if target is None:
-        return middleware
+        return PathGuard(middleware) if guarded else middleware
     return LoggedWSGI(middleware, open_access_log(
-        target, got["IISCORS_ACCESS_LOG_FORMAT"] or LogFormat.TEXT))
+        target, got["IISCORS_ACCESS_LOG_FORMAT"] or LogFormat.TEXT), guard=guarded)

@@ -22,8 +22,16 @@ from typing import Any
 
 from iiscors.asgi import CorsMiddleware as AsgiCorsMiddleware
 from iiscors.asgi import Message, Receive, Scope, Send
-from iiscors.serving.accesslog import AccessLog, CorsPart, Entry, cors_part, unusable_part
-from iiscors.wsgi import CorsMiddleware, ExcInfo, StartResponse, WSGIEnvironment
+from iiscors.serving.accesslog import (
+    AccessLog,
+    CorsPart,
+    Entry,
+    cors_part,
+    refused_part,
+    unusable_part,
+)
+from iiscors.serving.pathguard import PathGuard, path_refusal
+from iiscors.wsgi import CorsMiddleware, ExcInfo, StartResponse, WSGIApplication, WSGIEnvironment
 
 #: The status logged when the application failed before starting a response (the server
 #: answers 500 then).
@@ -101,13 +109,17 @@ class _LoggedBody:
 class LoggedWSGI:
     """Log every request that ``app`` (an :class:`iiscors.CorsMiddleware`) answers.
 
-    :param app: the middleware, outermost (the log needs its ``decide()``).
+    :param app: the middleware (the log needs its ``decide()``).
     :param log: where the lines go.
+    :param guard: put :class:`~iiscors.serving.pathguard.PathGuard` between the log and the
+        middleware (``serve --proxy``): a path it refuses is logged as ``refused``.
     """
 
-    def __init__(self, app: CorsMiddleware, log: AccessLog) -> None:
+    def __init__(self, app: CorsMiddleware, log: AccessLog, *, guard: bool = False) -> None:
         self.app = app
         self.log = log
+        self.guard = guard
+        self._front: WSGIApplication = PathGuard(app) if guard else app
 
     def __call__(self, environ: WSGIEnvironment,
                  start_response: StartResponse) -> Iterable[bytes]:
@@ -120,7 +132,7 @@ class LoggedWSGI:
             return start_response(status, headers, exc_info)
 
         try:
-            body = self.app(environ, logging_start_response)
+            body = self._front(environ, logging_start_response)
         except BaseException:
             record.cors = self._cors(record.environ)
             record.finish(0)
@@ -129,6 +141,8 @@ class LoggedWSGI:
         return _LoggedBody(body, record)
 
     def _cors(self, environ: WSGIEnvironment) -> CorsPart:
+        if self.guard and path_refusal(environ) is not None:
+            return refused_part(environ.get("HTTP_ORIGIN"))
         if self.app.config_error is not None:
             return unusable_part(environ.get("HTTP_ORIGIN"))
         return cors_part(self.app.decide(environ))

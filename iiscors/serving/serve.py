@@ -76,12 +76,17 @@ def _prepare(config: str | None, root: str | None, app: str | None, proxy: str |
              settings: dict[str, Any]) -> Prepared:
     """Build the application; refuse, with a clear message, what cannot be served."""
     from iiscors.serving.logged import LoggedASGI, LoggedWSGI
+    from iiscors.serving.pathguard import PathGuard
 
     target = import_target(app) if app is not None and proxy is None else None
     if target is None or app is None or not is_asgi_target(target, app):
         middleware, description = build(config, root, app, proxy, **settings)
-        return Prepared(middleware if log is None else LoggedWSGI(middleware, log), middleware,
-                        description, asgi=False)
+        # The proxy's path guard runs before the CORS decision, as IIS's request filtering
+        # does, so that the path judged is the path forwarded (docs/serving.md, --proxy).
+        guarded = proxy is not None
+        served: Any = (LoggedWSGI(middleware, log, guard=guarded) if log is not None
+                       else PathGuard(middleware) if guarded else middleware)
+        return Prepared(served, middleware, description, asgi=False)
     if dev or threads is not None:
         raise click.UsageError(f"{app} is an ASGI application, served by uvicorn: --dev and "
                                "--threads are for WSGI applications")
