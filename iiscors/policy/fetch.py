@@ -19,7 +19,7 @@ framework.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from iiscors.policy import headers
@@ -62,6 +62,15 @@ MAX_SAFELISTED_VALUE_BYTES = 128
 #: ... and "CORS-unsafe request-header names": when the safelisted headers' values add up to
 #: more than this, every one of them is unsafe too.
 MAX_SAFELISTED_TOTAL_BYTES = 1024
+#: Chromium 156 sends these too without a preflight (its cors.cc ``IsCorsSafelistedHeader``:
+#: client hints and ``Intervention``, each when its value has this form, within 128 bytes);
+#: the Fetch standard does not safelist them.  Checked in Chromium by the browser suite.
+_DOUBLE = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
+_INTEGER = re.compile(r"[0-9]+", re.ASCII)
+CHROMIUM_SAFELISTED_HEADERS: dict[str, re.Pattern[str]] = {
+    "dpr": _DOUBLE, "device-memory": _DOUBLE, "width": _INTEGER, "viewport-width": _INTEGER,
+    "save-data": re.compile("on", re.IGNORECASE), "intervention": re.compile(".*", re.DOTALL),
+}
 #: Fetch, "Requests": a request's *credentials mode* (``same-origin`` is fetch()'s default).
 CREDENTIALS_MODES = ("omit", "same-origin", "include")
 DEFAULT_CREDENTIALS = "same-origin"
@@ -80,7 +89,8 @@ class BrowserRequest:
     ``headers`` is the header list as sent (a repeated name joined with ``, ``, as Chromium
     sends it); ``unsafe`` the *CORS-unsafe request-header names* (lower-cased, sorted), and
     ``preflight_headers`` those joined by ``,`` as the preflight's
-    Access-Control-Request-Headers, or None when there are none.
+    Access-Control-Request-Headers, or None when there are none.  ``chromium_unsafe`` is the
+    unsafe names as Chromium 156 counts them (:data:`CHROMIUM_SAFELISTED_HEADERS`).
     """
 
     method: str
@@ -90,6 +100,12 @@ class BrowserRequest:
     preflight_headers: str | None
     why_preflight: tuple[str, ...] = ()
     unsafe: tuple[str, ...] = ()
+    chromium_unsafe: tuple[str, ...] = ()
+
+    @property
+    def chromium_needs_preflight(self) -> bool:
+        """Whether Chromium 156 sends a preflight first (it safelists a few more headers)."""
+        return self.method not in CORS_SAFELISTED_METHODS or bool(self.chromium_unsafe)
 
 
 def is_header_name(name: str) -> bool:
@@ -171,7 +187,20 @@ def is_cors_safelisted_request_header(name: str, value: str) -> bool:
     return False
 
 
-def cors_unsafe_request_header_names(sent: Iterable[Header]) -> tuple[list[str], bool]:
+def is_chromium_safelisted_request_header(name: str, value: str) -> bool:
+    """What Chromium 156 sends without a preflight: the standard's safelist and
+    :data:`CHROMIUM_SAFELISTED_HEADERS`."""
+    if is_cors_safelisted_request_header(name, value):
+        return True
+    form = CHROMIUM_SAFELISTED_HEADERS.get(name.lower())
+    return (form is not None and _byte_length(value) <= MAX_SAFELISTED_VALUE_BYTES
+            and form.fullmatch(value) is not None)
+
+
+def cors_unsafe_request_header_names(
+        sent: Iterable[Header],
+        safelisted: Callable[[str, str], bool] = is_cors_safelisted_request_header,
+) -> tuple[list[str], bool]:
     """Fetch's *CORS-unsafe request-header names* (lower-cased, sorted, no repeats), and
     whether the safelisted headers' values adding up to more than 1024 bytes made every
     header unsafe.  Each entry of the header list counts on its own (a name the page set
@@ -180,7 +209,7 @@ def cors_unsafe_request_header_names(sent: Iterable[Header]) -> tuple[list[str],
     potentially_unsafe: set[str] = set()
     safelisted_size = 0
     for name, value in sent:
-        if is_cors_safelisted_request_header(name, value):
+        if safelisted(name, value):
             potentially_unsafe.add(name.lower())
             safelisted_size += _byte_length(value)
         else:
@@ -234,11 +263,16 @@ def browser_request(method: str, given: Iterable[Header]) -> BrowserRequest:
                    f"{MAX_SAFELISTED_TOTAL_BYTES} bytes")
     for name in unsafe:
         why.append(f"{name} is not a CORS-safelisted request header (with this value)")
+    sent = _combined(entries)
+    # Chromium judges the header list as it sends it, repeats joined.
+    chromium_unsafe, _ = cors_unsafe_request_header_names(
+        sent, is_chromium_safelisted_request_header)
     return BrowserRequest(
-        method=sent_method, headers=_combined(entries), dropped=dropped,
+        method=sent_method, headers=sent, dropped=dropped,
         needs_preflight=bool(why),
         preflight_headers=",".join(unsafe) or None,
-        why_preflight=tuple(why), unsafe=tuple(unsafe))
+        why_preflight=tuple(why), unsafe=tuple(unsafe),
+        chromium_unsafe=tuple(chromium_unsafe))
 
 
 def request_from_preflight(request_method: str, request_headers: str | None) -> BrowserRequest:
@@ -257,4 +291,4 @@ def request_from_preflight(request_method: str, request_headers: str | None) -> 
     return BrowserRequest(
         method=sent_method, headers=(), dropped=(), needs_preflight=bool(why),
         preflight_headers=",".join(unsafe) or None, why_preflight=tuple(why),
-        unsafe=tuple(unsafe))
+        unsafe=tuple(unsafe), chromium_unsafe=tuple(unsafe))

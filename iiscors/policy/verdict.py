@@ -18,7 +18,9 @@ iiscors makes for each request the browser sends:
 A failed check is named as Chromium names it (its DevTools ``CorsError``) and told in the words
 of Chromium's console (``third_party/blink/renderer/platform/loader/cors/cors_error_string.cc``).
 Where Chromium 156 departs from the standard in a way this module models (it lets ``*`` cover
-``Authorization``: it only warns), :attr:`Verdict.chromium` says what Chromium does instead.
+``Authorization``: it only warns; it sends a few client hints without a preflight:
+:data:`iiscors.policy.fetch.CHROMIUM_SAFELISTED_HEADERS`), :attr:`Verdict.chromium` says what
+Chromium does instead.
 
 The decisions are the very ones the middleware acts on (no second evaluator); what the app
 answers when the middleware lets a request through is an assumption the caller states (its
@@ -30,7 +32,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from iiscors.policy import headers as h
 from iiscors.policy.core import CorsRequest, Decision, Headers
@@ -128,10 +130,6 @@ SECTIONS: dict[Stage, str] = {
     Stage.PREFLIGHT: "CORS-preflight fetch",
     Stage.ACTUAL: "CORS check",
 }
-#: What Chromium 156 does differently, and why (see :attr:`Verdict.chromium`).
-CHROMIUM_AUTHORIZATION_NOTE = (
-    "Chromium 156 lets Access-Control-Allow-Headers: * cover Authorization (it only warns in "
-    "DevTools); the Fetch standard does not")
 
 
 @dataclass(frozen=True)
@@ -191,13 +189,16 @@ class Response:
 
 @dataclass(frozen=True)
 class _Rules:
-    """The one knob between the standard and Chromium 156 (see module docstring)."""
+    """Where Chromium 156 departs from the standard (see module docstring): it lets ``*``
+    cover Authorization, and it safelists a few more request headers (so it may send no
+    preflight, or ask about fewer names: :attr:`BrowserRequest.chromium_unsafe`)."""
 
     wildcard_covers_authorization: bool
+    chromium_safelist: bool
 
 
-FETCH_STANDARD = _Rules(wildcard_covers_authorization=False)
-CHROMIUM = _Rules(wildcard_covers_authorization=True)
+FETCH_STANDARD = _Rules(wildcard_covers_authorization=False, chromium_safelist=False)
+CHROMIUM = _Rules(wildcard_covers_authorization=True, chromium_safelist=True)
 
 
 def response_of(decision: Decision, app_status: int = DEFAULT_APP_STATUS) -> Response:
@@ -325,6 +326,14 @@ def preflight_check(response: Response, request: BrowserRequest, origin: str,
 
 def _judge(request: BrowserRequest, origin: str, credentials: str,
            preflight: Response | None, actual: Response, rules: _Rules) -> Failure | None:
+    if rules.chromium_safelist and (preflight is not None
+                                    or not request.chromium_needs_preflight):
+        # Chromium asks about fewer names, or sends no preflight at all; IIS's answer to the
+        # standard's preflight stands for its own (they differ at most in names Chromium
+        # does not check).  (Only a header repeated with safelisted values can make Chromium
+        # preflight where the standard does not; then the standard's view is kept.)
+        request = replace(request, unsafe=request.chromium_unsafe,
+                          needs_preflight=request.chromium_needs_preflight)
     if request.needs_preflight:
         if preflight is None:
             raise ValueError("this request needs a preflight: pass the preflight's decision")

@@ -1029,6 +1029,32 @@ VERDICT_CASES: list[Case] = [
         request_headers_sent="x-alpha,x-beta",
     ),
     Case(
+        # Chromium 156 safelists client hints the standard does not: it sends no preflight.
+        id="F1/client-hint-DPR/chromium-departure/no-preflight",
+        config=ONLY_PAGE, allowed=True, preflight=(), actual=(200,), app=("GET",),
+        headers={"DPR": "2"},
+    ),
+    Case(
+        id="F1/client-hints-Device-Memory-Width-Viewport-Width-Intervention/no-preflight",
+        config=ONLY_PAGE, allowed=True, preflight=(), actual=(200,), app=("GET",),
+        headers={"Device-Memory": "8", "Width": "100", "Viewport-Width": "1024",
+                 "Intervention": "x"},
+    ),
+    Case(
+        id="F1/client-hint-Save-Data-with-custom-header/chromium-asks-about-x-custom-only",
+        config=cors('      <add origin="{page}">\n'
+                    '        <allowHeaders><add header="X-Custom" /></allowHeaders>\n'
+                    "      </add>"),
+        allowed=True, preflight=(204,), actual=(200,), app=("GET",),
+        headers={"Save-Data": "on", "X-Custom": "1"}, request_headers_sent="x-custom",
+    ),
+    Case(
+        id="F1/client-hint-DPR-not-a-number/preflighted/HeaderDisallowed",
+        config=ONLY_PAGE, allowed=False, preflight=(204,), actual=(), app=(),
+        headers={"DPR": "2x"}, cors_error="HeaderDisallowedByPreflightResponse(dpr)",
+        request_headers_sent="dpr",
+    ),
+    Case(
         id="F1/customHeaders/other-origin/AllowOriginMismatch",
         config=web_config(custom_headers(("Access-Control-Allow-Origin",
                                           "http://other.contoso.test"))),

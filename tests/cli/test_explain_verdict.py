@@ -8,6 +8,8 @@ their exit codes, the JSON ``browser`` object of version 2, and the text lines, 
 from __future__ import annotations
 
 import json
+import re
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -290,3 +292,18 @@ def test_text_escapes_control_characters_in_page_headers(config: str) -> None:
     assert "\x1b" not in result.stdout and "\x07" not in result.stdout
     assert "X-Note: a\\x1b]0;t\\x07b" in result.stdout
     assert "##[error]" not in result.stdout
+
+
+def test_the_docs_example_is_what_explain_prints(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/cli.md's example, run as written: the file shown, the command, the output."""
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "cli.md").read_text(encoding="utf-8")
+    block = re.search(r"```\n\$ cat web.config\n(.*?)\n\$ (iiscors explain .*?)\n(.*?)\n```",
+                      docs, re.DOTALL)
+    assert block is not None, "the example is gone from docs/cli.md"
+    config, command, output = block.groups()
+    (tmp_path / "web.config").write_text(config + "\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, shlex.split(command)[1:])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == output.splitlines()

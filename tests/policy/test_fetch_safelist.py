@@ -10,6 +10,7 @@ from iiscors.policy.fetch import (
     FetchTypeError,
     browser_request,
     cors_unsafe_request_header_names,
+    is_chromium_safelisted_request_header,
     is_cors_safelisted_request_header,
     is_forbidden_request_header,
     normalize_method,
@@ -115,3 +116,24 @@ def test_browser_request_says_why_a_preflight_is_needed() -> None:
     assert request.unsafe == ("content-type", "x-a")
     assert request.headers == (("Content-Type", "application/json"), ("X-A", "1, 2"))
     assert request.why_preflight[0] == "PUT is not a CORS-safelisted method (GET, HEAD, POST)"
+
+
+@pytest.mark.parametrize(("name", "value", "chromium"), [
+    ("DPR", "2", True), ("dpr", "1.5", True), ("DPR", "2x", False), ("DPR", "1" * 129, False),
+    ("Device-Memory", "8", True), ("Viewport-Width", "1024", True), ("Width", "100", True),
+    ("Width", "1.5", False), ("Save-Data", "on", True), ("Save-Data", "ON", True),
+    ("Save-Data", "off", False), ("Intervention", "anything", True),
+    ("Content-Type", "text/plain", True), ("X-A", "1", False),
+])
+def test_what_chromium_also_safelists(name: str, value: str, chromium: bool) -> None:
+    # Observed in Chromium 156 (tests/browser F1 cases); the standard safelists none of them.
+    assert is_chromium_safelisted_request_header(name, value) is chromium
+    if name.lower() != "content-type":
+        assert not is_cors_safelisted_request_header(name, value)
+
+
+def test_browser_request_counts_chromium_unsafe_names_apart() -> None:
+    request = browser_request("GET", [("DPR", "2"), ("X-A", "1")])
+    assert request.unsafe == ("dpr", "x-a") and request.chromium_unsafe == ("x-a",)
+    assert browser_request("GET", [("DPR", "2")]).chromium_needs_preflight is False
+    assert browser_request("PUT", [("DPR", "2")]).chromium_needs_preflight is True

@@ -212,6 +212,16 @@ ROWS = [
     Row("preflight/Allow-Headers-not-a-list/InvalidAllowHeadersPreflightResponse",
         preflight((ACAO, ORIGIN), (ACAH, "x a")), OK_ACTUAL, Check.INVALID_ALLOW_HEADERS,
         headers=(("X-A", "1"),)),
+    # -- Chromium 156 sends a few client hints without a preflight (not the standard) -----
+    Row("client-hint/DPR/standard-preflights/Chromium-does-not",
+        preflight((ACAO, ORIGIN)), OK_ACTUAL, Check.HEADER_DISALLOWED, "dpr",
+        headers=(("DPR", "2"),), chromium_allows=True),
+    Row("client-hint/Save-Data-on-and-x-a/Chromium-still-asks-about-x-a",
+        preflight((ACAO, ORIGIN), (ACAH, "x-a")), OK_ACTUAL, Check.HEADER_DISALLOWED,
+        "save-data", headers=(("Save-Data", "on"), ("X-A", "1")), chromium_allows=True),
+    Row("client-hint/DPR-not-a-number/both-preflight-and-block",
+        preflight((ACAO, ORIGIN)), OK_ACTUAL, Check.HEADER_DISALLOWED, "dpr",
+        headers=(("DPR", "2x"),)),
     # -- after a good preflight, the actual response is checked too ----------------------
     Row("preflight-ok/actual-without-ACAO/MissingAllowOriginHeader",
         preflight((ACAO, ORIGIN), (ACAM, "PUT")), actual(("Vary", "Origin")),
