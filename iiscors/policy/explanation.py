@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 
 from iiscors.policy.core import CorsRequest, Decision
 from iiscors.policy.fetch import BrowserRequest
-from iiscors.policy.verdict import Verdict
+from iiscors.policy.verdict import Stage, Verdict
 
 #: The version of the ``--format json`` shape of explain (2: the ``browser`` object, contract F1).
 JSON_VERSION = 2
@@ -123,7 +123,7 @@ def verdict_text(verdict: Verdict, plan: BrowserRequest | None, credentials: str
             lines.append(_exchange_line("preflight", preflight))
         else:
             lines.append("          no preflight: the method and headers are CORS-safelisted")
-        if failure is not None and failure.stage == "preflight":
+        if failure is not None and failure.stage is Stage.PREFLIGHT:
             lines.append(f"          actual {actual.request.method} {actual.request.path} → "
                          "not sent: the preflight failed")
         else:
@@ -147,7 +147,7 @@ def verdict_json(verdict: Verdict, plan: BrowserRequest | None, credentials: str
         chromium = {"verdict": "allowed" if other is None else "blocked",
                     "check": None if other is None else other.check.value,
                     "message": None if other is None else other.message}
-    sent = preflight is not None and failure is not None and failure.stage == "preflight"
+    sent = preflight is not None and failure is not None and failure.stage is Stage.PREFLIGHT
     return {
         "verdict": verdict.word,
         "check": None if failure is None else failure.check.value,

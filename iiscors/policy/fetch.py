@@ -74,6 +74,8 @@ CHROMIUM_SAFELISTED_HEADERS: dict[str, re.Pattern[str]] = {
 #: Fetch, "Requests": a request's *credentials mode* (``same-origin`` is fetch()'s default).
 CREDENTIALS_MODES = ("omit", "same-origin", "include")
 DEFAULT_CREDENTIALS = "same-origin"
+#: The one mode that sends credentials cross-origin, and that the CORS checks tighten for.
+INCLUDE = "include"
 #: Fetch, "HTTP whitespace bytes", stripped by *normalize* a header value.
 _HTTP_WHITESPACE = "\t\n\r "
 

@@ -36,7 +36,7 @@ from dataclasses import dataclass, replace
 
 from iiscors.policy import headers as h
 from iiscors.policy.core import CorsRequest, Decision, Headers
-from iiscors.policy.fetch import CORS_SAFELISTED_METHODS, BrowserRequest
+from iiscors.policy.fetch import CORS_SAFELISTED_METHODS, INCLUDE, BrowserRequest
 
 #: Fetch, "CORS non-wildcard request-header name": a ``*`` in Allow-Headers never covers it.
 NON_WILDCARD_HEADER = "authorization"
@@ -255,12 +255,12 @@ def cors_check(response: Response, origin: str, credentials: str) -> Failure | N
     if allow_origin is None:
         return Failure(Check.MISSING_ALLOW_ORIGIN, Stage.ACTUAL)
     if allow_origin == _WILDCARD:
-        if credentials != "include":
+        if credentials != INCLUDE:
             return None
         return Failure(Check.WILDCARD_ORIGIN, Stage.ACTUAL)
     if allow_origin != origin:  # byte-serializing the request origin: compared byte for byte
         return Failure(_origin_failure(allow_origin), Stage.ACTUAL, allow_origin)
-    if credentials != "include":
+    if credentials != INCLUDE:
         return None
     allow_credentials = get_header(response.headers, h.ALLOW_CREDENTIALS)
     if allow_credentials != _TRUE:  # exactly `true`: case-sensitive
@@ -278,7 +278,7 @@ def _method_failure(method: str, allowed: list[str], credentials: str) -> Failur
     (``patch`` is not ``PATCH``)."""
     if method in allowed or method in CORS_SAFELISTED_METHODS:
         return None
-    if credentials != "include" and _WILDCARD in allowed:
+    if credentials != INCLUDE and _WILDCARD in allowed:
         return None
     return Failure(Check.METHOD_DISALLOWED, Stage.PREFLIGHT, method)
 
@@ -291,7 +291,7 @@ def _header_failure(unsafe: Iterable[str], allowed: list[str], credentials: str,
     reports it."""
     listed = {name.lower() for name in allowed}
     unsafe = list(unsafe)
-    if credentials != "include" and _WILDCARD in listed:
+    if credentials != INCLUDE and _WILDCARD in listed:
         if (not rules.wildcard_covers_authorization and NON_WILDCARD_HEADER in unsafe
                 and NON_WILDCARD_HEADER not in listed):
             return Failure(Check.HEADER_DISALLOWED, Stage.PREFLIGHT, NON_WILDCARD_HEADER)
