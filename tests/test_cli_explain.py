@@ -1,5 +1,6 @@
 """``iiscors explain`` through click's CliRunner: it renders the very Decision of
-Config.evaluate, in text and JSON, and --expect turns it into a CI assertion."""
+Config.evaluate, in text and JSON, and --expect-iis turns it into a CI assertion (--expect, the
+browser's verdict: tests/cli/test_explain_verdict.py)."""
 
 from __future__ import annotations
 
@@ -119,7 +120,10 @@ def test_text_preflight(config: str) -> None:
     assert "headers:  Access-Control-Allow-Origin: https://app.example" in lines
     assert "          Access-Control-Max-Age: 600" in lines
     assert f'rule:     origin="https://app.example" at {config}:4' in lines
-    assert lines[-1].startswith('reason:   rule origin="https://app.example"')
+    # The last line of IIS's answer; the browser's verdict follows (F1).
+    reason = next(n for n, text in enumerate(lines) if text.startswith("reason:"))
+    assert lines[reason].startswith('reason:   rule origin="https://app.example"')
+    assert lines[reason + 1].startswith("browser:  ")
 
 
 def test_text_refusal_says_why(config: str) -> None:
@@ -148,18 +152,18 @@ def test_same_origin_exemption(config: str) -> None:
 
 @pytest.mark.parametrize(("expect", "code"), [("denied", 0), ("allowed", 1),
                                               ("passthrough", 1)])
-def test_expect(config: str, expect: str, code: int) -> None:
-    result = explain(config, "--origin", "https://evil.example", "--expect", expect)
+def test_expect_iis(config: str, expect: str, code: int) -> None:
+    result = explain(config, "--origin", "https://evil.example", "--expect-iis", expect)
     assert result.exit_code == code
     if code:
-        assert f"expected {expect}, got denied" in result.stderr
+        assert f"expected IIS's answer {expect}, got denied" in result.stderr
 
 
 def test_expect_in_json(config: str) -> None:
     result = explain(config, "-f", "json", "--origin", "https://app.example",
-                     "--expect", "allowed")
+                     "--expect-iis", "allowed")
     assert result.exit_code == 0
-    assert as_json(result)["expected"] == "allowed"
+    assert as_json(result)["expected_iis"] == "allowed"
 
 
 def test_warnings_go_to_stderr_in_text_and_into_json(tmp_path: Path) -> None:

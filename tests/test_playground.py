@@ -78,7 +78,7 @@ def test_simple_get_is_the_cli_explain_json(tmp_path: Path) -> None:
         assert data["actual"][key] == cli[key], key
     assert data["actual"]["outcome"] == "allowed"
     assert data["actual"]["rule"]["line"] == 5 and data["actual"]["rule"]["file"] == str(path)
-    assert data["actual"]["browser_notes"] == []
+    assert data["browser"]["verdict"] == "allowed" and data["browser"]["check"] is None
 
 
 def test_preflighted_put_explains_preflight_and_actual(tmp_path: Path) -> None:
@@ -92,11 +92,12 @@ def test_preflighted_put_explains_preflight_and_actual(tmp_path: Path) -> None:
     preflight = CorsRequest(method="OPTIONS", origin=ORIGIN, request_method="PUT",
                             request_headers="x-a,x-b", path="/api/items")
     expected = decision_json(config.decide(preflight), preflight, config.scope_of("/api"))
-    assert {k: v for k, v in data["preflight"].items() if k != "browser_notes"} == expected
+    assert data["preflight"] == expected
     assert data["preflight"]["status"] == 204
-    # The middleware allows it, but the browser also needs x-b in Allow-Headers.
-    assert data["preflight"]["browser_notes"] == [
-        "the browser requires x-b in Access-Control-Allow-Headers, which does not list it"]
+    # The middleware allows it, but the browser also needs x-b in Allow-Headers (F1).
+    assert data["browser"]["check"] == "HeaderDisallowedByPreflightResponse"
+    assert data["browser"]["message"] == ("Request header field x-b is not allowed by "
+                                          "Access-Control-Allow-Headers in preflight response.")
     assert data["actual_sent"] is False
     assert data["actual"]["request"]["method"] == "PUT"
     assert data["sent_headers"] == [["X-B", "2"], ["x-a", "1"], ["Content-Type", "text/plain"]]
@@ -112,14 +113,14 @@ def test_denied_origin_gives_the_reason_and_no_actual_request(tmp_path: Path) ->
     assert data["actual_sent"] is False
 
 
-def test_credentials_with_a_star_rule_get_a_browser_note(tmp_path: Path) -> None:
+def test_credentials_with_a_star_rule_get_the_browser_verdict(tmp_path: Path) -> None:
     client, _, _ = setup(tmp_path, STAR)
     _, data = explain(client, method="GET", path="/", credentials="include")
-    notes = data["actual"]["browser_notes"]
-    assert any("Access-Control-Allow-Origin: *" in note for note in notes), notes
-    assert any("Access-Control-Allow-Credentials: true" in note for note in notes), notes
+    assert data["browser"]["verdict"] == "blocked"
+    assert data["browser"]["check"] == "WildcardOriginNotAllowed"
+    assert "must not be the wildcard '*'" in data["browser"]["message"]
     _, data = explain(client, method="GET", path="/", credentials="omit")
-    assert data["actual"]["browser_notes"] == []
+    assert data["browser"]["verdict"] == "allowed"
 
 
 @pytest.mark.parametrize(("method", "headers", "simple", "acrh", "sent_method"), [

@@ -1,12 +1,19 @@
-"""``iiscors explain``: what the middleware does with one request, and why.
+"""``iiscors explain``: what the middleware does with one request, why, and what the browser
+then concludes (contract F1).
 
 It builds a :class:`~iiscors.policy.core.CorsRequest` from the options, asks
-:meth:`iiscors.config.load.Config.evaluate` (or, with ``--exempt-same-origin``, the policy that
-option compiles) for the :class:`~iiscors.policy.core.Decision`, and renders that very Decision:
-there is no second evaluator here, so what explain prints is what the middleware acts on.
+:meth:`iiscors.config.load.Config.decide` for the :class:`~iiscors.policy.core.Decision` (the
+policy ``--exempt-same-origin`` compiles, when given) and renders that very Decision: there is
+no second evaluator here, so what explain prints is what the middleware acts on.
 
-Exit codes: 0 rendered (and, with ``--expect``, the outcome is the expected one); 1 the outcome
-differs from ``--expect``; 2 usage problems, a configuration that cannot be loaded, or a crash.
+Beside IIS's answer it gives the browser's verdict (:mod:`iiscors.policy.verdict`): the request
+as the page makes it (``--method``, ``--header``, ``--content-type``, ``--credentials``), the
+preflight a browser sends first when one is needed, IIS's answer to each, and the Fetch check
+that fails.  ``--request-method`` and ``--request-headers`` describe a raw preflight: the page's
+request is then read back from them.
+
+Exit codes: 0 rendered (and the ``--expect`` / ``--expect-iis`` assertions hold); 1 an assertion
+does not hold; 2 usage problems, a configuration that cannot be loaded, or a crash.
 
 Everything printed echoes untrusted text (the request values given, the file's rule origins and
 header values), so each line goes out through :mod:`iiscors.cli.escape`, and the file is opened
@@ -16,6 +23,7 @@ without blocking on a FIFO (:func:`iiscors.cli.files.read_regular`).
 from __future__ import annotations
 
 import sys
+from typing import NamedTuple
 
 import click
 
@@ -27,17 +35,101 @@ from iiscors.config.diagnostics import ConfigError, Diagnostic
 from iiscors.config.load import Config, load_config
 from iiscors.config.loader import DEFAULT_MAX_BYTES
 from iiscors.policy.core import CorsRequest, Outcome
-from iiscors.policy.explanation import decision_json, render_text
+from iiscors.policy.explanation import (
+    Exchange,
+    decision_json,
+    render_text,
+    verdict_json,
+    verdict_text,
+)
+from iiscors.policy.fetch import (
+    CREDENTIALS_MODES,
+    DEFAULT_CREDENTIALS,
+    BrowserRequest,
+    FetchTypeError,
+    browser_request,
+    is_header_name,
+    is_sendable_header_value,
+    normalize_header_value,
+    request_from_preflight,
+)
+from iiscors.policy.verdict import (
+    DEFAULT_APP_STATUS,
+    Verdict,
+    flow,
+    is_same_origin,
+    judge,
+    refused,
+)
+
+#: What ``--expect`` compares: the browser's verdict.
+BROWSER_VERDICTS = ("allowed", "blocked")
+
+
+class Page(NamedTuple):
+    """The request as the page makes it, from the options."""
+
+    headers: list[tuple[str, str]]
+    credentials: str
+    app_status: int
+
+
+def _header(name: str, value: str) -> tuple[str, str]:
+    """A header the page's script sets, refused as ``new Headers()`` would refuse it."""
+    name, value = name.strip(), normalize_header_value(value)
+    if not is_header_name(name):
+        raise click.BadParameter(f"{name!r} is not a header name (fetch() throws a TypeError)")
+    if not is_sendable_header_value(value):
+        raise click.BadParameter(f"the value of {name} has a character fetch() cannot send "
+                                 "(NUL, CR, LF or beyond ISO-8859-1)")
+    return name, value
+
+
+def _parse_headers(_ctx: click.Context, _param: click.Parameter,
+                   values: tuple[str, ...]) -> list[tuple[str, str]]:
+    """``--header NAME[: value]`` (the value is empty without ``:``)."""
+    return [_header(*given.partition(":")[::2]) for given in values]
+
+
+def _parse_content_type(_ctx: click.Context, _param: click.Parameter,
+                        value: str | None) -> tuple[str, str] | None:
+    """``--content-type T``: the header ``Content-Type: T``."""
+    return None if value is None else _header("Content-Type", value)
+
+
+def _check_expect(_ctx: click.Context, _param: click.Parameter,
+                  value: str | None) -> str | None:
+    """``--expect`` judges the browser; IIS's own words get a pointer to ``--expect-iis``."""
+    if value is None or value in BROWSER_VERDICTS:
+        return value
+    hint = ""
+    if value in {o.value for o in Outcome}:
+        hint = (f"; --expect judges what the browser concludes, use --expect-iis {value} to "
+                "assert IIS's answer alone")
+    raise click.BadParameter(f"{value!r} is not one of allowed, blocked{hint}")
 
 
 @click.command(cls=GuardedCommand)
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option("--origin", required=True, help="The Origin header the browser sends.")
 @click.option("--method", default=None,
-              help="The request method [default: OPTIONS with --request-method, else GET].")
+              help="The request method (the page's fetch() method) [default: OPTIONS with "
+                   "--request-method, else GET].")
 @click.option("--request-method", default=None,
               help="Access-Control-Request-Method (makes an OPTIONS request a preflight).")
 @click.option("--request-headers", default=None, help="Access-Control-Request-Headers.")
+@click.option("--header", "page_headers", multiple=True, callback=_parse_headers,
+              metavar="'NAME[: value]'",
+              help="A header the page's script sets (repeatable); a preflight's "
+                   "Access-Control-Request-Headers is then derived as the browser does.")
+@click.option("--content-type", default=None, callback=_parse_content_type,
+              help="The Content-Type the page's script sets (as --header 'Content-Type: T').")
+@click.option("--credentials", type=click.Choice(CREDENTIALS_MODES),
+              default=DEFAULT_CREDENTIALS, show_default=True,
+              help="The page's fetch() credentials mode.")
+@click.option("--app-status", type=click.IntRange(100, 599), default=DEFAULT_APP_STATUS,
+              show_default=True,
+              help="The status the app answers with when the middleware lets a request through.")
 @click.option("--path", default="/", show_default=True,
               help="The request path (WSGI PATH_INFO), for <location path> scoping.")
 @click.option("--exempt-same-origin", is_flag=True,
@@ -47,38 +139,108 @@ from iiscors.policy.explanation import decision_json, render_text
               help="The request's scheme.")
 @click.option("-f", "--format", "format_name", default="text", show_default=True,
               type=click.Choice(["text", "json"]))
-@click.option("--expect", type=click.Choice([o.value for o in Outcome]), default=None,
-              help="Exit 1 unless the outcome is this one (a CI assertion).")
+@click.option("--expect", default=None, callback=_check_expect, metavar="[allowed|blocked]",
+              help="Exit 1 unless the BROWSER lets the page read the response (allowed) or "
+                   "refuses it (blocked), through preflight and actual request.")
+@click.option("--expect-iis", type=click.Choice([o.value for o in Outcome]), default=None,
+              help="Exit 1 unless IIS's answer to the request described is this one.")
 @click.option("--max-bytes", type=click.IntRange(min=1), default=DEFAULT_MAX_BYTES,
               show_default=True, help="Size limit for the file.")
 def explain(config: str, origin: str, method: str | None, request_method: str | None,
-            request_headers: str | None, path: str, exempt_same_origin: bool,
-            host: str | None, scheme: str, format_name: str, expect: str | None,
-            max_bytes: int) -> None:
-    """Show what the middleware does with one request to CONFIG, and why.
+            request_headers: str | None, page_headers: list[tuple[str, str]],
+            content_type: tuple[str, str] | None, credentials: str, app_status: int, path: str,
+            exempt_same_origin: bool, host: str | None, scheme: str, format_name: str,
+            expect: str | None, expect_iis: str | None, max_bytes: int) -> None:
+    """Show what the middleware does with one request to CONFIG, why, and whether a browser
+    then lets the page read the response.
 
-    Exit 0 when rendered (and the outcome is --expect's), 1 when the outcome differs from
-    --expect, 2 on usage problems or a configuration that cannot be loaded.
+    Exit 0 when rendered (and --expect / --expect-iis hold), 1 when one does not hold, 2 on
+    usage problems or a configuration that cannot be loaded.
     """
+    if content_type is not None:
+        page_headers = [*page_headers, content_type]
+    if request_headers is not None and page_headers:
+        raise click.UsageError("--request-headers describes a raw preflight; --header and "
+                               "--content-type describe the page's request: give one or the "
+                               "other")
     loaded = _load(config, max_bytes)
     if method is None:
         method = "OPTIONS" if request_method else "GET"
+    page = Page(page_headers, credentials, app_status)
+    plan, described = _page_request(method, request_method, request_headers, page.headers)
     request = CorsRequest(method=method, origin=origin, request_method=request_method,
-                          request_headers=request_headers, path=path, host=host, scheme=scheme)
+                          request_headers=described, path=path, host=host, scheme=scheme)
     decision = loaded.decide(request, exempt_same_origin=exempt_same_origin)
     scope = loaded.scope_of(path)
+    verdict, exchanges = _browser(loaded, plan, request, page, exempt_same_origin)
     if format_name == "json":
         document = decision_json(decision, request, scope)
+        document["browser"] = verdict_json(verdict, _plan_or_none(plan), credentials,
+                                           *exchanges, scope)
         document["warnings"] = [diagnostic_json(d) for d in loaded.diagnostics]
-        document["expected"] = expect
+        document.update(expected=expect, expected_iis=expect_iis)
         click.echo(json_document(document))
     else:
-        for text in render_text(decision, request, scope):
+        for text in [*render_text(decision, request, scope),
+                     *verdict_text(verdict, _plan_or_none(plan), credentials, *exchanges)]:
             click.echo(line(text))
         for diagnostic in loaded.diagnostics:
             click.echo(line(str(diagnostic)), err=True)
-    if expect is not None and decision.outcome.value != expect:
-        click.echo(f"expected {expect}, got {decision.outcome}", err=True)
+    _assert(expect, verdict, expect_iis, decision.outcome.value)
+
+
+def _plan_or_none(plan: BrowserRequest | str) -> BrowserRequest | None:
+    return plan if isinstance(plan, BrowserRequest) else None
+
+
+def _page_request(method: str, request_method: str | None, request_headers: str | None,
+                  page_headers: list[tuple[str, str]]) -> tuple[BrowserRequest | str,
+                                                                str | None]:
+    """The page's fetch() (or why fetch() refuses it), and the Access-Control-Request-Headers
+    of the request described: derived from ``--header`` for a preflight, as the browser
+    derives it (lower-cased, sorted, the CORS-unsafe names only)."""
+    preflight = method == "OPTIONS" and bool(request_method)  # contract B3
+    try:
+        if preflight and request_method is not None and not page_headers:
+            return request_from_preflight(request_method, request_headers), request_headers
+        plan = browser_request(request_method if preflight and request_method else method,
+                               page_headers)
+    except FetchTypeError as exc:
+        return str(exc), request_headers
+    return plan, plan.preflight_headers if preflight else request_headers
+
+
+def _browser(loaded: Config, plan: BrowserRequest | str, request: CorsRequest, page: Page,
+             exempt_same_origin: bool) -> tuple[Verdict, tuple[Exchange | None,
+                                                               Exchange | None]]:
+    """The verdict on the page's fetch(), and IIS's answer to the preflight (when one is sent)
+    and to the actual request."""
+    if isinstance(plan, str):
+        return refused(plan), (None, None)
+    assert request.origin is not None  # --origin is required
+    first, then = flow(plan, request.origin, request.path, host=request.host,
+                       scheme=request.scheme)
+    preflight = None if first is None else Exchange(
+        first, loaded.decide(first, exempt_same_origin=exempt_same_origin))
+    actual = Exchange(then, loaded.decide(then, exempt_same_origin=exempt_same_origin))
+    verdict = judge(plan, request.origin, page.credentials,
+                    None if preflight is None else preflight.decision, actual.decision,
+                    app_status=page.app_status,
+                    same_origin=is_same_origin(request.origin, request.host, request.scheme))
+    return verdict, (preflight, actual)
+
+
+def _assert(expect: str | None, verdict: Verdict, expect_iis: str | None, outcome: str) -> None:
+    """Exit 1 when ``--expect`` (the browser's verdict) or ``--expect-iis`` does not hold."""
+    failed: list[str] = []
+    if expect is not None and verdict.word != expect:
+        why = f": {verdict.failure.message}" if verdict.failure is not None else ""
+        failed.append(f"expected the browser to find it {expect}, got {verdict.word}{why}")
+    if expect_iis is not None and outcome != expect_iis:
+        failed.append(f"expected IIS's answer {expect_iis}, got {outcome}")
+    for message in failed:
+        click.echo(line(message), err=True)
+    if failed:
         sys.exit(EXIT_PROBLEMS)
 
 
@@ -98,3 +260,4 @@ def _load(config: str, max_bytes: int) -> Config:
     click.echo(line(f"{config}: the configuration cannot be loaded; nothing to explain."),
                err=True)
     sys.exit(EXIT_USAGE)
+

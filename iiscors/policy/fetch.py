@@ -1,62 +1,83 @@
-"""What a browser sends for one ``fetch()``, and what it checks in the answer (the Fetch standard).
+"""What a browser sends for one ``fetch()`` (the Fetch standard, https://fetch.spec.whatwg.org/).
 
 The middleware decides what the *server* answers; the browser then decides what the page may
-read.  This module models the browser's side, in the Fetch standard's words, as Chromium does it:
+read.  This module models what the page's script makes the browser send, in the Fetch
+standard's words (section names quoted in the comments):
 
 - :func:`normalize_method` and the *forbidden methods*: what ``fetch()`` sends or refuses;
 - :func:`is_forbidden_request_header`: names a page script cannot set (``fetch()`` drops them);
 - :func:`is_cors_safelisted_request_header` and :func:`cors_unsafe_request_header_names`: which
-  headers need the server's permission, so a *CORS-preflight fetch* comes first;
-- :func:`browser_request`: the request (or preflight and request) one ``fetch()`` makes;
-- :func:`browser_notes`: the *CORS check* the browser makes on top of a :class:`Decision` (hints
-  for the playground, not a verdict).
+  headers need the server's permission, so that a *CORS-preflight fetch* comes first;
+- :func:`browser_request`: the request (or preflight and request) one ``fetch()`` makes, and
+  :func:`request_from_preflight`, the same read back from a preflight's two headers.
 
-Pure, like the rest of :mod:`iiscors.policy`: no I/O, no framework.  Used by the playground's
-explain endpoint (:mod:`iiscors.serving.playground_explain`).
+What the browser then checks in the answers (the *CORS check* and the *CORS-preflight fetch*)
+is :mod:`iiscors.policy.verdict`.  Pure, like the rest of :mod:`iiscors.policy`: no I/O, no
+framework.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from iiscors.policy import headers
-from iiscors.policy.core import Decision, Outcome
+
+Header = tuple[str, str]
 
 #: Fetch's *header name*: an RFC 9110 token (the one pattern of :mod:`iiscors.policy.headers`).
 _HEADER_NAME = headers.TOKEN
-#: Fetch's *normalize* a method: these six are upper-cased whatever case they are typed in;
-#: any other method is sent as typed.
+#: Fetch, "Methods": *normalize* upper-cases these six whatever case they are typed in; any
+#: other method is sent as typed (``patch`` stays ``patch``).
 NORMALIZED_METHODS = frozenset(("DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"))
-#: Fetch's *forbidden methods*: ``fetch()`` throws a TypeError.
+#: Fetch, "Methods": the *forbidden methods*; ``fetch()`` throws a TypeError.
 FORBIDDEN_METHODS = frozenset(("CONNECT", "TRACE", "TRACK"))
-#: Fetch's *CORS-safelisted methods*.
+#: Fetch, "Methods": the *CORS-safelisted methods* (compared byte for byte).
 CORS_SAFELISTED_METHODS = frozenset(("GET", "HEAD", "POST"))
-#: Fetch's *forbidden request-header* names: a page script cannot set them; fetch() drops them.
+#: Fetch, "Headers": the *forbidden request-header* names; a page script cannot set them and
+#: ``fetch()`` silently drops them.
 FORBIDDEN_REQUEST_HEADERS = frozenset((
     "accept-charset", "accept-encoding", "access-control-request-headers",
     "access-control-request-method", "connection", "content-length", "cookie", "cookie2",
     "date", "dnt", "expect", "host", "keep-alive", "origin", "referer", "set-cookie", "te",
     "trailer", "transfer-encoding", "upgrade", "via"))
-#: ... and every name starting with one of these.
+#: ... every name starting with one of these ...
 FORBIDDEN_REQUEST_HEADER_PREFIXES = ("proxy-", "sec-")
-#: The Content-Type essences a CORS-safelisted Content-Type may have.
+#: ... and these when a value of theirs names a forbidden method.
+METHOD_OVERRIDE_HEADERS = frozenset(("x-http-method", "x-http-method-override",
+                                     "x-method-override"))
+#: Fetch, "CORS-safelisted request-header": the Content-Type essences it accepts.
 SAFELISTED_CONTENT_TYPES = frozenset((
     "application/x-www-form-urlencoded", "multipart/form-data", "text/plain"))
-#: Fetch's *CORS-unsafe request-header bytes*.
+#: Fetch, "CORS-unsafe request-header byte".
 CORS_UNSAFE_REQUEST_HEADER_BYTES = (frozenset('"():<>?@[\\]{}\x7f')
                                     | {chr(c) for c in range(0x20) if c != 0x09})
 _LANGUAGE_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
                             " *,-.;=")
-#: A *simple range header value*: one range, start given.
-_SIMPLE_RANGE = re.compile(r"bytes=(?:[0-9]+-[0-9]*)")
-#: A safelisted header's value may be at most this long ...
+#: Fetch, "parse a single range header value" (whitespace not allowed): ``bytes=start-[end]``.
+_SINGLE_RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)", re.ASCII)
+#: Fetch, "CORS-safelisted request-header": a value longer than this is never safelisted ...
 MAX_SAFELISTED_VALUE_BYTES = 128
-#: ... and the safelisted headers together at most this long, else all of them are unsafe.
+#: ... and "CORS-unsafe request-header names": when the safelisted headers' values add up to
+#: more than this, every one of them is unsafe too.
 MAX_SAFELISTED_TOTAL_BYTES = 1024
-#: A request's *credentials mode*.
+#: Chromium 156 sends these too without a preflight (its cors.cc ``IsCorsSafelistedHeader``:
+#: client hints and ``Intervention``, each when its value has this form, within 128 bytes);
+#: the Fetch standard does not safelist them.  Checked in Chromium by the browser suite.
+_DOUBLE = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
+_INTEGER = re.compile(r"[0-9]+", re.ASCII)
+CHROMIUM_SAFELISTED_HEADERS: dict[str, re.Pattern[str]] = {
+    "dpr": _DOUBLE, "device-memory": _DOUBLE, "width": _INTEGER, "viewport-width": _INTEGER,
+    "save-data": re.compile("on", re.IGNORECASE), "intervention": re.compile(".*", re.DOTALL),
+}
+#: Fetch, "Requests": a request's *credentials mode* (``same-origin`` is fetch()'s default).
 CREDENTIALS_MODES = ("omit", "same-origin", "include")
+DEFAULT_CREDENTIALS = "same-origin"
+#: The one mode that sends credentials cross-origin, and that the CORS checks tighten for.
+INCLUDE = "include"
+#: Fetch, "HTTP whitespace bytes", stripped by *normalize* a header value.
+_HTTP_WHITESPACE = "\t\n\r "
 
 
 class FetchTypeError(ValueError):
@@ -65,23 +86,38 @@ class FetchTypeError(ValueError):
 
 @dataclass(frozen=True)
 class BrowserRequest:
-    """What Chromium sends for one ``fetch()`` (Fetch standard, CORS protocol).
+    """What the browser sends for one ``fetch()`` in ``cors`` mode (Fetch, "CORS protocol").
 
-    ``preflight_headers`` is the Access-Control-Request-Headers value (lower-cased, sorted,
-    comma-joined as Chromium sends it) or None when no header needs permission.
+    ``headers`` is the header list as sent (a repeated name joined with ``, ``, as Chromium
+    sends it); ``unsafe`` the *CORS-unsafe request-header names* (lower-cased, sorted), and
+    ``preflight_headers`` those joined by ``,`` as the preflight's
+    Access-Control-Request-Headers, or None when there are none.  ``chromium_unsafe`` is the
+    unsafe names as Chromium 156 counts them (:data:`CHROMIUM_SAFELISTED_HEADERS`).
     """
 
     method: str
-    headers: tuple[tuple[str, str], ...]
+    headers: tuple[Header, ...]
     dropped: tuple[str, ...]
     needs_preflight: bool
     preflight_headers: str | None
-    why_preflight: tuple[str, ...] = field(default=())
+    why_preflight: tuple[str, ...] = ()
+    unsafe: tuple[str, ...] = ()
+    chromium_unsafe: tuple[str, ...] = ()
+
+    @property
+    def chromium_needs_preflight(self) -> bool:
+        """Whether Chromium 156 sends a preflight first (it safelists a few more headers)."""
+        return self.method not in CORS_SAFELISTED_METHODS or bool(self.chromium_unsafe)
 
 
 def is_header_name(name: str) -> bool:
     """Fetch's *header name*: ``new Headers()`` throws a TypeError for anything else."""
     return _HEADER_NAME.fullmatch(name) is not None
+
+
+def normalize_header_value(value: str) -> str:
+    """Fetch's *normalize* a header value: leading and trailing HTTP whitespace removed."""
+    return value.strip(_HTTP_WHITESPACE)
 
 
 def is_sendable_header_value(value: str) -> bool:
@@ -90,7 +126,7 @@ def is_sendable_header_value(value: str) -> bool:
 
 
 def normalize_method(method: str) -> str:
-    """The method as fetch() sends it (Fetch's *normalize*).
+    """The method as fetch() sends it (Fetch, "Methods": *normalize*).
 
     :raises FetchTypeError: not a token, or a forbidden method.
     """
@@ -102,16 +138,44 @@ def normalize_method(method: str) -> str:
     return upper if upper in NORMALIZED_METHODS else method
 
 
-def is_forbidden_request_header(name: str) -> bool:
-    """Fetch's *forbidden request-header* (by name, as Chromium checks it)."""
+def is_forbidden_request_header(name: str, value: str = "") -> bool:
+    """Fetch's *forbidden request-header* (name, value)."""
     lower = name.lower()
-    return lower in FORBIDDEN_REQUEST_HEADERS or lower.startswith(
-        FORBIDDEN_REQUEST_HEADER_PREFIXES)
+    if lower in FORBIDDEN_REQUEST_HEADERS or lower.startswith(FORBIDDEN_REQUEST_HEADER_PREFIXES):
+        return True
+    if lower in METHOD_OVERRIDE_HEADERS:
+        return any(item.strip(_HTTP_WHITESPACE).upper() in FORBIDDEN_METHODS
+                   for item in value.split(","))
+    return False
+
+
+def _byte_length(value: str) -> int:
+    return len(value.encode("latin-1", "replace"))
+
+
+def _is_single_range(value: str) -> bool:
+    """Fetch's "parse a single range header value" succeeds with a start (``bytes=-500`` is
+    not safelisted: browsers never sent one)."""
+    match = _SINGLE_RANGE.fullmatch(value)
+    if match is None or not match.group(1):
+        return False
+    end = match.group(2)
+    return not end or int(match.group(1)) <= int(end)
+
+
+def _is_safelisted_content_type(value: str) -> bool:
+    """Content-Type: no CORS-unsafe byte, and a MIME type whose essence is one of three."""
+    if any(c in CORS_UNSAFE_REQUEST_HEADER_BYTES for c in value):
+        return False
+    # "parse a MIME type": the essence is what precedes ";", HTTP whitespace trimmed; a type or
+    # subtype that is not a token makes it fail, and then it is none of the three either.
+    essence = value.split(";", 1)[0].strip(_HTTP_WHITESPACE).lower()
+    return essence in SAFELISTED_CONTENT_TYPES
 
 
 def is_cors_safelisted_request_header(name: str, value: str) -> bool:
     """Fetch's *CORS-safelisted request-header* (name, value)."""
-    if len(value.encode("latin-1")) > MAX_SAFELISTED_VALUE_BYTES:
+    if _byte_length(value) > MAX_SAFELISTED_VALUE_BYTES:
         return False
     lower = name.lower()
     if lower == "accept":
@@ -119,116 +183,114 @@ def is_cors_safelisted_request_header(name: str, value: str) -> bool:
     if lower in ("accept-language", "content-language"):
         return all(c in _LANGUAGE_CHARS for c in value)
     if lower == "content-type":
-        if any(c in CORS_UNSAFE_REQUEST_HEADER_BYTES for c in value):
-            return False
-        essence = value.split(";", 1)[0].strip(" \t").lower()
-        return essence in SAFELISTED_CONTENT_TYPES
+        return _is_safelisted_content_type(value)
     if lower == "range":
-        return _SIMPLE_RANGE.fullmatch(value) is not None
+        return _is_single_range(value)
     return False
 
 
+def is_chromium_safelisted_request_header(name: str, value: str) -> bool:
+    """What Chromium 156 sends without a preflight: the standard's safelist and
+    :data:`CHROMIUM_SAFELISTED_HEADERS`."""
+    if is_cors_safelisted_request_header(name, value):
+        return True
+    form = CHROMIUM_SAFELISTED_HEADERS.get(name.lower())
+    return (form is not None and _byte_length(value) <= MAX_SAFELISTED_VALUE_BYTES
+            and form.fullmatch(value) is not None)
+
+
 def cors_unsafe_request_header_names(
-        sent: Iterable[tuple[str, str]]) -> tuple[list[str], bool]:
-    """Fetch's *CORS-unsafe request-header names* (lower-cased, sorted), and whether the
-    safelisted headers' total size made every header unsafe."""
-    sent = list(sent)
-    unsafe = {name.lower() for name, value in sent
-              if not is_cors_safelisted_request_header(name, value)}
-    safelisted_size = sum(len(name) + len(value) for name, value in sent
-                          if name.lower() not in unsafe)
+        sent: Iterable[Header],
+        safelisted: Callable[[str, str], bool] = is_cors_safelisted_request_header,
+) -> tuple[list[str], bool]:
+    """Fetch's *CORS-unsafe request-header names* (lower-cased, sorted, no repeats), and
+    whether the safelisted headers' values adding up to more than 1024 bytes made every
+    header unsafe.  Each entry of the header list counts on its own (a name the page set
+    twice is two entries)."""
+    unsafe: set[str] = set()
+    potentially_unsafe: set[str] = set()
+    safelisted_size = 0
+    for name, value in sent:
+        if safelisted(name, value):
+            potentially_unsafe.add(name.lower())
+            safelisted_size += _byte_length(value)
+        else:
+            unsafe.add(name.lower())
     too_large = safelisted_size > MAX_SAFELISTED_TOTAL_BYTES
     if too_large:
-        unsafe = {name.lower() for name, _ in sent}
+        unsafe |= potentially_unsafe
     return sorted(unsafe), too_large
 
 
-def _header_list(given: Iterable[tuple[str, str]]) -> tuple[tuple[tuple[str, str], ...],
-                                                             tuple[str, ...]]:
-    """The header list ``fetch()`` sends (repeats joined), and the forbidden names it dropped."""
-    combined: dict[str, tuple[str, str]] = {}
+def header_list(given: Iterable[Header]) -> tuple[list[Header], tuple[str, ...]]:
+    """The header list ``new Headers(given)`` holds (values normalized, forbidden request-headers
+    dropped, as ``fetch()`` drops them), and the names it dropped."""
+    kept: list[Header] = []
     dropped: list[str] = []
     for name, value in given:
-        if is_forbidden_request_header(name):
+        value = normalize_header_value(value)
+        if is_forbidden_request_header(name, value):
             dropped.append(name)
-            continue
+        else:
+            kept.append((name, value))
+    return kept, tuple(dropped)
+
+
+def _combined(entries: Iterable[Header]) -> tuple[Header, ...]:
+    """The header list as sent: a repeated name once, its values joined with ``, ``."""
+    combined: dict[str, Header] = {}
+    for name, value in entries:
         key = name.lower()
-        if key in combined:  # Headers.append() joins repeated names with ", "
+        if key in combined:
             first, previous = combined[key]
             combined[key] = (first, f"{previous}, {value}")
         else:
             combined[key] = (name, value)
-    return tuple(combined.values()), tuple(dropped)
+    return tuple(combined.values())
 
 
-def browser_request(method: str, given: Iterable[tuple[str, str]]) -> BrowserRequest:
-    """What Chromium sends for ``fetch(url, {method, headers})`` in ``cors`` mode.
+def browser_request(method: str, given: Iterable[Header]) -> BrowserRequest:
+    """What the browser sends for ``fetch(url, {method, headers})`` in ``cors`` mode.
 
     :raises FetchTypeError: the method is one fetch() refuses.
     """
     sent_method = normalize_method(method)
-    sent, dropped = _header_list(given)
+    entries, dropped = header_list(given)
     why: list[str] = []
     if sent_method not in CORS_SAFELISTED_METHODS:
         why.append(f"{sent_method} is not a CORS-safelisted method (GET, HEAD, POST)")
-    unsafe, too_large = cors_unsafe_request_header_names(sent)
+    unsafe, too_large = cors_unsafe_request_header_names(entries)
     if too_large:
         why.append("the safelisted headers' values add up to more than "
                    f"{MAX_SAFELISTED_TOTAL_BYTES} bytes")
     for name in unsafe:
         why.append(f"{name} is not a CORS-safelisted request header (with this value)")
+    sent = _combined(entries)
+    # Chromium judges the header list as it sends it, repeats joined.
+    chromium_unsafe, _ = cors_unsafe_request_header_names(
+        sent, is_chromium_safelisted_request_header)
     return BrowserRequest(
         method=sent_method, headers=sent, dropped=dropped,
         needs_preflight=bool(why),
         preflight_headers=",".join(unsafe) or None,
-        why_preflight=tuple(why))
+        why_preflight=tuple(why), unsafe=tuple(unsafe),
+        chromium_unsafe=tuple(chromium_unsafe))
 
 
-def _header(decision: Decision, name: str) -> str | None:
-    for key, value in decision.headers:
-        if key.lower() == name.lower():
-            return value
-    return None
+def request_from_preflight(request_method: str, request_headers: str | None) -> BrowserRequest:
+    """The ``fetch()`` a preflight stands for, read back from its Access-Control-Request-Method
+    and Access-Control-Request-Headers: the names listed there are the unsafe ones (their
+    values are not known, and need not be: a browser lists only names it must ask about).
 
-
-def _credentials_notes(decision: Decision) -> list[str]:
-    """Fetch's *CORS check* for a request whose credentials mode is ``include``."""
-    notes: list[str] = []
-    if _header(decision, headers.ALLOW_ORIGIN) == "*":
-        notes.append("credentials: include — the browser refuses "
-                     "Access-Control-Allow-Origin: * for a credentialed request")
-    if _header(decision, headers.ALLOW_CREDENTIALS) != "true":
-        notes.append("credentials: include — the browser requires "
-                     "Access-Control-Allow-Credentials: true, which is not sent")
-    return notes
-
-
-def _preflight_notes(decision: Decision, plan: BrowserRequest, credentials: str) -> list[str]:
-    """The checks of a *CORS-preflight fetch*'s answer: the method and the unsafe headers must
-    be listed (``*`` counts only without credentials, and never for Authorization)."""
-    notes: list[str] = []
-    listed = headers.split_list(_header(decision, headers.ALLOW_METHODS) or "")
-    wildcard = "*" in listed and credentials != "include"
-    if (plan.method not in CORS_SAFELISTED_METHODS and plan.method not in listed
-            and not wildcard):
-        notes.append(f"the browser requires {plan.method} in "
-                     "Access-Control-Allow-Methods, which does not list it")
-    allowed = {name.strip().lower() for name in
-               (_header(decision, headers.ALLOW_HEADERS) or "").split(",")}
-    star = "*" in allowed and credentials != "include"
-    for name in (plan.preflight_headers or "").split(","):
-        if name and name not in allowed and not (star and name != "authorization"):
-            notes.append(f"the browser requires {name} in Access-Control-Allow-Headers, "
-                         "which does not list it")
-    return notes
-
-
-def browser_notes(decision: Decision, plan: BrowserRequest, credentials: str,
-                  preflight: bool) -> list[str]:
-    """Checks the browser makes on top of what the middleware decides (hints, not a verdict)."""
-    if decision.outcome is not Outcome.ALLOWED:
-        return []
-    notes = _credentials_notes(decision) if credentials == "include" else []
-    if preflight:
-        notes.extend(_preflight_notes(decision, plan, credentials))
-    return notes
+    :raises FetchTypeError: the method is one fetch() refuses.
+    """
+    sent_method = normalize_method(request_method)
+    unsafe = sorted({name.strip(_HTTP_WHITESPACE).lower()
+                     for name in (request_headers or "").split(",")} - {""})
+    why = [f"{name} is listed in Access-Control-Request-Headers" for name in unsafe]
+    if sent_method not in CORS_SAFELISTED_METHODS:
+        why.insert(0, f"{sent_method} is not a CORS-safelisted method (GET, HEAD, POST)")
+    return BrowserRequest(
+        method=sent_method, headers=(), dropped=(), needs_preflight=bool(why),
+        preflight_headers=",".join(unsafe) or None, why_preflight=tuple(why),
+        unsafe=tuple(unsafe), chromium_unsafe=tuple(unsafe))

@@ -2,9 +2,11 @@
 
 ``GET /__iiscors/explain?method=&path=&headers=&credentials=&body=`` answers what the browser
 sends for that ``fetch()`` (:func:`iiscors.policy.fetch.browser_request`: a simple request, or a
-preflight and the actual request) and, for each request, the very
+preflight and the actual request), for each request the very
 :class:`~iiscors.policy.core.Decision` the middleware acts on, rendered by
-:func:`iiscors.policy.explanation.decision_json` (no second evaluator).
+:func:`iiscors.policy.explanation.decision_json` (no second evaluator), and the browser's
+verdict on them (:func:`iiscors.policy.verdict.judge`, contract F1), the one ``iiscors explain``
+gives: the page's script only renders it.
 
 Bad input is a :class:`PlaygroundInputError` (the page answers 400 with its message), never a
 traceback.
@@ -15,17 +17,16 @@ from __future__ import annotations
 from typing import Any
 
 from iiscors.config.load import Config
-from iiscors.policy.core import CorsRequest, Outcome
-from iiscors.policy.explanation import decision_json
+from iiscors.policy.explanation import Exchange, decision_json, verdict_json
 from iiscors.policy.fetch import (
     CREDENTIALS_MODES,
     BrowserRequest,
     FetchTypeError,
-    browser_notes,
     browser_request,
     is_header_name,
     is_sendable_header_value,
 )
+from iiscors.policy.verdict import flow, judge
 
 #: Limits on the explain endpoint's input (a person types these; anything larger is a mistake).
 MAX_HEADER_LINES = 50
@@ -91,8 +92,9 @@ def _plan(method: str, headers: str, body: str) -> BrowserRequest:
 
 def explain_fetch(config: Config, origin: str, method: str, path: str, headers: str,
                   credentials: str, body: str = "") -> dict[str, Any]:
-    """The explain endpoint's JSON: the browser's requests for one ``fetch()`` and, for each,
-    :func:`iiscors.policy.explanation.decision_json` of the decision the middleware acts on.
+    """The explain endpoint's JSON: the browser's requests for one ``fetch()``, for each
+    :func:`iiscors.policy.explanation.decision_json` of the decision the middleware acts on, and
+    under ``browser`` the verdict (the ``browser`` object of ``iiscors explain --format json``).
 
     :raises PlaygroundInputError: the input is not a request fetch() would send.
     """
@@ -100,20 +102,12 @@ def explain_fetch(config: Config, origin: str, method: str, path: str, headers: 
     plan = _plan(method, headers, body)
     path_info = path.split("?", 1)[0].split("#", 1)[0]
     scope = config.scope_of(path_info)
-    preflight_json: dict[str, Any] | None = None
-    preflight_allowed = True
-    if plan.needs_preflight:
-        request = CorsRequest(method="OPTIONS", origin=origin, request_method=plan.method,
-                              request_headers=plan.preflight_headers, path=path_info)
-        decision = config.decide(request)
-        preflight_json = decision_json(decision, request, scope)
-        preflight_json["browser_notes"] = browser_notes(decision, plan, credentials, True)
-        preflight_allowed = (decision.outcome is Outcome.ALLOWED
-                             and not preflight_json["browser_notes"])
-    request = CorsRequest(method=plan.method, origin=origin, path=path_info)
-    decision = config.decide(request)
-    actual_json = decision_json(decision, request, scope)
-    actual_json["browser_notes"] = browser_notes(decision, plan, credentials, False)
+    first, then = flow(plan, origin, path_info)
+    preflight = None if first is None else Exchange(first, config.decide(first))
+    actual = Exchange(then, config.decide(then))
+    verdict = judge(plan, origin, credentials, None if preflight is None else preflight.decision,
+                    actual.decision)
+    browser = verdict_json(verdict, plan, credentials, preflight, actual, scope)
     return {
         "origin": origin,
         "credentials": credentials,
@@ -123,7 +117,9 @@ def explain_fetch(config: Config, origin: str, method: str, path: str, headers: 
         "why_preflight": list(plan.why_preflight),
         "sent_headers": [[name, value] for name, value in plan.headers],
         "dropped_headers": list(plan.dropped),
-        "preflight": preflight_json,
-        "actual_sent": preflight_allowed,
-        "actual": actual_json,
+        "preflight": None if preflight is None else decision_json(
+            preflight.decision, preflight.request, scope),
+        "actual_sent": browser["actual_sent"],
+        "actual": decision_json(actual.decision, actual.request, scope),
+        "browser": browser,
     }

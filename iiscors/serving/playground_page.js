@@ -146,11 +146,33 @@ function decisionBlock(title, d) {
     ["scope", d.scope],
     ["reason", d.reason],
   ];
-  if (d.browser_notes.length) {
-    const notes = el("ul");
-    for (const note of d.browser_notes) notes.append(el("li", note));
-    pairs.push(["browser also checks", notes]);
+  block.append(definitions(pairs));
+  return block;
+}
+
+// The browser's verdict as the server computed it (iiscors.policy.verdict): rendered, never
+// recomputed here.
+function predicted(b) {
+  if (b.verdict === "allowed") {
+    return b.same_origin ? "browser (predicted): allowed: same-origin, no CORS check"
+                         : "browser (predicted): allowed: the page can read the response";
   }
+  return `browser (predicted): blocked: ${b.message}`;
+}
+
+function verdictBlock(b) {
+  const block = el("div", null, {class: "browser-verdict", "data-verdict": b.verdict});
+  block.append(el("h3", "The browser's checks (Fetch standard)"));
+  const pairs = [["verdict", b.verdict]];
+  if (b.check !== null) {
+    pairs.push(["failed check", `${b.check} (Fetch standard, "${b.section}")`]);
+    pairs.push(["console says", b.message]);
+  }
+  if (b.chromium !== null) {
+    pairs.push(["Chromium 156", b.chromium.verdict === "allowed" ? "differs: allowed"
+                                 : `differs: blocked: ${b.chromium.message}`]);
+  }
+  for (const assumption of b.assumptions) pairs.push(["assumes", assumption]);
   block.append(definitions(pairs));
   return block;
 }
@@ -173,15 +195,18 @@ async function runExplain(f) {
     data = await response.json();
   } catch (error) {
     setVerdict("explain-verdict", "error", `explain failed: ${error}`);
+    setVerdict("predicted-verdict", "error", "");
     return;
   }
   if (!response.ok) {
     setVerdict("explain-verdict", "error", `not explained: ${data.error}`);
+    setVerdict("predicted-verdict", "error", "");
     return;
   }
   const deciding = data.preflight !== null && data.preflight.outcome !== "allowed"
     ? data.preflight : data.actual;
   setVerdict("explain-verdict", deciding.outcome, summary(deciding));
+  setVerdict("predicted-verdict", data.browser.verdict, predicted(data.browser));
   result.dataset.simple = String(data.simple);
   const facts = [["origin", data.origin], ["credentials", data.credentials],
                  ["request", data.simple ? "simple: no preflight" : "not simple: the browser sends a preflight first"]];
@@ -203,6 +228,7 @@ async function runExplain(f) {
     }
   }
   result.append(decisionBlock(`Actual request (${data.method})`, data.actual));
+  result.append(verdictBlock(data.browser));
 }
 
 async function loadConfig() {

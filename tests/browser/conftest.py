@@ -17,6 +17,7 @@ import pytest
 from ._availability import in_ci, require_chromium
 from ._cdp import HOST_RESOLVER_RULES, Browser, Page, find_chromium, make_workdir
 from ._servers import ApiServer, PageServer
+from ._verdict import TALLY
 
 BROWSER_MARKER = "browser: end-to-end test that drives a headless Chromium (tests/browser/)"
 
@@ -25,6 +26,13 @@ def pytest_configure(config: pytest.Config) -> None:
     # Registered here rather than in pyproject.toml, which the lead owns; harmless if the
     # lead registers it there too.
     config.addinivalue_line("markers", BROWSER_MARKER)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    # Contract F1: how many fetches the verdict was checked on against Chromium, and how many
+    # agreed (a disagreement fails its scenario; this line gives the figure).
+    if TALLY.checked:
+        terminalreporter.write_line(TALLY.line())
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -28,6 +28,7 @@ import pytest
 from ._cdp import Page
 from ._harness import FetchOutcome, FetchSpec, run_fetch
 from ._servers import ApiServer, PageServer, Seen, require_authorization
+from ._verdict import Fetch, assert_agrees, predict
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -718,8 +719,8 @@ CASES: list[object] = [
     ),
     # -- <add header="*"/>: emitted literally (reference open question 23); the BROWSER
     # -- treats it as a wildcard, but only on requests without credentials. (The Fetch
-    # -- standard also excludes Authorization from it; Chromium 156 only warns, so no case
-    # -- pins that.) ----------------------------------------------------------------------
+    # -- standard also excludes Authorization from it; Chromium 156 only warns: the case
+    # -- F1/allowHeaders-star/Authorization pins that departure.) -------------------------
     param(
         Case(
             id="allowHeaders-star/custom-header/browser-wildcard-allows",
@@ -930,6 +931,152 @@ CUSTOM_HEADER_CASES: list[Case] = [
 ]
 
 
+def custom_headers(*pairs: tuple[str, str]) -> str:
+    adds = "".join(f'        <add name="{name}" value="{value}" />\n' for name, value in pairs)
+    return f"    <httpProtocol>\n      <customHeaders>\n{adds}      </customHeaders>\n" \
+        "    </httpProtocol>\n"
+
+
+# Contract F1: scenarios for the checks of the browser's verdict that the cases above do not
+# reach. Every case of this file is checked against the verdict (see agree()); these add the
+# remaining Fetch checks, each pinned to Chromium's own reason.
+VERDICT_CASES: list[Case] = [
+    Case(
+        # The standard never lets `*` cover Authorization; Chromium 156 still does (it only
+        # warns). The verdict says both: blocked by the standard, allowed by Chromium.
+        id="F1/allowHeaders-star/Authorization-chromium-departure",
+        config=cors('      <add origin="{page}">\n'
+                    '        <allowHeaders><add header="*" /></allowHeaders>\n      </add>'),
+        allowed=True, preflight=(204,), actual=(200,), app=("GET",),
+        headers={"Authorization": "Bearer t0ken"}, credentials="omit",
+        request_headers_sent="authorization",
+    ),
+    Case(
+        # customHeaders alone (the field's recipe, C2) and the app answers the preflight: an
+        # authentication layer's 401 is not an ok status.
+        id="F1/customHeaders-only/preflight-401/PreflightInvalidStatus",
+        config=web_config(custom_headers(("Access-Control-Allow-Origin", "*"),
+                                         ("Access-Control-Allow-Methods", "PUT"))),
+        auth_layer=True, allowed=False, preflight=(401,), actual=(), app=(), method="PUT",
+        cors_error="PreflightInvalidStatus",
+    ),
+    Case(
+        id="F1/customHeaders-only/preflight-200-from-app/allowed",
+        config=web_config(custom_headers(("Access-Control-Allow-Origin", "*"),
+                                         ("Access-Control-Allow-Methods", "PUT"))),
+        allowed=True, preflight=(200,), actual=(200,), app=("OPTIONS", "PUT"), method="PUT",
+    ),
+    Case(
+        id="F1/star-rule-with-credentials/preflight/PreflightWildcardOriginNotAllowed",
+        config=cors('      <add origin="*" allowCredentials="true">\n'
+                    '        <allowMethods><add method="PUT" /></allowMethods>\n      </add>'),
+        allowed=False, preflight=(204,), actual=(), app=(), method="PUT",
+        credentials="include", cors_error="PreflightWildcardOriginNotAllowed",
+    ),
+    Case(
+        id="F1/include-without-allowCredentials/preflight/PreflightInvalidAllowCredentials",
+        config=PUT_ONLY, allowed=False, preflight=(204,), actual=(), app=(), method="PUT",
+        credentials="include", cors_error="PreflightInvalidAllowCredentials",
+    ),
+    Case(
+        id="F1/Accept-129-bytes/not-safelisted/HeaderDisallowed",
+        config=ONLY_PAGE, allowed=False, preflight=(204,), actual=(), app=(),
+        headers={"Accept": "a" * 129}, cors_error="HeaderDisallowedByPreflightResponse(accept)",
+        request_headers_sent="accept",
+    ),
+    Case(
+        id="F1/Accept-128-bytes/safelisted/no-preflight",
+        config=ONLY_PAGE, allowed=True, preflight=(), actual=(200,), app=("GET",),
+        headers={"Accept": "a" * 128},
+    ),
+    Case(
+        id="F1/Range-single/safelisted/no-preflight",
+        config=ONLY_PAGE, allowed=True, preflight=(), actual=(200,), app=("GET",),
+        headers={"Range": "bytes=0-99"},
+    ),
+    Case(
+        id="F1/content-type-JSON/preflighted/allowHeaders-lists-it",
+        config=cors('      <add origin="{page}">\n'
+                    '        <allowHeaders><add header="Content-Type" /></allowHeaders>\n'
+                    "      </add>"),
+        allowed=True, preflight=(204,), actual=(200,), app=("POST",), method="POST",
+        headers={"Content-Type": "application/json"}, body="{}",
+        request_headers_sent="content-type",
+    ),
+    Case(
+        # fetch() upper-cases only the six standard methods: "patch" is sent as typed and
+        # compared byte for byte with Allow-Methods.
+        id="F1/patch-sent-lower-case/PATCH-listed/MethodDisallowed",
+        config=cors('      <add origin="{page}">\n'
+                    '        <allowMethods><add method="PATCH" /></allowMethods>\n      </add>'),
+        allowed=False, preflight=(204,), actual=(), app=(), method="patch",
+        cors_error="MethodDisallowedByPreflightResponse(patch)",
+    ),
+    Case(
+        id="F1/allowMethods-star/without-credentials/allowed",
+        config=cors('      <add origin="{page}">\n'
+                    '        <allowMethods><add method="*" /></allowMethods>\n      </add>'),
+        allowed=True, preflight=(204,), actual=(200,), app=("DELETE",), method="DELETE",
+    ),
+    Case(
+        id="F1/two-custom-headers/one-listed/the-other-named",
+        config=cors('      <add origin="{page}">\n'
+                    '        <allowHeaders><add header="X-Alpha" /></allowHeaders>\n'
+                    "      </add>"),
+        allowed=False, preflight=(204,), actual=(), app=(),
+        headers={"X-Alpha": "1", "X-Beta": "2"},
+        cors_error="HeaderDisallowedByPreflightResponse(x-beta)",
+        request_headers_sent="x-alpha,x-beta",
+    ),
+    Case(
+        # Chromium 156 safelists client hints the standard does not: it sends no preflight.
+        id="F1/client-hint-DPR/chromium-departure/no-preflight",
+        config=ONLY_PAGE, allowed=True, preflight=(), actual=(200,), app=("GET",),
+        headers={"DPR": "2"},
+    ),
+    Case(
+        id="F1/client-hints-Device-Memory-Width-Viewport-Width-Intervention/no-preflight",
+        config=ONLY_PAGE, allowed=True, preflight=(), actual=(200,), app=("GET",),
+        headers={"Device-Memory": "8", "Width": "100", "Viewport-Width": "1024",
+                 "Intervention": "x"},
+    ),
+    Case(
+        id="F1/client-hint-Save-Data-with-custom-header/chromium-asks-about-x-custom-only",
+        config=cors('      <add origin="{page}">\n'
+                    '        <allowHeaders><add header="X-Custom" /></allowHeaders>\n'
+                    "      </add>"),
+        allowed=True, preflight=(204,), actual=(200,), app=("GET",),
+        headers={"Save-Data": "on", "X-Custom": "1"}, request_headers_sent="x-custom",
+    ),
+    Case(
+        id="F1/client-hint-DPR-not-a-number/preflighted/HeaderDisallowed",
+        config=ONLY_PAGE, allowed=False, preflight=(204,), actual=(), app=(),
+        headers={"DPR": "2x"}, cors_error="HeaderDisallowedByPreflightResponse(dpr)",
+        request_headers_sent="dpr",
+    ),
+    Case(
+        id="F1/customHeaders/other-origin/AllowOriginMismatch",
+        config=web_config(custom_headers(("Access-Control-Allow-Origin",
+                                          "http://other.contoso.test"))),
+        allowed=False, preflight=(), actual=(200,), app=("GET",),
+        cors_error="AllowOriginMismatch(http://other.contoso.test)",
+    ),
+    Case(
+        id="F1/customHeaders/origin-not-a-URL/InvalidAllowOriginValue",
+        config=web_config(custom_headers(("Access-Control-Allow-Origin", "contoso"))),
+        allowed=False, preflight=(), actual=(200,), app=("GET",),
+        cors_error="InvalidAllowOriginValue(contoso)",
+    ),
+    Case(
+        id="F1/customHeaders/Allow-Headers-not-a-list/InvalidAllowHeaders",
+        config=web_config(custom_headers(("Access-Control-Allow-Origin", "*"),
+                                         ("Access-Control-Allow-Headers", "x a"))),
+        allowed=False, preflight=(200,), actual=(), app=("OPTIONS",),
+        headers={"X-A": "1"}, cors_error="InvalidAllowHeadersPreflightResponse",
+    ),
+]
+
+
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
@@ -971,7 +1118,27 @@ def run_case(case: Case, page: Page, page_server: PageServer, api_server: ApiSer
         read_headers=(*case.readable, *case.hidden),
     )
     outcomes = [run_fetch(page, spec) for _ in range(case.fetches)]
-    check(case, outcomes, api_server.server_saw(token), api_server.app_saw(token), config)
+    server_saw = api_server.server_saw(token)
+    check(case, outcomes, server_saw, api_server.app_saw(token), config)
+    agree(case, config, values["page"], page_url, spec, outcomes, server_saw)
+
+
+def agree(case: Case, config: str, page_origin: str, page_url: str, spec: FetchSpec,
+          outcomes: list[FetchOutcome], server_saw: list[Seen]) -> None:
+    """Contract F1: the verdict iiscors predicts is what Chromium concluded, on every case."""
+    if urlsplit(page_url).path == "/sandboxed":
+        page_origin = "null"  # an opaque origin: fetch() sends Origin: null
+    # The app's status for a preflight the middleware let through (the app's behaviour, an
+    # input of the prediction like `explain --app-status`); the middleware's own 204/403 are
+    # in its decisions.
+    preflight_status = next((seen.status for seen in server_saw if _is_preflight(seen)), None)
+    fetch = Fetch(page_origin=page_origin, url=spec.url, method=spec.method,
+                  headers=spec.headers, body=spec.body, credentials=spec.credentials)
+    verdict, _, _ = predict(config, fetch, preflight_status=preflight_status,
+                            exempt_same_origin=bool(case.options.get("exempt_same_origin")))
+    story = "\n".join([*(f"server saw: {seen.describe()}" for seen in server_saw),
+                       f"web.config:\n{config}"])
+    assert_agrees(case.id, verdict, outcomes, story)
 
 
 def check(
@@ -1045,6 +1212,13 @@ def test_browser_concludes(
 
 @pytest.mark.parametrize("case", [param(case) for case in CUSTOM_HEADER_CASES])
 def test_custom_headers_in_browser(
+    case: Case, page: Page, page_server: PageServer, api_server: ApiServer
+) -> None:
+    run_case(case, page, page_server, api_server)
+
+
+@pytest.mark.parametrize("case", [param(case) for case in VERDICT_CASES])
+def test_verdict_checks_in_browser(
     case: Case, page: Page, page_server: PageServer, api_server: ApiServer
 ) -> None:
     run_case(case, page, page_server, api_server)

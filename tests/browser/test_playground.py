@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from ._cdp import Page
+from ._verdict import assert_words_agree
 
 URLS = re.compile(r"iiscors: (API|playground): +(http://127\.0\.0\.1:\d+)/")
 PLAYGROUND_CONFIG = (Path(__file__).resolve().parents[2] / "iiscors" / "serving" / "demo"
@@ -149,6 +150,8 @@ def fill_and_send(page: Page, *, method: str, path: str, headers: str = "", body
                browserVerdict: verdict('browser-verdict'), browserText: text('browser-verdict'),
                browserResult: text('browser-result'),
                explainVerdict: verdict('explain-verdict'), explainText: text('explain-verdict'),
+               predictedVerdict: verdict('predicted-verdict'),
+               predictedText: text('predicted-verdict'),
                explainResult: text('explain-result'),
                decisions: [...document.querySelectorAll('#explain-result .decision')]
                  .map((d) => d.dataset.kind),
@@ -157,6 +160,10 @@ def fill_and_send(page: Page, *, method: str, path: str, headers: str = "", body
              };
            })()""")
     assert isinstance(read, dict)
+    # Contract F1: the verdict the server computed (rendered by the page) is what this very
+    # browser concluded.
+    assert_words_agree(f"playground {method} {path}", read["predictedVerdict"],
+                       read["browserVerdict"], f"{read['predictedText']}\n{read['browserText']}")
     return read
 
 
@@ -269,6 +276,8 @@ def test_allowed_preflighted_post(open_playground: Running, page: Page, tmp_path
     rule_line = line_of(OPEN_CONFIG, '<add origin="http://*"')
     # The browser: fetch() resolved and the script read the app's 201 and its body.
     assert result["browserVerdict"] == "allowed", result
+    assert result["predictedText"] == ("browser (predicted): allowed: the page can read the "
+                                       "response"), result
     assert "201" in result["browserText"], result
     assert '"received": {"name": "third"}' in result["browserResult"], result
     assert "preflight OPTIONS /api/items → 204" in result["browserResult"], result
@@ -318,6 +327,11 @@ def test_blocked_by_the_default_config(demo_playground: Running, page: Page,
     # The browser: blocked, and it says so plainly; the server did answer (a 403 preflight).
     assert result["browserVerdict"] == "blocked", result
     assert "blocked by CORS" in result["browserText"], result
+    # The server's verdict names the check, in Chromium's console words (contract F1).
+    assert result["predictedText"] == (
+        "browser (predicted): blocked: Response to preflight request doesn't pass access "
+        "control check: No 'Access-Control-Allow-Origin' header is present on the requested "
+        "resource."), result
     assert "preflight OPTIONS /api/me → 403" in result["browserResult"], result
     # explain: /api/me's <location> cleared the http://* rule: unlisted → 403, with the reason.
     assert result["decisions"] == ["preflight", "actual"], result

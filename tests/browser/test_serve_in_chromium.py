@@ -25,6 +25,7 @@ import pytest
 from ._cdp import Page
 from ._harness import FetchSpec, run_fetch
 from ._servers import PageServer
+from ._verdict import Fetch, assert_agrees, predict
 
 LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+)/")
 ACCESS_LOG = re.compile(r'"(?P<method>[A-Z]+) (?P<target>\S+) HTTP/[\d.]+" (?P<status>\d{3})')
@@ -152,10 +153,18 @@ def _wait_for_log(served: Served, url: str, text: str) -> None:
     pytest.fail(f"the server never logged {text!r}:\n{served.log_path.read_text()}")
 
 
-def _fresh_fetch(page: Page, page_url: str, url: str) -> tuple[bool, str, str | None]:
-    """Fetch ``url`` from a freshly loaded page; returns (allowed, reason, body)."""
+def _fresh_fetch(page: Page, page_url: str, url: str,
+                 config: str) -> tuple[bool, str, str | None]:
+    """Fetch ``url`` from a freshly loaded page; returns (allowed, reason, body).
+
+    ``config`` is the web.config in force: the verdict it predicts (contract F1) must be what
+    Chromium concluded.
+    """
     page.navigate(page_url)
     outcome = run_fetch(page, FetchSpec(url=url, read_headers=("Content-Type",)))
+    origin = page_url.rstrip("/")
+    verdict, _, _ = predict(config, Fetch(page_origin=origin, url=url))
+    assert_agrees(f"serve --root {url}", verdict, [outcome], f"web.config:\n{config}")
     return outcome.allowed, outcome.reason(), outcome.body
 
 
@@ -167,26 +176,28 @@ def test_serve_root_reload_is_seen_by_the_browser(
     url = f"{served.base}/data.json"
 
     # 1. web.config lists another origin only: blocked, Chromium says why.
-    allowed, reason, _ = _fresh_fetch(page, page_url, url + "?step1")
+    first = site_config("http://nobody.contoso.test")
+    allowed, reason, _ = _fresh_fetch(page, page_url, url + "?step1", first)
     assert not allowed and "MissingAllowOriginHeader" in reason, reason
 
     # 2. Edited to list the page's origin: the running server applies it, the browser reads.
     served.write_config(site_config(origin))
     _wait_for_policy(url, origin, origin)
-    allowed, reason, body = _fresh_fetch(page, page_url, url + "?step2")
+    allowed, reason, body = _fresh_fetch(page, page_url, url + "?step2", site_config(origin))
     assert allowed, reason
     assert body is not None and '"hello": "static"' in body, body
 
     # 3. Edited into malformed XML: the last good configuration keeps serving (A8).
     served.write_config(site_config(origin).replace("</cors>", "</cors"))
     _wait_for_log(served, url, "unusable after an edit")
-    allowed, reason, _ = _fresh_fetch(page, page_url, url + "?step3")
+    # The last good configuration is the one in force (and the one the verdict reads).
+    allowed, reason, _ = _fresh_fetch(page, page_url, url + "?step3", site_config(origin))
     assert allowed, f"a malformed edit must not change the verdict: {reason}"
 
     # 4. Fixed, now listing another origin again: blocked once more.
     served.write_config(site_config("http://nobody.contoso.test"))
     _wait_for_policy(url, origin, None)
-    allowed, reason, _ = _fresh_fetch(page, page_url, url + "?step4")
+    allowed, reason, _ = _fresh_fetch(page, page_url, url + "?step4", first)
     assert not allowed and "MissingAllowOriginHeader" in reason, reason
 
     # The server side: every browser request reached it and none was a 5xx.

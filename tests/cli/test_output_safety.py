@@ -332,7 +332,7 @@ def test_explain_echoes_request_values_escaped(explain_config: Path, char: str,
         "explain", str(explain_config), "--origin", f"https://a.example{value}",
         "--path", f"/{value}", "--request-method", f"PUT{value}",
         "--request-headers", f"x-a{value}", "--host", f"h{value}", "--exempt-same-origin",
-        "--format", format_name, "--expect", "denied"])
+        "--format", format_name, "--expect-iis", "denied"])
     assert result.exit_code in (0, 1), result.output
     assert_inert(result.stdout)
     assert_inert(result.stderr)
