@@ -34,7 +34,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from iiscors.policy import headers as h
+from iiscors.policy import headers
 from iiscors.policy.core import CorsRequest, Decision, Headers
 from iiscors.policy.fetch import CORS_SAFELISTED_METHODS, INCLUDE, BrowserRequest
 
@@ -48,7 +48,7 @@ _TRUE = "true"
 #: name of the failure only: a scheme, and for the special schemes a host.
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):(.*)", re.ASCII | re.DOTALL)
 _SPECIAL_SCHEMES = frozenset(("http", "https", "ws", "wss", "ftp", "file"))
-_TOKEN = re.compile(h._TOKEN, re.ASCII)
+_TOKEN = headers.TOKEN
 _PREFLIGHT_PREFIX = "Response to preflight request doesn't pass access control check: "
 
 
@@ -251,7 +251,7 @@ def _looks_like_url(value: str) -> bool:
 
 def cors_check(response: Response, origin: str, credentials: str) -> Failure | None:
     """Fetch, "CORS check", for the actual request's response (Chromium's order and names)."""
-    allow_origin = get_header(response.headers, h.ALLOW_ORIGIN)
+    allow_origin = get_header(response.headers, headers.ALLOW_ORIGIN)
     if allow_origin is None:
         return Failure(Check.MISSING_ALLOW_ORIGIN, Stage.ACTUAL)
     if allow_origin == _WILDCARD:
@@ -262,7 +262,7 @@ def cors_check(response: Response, origin: str, credentials: str) -> Failure | N
         return Failure(_origin_failure(allow_origin), Stage.ACTUAL, allow_origin)
     if credentials != INCLUDE:
         return None
-    allow_credentials = get_header(response.headers, h.ALLOW_CREDENTIALS)
+    allow_credentials = get_header(response.headers, headers.ALLOW_CREDENTIALS)
     if allow_credentials != _TRUE:  # exactly `true`: case-sensitive
         return Failure(Check.INVALID_ALLOW_CREDENTIALS, Stage.ACTUAL, allow_credentials or "")
     return None
@@ -313,11 +313,11 @@ def preflight_check(response: Response, request: BrowserRequest, origin: str,
     if not 200 <= response.status <= 299:  # Fetch, "ok status"
         return Failure(Check.PREFLIGHT_INVALID_STATUS, Stage.PREFLIGHT)
     try:
-        methods = extract_list(response.headers, h.ALLOW_METHODS) or []
+        methods = extract_list(response.headers, headers.ALLOW_METHODS) or []
     except ValueError:
         return Failure(Check.INVALID_ALLOW_METHODS, Stage.PREFLIGHT)
     try:
-        names = extract_list(response.headers, h.ALLOW_HEADERS) or []
+        names = extract_list(response.headers, headers.ALLOW_HEADERS) or []
     except ValueError:
         return Failure(Check.INVALID_ALLOW_HEADERS, Stage.PREFLIGHT)
     return (_method_failure(request.method, methods, credentials)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import http.server
 import threading
+import typing
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +25,7 @@ ESCAPES = ["/public/..%2fprivate/secret.txt", "/public/%2e%2e/private/secret.txt
 
 
 class Recorder(http.server.BaseHTTPRequestHandler):
-    seen: list[str] = []
+    seen: typing.ClassVar[list[str]] = []
 
     def do_GET(self) -> None:
         Recorder.seen.append(self.path)
