@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from http import client
 from urllib.parse import quote, urlsplit
 
+from iiscors.policy.headers import TOKEN
 from iiscors.serving.pathguard import path_refusal
 from iiscors.serving.proxy_headers import (
-    TOKEN,
     request_headers,
     response_headers,
     response_status,

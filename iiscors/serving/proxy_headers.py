@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterable
 from http import HTTPStatus
 
+from iiscors.policy.headers import TOKEN
 from iiscors.serving.proxy_wire import CheckedResponse, bad_gateway, bad_request
 from iiscors.wsgi import WSGIEnvironment
 
@@ -37,8 +38,6 @@ CLIENT_FORWARDING = frozenset((
     "x-forwarded-prefix", "x-forwarded-server", "x-forwarded-ssl", "x-forwarded-scheme",
     "x-real-ip", "x-original-url", "x-rewrite-url"))
 
-#: RFC 9110 §5.6.2 ``token``: a field name, a method.
-TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 #: Control characters other than HTAB: never in a field value (RFC 9110 §5.5).
 _BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
