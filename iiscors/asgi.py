@@ -1,10 +1,10 @@
 """The ASGI middleware: IIS CORS behaviour in front of Starlette, FastAPI or any ASGI application.
 
 The twin of :class:`iiscors.CorsMiddleware` (WSGI): it unpacks the ASGI scope into the same
-arguments, asks the same compiled :class:`~iiscors.policy.core.Policy` for the same
-:class:`~iiscors.policy.core.Decision`, and acts on it the same way — allowed preflights (204) and
-refusals (403) answered before the application (and any authentication in it) runs, the
-decision's headers merged into every response the application starts (contract B7-B11, C1).
+fields and writes the same request plan (:func:`iiscors.policy.plan.plan_request`, with the same
+fast path) — allowed preflights (204) and refusals (403) answered before the application (and
+any authentication in it) runs, the plan's headers merged into every response the application
+starts (contract B7-B11, C1; the merge is :mod:`iiscors.policy.merge`, on raw headers).
 Reloading and strict mode are shared code (:mod:`iiscors.reload`).
 
 Use it instead of Starlette's ``CORSMiddleware``, never together with it::
@@ -27,9 +27,10 @@ from typing import Any
 
 from iiscors.config.load import Config
 from iiscors.config.loader import DEFAULT_MAX_BYTES, Source
-from iiscors.policy.core import Decision, Headers, Policy, Verdict, preflight_headers
+from iiscors.policy.core import Decision, Headers, preflight_headers
+from iiscors.policy.merge import BYTES_WORDS, MERGE_INITIALS_BYTES, merge_into, warn_app_cors
+from iiscors.policy.plan import FORBIDDEN_BODY, own_origin, plan_request
 from iiscors.reload import DEFAULT_RELOAD_INTERVAL, UNUSABLE_BODY, ReloadingPolicy
-from iiscors.wsgi import FORBIDDEN_BODY, RAW, _merge, warn_duplicates
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -65,12 +66,8 @@ def request_fields(scope: Scope) -> dict[str, str]:
     return found
 
 
-def _verdict(policy: Policy, scope: Scope, fields: dict[str, str]) -> Verdict:
-    """Ask the policy about one request (the one evaluator, contract B)."""
-    own = _own_origin(scope, fields) if policy.exempt_same_origin else None
-    return policy.scope_for(request_path(scope)).verdict(
-        scope.get("method", "GET"), fields.get("origin"), fields.get("request_method"),
-        fields.get("request_headers"), own)
+def _own(scope: Scope, fields: dict[str, str]) -> str | None:
+    return own_origin(scope.get("scheme", "http"), fields.get("host"))
 
 
 class CorsMiddleware(ReloadingPolicy):
@@ -97,8 +94,13 @@ class CorsMiddleware(ReloadingPolicy):
 
     def decide(self, scope: Scope) -> Decision:
         """The decision for one HTTP request: the scope unpacked, the policy asked."""
+        policy = self.policy
         fields = request_fields(scope)
-        return Decision(*_verdict(self.policy, scope, fields), fields.get("origin"))
+        verdict = policy.scope_for(request_path(scope)).verdict(
+            scope.get("method", "GET"), fields.get("origin"), fields.get("request_method"),
+            fields.get("request_headers"),
+            _own(scope, fields) if policy.exempt_same_origin else None)
+        return Decision(*verdict, fields.get("origin"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -111,31 +113,27 @@ class CorsMiddleware(ReloadingPolicy):
             return
         policy = self.policy  # read once: a reload swaps it atomically (contract A8)
         fields = request_fields(scope)
-        judged = policy.root if policy.single_scope else policy.scope_for(request_path(scope))
+        path_policy = policy.root if policy.single_scope else policy.scope_for(
+            request_path(scope))
         origin = fields.get("origin")
-        # As in the WSGI middleware: a request without Origin and a repeat of an allowed
-        # origin read what ScopePolicy.verdict prepared; everything else asks it.
+        # The fast path of iiscors.policy.plan, as in the WSGI middleware: a request without
+        # Origin and a repeat of an allowed origin read what the scope prepared.
+        head: Sequence[tuple[str, str]]
         tail: Headers = ()
-        if origin is None:
-            head = judged.passive  # contract B2/B15
-        elif policy.exempt_same_origin and origin == _own_origin(scope, fields):
-            head = judged.passive  # contract B13's opt-in
+        if origin is None or (policy.exempt_same_origin and origin == _own(scope, fields)):
+            head = path_policy.passive  # contract B2/B15, B13's opt-in
         else:
-            answer = judged.answers.get(origin, judged.any_answer)
+            answer = path_policy.answers.get(origin, path_policy.any_answer)
             method = scope.get("method", "GET")
             if answer is None:
-                if method == "OPTIONS":
-                    _, _, status, head, _, _ = judged.verdict(
-                        method, origin, fields.get("request_method"),
-                        fields.get("request_headers"))
-                else:
-                    _, _, status, head, _, _ = judged.verdict(method, origin)
-                if status == 204:
-                    await _respond(send, 204, head, b"")  # contract B8
+                # Not decided before: the plan (the exemption does not apply, seen above).
+                plan = plan_request(path_policy, method, origin, fields.get("request_method"),
+                                    fields.get("request_headers"))
+                if plan.status is not None:  # contract B7/B8
+                    body = FORBIDDEN_BODY if plan.status == 403 else b""
+                    await _respond(send, plan.status, plan.headers, body)
                     return
-                if status == 403:
-                    await _respond(send, 403, head, FORBIDDEN_BODY)  # contract B7
-                    return
+                head, tail = plan.headers, plan.rule_headers
             elif method == "OPTIONS" and fields.get("request_method"):
                 await _respond(send, 204, preflight_headers(  # contract B3/B8
                     answer, fields.get("request_headers")), b"")
@@ -145,43 +143,35 @@ class CorsMiddleware(ReloadingPolicy):
         if not head:
             await self.app(scope, receive, send)
             return
+        await self.app(scope, receive, self._merging_send(send, (*head, *tail)))
+
+    def _merging_send(self, send: Send, extra: Headers) -> Send:
+        """``send``, adding ``extra`` to the application's response start (contract B9/B11:
+        whatever it answers, any status)."""
+        raw_extra = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in extra]
 
         async def merging_send(message: Message) -> None:
             if message["type"] == "http.response.start":
-                # Contract B9/B11: add to whatever the application answers, any status.  Only
-                # a Vary or an Access-Control-* header of the application needs more than
-                # appending (see iiscors.wsgi); the first letter rules both out.
+                # Only a Vary or an Access-Control-* header of the application needs more than
+                # appending (see iiscors.policy.merge); the first letter rules both out.
                 raw = message.get("headers", ())
-                extra = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in (*head, *tail)]
                 message = dict(message)
-                for name, _ in raw:
-                    if name[:1] in _VARY_OR_ACCESS:
+                for name, _value in raw:
+                    if name[:1] in MERGE_INITIALS_BYTES:
                         break
                 else:
-                    message["headers"] = [*raw, *extra]
+                    message["headers"] = [*raw, *raw_extra]
                     await send(message)
                     return
-                merged, app_cors = _merge([(bytes(n), bytes(v)) for n, v in raw], extra, RAW)
-                if app_cors and not self._warned_duplicate:
-                    self._warned_duplicate = warn_duplicates(
-                        [(bytes(n).decode("latin-1"), "") for n, _ in raw])
-                message["headers"] = merged
+                merged = merge_into([(bytes(n), bytes(v)) for n, v in raw], raw_extra,
+                                    BYTES_WORDS)
+                if merged.app_sets_cors and not self._warned_duplicate:
+                    self._warned_duplicate = warn_app_cors(
+                        bytes(n).decode("latin-1") for n, _value in raw)
+                message["headers"] = merged.headers
             await send(message)
 
-        await self.app(scope, receive, merging_send)
-
-
-def _own_origin(scope: Scope, fields: dict[str, str]) -> str | None:
-    """Contract B13: the request's own ``scheme://Host``, None without a Host header."""
-    host = fields.get("host")
-    if host is None:
-        return None
-    return f"{scope.get('scheme', 'http')}://{host}"
-
-
-#: first letters of "Vary" and "Access-Control-*" (contract B11); a tuple, so that a bytearray
-#: name (which cannot be hashed) compares too
-_VARY_OR_ACCESS = (b"V", b"v", b"A", b"a")
+        return merging_send
 
 
 async def _respond(send: Send, status: int, headers: Sequence[tuple[str, str]],

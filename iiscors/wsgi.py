@@ -1,15 +1,18 @@
 """The WSGI middleware: IIS CORS behaviour in front of any WSGI application.
 
-It only unpacks the environ, asks the compiled :class:`~iiscors.policy.core.Policy` for a
-:class:`~iiscors.policy.core.Decision`, and acts on it: it answers allowed preflights (204) and
-refusals (403) itself, before the wrapped application — and so before any authentication inside
-it — runs (contract B7, B8); otherwise it calls the application and merges the decision's headers
-into whatever response the application starts, any status (contract B9, B11).
+It only unpacks the environ and writes what the request plan says
+(:func:`iiscors.policy.plan.plan_request`, shared with the ASGI adapter): it answers allowed
+preflights (204) and refusals (403) itself, before the wrapped application — and so before any
+authentication inside it — runs (contract B7, B8); otherwise it calls the application and merges
+the plan's headers into whatever response the application starts, any status (contract B9, B11;
+the merge is :mod:`iiscors.policy.merge`).
 
 Decisions that were already made are not asked for again: a request without Origin, and a
 repeat of an allowed origin, read the headers the policy prepared (``ScopePolicy.passive``,
-``ScopePolicy.answers``) with one dict lookup.  ``tests/test_answers.py`` checks every request
-shape, first and repeated, against the Decision.
+``ScopePolicy.answers``) with one dict lookup — the plan's fast path, written out in
+:meth:`CorsMiddleware.__call__` (see :mod:`iiscors.policy.plan`).  ``tests/test_answers.py``
+checks every request shape, first and repeated, against the Decision, and
+``tests/adapters/test_plan.py`` against the plan.
 
 Place it outermost: it cannot add headers to responses produced outside it (a server's own
 error pages, a proxy in front).  Do not use it together with another CORS layer (flask-cors,
@@ -18,19 +21,20 @@ customHeaders setting Access-Control-*): browsers reject the duplicated headers,
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
-from typing import Any, AnyStr, Generic, NamedTuple, Protocol
+from typing import Any, Protocol
 
 from iiscors.config.load import Config
 from iiscors.config.loader import DEFAULT_MAX_BYTES, Source
-from iiscors.policy import headers as h
-from iiscors.policy.core import Decision, Headers, Policy, Verdict, preflight_headers
+from iiscors.policy import headers
+from iiscors.policy.core import Decision, Headers, preflight_headers
+from iiscors.policy.merge import MERGE_INITIALS, STR_WORDS, merge_into, warn_app_cors
+from iiscors.policy.merge import merge_headers as merge_headers  # importable from here too
+from iiscors.policy.plan import FORBIDDEN_BODY as FORBIDDEN_BODY  # importable from here too
+from iiscors.policy.plan import Plan, own_origin, plan_request
 from iiscors.reload import DEFAULT_RELOAD_INTERVAL, UNUSABLE_BODY, ReloadingPolicy
-
-logger = logging.getLogger("iiscors")
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType] | tuple[None, None, None]
 WSGIEnvironment = dict[str, Any]
@@ -43,29 +47,15 @@ class StartResponse(Protocol):
 
 WSGIApplication = Callable[[WSGIEnvironment, StartResponse], Iterable[bytes]]
 
-FORBIDDEN_BODY = b"403 Forbidden: the CORS policy does not allow this origin.\n"
 _monotonic = time.monotonic
 _NO_CONTENT = "204 No Content"
 _STATUS = {204: _NO_CONTENT, 403: "403 Forbidden"}
-#: first letters of "Vary" and "Access-Control-*" (contract B11), see merging_start_response
-_VARY_OR_ACCESS = frozenset("VvAa")
+_ACRM = "HTTP_ACCESS_CONTROL_REQUEST_METHOD"
+_ACRH = "HTTP_ACCESS_CONTROL_REQUEST_HEADERS"
 
 
-def _verdict(policy: Policy, environ: WSGIEnvironment) -> Verdict:
-    """Unpack the environ and ask the policy (the one evaluator, contract B)."""
-    own = _own_origin(environ) if policy.exempt_same_origin else None
-    return policy.scope_for(text_path(environ.get("PATH_INFO", ""))).verdict(
-        environ.get("REQUEST_METHOD", "GET"), environ.get("HTTP_ORIGIN"),
-        environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"),
-        environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS"), own)
-
-
-def _own_origin(environ: WSGIEnvironment) -> str | None:
-    """Contract B13: the request's own ``scheme://Host``, None without a Host header."""
-    host = environ.get("HTTP_HOST")
-    if host is None:
-        return None
-    return f"{environ.get('wsgi.url_scheme', 'http')}://{host}"
+def _own(environ: WSGIEnvironment) -> str | None:
+    return own_origin(environ.get("wsgi.url_scheme", "http"), environ.get("HTTP_HOST"))
 
 
 def text_path(path_info: str) -> str:
@@ -75,66 +65,6 @@ def text_path(path_info: str) -> str:
         return path_info.encode("latin-1").decode("utf-8", "surrogateescape")
     except UnicodeEncodeError:
         return path_info  # a server that already decoded it
-
-
-def merge_headers(headers: list[tuple[str, str]], extra: Headers) -> list[tuple[str, str]]:
-    """Add ``extra`` to an application's headers (contract B11).
-
-    ``Vary: Origin`` is merged into an existing Vary (no second header, no duplicate token,
-    ``Vary: *`` left alone); every other header is appended, even if the application set the
-    same name, as IIS does.  Returns a new list; the application's list is not modified.
-    """
-    return _merge(headers, extra, TEXT)[0]
-
-
-class Spelling(NamedTuple, Generic[AnyStr]):
-    """The header words :func:`_merge` needs, as text (WSGI) or as bytes (ASGI)."""
-
-    vary: AnyStr  # lower case
-    prefix: AnyStr  # "access-control-"
-    star: AnyStr
-    comma: AnyStr
-    joiner: AnyStr  # between Vary tokens
-    vary_name: AnyStr  # how the middleware spells its own Vary header
-
-
-TEXT = Spelling("vary", h.ACCESS_CONTROL_PREFIX, "*", ",", ", ", h.VARY)
-RAW = Spelling(b"vary", h.ACCESS_CONTROL_PREFIX.encode(), b"*", b",", b", ", h.VARY.encode())
-
-
-def _merge(headers: Sequence[tuple[AnyStr, AnyStr]], extra: Iterable[tuple[AnyStr, AnyStr]],
-           spelling: Spelling[AnyStr]) -> tuple[list[tuple[AnyStr, AnyStr]], bool]:
-    """:func:`merge_headers`, and whether the application set an Access-Control-* header
-    itself — found in the same single pass over its headers; for text or raw (ASGI) headers.
-
-    The adapters call it only when one of the application's header names starts with V or A
-    (the others need nothing but appending), so it favours clarity over speed; the common case
-    (the application set no ``Vary``) is still a single list concatenation.
-    """
-    vary_at = -1
-    app_cors = False
-    for index, (name, _) in enumerate(headers):
-        lowered = name.lower()
-        if lowered == spelling.vary:
-            if vary_at < 0:
-                vary_at = index
-        elif lowered[:15] == spelling.prefix:
-            app_cors = True
-    merged = list(headers)
-    if vary_at < 0:
-        merged.extend(extra)
-        return merged, app_cors
-    # The application sent Vary: every Vary header it sent counts, the first one grows.
-    tokens = {t.strip().lower() for name, value in headers if name.lower() == spelling.vary
-              for t in value.split(spelling.comma)}
-    for name, value in extra:
-        if name != spelling.vary_name:
-            merged.append((name, value))
-        elif spelling.star not in tokens and value.lower() not in tokens:
-            vary_name, present = merged[vary_at]
-            merged[vary_at] = (vary_name, present + spelling.joiner + value
-                               if present.strip() else value)
-    return merged, app_cors
 
 
 class CorsMiddleware(ReloadingPolicy):
@@ -169,7 +99,12 @@ class CorsMiddleware(ReloadingPolicy):
 
     def decide(self, environ: WSGIEnvironment) -> Decision:
         """The decision for one request: environ unpacked, the policy asked."""
-        return Decision(*_verdict(self.policy, environ), environ.get("HTTP_ORIGIN"))
+        policy = self.policy
+        verdict = policy.scope_for(text_path(environ.get("PATH_INFO", ""))).verdict(
+            environ.get("REQUEST_METHOD", "GET"), environ.get("HTTP_ORIGIN"),
+            environ.get(_ACRM), environ.get(_ACRH),
+            _own(environ) if policy.exempt_same_origin else None)
+        return Decision(*verdict, environ.get("HTTP_ORIGIN"))
 
     def __call__(self, environ: WSGIEnvironment,
                  start_response: StartResponse) -> Iterable[bytes]:
@@ -182,33 +117,26 @@ class CorsMiddleware(ReloadingPolicy):
         scope = policy.root if policy.single_scope else policy.scope_for(
             text_path(get("PATH_INFO", "")))
         origin = get("HTTP_ORIGIN")
-        # Runs on every request, so the common answers take no call into the policy: they
-        # were decided by ScopePolicy.verdict once, and are read here from its tables.
-        # The headers to add are ``head`` then ``tail``: an allowed origin's own
-        # Access-Control-Allow-Origin, then its rule's shared headers (no tuple built here).
+        # The fast path of iiscors.policy.plan: plan_request's first branches, written out
+        # because they run on nearly every request.  The headers to add are ``head`` then
+        # ``tail`` (an allowed origin's own Access-Control-Allow-Origin, then its rule's shared
+        # headers: no tuple built here).
+        head: Sequence[tuple[str, str]]
         tail: Headers = ()
-        if origin is None:
-            head = scope.passive  # contract B2/B15: Vary and customHeaders only
-        elif policy.exempt_same_origin and origin == _own_origin(environ):
-            head = scope.passive  # contract B13's opt-in: not a CORS request
+        if origin is None or (policy.exempt_same_origin and origin == _own(environ)):
+            head = scope.passive  # contract B2/B15, B13's opt-in: not a CORS request
         else:
             answer = scope.answers.get(origin, scope.any_answer)
             method = get("REQUEST_METHOD", "GET")
             if answer is None:
-                # First sight of this origin, or not an allowed one: the one evaluator
-                # (contract B); only a preflight reads the Access-Control-Request-* headers.
-                if method == "OPTIONS":
-                    _, _, status, head, _, _ = scope.verdict(
-                        method, origin, get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"),
-                        get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS"))
-                else:
-                    _, _, status, head, _, _ = scope.verdict(method, origin)
-                if status is not None:
-                    return self._answer(status, head, start_response)
-            elif method == "OPTIONS" and get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"):
+                # Not decided before: the plan (the exemption does not apply, seen above).
+                plan = plan_request(scope, method, origin, get(_ACRM), get(_ACRH))
+                if plan.status is not None:
+                    return self._answer(plan, start_response)
+                head, tail = plan.headers, plan.rule_headers
+            elif method == "OPTIONS" and get(_ACRM):
                 # Contract B3/B8: an allowed preflight, answered here; the app never runs.
-                start_response(_NO_CONTENT, preflight_headers(
-                    answer, get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS")))
+                start_response(_NO_CONTENT, preflight_headers(answer, get(_ACRH)))
                 return [b""]
             else:
                 head, tail = answer.allow_origin, answer.rule.actual_tail  # contract B9
@@ -220,15 +148,15 @@ class CorsMiddleware(ReloadingPolicy):
                                    exc_info: ExcInfo | None = None) -> Callable[[bytes], object]:
             # Contract B11: only a Vary or an Access-Control-* header of the application needs
             # more than appending; the first letter rules both out for nearly every header.
-            for name, _ in response_headers:
-                if name[:1] in _VARY_OR_ACCESS:
+            for name, _value in response_headers:
+                if name[:1] in MERGE_INITIALS:
                     break
             else:
                 return start_response(status, [*response_headers, *head, *tail], exc_info)
-            merged, app_cors = _merge(response_headers, (*head, *tail), TEXT)
-            if app_cors and not self._warned_duplicate:
-                self._warned_duplicate = warn_duplicates(response_headers)
-            return start_response(status, merged, exc_info)
+            merged = merge_into(response_headers, (*head, *tail), STR_WORDS)
+            if merged.app_sets_cors and not self._warned_duplicate:
+                self._warned_duplicate = warn_app_cors(name for name, _value in response_headers)
+            return start_response(status, merged.headers, exc_info)
 
         return self.app(environ, merging_start_response)
 
@@ -236,32 +164,18 @@ class CorsMiddleware(ReloadingPolicy):
     def _unusable_response(start_response: StartResponse) -> Iterable[bytes]:
         """Strict mode while the configuration is unusable (contract A8, IIS's 500.19)."""
         start_response("500 Internal Server Error", [
-            (h.CONTENT_TYPE, "text/plain; charset=utf-8"),
-            (h.CONTENT_LENGTH, str(len(UNUSABLE_BODY)))])
+            (headers.CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (headers.CONTENT_LENGTH, str(len(UNUSABLE_BODY)))])
         return [UNUSABLE_BODY]
 
-    def _answer(self, status: int, headers: Headers,
-                start_response: StartResponse) -> Iterable[bytes]:
+    @staticmethod
+    def _answer(plan: Plan, start_response: StartResponse) -> Iterable[bytes]:
         """The middleware's own response: an allowed preflight (204) or a refusal (403)."""
-        if status == 204:
-            start_response(_STATUS[204], list(headers))
+        if plan.status == 204:
+            start_response(_STATUS[204], list(plan.headers))
             return [b""]
         start_response(_STATUS[403], [
-            (h.CONTENT_TYPE, "text/plain; charset=utf-8"),
-            (h.CONTENT_LENGTH, str(len(FORBIDDEN_BODY))),
-            *headers])
+            (headers.CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (headers.CONTENT_LENGTH, str(len(FORBIDDEN_BODY))),
+            *plan.headers])
         return [FORBIDDEN_BODY]
-
-
-def warn_duplicates(headers: list[tuple[str, str]]) -> bool:
-    """Log, and return True, if the application set an Access-Control-* header itself.
-
-    Contract B11: the application's Access-Control-* headers are kept and ours are added too,
-    as on IIS; the adapters say so once, since browsers reject the duplicates.
-    """
-    for name, _ in headers:
-        if name.lower().startswith(h.ACCESS_CONTROL_PREFIX):
-            logger.warning("the application sets %s itself and iiscors adds its own: "
-                           "browsers reject duplicated CORS headers", name)
-            return True
-    return False

@@ -16,6 +16,8 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from iiscors.policy.model import Location, format_location
+
 
 class Severity(enum.StrEnum):
     """How bad a diagnostic is.  ``.value`` is the string used in every output format."""
@@ -60,12 +62,7 @@ class Diagnostic:
     fix: str | None = None
 
     def __str__(self) -> str:
-        where = self.file
-        if self.line is not None:
-            where += f":{self.line}"
-            if self.column is not None:
-                where += f":{self.column}"
-        return f"{where}: {self.severity.value} {self.code} {self.message}"
+        return f"{where(self)}: {self.severity.value} {self.code} {self.message}"
 
     @property
     def is_error(self) -> bool:
@@ -229,6 +226,18 @@ def make(code: str, message: str, file: str, line: int | None = None,
     """Build a diagnostic whose severity and fix come from the catalogue."""
     info = CATALOGUE[code]
     return Diagnostic(code, info.severity, message, file, line, column, info.fix)
+
+
+def make_at(code: str, message: str, location: Location | None) -> Diagnostic:
+    """:func:`make`, located at ``location`` (``<unknown>`` when there is none)."""
+    if location is None:
+        return make(code, message, "<unknown>")
+    return make(code, message, location.file, location.line, location.column)
+
+
+def where(diagnostic: Diagnostic) -> str:
+    """Where a diagnostic is, as ``file:line:column`` (the unknown parts left out)."""
+    return format_location(diagnostic.file, diagnostic.line, diagnostic.column)
 
 
 def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
-from iiscors.config.diagnostics import Diagnostic, make
+from iiscors.config.diagnostics import Diagnostic, make_at
 from iiscors.config.rules import Level
 from iiscors.policy.model import EffectiveSection, Location, OriginRule
 from iiscors.policy.origins import OriginMatcher, PatternKind, classify
@@ -36,12 +36,6 @@ _LOOPBACK = re.compile(r"(localhost|[^/]*\.localhost|127(\.[0-9]{1,3}){3}|\[::1\
 #: Probe origins for W222: no real site has them, so the rule they hit is what an unlisted
 #: origin (such as the site's own) hits.
 _PROBES = ("https://own-site.invalid", "http://own-site.invalid")
-
-
-def _at(code: str, message: str, where: Location | None) -> Diagnostic:
-    if where is None:
-        return make(code, message, "<unknown>")
-    return make(code, message, where.file, where.line, where.column)
 
 
 def lint(levels: Sequence[Level], scopes: Mapping[tuple[str, ...], EffectiveSection]
@@ -145,29 +139,29 @@ def rule_checks(rule: OriginRule) -> Iterator[Diagnostic]:
     """The checks about one ``<add origin>`` rule and its own lists."""
     where = rule.location
     for code, message in origin_problems(rule.origin):
-        yield _at(code, message, where)
+        yield make_at(code, message, where)
     kind = classify(rule.origin)
     if rule.allowed and rule.allow_credentials:
         yield from _credential_checks(rule, kind)
     if rule.max_age > MAX_AGE_HONOURED:
         ignored = "Chromium" if rule.max_age <= MAX_AGE_FIREFOX else "Chromium and Firefox"
-        yield _at("W215", f"maxAge=\"{rule.max_age}\" is more than {ignored} honour "
-                  f"(Chromium caps preflight caching at {MAX_AGE_HONOURED} s, Firefox at "
-                  f"{MAX_AGE_FIREFOX} s)", attribute_at(rule, "maxAge"))
+        yield make_at("W215", f"maxAge=\"{rule.max_age}\" is more than {ignored} honour "
+                      f"(Chromium caps preflight caching at {MAX_AGE_HONOURED} s, Firefox at "
+                      f"{MAX_AGE_FIREFOX} s)", attribute_at(rule, "maxAge"))
     headers = [(what, value, at) for what, value, at in rule.header_locations]
     allow_headers = [item for item in headers if item[0] == "allowHeaders"]
     if rule.allow_all_requested_headers and allow_headers:
-        yield _at("W216", "allowAllRequestedHeaders=\"true\" together with a header list: "
-                  "preflights echo the requested headers, and the list is sent only when a "
-                  "preflight asks for none (contract B8)",
-                  allow_headers[0][2])
+        yield make_at("W216", "allowAllRequestedHeaders=\"true\" together with a header list: "
+                      "preflights echo the requested headers, and the list is sent only when a "
+                      "preflight asks for none (contract B8)",
+                      allow_headers[0][2])
     for what, value, at in headers:
         if what == "allowMethods" and value.upper() == "OPTIONS":
-            yield _at("W213", "OPTIONS in allowMethods is never needed: the preflight itself "
-                      "is answered by the CORS module (contract B8)", at)
+            yield make_at("W213", "OPTIONS in allowMethods is never needed: the preflight itself "
+                          "is answered by the CORS module (contract B8)", at)
         elif what == "exposeHeaders" and value.lower().startswith("access-control-"):
-            yield _at("W214", f"exposeHeaders lists '{value}': browsers never expose "
-                      "Access-Control-* response headers to scripts", at)
+            yield make_at("W214", f"exposeHeaders lists '{value}': browsers never expose "
+                          "Access-Control-* response headers to scripts", at)
 
 
 def attribute_at(rule: OriginRule, name: str) -> Location:
@@ -181,19 +175,19 @@ def attribute_at(rule: OriginRule, name: str) -> Location:
 def _credential_checks(rule: OriginRule, kind: PatternKind) -> Iterator[Diagnostic]:
     where = attribute_at(rule, "allowCredentials")
     if kind is PatternKind.ANY:
-        yield _at("W201", "allowCredentials=\"true\" on origin=\"*\": alone, it sends "
-                  "Access-Control-Allow-Origin: * which browsers refuse with credentials; beside "
-                  "other rules, it lets every site make credentialed requests", where)
+        yield make_at("W201", "allowCredentials=\"true\" on origin=\"*\": alone, it sends "
+                      "Access-Control-Allow-Origin: * which browsers refuse with credentials; "
+                      "beside other rules, it lets every site make credentialed requests", where)
     elif kind is PatternKind.SCHEME_WILDCARD:
-        yield _at("W202", f"allowCredentials=\"true\" on origin=\"{rule.origin}\" lets every "
-                  "site of that scheme make credentialed requests and read the answers", where)
+        yield make_at("W202", f"allowCredentials=\"true\" on origin=\"{rule.origin}\" lets every "
+                      "site of that scheme make credentialed requests and read the answers", where)
     elif kind is not PatternKind.NEVER and rule.origin.lower().startswith("http://"):
         authority = rule.origin[len("http://"):]
         # Loopback origins are secure contexts: nothing crosses a network (W203's risk).
         if not _LOOPBACK.fullmatch(authority):
-            yield _at("W203", f"allowCredentials=\"true\" on the http: origin "
-                      f"\"{rule.origin}\": anyone on the network path can inject script into "
-                      "that page and use the user's credentials", where)
+            yield make_at("W203", f"allowCredentials=\"true\" on the http: origin "
+                          f"\"{rule.origin}\": anyone on the network path can inject script into "
+                          "that page and use the user's credentials", where)
 
 
 # -- what applies at a path -------------------------------------------------------------------
@@ -209,28 +203,28 @@ def _unused_rules(levels: Sequence[Level], scopes: Mapping[tuple[str, ...], Effe
             continue
         rules = [entry.value for entry in cors.entries if entry.value is not None]
         if rules and not any(id(rule) in enabled_rules for rule in rules):
-            yield _at("W218", "Origin rules are configured but CORS is not enabled wherever "
-                      "they apply (enabled is false or unset), so they do nothing",
-                      cors.location)
+            yield make_at("W218", "Origin rules are configured but CORS is not enabled wherever "
+                          "they apply (enabled is false or unset), so they do nothing",
+                          cors.location)
 
 
 def _section_checks(section: EffectiveSection) -> Iterable[Diagnostic]:
     where = section.cors_locations[-1] if section.cors_locations else None
     scope = "/" + "/".join(section.path)
     if section.cors_configured and section.enabled and not section.rules:
-        yield _at("W217", f"CORS is enabled for {scope} but has no origin rules: every CORS "
-                  "request is unlisted", where)
+        yield make_at("W217", f"CORS is enabled for {scope} but has no origin rules: every CORS "
+                      "request is unlisted", where)
     if section.cors_configured and not section.cors_module:
-        yield _at("W221", "The CorsModule is removed here while <cors> is configured: the "
-                  "section has no effect (contract D1)", section.modules_location)
+        yield make_at("W221", "The CorsModule is removed here while <cors> is configured: the "
+                      "section has no effect (contract D1)", section.modules_location)
     if not section.active:
         return
     for (name, _), header_at in zip(section.custom_headers,
                                     section.custom_header_locations, strict=True):
         if name.lower().startswith("access-control-"):
             # Contract C1: customHeaders are added to every response, CORS's own included.
-            yield _at("W220", f"customHeaders adds '{name}' where <cors> is enabled: every "
-                      "response carries it twice and browsers reject it", header_at)
+            yield make_at("W220", f"customHeaders adds '{name}' where <cors> is enabled: every "
+                          "response carries it twice and browsers reject it", header_at)
     if section.fail_unlisted_origins and section.rules:
         yield from _fail_unlisted_checks(section, where, scope)
 
@@ -241,8 +235,8 @@ def _fail_unlisted_checks(section: EffectiveSection, where: Location | None,
     star = next((rule for rule in rules if rule.origin == "*"), None)
     if star is not None and star.allowed and all(rule.allowed for rule in rules):
         # Contract B7: with an allowed * every origin is listed and allowed: nothing is refused.
-        yield _at("W219", f"failUnlistedOrigins is true for {scope} but the allowed "
-                  "origin=\"*\" rule lists every origin, so it never refuses one", where)
+        yield make_at("W219", f"failUnlistedOrigins is true for {scope} but the allowed "
+                      "origin=\"*\" rule lists every origin, so it never refuses one", where)
         return
     # W222 (contract B13): iiscors cannot know the site's own origin, so it asks what an origin
     # matched by no exact or host-wildcard rule gets.  Unless both an https: and an http:
@@ -256,6 +250,7 @@ def _fail_unlisted_checks(section: EffectiveSection, where: Location | None,
             refused.append(probe.partition(":")[0] + ":")
     if refused:
         schemes = " and ".join(refused)
-        yield _at("W222", f"failUnlistedOrigins is true for {scope}: browsers send Origin on a "
-                  "page's own POST/PUT/DELETE, so a site whose own origin is not listed gets 403 "
-                  f"on its own forms (here every unlisted {schemes} origin is refused)", where)
+        yield make_at("W222", f"failUnlistedOrigins is true for {scope}: browsers send Origin "
+                      "on a page's own POST/PUT/DELETE, so a site whose own origin is not listed "
+                      f"gets 403 on its own forms (here every unlisted {schemes} origin is "
+                      "refused)", where)

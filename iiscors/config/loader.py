@@ -15,7 +15,6 @@ import codecs
 import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from lxml import etree
 
@@ -55,7 +54,9 @@ def _make_parser() -> etree.XMLParser:
     return parser
 
 
-_BOMS = (
+#: The byte order marks contract A2 accepts and the encoding each announces, written once
+#: for the loader and for the directory search's peek at a file's root element.
+BYTE_ORDER_MARKS: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF8, "utf-8"),
     (codecs.BOM_UTF16_LE, "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16-be"),
@@ -100,7 +101,7 @@ def _encoding_of(data: bytes, name: str) -> tuple[str | None, list[Diagnostic]]:
     if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
         # Before the UTF-16 check: a UTF-32-LE BOM starts with the UTF-16-LE one.
         return None, [make("E104", "UTF-32 is not supported", name, 1, 1)]
-    for bom, encoding in _BOMS:
+    for bom, encoding in BYTE_ORDER_MARKS:
         if data.startswith(bom):
             body = data[len(bom):].decode(encoding, errors="replace")
             declared = _DECLARED_TEXT.match(body)
@@ -278,7 +279,3 @@ _START_TAG = re.compile(r"""<(?:[^>"']+|"[^"]*"|'[^']*')*>?""")
 
 #: One attribute of a start tag: its name, then its quoted value.
 _ATTRIBUTE = re.compile(r"""\s([^\s=/>]+)\s*=\s*(?:"[^"]*"|'[^']*')""")
-
-
-def display_name(path: str | Path) -> str:
-    return os.fspath(path)

@@ -13,15 +13,16 @@ every problem (contract A7).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Generic, Literal, TypeVar
 
 from lxml import etree
 
-from iiscors.config.diagnostics import Diagnostic, make
+from iiscors.config.diagnostics import Diagnostic, make_at
 from iiscors.config.loader import XmlDocument
 from iiscors.config.schema import AttributeSpec, ElementSpec, element_specs, schema_violations
+from iiscors.policy import headers
 from iiscors.policy.model import Location, OriginRule
 
 T = TypeVar("T")
@@ -30,8 +31,6 @@ _INT32 = re.compile(r"[+-]?[0-9]+")
 #: The namespace of web.config transforms (xdt:Transform, xdt:Locator), in lxml's {ns} form
 XDT = "{http://schemas.microsoft.com/XML-Document-Transform}"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-#: RFC 9110 token: header names and methods (contract A4: they reach response headers)
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 #: what a WSGI server can send in a header value (PEP 3333: latin-1), control characters aside
 _SENDABLE = re.compile(r"[\x20-\x7e\xa0-\xff]*")
 _BLANK = re.compile(r"\s*")
@@ -104,7 +103,7 @@ class _Walk:
         return Location(self.document.name, line, column)
 
     def report(self, code: str, message: str, where: Location) -> None:
-        self.diagnostics.append(make(code, message, where.file, where.line, where.column))
+        self.diagnostics.append(make_at(code, message, where))
 
     # -- the generic checks of contract A4/A5, driven by the XSD's element table -------------
 
@@ -156,7 +155,8 @@ class _Walk:
         elif attribute.kind in ("key", "token", "value") and control is not None:
             problem = ("E208", f"Attribute '{name}' holds a control character "
                        f"{control.group()!r}")
-        elif attribute.kind == "token" and not _TOKEN.fullmatch(value):
+        elif attribute.kind == "token" and not headers.TOKEN.fullmatch(value):
+            # Contract A4: header names and methods reach response headers.
             problem = ("E210", f"'{value}' cannot be sent as a header name or method: "
                        f"attribute '{name}' must be an HTTP token")
         elif attribute.kind == "value" and not _SENDABLE.fullmatch(value):
@@ -204,7 +204,7 @@ class _Walk:
         # Most rules of a large file are a bare <add origin="..."/>: skip the child lookups.
         lists = len(element) > 0
         allow_headers = element.find("allowHeaders") if lists else None
-        headers, header_at = self.key_list(allow_headers, "header", "allowHeaders")
+        header_names, header_at = self.key_list(allow_headers, "header", "allowHeaders")
         methods, method_at = self.key_list(element.find("allowMethods") if lists else None,
                                            "method", "allowMethods")
         exposed, exposed_at = self.key_list(element.find("exposeHeaders") if lists else None,
@@ -219,7 +219,7 @@ class _Walk:
             allow_all_requested_headers=(
                 allow_headers is not None
                 and bool_attribute(allow_headers, "allowAllRequestedHeaders", False)),
-            allow_headers=headers,
+            allow_headers=header_names,
             allow_methods=methods,
             expose_headers=exposed,
             location=self.at(element, "origin"),
@@ -336,26 +336,45 @@ def read_levels(document: XmlDocument, *, prefix: tuple[str, ...] = (),
         walk.report("E106", f"The root element is <{tag(root)}>, not <configuration>",
                     walk.at(root))
         return [], walk.diagnostics
+    places = _collect_places(walk, root, prefix)
+    _report_misplaced_cors(walk, root)
     specs = element_specs()
-    found: dict[tuple[str, ...], dict[str, etree._Element]] = {}
-    displays: dict[tuple[str, ...], tuple[str, Location | None]] = {}
-    order: dict[tuple[str, ...], int] = {}
+    levels = [_read_level(walk, path, place, depth, order, specs)
+              for order, (path, place) in enumerate(places.items())]
+    if not any(level.cors is not None for level in levels):
+        walk.report("W101", "No system.webServer/cors section: nothing to check",
+                    Location(document.name, None))
+    return levels, walk.diagnostics
 
-    def collect(web_server: etree._Element, key: tuple[str, ...], display: str,
+
+@dataclass(slots=True)
+class _Place:
+    """The sections one file defines for one path, as found: not read yet."""
+
+    display: str
+    location: Location | None
+    sections: dict[str, etree._Element] = field(default_factory=dict)
+
+
+def _collect_places(walk: _Walk, root: etree._Element,
+                    prefix: tuple[str, ...]) -> dict[tuple[str, ...], _Place]:
+    """The sections of the file's own ``system.webServer`` and of each ``<location path>``'s,
+    by path (contract A9), in file order; a section written twice for one path is E301."""
+    places: dict[tuple[str, ...], _Place] = {}
+
+    def collect(web_server: etree._Element, path: tuple[str, ...], display: str,
                 where: Location | None) -> None:
-        sections = found.setdefault(key, {})
-        displays.setdefault(key, (display, where))
-        order.setdefault(key, len(order))
+        place = places.setdefault(path, _Place(display, where))
         for child in web_server:
             if child.tag not in _SECTIONS:
                 continue
-            if child.tag in sections:
+            if child.tag in place.sections:
                 path_text = f" for path '{display}'" if display else ""
                 walk.report("E301", f"Config section 'system.webServer/{tag(child)}' already "
                             f"defined{path_text}. Sections must only appear once per config "
                             "file", walk.at(child))
                 continue
-            sections[child.tag] = child
+            place.sections[child.tag] = child
 
     for child in root:
         if child.tag == "system.webServer":
@@ -369,7 +388,11 @@ def read_levels(document: XmlDocument, *, prefix: tuple[str, ...] = (),
             for web_server in child.iterchildren("system.webServer"):
                 collect(web_server, prefix + segments, raw_path.strip().strip("/"),
                         walk.at(child))
+    return places
 
+
+def _report_misplaced_cors(walk: _Walk, root: etree._Element) -> None:
+    """W102: a ``<cors>`` anywhere but under a ``system.webServer`` the walk reads."""
     for cors in root.iter("cors"):
         parent = cors.getparent()
         grand = parent.getparent() if parent is not None else None
@@ -379,29 +402,27 @@ def read_levels(document: XmlDocument, *, prefix: tuple[str, ...] = (),
             walk.report("W102", "This <cors> element is not under system.webServer: it is some "
                         "other product's section, not the IIS CORS module's", walk.at(cors))
 
-    levels: list[Level] = []
-    for key, sections in found.items():
-        cors_section: CorsSection | None = None
-        custom: CustomHeadersSection | None = None
-        modules: ModulesSection | None = None
-        if "cors" in sections:
-            cors_section = _section(walk, sections["cors"], specs["cors"], walk.cors)
-        if "httpProtocol" in sections:
-            holders = sections["httpProtocol"].findall("customHeaders")
-            for extra in holders[1:]:
-                walk.report("E209", "Element 'customHeaders' may appear only once here",
-                            walk.at(extra))
-            if holders:
-                custom = _section(walk, holders[0], specs["customHeaders"], walk.custom_headers)
-        if "modules" in sections:
-            modules = _section(walk, sections["modules"], specs["modules"], walk.modules)
-        display, where = displays[key]
-        levels.append(Level(key, display, document.name, depth, order[key], cors_section,
-                            custom, modules, where))
-    if not any(level.cors is not None for level in levels):
-        walk.report("W101", "No system.webServer/cors section: nothing to check",
-                    Location(document.name, None))
-    return levels, walk.diagnostics
+
+def _read_level(walk: _Walk, path: tuple[str, ...], place: _Place, depth: int, order: int,
+                specs: Mapping[str, ElementSpec]) -> Level:
+    """Check and read the sections of one place into its :class:`Level`."""
+    sections = place.sections
+    cors_section: CorsSection | None = None
+    custom: CustomHeadersSection | None = None
+    modules: ModulesSection | None = None
+    if "cors" in sections:
+        cors_section = _section(walk, sections["cors"], specs["cors"], walk.cors)
+    if "httpProtocol" in sections:
+        holders = sections["httpProtocol"].findall("customHeaders")
+        for extra in holders[1:]:
+            walk.report("E209", "Element 'customHeaders' may appear only once here",
+                        walk.at(extra))
+        if holders:
+            custom = _section(walk, holders[0], specs["customHeaders"], walk.custom_headers)
+    if "modules" in sections:
+        modules = _section(walk, sections["modules"], specs["modules"], walk.modules)
+    return Level(path, place.display, walk.document.name, depth, order, cors_section, custom,
+                 modules, place.location)
 
 
 SectionT = TypeVar("SectionT")

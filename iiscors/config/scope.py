@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TypeVar, cast
 
-from iiscors.config.diagnostics import Diagnostic, make
+from iiscors.config.diagnostics import Diagnostic, make_at
 from iiscors.config.rules import Entry, Level, duplicate_message
 from iiscors.policy.model import EffectiveSection, Location, OriginRule
 
@@ -39,18 +39,14 @@ def apply_entries(inherited: Sequence[tuple[str, T, Location]], entries: Iterabl
             items.clear()
         elif entry.op == "remove":
             if items.pop(folded, None) is None and warn_missing:
-                diagnostics.append(_at("W103", f"<remove {key}=\"{entry.key}\"/>: no such "
-                                       "entry here", entry.location))
+                diagnostics.append(make_at("W103", f"<remove {key}=\"{entry.key}\"/>: no such "
+                                           "entry here", entry.location))
         elif folded in items:
-            diagnostics.append(_at("E302", duplicate_message(key, entry.key), entry.location))
+            diagnostics.append(make_at("E302", duplicate_message(key, entry.key), entry.location))
         else:
             # An add always carries its value (None only for <modules>, whose adds have none).
             items[folded] = (entry.key, cast(T, entry.value), entry.location)
     return list(items.values())
-
-
-def _at(code: str, message: str, where: Location) -> Diagnostic:
-    return make(code, message, where.file, where.line, where.column)
 
 
 def merge(path: tuple[str, ...], levels: Sequence[Level],

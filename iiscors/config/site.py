@@ -79,65 +79,85 @@ def scan_site(root: str | os.PathLike[str], *, max_directories: int = MAX_DIRECT
     """Find ``root/web.config`` and every sub-directory's, bounded; never raises."""
     root_path = Path(root)
     display_root = os.fspath(root_path)
-    diagnostics: list[Diagnostic] = []
     try:
         real_root = os.path.realpath(root_path, strict=True)
         if not os.path.isdir(real_root):
             raise NotADirectoryError(display_root)
     except OSError as exc:
-        diagnostics.append(make("E100", f"Cannot read the site root: {exc.strerror or exc}",
-                                display_root))
-        return SiteScan(root_path, (), (), tuple(diagnostics))
-
-    files: list[SourceFile] = []
-    stamps: list[tuple[str, Stamp]] = []
-    directories = 0
+        return SiteScan(root_path, (), (), (make(
+            "E100", f"Cannot read the site root: {exc.strerror or exc}", display_root),))
+    walk = _SiteWalk(real_root, max_depth)
     # Depth-first, each entry: (directory as reached, its prefix, its ancestors' real paths).
-    pending: list[tuple[str, tuple[str, ...], frozenset[str]]] = [
-        (display_root, (), frozenset({real_root}))]
+    pending: list[_Directory] = [(display_root, (), frozenset({real_root}))]
+    directories = 0
     while pending:
-        directory, prefix, ancestors = pending.pop()
         directories += 1
         if directories > max_directories:
-            diagnostics.append(make(
+            walk.diagnostics.append(make(
                 "E100", f"Cannot read the site: more than {max_directories} directories "
                 "(raise max_directories to load it)", display_root))
             break
-        stamps.append((directory, stamp(directory)))  # before listing: see SiteScan
+        children = walk.visit(*pending.pop())
+        if children is None:
+            break  # too deep: the walk stops with its diagnostic
+        pending.extend(reversed(children))
+    return SiteScan(root_path, tuple(walk.files), tuple(walk.stamps), tuple(walk.diagnostics))
+
+
+#: A directory to visit: its path as reached, its prefix, and its ancestors' real paths.
+_Directory = tuple[str, tuple[str, ...], frozenset[str]]
+
+
+class _SiteWalk:
+    """What a walk of one site root has found so far, and how it visits one directory."""
+
+    def __init__(self, real_root: str, max_depth: int) -> None:
+        self.real_root = real_root
+        self.max_depth = max_depth
+        self.files: list[SourceFile] = []
+        self.stamps: list[tuple[str, Stamp]] = []
+        self.diagnostics: list[Diagnostic] = []
+
+    def visit(self, directory: str, prefix: tuple[str, ...],
+              ancestors: frozenset[str]) -> list[_Directory] | None:
+        """Note the directory's web.config and return its sub-directories to visit, or None
+        when one of them is deeper than ``max_depth`` (the walk then stops)."""
+        self.stamps.append((directory, stamp(directory)))  # before listing: see SiteScan
         try:
             with os.scandir(directory) as entries:
                 listing = sorted(entries, key=lambda e: e.name)
         except OSError:
-            continue  # an unreadable directory cannot be served either
-        configs = [e for e in listing if e.name.lower() == WEB_CONFIG]
-        if len(configs) > 1:
-            names = ", ".join(e.name for e in configs)
-            diagnostics.append(make("E100", f"Cannot read the site: {names} differ only in "
-                                    "case (IIS on Windows could see only one)", directory))
-        for entry in configs[:1]:
-            target = _resolved(entry.path, real_root)
-            if target is not None and os.path.isfile(target):
-                stamps.append((entry.path, stamp(entry.path)))
-                # Contract A9: a sub-directory's file applies below its directory.
-                files.append(SourceFile(entry.path, prefix, None))
-        children: list[tuple[str, tuple[str, ...], frozenset[str]]] = []
+            return []  # an unreadable directory cannot be served either
+        self._note_config(directory, prefix, [e for e in listing if is_web_config(e.name)])
+        children: list[_Directory] = []
         for entry in listing:
             if not _is_directory(entry):
                 continue
-            child_real = _resolved(entry.path, real_root)
+            child_real = _resolved(entry.path, self.real_root)
             if child_real is None or child_real in ancestors:
                 continue  # outside the root, or a link back to an ancestor (a cycle)
-            if len(prefix) + 1 > max_depth:
-                diagnostics.append(make(
-                    "E100", f"Cannot read the site: directories nest deeper than {max_depth} "
-                    "levels (raise max_depth to load it)", entry.path))
-                pending.clear()
-                children = []
-                break
+            if len(prefix) + 1 > self.max_depth:
+                self.diagnostics.append(make(
+                    "E100", f"Cannot read the site: directories nest deeper than "
+                    f"{self.max_depth} levels (raise max_depth to load it)", entry.path))
+                return None
             children.append((entry.path, (*prefix, fold_segment(entry.name)),
                              ancestors | {child_real}))
-        pending.extend(reversed(children))
-    return SiteScan(root_path, tuple(files), tuple(stamps), tuple(diagnostics))
+        return children
+
+    def _note_config(self, directory: str, prefix: tuple[str, ...],
+                     configs: list[os.DirEntry[str]]) -> None:
+        if len(configs) > 1:
+            names = ", ".join(e.name for e in configs)
+            self.diagnostics.append(make("E100", f"Cannot read the site: {names} differ only "
+                                         "in case (IIS on Windows could see only one)",
+                                         directory))
+        for entry in configs[:1]:
+            target = _resolved(entry.path, self.real_root)
+            if target is not None and os.path.isfile(target):
+                self.stamps.append((entry.path, stamp(entry.path)))
+                # Contract A9: a sub-directory's file applies below its directory.
+                self.files.append(SourceFile(entry.path, prefix, None))
 
 
 def _is_directory(entry: os.DirEntry[str]) -> bool:

@@ -5,17 +5,26 @@ configuration (header tuples, the origin table, the decisions that never vary) i
 in :class:`ScopePolicy`.  The only state that changes after construction is a memo of its own
 results: the answers of allowed origins already decided (:attr:`ScopePolicy.answers`, bounded)
 and each rule's last proven Access-Control-Request-Headers echo; neither changes a decision.
-The WSGI and ASGI adapters and ``iiscors explain`` all act on the same :class:`Decision`, so
-what explain prints is what the middleware does.
+
+One operation, one evaluator: :meth:`ScopePolicy.verdict` decides a request in one scope and
+returns a :class:`Verdict`.  Everything else wraps it:
+
+- :meth:`Policy.evaluate` (and the public ``Config.evaluate``/``Config.decide`` and the adapters'
+  ``CorsMiddleware.decide``) find the scope and add the origin: a :class:`Decision`, which
+  ``iiscors explain`` and the tests read;
+- the adapters' request plan, :func:`iiscors.policy.plan.plan_request`, turns it into what to
+  write, reading :attr:`ScopePolicy.answers` first so that a repeat is not decided again.
+
+So what explain prints is what the middleware does.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from iiscors.policy import headers as h
+from iiscors.policy import headers
 from iiscors.policy.model import EffectiveSection, OriginRule
 from iiscors.policy.origins import OriginMatcher
 from iiscors.policy.scopes import PathTree
@@ -79,10 +88,8 @@ _ALLOWED = Outcome.ALLOWED
 _PASSTHROUGH = Outcome.PASSTHROUGH
 _ACTUAL_ALLOWED = Reason.ACTUAL_ALLOWED
 _PREFLIGHT_ALLOWED = Reason.PREFLIGHT_ALLOWED
-_ALLOW_ANY: tuple[tuple[str, str], ...] = ((h.ALLOW_ORIGIN, "*"),)
+_ALLOW_ANY: tuple[tuple[str, str], ...] = ((headers.ALLOW_ORIGIN, "*"),)
 
-#: What :meth:`ScopePolicy.verdict` returns: a :class:`Decision` without its origin.
-Verdict = tuple[RequestKind, Outcome, int | None, Headers, OriginRule | None, Reason]
 
 #: How many allowed origins a whole :class:`Policy` (all its scopes together) keeps a ready
 #: :class:`Answer` for (see :attr:`ScopePolicy.answers`); every table is emptied when full.
@@ -120,9 +127,9 @@ def preflight_headers(answer: Answer, request_headers: str | None) -> list[tuple
         return [*allow_origin, *rule.preflight_tail]
     last, echoed = rule.last_echo
     if last != request_headers:
-        if not h.echoable_request_headers(request_headers):
+        if not headers.echoable_request_headers(request_headers):
             return [*allow_origin, *rule.preflight_tail]
-        echoed = (h.ALLOW_HEADERS, request_headers)
+        echoed = (headers.ALLOW_HEADERS, request_headers)
         if len(request_headers) <= LAST_ECHO_MAX:
             # One slot per rule, replaced as a whole: a reader never sees a value paired with
             # another value's header (a page sends the same list preflight after preflight).
@@ -140,6 +147,35 @@ class CorsRequest(NamedTuple):
     path: str = "/"
     host: str | None = None
     scheme: str = "http"
+
+
+class Verdict(NamedTuple):
+    """What :meth:`ScopePolicy.verdict` decides: a :class:`Decision` without its origin (see
+    :class:`Decision` for the fields)."""
+
+    kind: RequestKind
+    outcome: Outcome
+    status: int | None
+    headers: Headers
+    rule: OriginRule | None
+    why: Reason
+
+
+class Plan(NamedTuple):
+    """What an adapter does with one request (:func:`iiscors.policy.plan.plan_request`).
+
+    ``status`` 204 or 403: the adapter answers itself, with ``headers`` (and, for a 403, a
+    short text body), before the application and any authentication inside it run (contract
+    B7, B8).  ``status`` None: the adapter calls the application and adds ``headers``, then
+    ``rule_headers``, to whatever response it starts, any status (contract B9, B11, B15, C1);
+    nothing to add when both are empty.
+    """
+
+    status: int | None
+    headers: Sequence[tuple[str, str]]
+    #: the shared headers of the rule that allowed the origin, kept apart from the origin's own
+    #: Access-Control-Allow-Origin so that a repeat is planned without building a tuple
+    rule_headers: Headers = ()
 
 
 class Decision(NamedTuple):
@@ -215,16 +251,22 @@ class ScopePolicy:
     __slots__ = (
         "_budget",
         "_compiled",
-        "_denied_outcome",
-        "_denied_status",
+        "_denied",
         "_exact",
+        "_inactive",
         "_matcher",
+        "_no_origin",
+        "_not_serialized",
+        "_same_origin",
+        "_unlisted",
         "active",
         "answers",
         "any_answer",
         "custom",
         "fail",
         "passive",
+        "passive_plan",
+        "refused_plan",
         "section",
         "static_star",
         "vary",
@@ -241,16 +283,15 @@ class ScopePolicy:
         #: contract C1: added to every response, the middleware's own 204 and 403 included
         self.custom: Headers = section.custom_headers
         # Contract B15: in an enabled scope that echoes, every response varies on Origin.
-        vary: Headers = ((h.VARY, "Origin"),) if self.active and not self.static_star else ()
-        self.vary: Headers = vary + self.custom
+        echoes = self.active and not self.static_star
+        self.vary: Headers = ((headers.VARY, "Origin"), *self.custom) if echoes else self.custom
         #: headers for requests CORS leaves alone in this scope (no Origin, unlisted, disabled)
         self.passive: Headers = self.vary if self.active else self.custom
-        self._denied_status = 403 if self.fail else None
-        self._denied_outcome = Outcome.DENIED if self.fail else Outcome.PASSTHROUGH
         self._compiled = tuple(self._compile(rule) for rule in rules)
         self._matcher: OriginMatcher[CompiledRule] = OriginMatcher(
             (compiled.rule.origin, compiled) for compiled in self._compiled)
         self._exact = self._matcher.exact
+        self._build_fixed_verdicts()
         #: Ready answers of allowed origins already seen, so that the adapters can answer a
         #: repeated origin with one dict lookup and no call into :meth:`verdict` (the origin
         #: lookup, B4-B6, is then done once per origin, not per request).  Filled only by
@@ -267,15 +308,48 @@ class ScopePolicy:
         if self.static_star and self.active and star is not None and star.rule.allowed:
             self.any_answer = Answer(_ALLOW_ANY, star)
 
+    def _build_fixed_verdicts(self) -> None:
+        """Every verdict (and plan) that does not depend on the origin's text, built once: a
+        request that is not allowed is then a lookup, with no enum member read and no tuple
+        built (unlisted origins come again and again, and are never kept in :attr:`answers`)."""
+        passive = self.passive
+        #: what the adapters do with a request CORS leaves alone here, and with an origin the
+        #: rules do not allow: every verdict but an allowance carries the passive headers
+        self.passive_plan = Plan(None, passive)
+        self.refused_plan = Plan(403, passive) if self.fail else self.passive_plan
+        self._no_origin = Verdict(_NOT_CORS, _PASSTHROUGH, None, passive, None, Reason.NO_ORIGIN)
+        self._same_origin = Verdict(_NOT_CORS, _PASSTHROUGH, None, passive, None,
+                                    Reason.SAME_ORIGIN)  # contract B13's opt-in
+        off = Reason.DISABLED if not self.section.enabled else Reason.MODULE_REMOVED
+        self._inactive = {kind: Verdict(kind, _PASSTHROUGH, None, self.custom, None, off)
+                          for kind in RequestKind}  # contract B1, D1
+
+        def refusals(rule: OriginRule | None, if_fail: Reason,
+                     if_pass: Reason) -> dict[RequestKind, Verdict]:
+            # Contract B7: 403 with failUnlistedOrigins, else the app answers without CORS.
+            outcome, status, why = ((Outcome.DENIED, 403, if_fail) if self.fail
+                                    else (_PASSTHROUGH, None, if_pass))
+            return {kind: Verdict(kind, outcome, status, passive, rule, why)
+                    for kind in (_PREFLIGHT, _ACTUAL)}
+
+        self._unlisted = refusals(None, Reason.UNLISTED_FAIL, Reason.UNLISTED_PASS)
+        self._not_serialized = refusals(None, Reason.NOT_SERIALIZED_FAIL,
+                                        Reason.NOT_SERIALIZED_PASS)  # contract B6
+        self._denied = {compiled: refusals(compiled.rule, Reason.DENIED_FAIL, Reason.DENIED_PASS)
+                        for compiled in self._compiled if not compiled.rule.allowed}
+
     def _compile(self, rule: OriginRule) -> CompiledRule:
-        credentials: Headers = ((h.ALLOW_CREDENTIALS, "true"),) if rule.allow_credentials else ()
-        methods: Headers = ((h.ALLOW_METHODS, h.join(rule.allow_methods)),) \
-            if rule.allow_methods else ()
-        allow_headers: Headers = ((h.ALLOW_HEADERS, h.join(rule.allow_headers)),) \
-            if rule.allow_headers else ()
-        max_age: Headers = ((h.MAX_AGE, str(rule.max_age)),) if rule.max_age >= 0 else ()
-        expose: Headers = ((h.EXPOSE_HEADERS, h.join(rule.expose_headers)),) \
-            if rule.expose_headers else ()
+        def header(name: str, value: str, present: bool) -> Headers:
+            return ((name, value),) if present else ()
+
+        credentials = header(headers.ALLOW_CREDENTIALS, "true", rule.allow_credentials)
+        methods = header(headers.ALLOW_METHODS, headers.join(rule.allow_methods),
+                         bool(rule.allow_methods))
+        allow_headers = header(headers.ALLOW_HEADERS, headers.join(rule.allow_headers),
+                               bool(rule.allow_headers))
+        max_age = header(headers.MAX_AGE, str(rule.max_age), rule.max_age >= 0)
+        expose = header(headers.EXPOSE_HEADERS, headers.join(rule.expose_headers),
+                        bool(rule.expose_headers))
         before = credentials + methods
         after = max_age + self.vary
         return CompiledRule(
@@ -290,10 +364,12 @@ class ScopePolicy:
                 request_headers: str | None = None, own_origin: str | None = None) -> Verdict:
         """Decide one request (contract B1-B15); ``own_origin`` enables the B13 exemption.
 
-        The one evaluator: :meth:`decide` wraps its result in a :class:`Decision` for
-        ``explain`` and the tests, while the adapters read the plain tuple, which is cheaper to
-        build on every request.  (Runs on every request: module-level aliases of the enum
-        members and tuple concatenation keep it short.)
+        The one evaluator: :meth:`Policy.evaluate` adds the origin to its :class:`Verdict` to
+        make the :class:`Decision` that ``explain`` and the tests read, and the adapters'
+        request plan (:func:`iiscors.policy.plan.plan_request`) acts on it.  (Runs on every
+        request the adapters cannot answer from :attr:`answers`: the verdicts that never vary
+        are built in advance, module-level aliases of the enum members and tuple concatenation
+        keep the rest short.)
         """
         if origin is None:
             kind = _NOT_CORS
@@ -303,12 +379,11 @@ class ScopePolicy:
         else:
             kind = _ACTUAL
         if not self.active:
-            why = Reason.DISABLED if not self.section.enabled else Reason.MODULE_REMOVED
-            return (kind, _PASSTHROUGH, None, self.custom, None, why)
+            return self._inactive[kind]
         if origin is None:
-            return (kind, _PASSTHROUGH, None, self.passive, None, Reason.NO_ORIGIN)
+            return self._no_origin
         if own_origin is not None and origin == own_origin:
-            return (_NOT_CORS, _PASSTHROUGH, None, self.passive, None, Reason.SAME_ORIGIN)
+            return self._same_origin
         # The common case first: one dict lookup, no method call (an exact key is serialized).
         compiled = self._exact.get(origin)
         if compiled is not None:
@@ -316,12 +391,10 @@ class ScopePolicy:
         else:
             compiled, serialized = self._matcher.match_patterns(origin)
         if compiled is None:
-            return (kind, self._denied_outcome, self._denied_status, self.passive, None,
-                    Reason.UNLISTED_FAIL if self.fail else Reason.UNLISTED_PASS)
+            return self._unlisted[kind]
         rule = compiled.rule
         if not rule.allowed:
-            return (kind, self._denied_outcome, self._denied_status, self.passive, rule,
-                    Reason.DENIED_FAIL if self.fail else Reason.DENIED_PASS)
+            return self._denied[compiled][kind]
         if self.any_answer is not None:
             answer = self.any_answer  # contract B10: the static "*", whatever the Origin
         elif serialized:
@@ -329,13 +402,12 @@ class ScopePolicy:
         else:
             # Contract B6: only "*" matched a value that is not a serialized origin, and the
             # response would echo it: treat it as unlisted, never copy it into a header.
-            return (kind, self._denied_outcome, self._denied_status, self.passive, None,
-                    Reason.NOT_SERIALIZED_FAIL if self.fail else Reason.NOT_SERIALIZED_PASS)
+            return self._not_serialized[kind]
         if kind is not _PREFLIGHT:
-            return (kind, _ALLOWED, None, answer.allow_origin + compiled.actual_tail, rule,
-                    _ACTUAL_ALLOWED)
-        return (kind, _ALLOWED, 204, tuple(preflight_headers(answer, request_headers)), rule,
-                _PREFLIGHT_ALLOWED)
+            return Verdict(kind, _ALLOWED, None, answer.allow_origin + compiled.actual_tail,
+                           rule, _ACTUAL_ALLOWED)
+        return Verdict(kind, _ALLOWED, 204, tuple(preflight_headers(answer, request_headers)),
+                       rule, _PREFLIGHT_ALLOWED)
 
     def forget(self) -> None:
         """Empty this scope's memo (its answers and its rules' last echo): every origin is then
@@ -346,18 +418,11 @@ class ScopePolicy:
 
     def _remember(self, origin: str, compiled: CompiledRule) -> Answer:
         """The answer of an allowed serialized origin, echoed (B10), kept when short enough."""
-        answer = Answer(((h.ALLOW_ORIGIN, origin),), compiled)
+        answer = Answer(((headers.ALLOW_ORIGIN, origin),), compiled)
         if len(origin) <= ANSWER_CACHE_MAX_ORIGIN:
             self._budget.spend()
             self.answers[origin] = answer
         return answer
-
-    def decide(self, method: str, origin: str | None, request_method: str | None = None,
-               request_headers: str | None = None, own_origin: str | None = None) -> Decision:
-        """The :class:`Decision` for one request: :meth:`verdict`, with the origin kept for the
-        reason's wording."""
-        return Decision(*self.verdict(method, origin, request_method, request_headers,
-                                      own_origin), origin)
 
 
 class Policy:
@@ -406,5 +471,6 @@ class Policy:
         own = None
         if self.exempt_same_origin and request.host:
             own = f"{request.scheme}://{request.host}"
-        return self.scope_for(request.path).decide(
+        verdict = self.scope_for(request.path).verdict(
             request.method, request.origin, request.request_method, request.request_headers, own)
+        return Decision(*verdict, request.origin)

@@ -19,7 +19,16 @@ class Location:
     column: int | None = None
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}" if self.line is not None else self.file
+        # A rule is named by file and line in reasons and in explain: what people look for.
+        return format_location(self.file, self.line)
+
+
+def format_location(file: str, line: int | None = None, column: int | None = None) -> str:
+    """``file:line:column``, leaving out what is unknown (a column only after a line): how every
+    place is written, in diagnostics, reports and reasons."""
+    if line is None:
+        return file
+    return f"{file}:{line}" if column is None else f"{file}:{line}:{column}"
 
 
 @dataclass(frozen=True, slots=True)
