@@ -22,8 +22,6 @@ PENDING: dict[str, set[str]] = {
     "iiscors/serving/playground.py": {"token"},
     # the inline BOM tuple -> for bom, name in BYTE_ORDER_MARKS (from iiscors.config.loader)
     "iiscors/cli/discover.py": {"bom"},
-    # def where(d) -> from iiscors.config.diagnostics import where
-    "iiscors/cli/report.py": {"location"},
 }
 HOMES = {"token": "iiscors/policy/headers.py", "bom": "iiscors/config/loader.py",
          "location": "iiscors/policy/model.py"}

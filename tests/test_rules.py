@@ -30,7 +30,7 @@ CASES: list[tuple[str, bytes, list[tuple[str, int | None]]]] = [
         '    <rewrite><rules><rule name="x" bogus="1"/></rules></rewrite>',
         '    <cors enabled="true"><add origin="https://a.example" /></cors>',
         "  </system.webServer>",
-        "</configuration>"), []),
+        "</configuration>"), [("N101", 3)]),  # contract C2: a note, once, that it is not read
     ("A4-unrecognized-attribute-and-element", doc(
         "<configuration><system.webServer>",
         '  <cors enabeld="true">',

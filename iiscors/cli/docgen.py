@@ -16,18 +16,19 @@ from iiscors.config.diagnostics import CATALOGUE, CodeInfo
 #: Where the page lives in a source checkout.
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "docs" / "diagnostics.md"
 
-#: Section headings by code prefix, in page order.
-GROUPS = (
-    ("E1", "Errors: the file itself (contract A1, A2)"),
-    ("E2", "Errors: the section schema (contract A3-A5)"),
-    ("E3", "Errors: the configuration system (contract A4, A6, A9)"),
-    ("W1", "Warnings: structure (contract A1, A6)"),
-    ("W2", "Warnings: CORS policy lint"),
+#: Section headings by code prefixes, in page order.
+GROUPS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("E1",), "Errors: the file itself (contract A1, A2)"),
+    (("E2",), "Errors: the section schema (contract A3-A5)"),
+    (("E3",), "Errors: the configuration system (contract A4, A6, A9)"),
+    (("W1", "N1"), "Structure: warnings and notes (contract A1, A6, C2)"),
+    (("W2",), "Warnings: CORS policy lint"),
+    (("W3", "N3"), "customHeaders lint: warnings and notes (contract C1, C3)"),
 )
 
 INTRO = """\
 Every problem `iiscors validate` (and `check_config`, `load_config`) reports has a stable code.
-Codes are never renumbered; new ones are only added.
+Codes are never renumbered; new ones are only added. Contract C3 gives them three severities:
 
 - **Errors** (`E…`) are what IIS itself refuses: the site would answer 500.19. A configuration
   with an error is unusable: the middleware refuses to load it (`ConfigError`), and
@@ -35,6 +36,14 @@ Codes are never renumbered; new ones are only added.
 - **Warnings** (`W…`) are configurations IIS accepts but that do not do what their author
   meant, or are unsafe. They never change behaviour. `iiscors validate` exits 0 on warnings,
   1 with `--strict`; `--ignore W213,W222` leaves chosen warnings out.
+- **Notes** (`N…`, and `W101`) are information, such as "this `<rewrite>` section is not
+  interpreted". They never change behaviour nor an exit code, even with `--strict`;
+  `--ignore N301` leaves chosen notes out.
+
+A code keeps its letter when its severity changes: `W101` was a warning and is now a note, and
+kept its code so that `--ignore W101` and code-scanning alerts keep working. The table's
+severity is the one that applies; each entry's **History** says when the code was added and
+what changed since (versions as in CHANGELOG.md).
 
 Each entry gives the meaning, an example that triggers it and the fix. See docs/cli.md for the
 output formats.
@@ -91,21 +100,28 @@ def render() -> str:
     ]
     lines.extend(f"| [{info.code}](#{info.code.lower()}) | {info.severity.value} | "
                  f"{_md(info.title)} |" for info in CATALOGUE.values())
-    for prefix, heading in GROUPS:
-        members = [info for info in CATALOGUE.values() if info.code.startswith(prefix)]
+    for prefixes, heading in GROUPS:
+        members = [info for info in CATALOGUE.values() if info.code.startswith(prefixes)]
         if not members:
             continue
         lines.extend(["", f"## {heading}"])
         for info in members:
-            lines.extend(["", f"### {info.code}", "",
-                          f"**{info.severity.value}**: {_md(info.title)}.", "", "Example:", "",
-                          *_example(info), "", f"Fix: {_md(info.fix)}"])
-            if info.code in NOTES:
-                lines.extend(["", NOTES[info.code]])
-    other = [info for info in CATALOGUE.values()
-             if not info.code.startswith(tuple(prefix for prefix, _ in GROUPS))]
+            lines.extend(_entry(info))
+    known = tuple(prefix for prefixes, _ in GROUPS for prefix in prefixes)
+    other = [info for info in CATALOGUE.values() if not info.code.startswith(known)]
     assert not other, f"codes without a docs group: {[info.code for info in other]}"
     return "\n".join(lines) + "\n"
+
+
+def _entry(info: CodeInfo) -> list[str]:
+    """One code's section: severity and meaning, example, fix, how it decides, history."""
+    lines = ["", f"### {info.code}", "", f"**{info.severity.value}**: {_md(info.title)}.", "",
+             "Example:", "", *_example(info), "", f"Fix: {_md(info.fix)}"]
+    if info.code in NOTES:
+        lines.extend(["", NOTES[info.code]])
+    lines.extend(["", "History:", "", f"- {info.added}: added."])
+    lines.extend(f"- {_md(change)}" for change in info.changed)
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
