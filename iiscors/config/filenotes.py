@@ -14,13 +14,12 @@ errors as alone.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 from lxml import etree
 
 from iiscors.config.diagnostics import Diagnostic, make_at
 from iiscors.config.loader import XmlDocument
-from iiscors.config.rules import Level
 from iiscors.policy.headers import ACCESS_CONTROL_PREFIX
 from iiscors.policy.model import Location
 
@@ -29,14 +28,16 @@ _ROOT = "configuration"
 _WEB_SERVER = "system.webServer"
 _LOCATION = "location"
 _REWRITE = "rewrite"
+_CORS = "cors"
+_CUSTOM_HEADER_ADDS = "httpProtocol/customHeaders/add"
 
 
-def file_notes(document: XmlDocument, levels: Sequence[Level]) -> list[Diagnostic]:
-    """W101 and N101 for one parsed file, given the levels read from it."""
+def file_notes(document: XmlDocument) -> list[Diagnostic]:
+    """W101 and N101 for one parsed file."""
     if document.root.tag != _ROOT:
         return []  # E106 already says what is wrong with it
     found: list[Diagnostic] = []
-    if not is_cors_configuration(levels):
+    if not is_cors_configuration(document.root):
         found.append(make_at("W101", "No system.webServer/cors section and no "
                              "Access-Control-* custom header: nothing to check",
                              Location(document.name)))
@@ -50,24 +51,31 @@ def file_notes(document: XmlDocument, levels: Sequence[Level]) -> list[Diagnosti
     return found
 
 
-def is_cors_configuration(levels: Sequence[Level]) -> bool:
-    """Contract C2: a ``<cors>`` section, or customHeaders that add an Access-Control-* header."""
-    for level in levels:
-        if level.cors is not None:
+def is_cors_configuration(root: etree._Element) -> bool:
+    """Contract C2: a ``<cors>`` section, or customHeaders that add an Access-Control-* header.
+
+    Read from the document, not from the levels, so that the answer is the same when a section
+    is refused (E301: a second ``<httpProtocol>`` is not read, but its author meant CORS)."""
+    for web_server in _web_servers(root):
+        if web_server.find(_CORS) is not None:
             return True
-        custom = level.custom_headers
-        if custom is not None and any(
-                entry.op == "add" and entry.key.lower().startswith(ACCESS_CONTROL_PREFIX)
-                for entry in custom.entries):
-            return True
+        for add in web_server.iterfind(_CUSTOM_HEADER_ADDS):
+            if add.get("name", "").lower().startswith(ACCESS_CONTROL_PREFIX):
+                return True
     return False
+
+
+def _web_servers(root: etree._Element) -> Iterator[etree._Element]:
+    """The ``system.webServer`` elements IIS reads: the root's and each ``<location>``'s
+    (contract A1, A9), in file order."""
+    for child in root:
+        if child.tag == _WEB_SERVER:
+            yield child
+        elif child.tag == _LOCATION:
+            yield from child.iterchildren(_WEB_SERVER)
 
 
 def _rewrite_sections(root: etree._Element) -> Iterator[etree._Element]:
     """``system.webServer/rewrite`` at the root and in each ``<location>``, in file order."""
-    for child in root:
-        if child.tag == _WEB_SERVER:
-            yield from child.iterchildren(_REWRITE)
-        elif child.tag == _LOCATION:
-            for web_server in child.iterchildren(_WEB_SERVER):
-                yield from web_server.iterchildren(_REWRITE)
+    for web_server in _web_servers(root):
+        yield from web_server.iterchildren(_REWRITE)

@@ -89,7 +89,7 @@ def analyse(files: Sequence[SourceFile], *, max_bytes: int = DEFAULT_MAX_BYTES) 
                                              depth=len(file.prefix))
             levels.extend(file_levels)
             diagnostics.extend(found)
-            diagnostics.extend(file_notes(document, file_levels))
+            diagnostics.extend(file_notes(document))
     scopes, found = build_scopes(levels)
     diagnostics.extend(found)
     if not has_errors(diagnostics):

@@ -68,6 +68,18 @@ def test_a_file_with_neither_earns_at_most_a_note() -> None:
         assert [d.code for d in load_config(config).diagnostics] == ["W101"]
 
 
+def test_no_w101_when_the_cors_headers_are_in_a_refused_section() -> None:
+    # IIS refuses a second <httpProtocol> (E301) and iiscors does not read it, but its author
+    # meant CORS: "nothing to check" would be wrong
+    config = (b"<configuration><system.webServer>"
+              b'<httpProtocol><customHeaders><add name="X-Frame-Options" value="DENY" />'
+              b"</customHeaders></httpProtocol>\n"
+              b'<httpProtocol><customHeaders><add name="Access-Control-Allow-Origin" value="*" />'
+              b"</customHeaders></httpProtocol>"
+              b"</system.webServer></configuration>")
+    assert codes(config) == [("E301", 2)]
+
+
 def test_n101_once_per_file_at_the_first_rewrite() -> None:
     config = (b"<configuration>\n"
               b'<system.webServer><cors enabled="true"><add origin="*" /></cors>'
