@@ -50,8 +50,45 @@ output formats.
 """
 
 
+#: Where a customHeaders entry's example comes from (contract C3: from the corpus).
+_CORPUS = "tests/corpus/customheaders/"
+
 #: How some checks decide, where the one-line title cannot say it all.
 NOTES = {
+    "W101": "A file is a CORS configuration when it has a `<cors>` section or an "
+            "Access-Control-\\* header in `httpProtocol/customHeaders`, at its root or in a "
+            "`<location>` (contract C2), even in a section IIS refuses. Views/Web.config files, "
+            "transforms and project templates get this note and pass `--strict`. The example is "
+            f"`{_CORPUS}08-views-web.config`.",
+    "N101": "Reported once per file, at its first `system.webServer/rewrite` (root or "
+            f"`<location>`), whatever the rules are (contract C2). Example: `{_CORPUS}"
+            "24-spa-rewrite-no-cors.config`.",
+    "W301": "Located at the `<add name=\"Access-Control-Allow-Credentials\">`, wherever the `*` "
+            "is (the message names it). customHeaders are scoped like `<cors>`: a `<location>` "
+            "or a sub-directory that adds one of the two headers to the other is reported there, "
+            "once. The example is the pattern of four corpus files (`" + _CORPUS
+            + "04-aspnetcore-star-credentials.config` and others).",
+    "W302": "Commas, semicolons and spaces all separate origins here. The example follows `"
+            + _CORPUS + "15-comma-separated-origins.config`.",
+    "W303": "Not among the surveyed files (" + _CORPUS + "SOURCES.md); contract C3 names it, "
+            "and it is the customHeaders form of W205.",
+    "W304": "Reported with every reason at once: a pattern (a `*` or braces: only `<cors>` "
+            "rules have wildcards), no scheme, upper-case letters, the default port, or a value "
+            "that is no serialized origin. The example follows `" + _CORPUS
+            + "16-wildcard-subdomain-origin.config`.",
+    "W306": "Fetch compares the value with `true` byte for byte. `false` is N302.",
+    "W307": "Fetch reads `*` in these lists as a wildcard only for requests without "
+            "credentials.",
+    "W308": "The response headers browsers read are Access-Control-Allow-Origin, "
+            "-Allow-Credentials, -Allow-Methods, -Allow-Headers, -Expose-Headers, -Max-Age and "
+            "-Allow-Private-Network; Access-Control-Request-\\* are request headers. A near miss "
+            "is named in the message.",
+    "W309": "Fetch parses the value as digits only; anything else is ignored and the preflight "
+            "is cached for 5 seconds.",
+    "N301": "A note, not a warning: on other responses browsers ignore these headers, and a "
+            "customHeaders configuration cannot send them on preflights only, so sending them "
+            "everywhere is how it works. Most customHeaders CORS files of the corpus have it "
+            f"(`{_CORPUS}01-star-post-only.config`, for one).",
     "W203": "Loopback origins (`http://localhost`, `http://*.localhost`, `http://127.x.x.x`, "
             "`http://[::1]`, any port) are not reported: browsers treat them as secure contexts "
             "and nothing crosses a network.",
@@ -59,7 +96,12 @@ NOTES = {
             "origin, but the module compares the Origin header case-sensitively (contract B5).",
     "W209": "Only `*`, `scheme://*` and `scheme://*.suffix[:port]` are wildcards (contract B5).",
     "W215": "Reported above 7,200 s: Chromium, the most used engine, caps the preflight cache "
-            "there; the message says when Firefox's 86,400 s cap is exceeded too.",
+            "there; the message says when Firefox's 86,400 s cap is exceeded too. For an "
+            "Access-Control-Max-Age custom header it is located at the `<add>` (as in `"
+            + _CORPUS + "21-httpplatform-one-day-max-age.config`).",
+    "W220": "Located at each Access-Control-\\* `<add>` of customHeaders where an enabled "
+            "`<cors>` (with the CorsModule) is in scope (contract C1, C3), once however many "
+            "scopes inherit it.",
     "W218": "Reported at a `<cors>` whose rules apply in no scope where CORS is enabled: rules "
             "written at the root and enabled only in a `<location>` are not reported.",
     "W219": "Only when no rule has `allowed=\"false\"`: a denied rule still gets 403 from "

@@ -262,7 +262,7 @@ _CODES: tuple[CodeInfo, ...] = (
        "one, so every CORS request fails",
        "Send one origin; to allow several, use <cors> rules, which answer with the caller's "
        "origin.", '<add name="Access-Control-Allow-Origin" '
-       'value="https://www.example.com,https://example.com" />', UNRELEASED),
+       'value="http://www.example.com,https://www.example.com" />', UNRELEASED),
     _w("W303", "The Access-Control-Allow-Origin origin has a path or a trailing slash; browsers "
        "compare it with their origin, which has neither, so it never matches",
        "Remove everything after the host and port.",
