@@ -127,13 +127,13 @@ def _name_checks(header: Header) -> Iterator[Diagnostic]:
 
 def _origin_checks(origin: Header) -> Iterator[Diagnostic]:
     value = origin.value
-    shown = f"Access-Control-Allow-Origin: {value}" if value else "an empty " \
-        "Access-Control-Allow-Origin"
-    if value in ("*", ""):
-        if not value:
-            yield make_at("W304", f"customHeaders sends {shown}: browsers refuse every CORS "
-                          "response", origin.where)
+    if value == "*":
         return
+    if not value:
+        yield make_at("W304", "customHeaders sends an empty Access-Control-Allow-Origin: "
+                      "browsers refuse every CORS response", origin.where)
+        return
+    shown = f"Access-Control-Allow-Origin: {value}"
     if value == "null":
         yield make_at("W305", f"customHeaders sends {shown}: sandboxed iframes, file: pages and "
                       "cross-origin redirects send Origin: null, so any site can obtain it and "
