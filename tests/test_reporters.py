@@ -23,7 +23,7 @@ from iiscors.config.diagnostics import CATALOGUE, make
 WARNING = make("W204", "origin=\"https://A.example\" has upper-case letters", "site/web.config",
                4, 10)
 ERROR = make("E201", "Unrecognized attribute 'enabeld'", "site/web.config", 3, 7)
-FILE_LEVEL = make("W101", "No system.webServer/cors section: nothing to check",
+FILE_LEVEL = make("W104", "Not followed: this symbolic link leads outside the directory searched",
                   "other/web.config")
 UNREADABLE = make("E100", "Cannot read the file: No such file or directory", "missing.config")
 ODD = make("E102", "bad, very: bad\nsecond line 100%", "odd,name:1.config", 2, 1)
@@ -52,8 +52,9 @@ def test_text() -> None:
         f"    fix: {CATALOGUE['E201'].fix}",
         "site/web.config:4:10: warning W204 origin=\"https://A.example\" has upper-case letters",
         f"    fix: {CATALOGUE['W204'].fix}",
-        "other/web.config: warning W101 No system.webServer/cors section: nothing to check",
-        f"    fix: {CATALOGUE['W101'].fix}",
+        "other/web.config: warning W104 Not followed: this symbolic link leads outside the "
+        "directory searched",
+        f"    fix: {CATALOGUE['W104'].fix}",
         "Checked 3 files: 1 error, 2 warnings in 2 files.",
     ]
 
@@ -73,17 +74,19 @@ def test_json_shape() -> None:
     document = json.loads(render("json"))
     assert document["version"] == 1
     assert document["tool"]["name"] == "iiscors"
-    assert document["summary"] == {"files": 3, "errors": 1, "warnings": 2, "failed_files": 1}
+    assert document["summary"] == {"files": 3, "errors": 1, "warnings": 2, "notes": 0,
+                                   "failed_files": 1}
     first = document["files"][0]
     assert first["file"] == "site/web.config"
-    assert (first["errors"], first["warnings"], first["failed"]) == (1, 1, True)
+    assert (first["errors"], first["warnings"], first["notes"], first["failed"]) == (1, 1, 0,
+                                                                                   True)
     assert first["diagnostics"][0] == {
         "file": "site/web.config", "line": 3, "column": 7, "severity": "error",
         "code": "E201", "message": "Unrecognized attribute 'enabeld'",
         "fix": CATALOGUE["E201"].fix}
     assert document["files"][1]["diagnostics"][0]["line"] is None
     assert document["files"][2] == {"file": "clean/web.config", "errors": 0, "warnings": 0,
-                                    "failed": False, "diagnostics": []}
+                                    "notes": 0, "failed": False, "diagnostics": []}
 
 
 def test_json_strict_counts_warnings_as_failures() -> None:
@@ -96,7 +99,7 @@ def test_github_annotations() -> None:
     lines = render("github").splitlines()
     assert lines[0] == ("::error file=site/web.config,line=3,col=7,title=iiscors E201::"
                         f"Unrecognized attribute 'enabeld'%0AFix: {CATALOGUE['E201'].fix}")
-    assert lines[2].startswith("::warning file=other/web.config,title=iiscors W101::")
+    assert lines[2].startswith("::warning file=other/web.config,title=iiscors W104::")
     assert lines[-1] == "Checked 3 files: 1 error, 2 warnings in 2 files."
 
 
@@ -180,7 +183,7 @@ def test_junit_one_testcase_per_file() -> None:
     assert failure is not None and "E201" in (failure.text or "")
     assert cases[1].find("failure") is None
     out = cases[1].find("system-out")
-    assert out is not None and "W101" in (out.text or "")
+    assert out is not None and "W104" in (out.text or "")
     assert list(cases[2]) == []
 
 

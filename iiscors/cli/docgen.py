@@ -17,18 +17,19 @@ from iiscors.config.diagnostics import CATALOGUE, CodeInfo
 #: Where the page lives in a source checkout.
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "docs" / "diagnostics.md"
 
-#: Section headings by code prefix, in page order.
-GROUPS = (
-    ("E1", "Errors: the file itself (contract A1, A2)"),
-    ("E2", "Errors: the section schema (contract A3-A5)"),
-    ("E3", "Errors: the configuration system (contract A4, A6, A9)"),
-    ("W1", "Warnings: structure (contract A1, A6)"),
-    ("W2", "Warnings: CORS policy lint"),
+#: Section headings by code prefixes, in page order.
+GROUPS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("E1",), "Errors: the file itself (contract A1, A2)"),
+    (("E2",), "Errors: the section schema (contract A3-A5)"),
+    (("E3",), "Errors: the configuration system (contract A4, A6, A9)"),
+    (("W1", "N1"), "Structure: warnings and notes (contract A1, A6, C2)"),
+    (("W2",), "Warnings: CORS policy lint"),
+    (("W3", "N3"), "customHeaders lint: warnings and notes (contract C1, C3)"),
 )
 
 INTRO = """\
 Every problem `iiscors validate` (and `check_config`, `load_config`) reports has a stable code.
-Codes are never renumbered; new ones are only added.
+Codes are never renumbered; new ones are only added. Contract C3 gives them three severities:
 
 - **Errors** (`E…`) are what IIS itself refuses: the site would answer 500.19. A configuration
   with an error is unusable: the middleware refuses to load it (`ConfigError`), and
@@ -36,6 +37,14 @@ Codes are never renumbered; new ones are only added.
 - **Warnings** (`W…`) are configurations IIS accepts but that do not do what their author
   meant, or are unsafe. They never change behaviour. `iiscors validate` exits 0 on warnings,
   1 with `--strict`; `--ignore W213,W222` leaves chosen warnings out.
+- **Notes** (`N…`, and `W101`) are information, such as "this `<rewrite>` section is not
+  interpreted". They never change behaviour nor an exit code, even with `--strict`;
+  `--ignore N301` leaves chosen notes out.
+
+A code keeps its letter when its severity changes: `W101` was a warning and is now a note, and
+kept its code so that `--ignore W101` and code-scanning alerts keep working. The table's
+severity is the one that applies; each entry's **History** says when the code was added and
+what changed since (versions as in CHANGELOG.md).
 
 Each entry gives the meaning, an example that triggers it and the fix. See docs/cli.md for the
 output formats.
@@ -45,8 +54,45 @@ repair is unambiguous.
 """
 
 
+#: Where a customHeaders entry's example comes from (contract C3: from the corpus).
+_CORPUS = "tests/corpus/customheaders/"
+
 #: How some checks decide, where the one-line title cannot say it all.
 NOTES = {
+    "W101": "A file is a CORS configuration when it has a `<cors>` section or an "
+            "Access-Control-\\* header in `httpProtocol/customHeaders`, at its root or in a "
+            "`<location>` (contract C2), even in a section IIS refuses. Views/Web.config files, "
+            "transforms and project templates get this note and pass `--strict`. The example is "
+            f"`{_CORPUS}08-views-web.config`.",
+    "N101": "Reported once per file, at its first `system.webServer/rewrite` (root or "
+            f"`<location>`), whatever the rules are (contract C2). Example: `{_CORPUS}"
+            "24-spa-rewrite-no-cors.config`.",
+    "W301": "Located at the `<add name=\"Access-Control-Allow-Credentials\">`, wherever the `*` "
+            "is (the message names it). customHeaders are scoped like `<cors>`: a `<location>` "
+            "or a sub-directory that adds one of the two headers to the other is reported there, "
+            "once. The example is the pattern of four corpus files (`" + _CORPUS
+            + "04-aspnetcore-star-credentials.config` and others).",
+    "W302": "Commas, semicolons and spaces all separate origins here. The example follows `"
+            + _CORPUS + "15-comma-separated-origins.config`.",
+    "W303": "Not among the surveyed files (" + _CORPUS + "SOURCES.md); contract C3 names it, "
+            "and it is the customHeaders form of W205.",
+    "W304": "Reported with every reason at once: a pattern (a `*` or braces: only `<cors>` "
+            "rules have wildcards), no scheme, upper-case letters, the default port, or a value "
+            "that is no serialized origin. The example follows `" + _CORPUS
+            + "16-wildcard-subdomain-origin.config`.",
+    "W306": "Fetch compares the value with `true` byte for byte. `false` is N302.",
+    "W307": "Fetch reads `*` in these lists as a wildcard only for requests without "
+            "credentials.",
+    "W308": "The response headers browsers read are Access-Control-Allow-Origin, "
+            "-Allow-Credentials, -Allow-Methods, -Allow-Headers, -Expose-Headers, -Max-Age and "
+            "-Allow-Private-Network; Access-Control-Request-\\* are request headers. A near miss "
+            "is named in the message.",
+    "W309": "Fetch parses the value as digits only; anything else is ignored and the preflight "
+            "is cached for 5 seconds.",
+    "N301": "A note, not a warning: on other responses browsers ignore these headers, and a "
+            "customHeaders configuration cannot send them on preflights only, so sending them "
+            "everywhere is how it works. Most customHeaders CORS files of the corpus have it "
+            f"(`{_CORPUS}01-star-post-only.config`, for one).",
     "W203": "Loopback origins (`http://localhost`, `http://*.localhost`, `http://127.x.x.x`, "
             "`http://[::1]`, any port) are not reported: browsers treat them as secure contexts "
             "and nothing crosses a network.",
@@ -54,7 +100,12 @@ NOTES = {
             "origin, but the module compares the Origin header case-sensitively (contract B5).",
     "W209": "Only `*`, `scheme://*` and `scheme://*.suffix[:port]` are wildcards (contract B5).",
     "W215": "Reported above 7,200 s: Chromium, the most used engine, caps the preflight cache "
-            "there; the message says when Firefox's 86,400 s cap is exceeded too.",
+            "there; the message says when Firefox's 86,400 s cap is exceeded too. For an "
+            "Access-Control-Max-Age custom header it is located at the `<add>` (as in `"
+            + _CORPUS + "21-httpplatform-one-day-max-age.config`).",
+    "W220": "Located at each Access-Control-\\* `<add>` of customHeaders where an enabled "
+            "`<cors>` (with the CorsModule) is in scope (contract C1, C3), once however many "
+            "scopes inherit it.",
     "W218": "Reported at a `<cors>` whose rules apply in no scope where CORS is enabled: rules "
             "written at the root and enabled only in a `<location>` are not reported.",
     "W219": "Only when no rule has `allowed=\"false\"`: a denied rule still gets 403 from "
@@ -102,22 +153,29 @@ def render() -> str:
     ]
     lines.extend(f"| [{info.code}](#{info.code.lower()}) | {info.severity.value} | "
                  f"{_md(info.title)} |" for info in CATALOGUE.values())
-    for prefix, heading in GROUPS:
-        members = [info for info in CATALOGUE.values() if info.code.startswith(prefix)]
+    for prefixes, heading in GROUPS:
+        members = [info for info in CATALOGUE.values() if info.code.startswith(prefixes)]
         if not members:
             continue
         lines.extend(["", f"## {heading}"])
         for info in members:
-            lines.extend(["", f"### {info.code}", "",
-                          f"**{info.severity.value}**: {_md(info.title)}.", "", "Example:", "",
-                          *_example(info), "", f"Fix: {_md(info.fix)}"])
-            if info.code in NOTES:
-                lines.extend(["", NOTES[info.code]])
-            lines.extend(["", _fixable(info)])
-    other = [info for info in CATALOGUE.values()
-             if not info.code.startswith(tuple(prefix for prefix, _ in GROUPS))]
+            lines.extend(_entry(info))
+    known = tuple(prefix for prefixes, _ in GROUPS for prefix in prefixes)
+    other = [info for info in CATALOGUE.values() if not info.code.startswith(known)]
     assert not other, f"codes without a docs group: {[info.code for info in other]}"
     return "\n".join(lines) + "\n"
+
+
+def _entry(info: CodeInfo) -> list[str]:
+    """One code's section: severity and meaning, example, fix, how it decides, history."""
+    lines = ["", f"### {info.code}", "", f"**{info.severity.value}**: {_md(info.title)}.", "",
+             "Example:", "", *_example(info), "", f"Fix: {_md(info.fix)}"]
+    if info.code in NOTES:
+        lines.extend(["", NOTES[info.code]])
+    lines.extend(["", _fixable(info)])
+    lines.extend(["", "History:", "", f"- {info.added}: added."])
+    lines.extend(f"- {_md(change)}" for change in info.changed)
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

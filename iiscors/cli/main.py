@@ -6,7 +6,7 @@ web.config files starts fast and never imports the server.
 
 Exit codes of ``validate``: 0 no errors; 1 errors, or warnings under ``--strict``; 2 usage or
 I/O problems (an unreadable file, a pattern or directory that matches nothing), and any crash
-(:mod:`iiscors.cli.guard`).  Never a count.
+(:mod:`iiscors.cli.guard`).  Never a count, and never changed by a note (contract C3).
 
 The files read and the names shown are untrusted: files are opened with
 :func:`iiscors.cli.files.read_regular` (never blocking on a FIFO), the report is rendered whole
@@ -85,9 +85,9 @@ def _ignored_codes(ctx: click.Context, param: click.Parameter,
         info = CATALOGUE.get(code)
         if info is None:
             raise click.BadParameter(f"unknown code {code!r}", ctx, param)
-        if info.severity is not Severity.WARNING:
+        if info.severity is Severity.ERROR:
             # An error means IIS refuses the file (contract A8): hiding it would pass a
-            # configuration the middleware will not load.
+            # configuration the middleware will not load.  Warnings and notes may be left out.
             raise click.BadParameter(f"{code} is an error and cannot be ignored", ctx, param)
     return frozenset(codes)
 
@@ -115,7 +115,8 @@ def _check(target: Target, max_bytes: int) -> FileResult:
 
 
 def exit_code(report: Report) -> int:
-    """0 clean; 1 errors (or warnings under --strict); 2 an I/O problem."""
+    """0 clean; 1 errors (or warnings under --strict); 2 an I/O problem.  Notes never count,
+    even under --strict (contract C3)."""
     if report.unreadable:
         return EXIT_USAGE
     if report.errors or (report.strict and report.warnings):
@@ -128,9 +129,10 @@ def exit_code(report: Report) -> int:
 @click.option("-f", "--format", "format_name", default="text", show_default=True,
               type=click.Choice([*REPORTERS, "auto"]),
               help="Output format; auto is github under GitHub Actions, text elsewhere.")
-@click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
+@click.option("--strict", is_flag=True, help="Exit 1 on warnings too (never on notes).")
 @click.option("--ignore", "ignore", multiple=True, metavar="CODES", callback=_ignored_codes,
-              help="Warning codes to leave out, comma-separated (repeatable), e.g. W213,W222.")
+              help="Warning or note codes to leave out, comma-separated (repeatable), e.g. "
+                   "W213,N301.")
 @click.option("--max-bytes", type=click.IntRange(min=1), default=DEFAULT_MAX_BYTES,
               show_default=True, help="Size limit for each file (IIS's default is 250 KiB).")
 @click.option("--color", "--colour", "colour", default="auto", show_default=True,
@@ -147,7 +149,8 @@ def validate(paths: tuple[str, ...], format_name: str, strict: bool, ignore: fro
     """Check web.config files: PATH is a file, a directory (searched for web.config and
     *.config files with a <configuration> root), a glob, or - for standard input.
 
-    Exit 0 when no errors, 1 on errors (or warnings with --strict), 2 on usage or I/O problems.
+    Exit 0 when no errors, 1 on errors (or warnings with --strict; notes never count), 2 on
+    usage or I/O problems.
     """
     try:
         destination = Destination(output)  # before any work: an unwritable FILE is exit 2

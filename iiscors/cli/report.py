@@ -3,6 +3,8 @@ annotations, SARIF 2.1.0 or JUnit XML.
 
 Every reporter takes the same :class:`Report` (what was checked, what was found, whether warnings
 count as failures) and writes it to a stream; :data:`REPORTERS` maps ``--format`` names to them.
+Notes (contract C3) are shown in every format at their own level (SARIF ``note``, GitHub
+``::notice``, JUnit ``<system-out>``) and are never a failure, even under ``--strict``.
 Reporters never decide the exit code (the command does) and never judge a configuration (the
 library does): they only render.  Everything a file or its name says is untrusted, and each
 format escapes it with its own function of :mod:`iiscors.cli.escape` (issue 12).  The JSON and
@@ -44,6 +46,15 @@ class FileResult:
         return sum(d.severity is Severity.WARNING for d in self.diagnostics)
 
     @property
+    def notes(self) -> int:
+        return sum(d.severity is Severity.NOTE for d in self.diagnostics)
+
+    @property
+    def problems(self) -> bool:
+        """Errors or warnings: what the summary counts as a file with problems (not notes)."""
+        return self.errors > 0 or self.warnings > 0
+
+    @property
     def unreadable(self) -> bool:
         """E100: the file could not be read at all (an I/O problem, exit code 2)."""
         return any(d.code == "E100" for d in self.diagnostics)
@@ -54,7 +65,7 @@ class Report:
     """Everything one ``iiscors validate`` run found.
 
     :param files: one result per checked file, in the order they were given.
-    :param strict: warnings count as failures (``--strict``).
+    :param strict: warnings count as failures (``--strict``); notes never do (contract C3).
     """
 
     files: tuple[FileResult, ...]
@@ -69,10 +80,15 @@ class Report:
         return sum(f.warnings for f in self.files)
 
     @property
+    def notes(self) -> int:
+        return sum(f.notes for f in self.files)
+
+    @property
     def unreadable(self) -> bool:
         return any(f.unreadable for f in self.files)
 
     def failed(self, result: FileResult) -> bool:
+        """Errors, or warnings under ``--strict``; never notes (contract C3)."""
         return result.errors > 0 or (self.strict and result.warnings > 0)
 
 
@@ -109,13 +125,20 @@ def _plural(count: int, word: str) -> str:
 
 
 def summary(report: Report) -> str:
-    """The one-line summary of the text and GitHub formats."""
+    """The one-line summary of the text and GitHub formats; notes are counted on their own."""
     checked = f"Checked {_plural(len(report.files), 'file')}"
+    notes = f", {_plural(report.notes, 'note')}" if report.notes else ""
     if not report.errors and not report.warnings:
-        return f"{checked}: no problems."
-    problems = sum(1 for f in report.files if f.diagnostics)
+        return f"{checked}: no problems{notes}."
+    problems = sum(1 for f in report.files if f.problems)
     return (f"{checked}: {_plural(report.errors, 'error')}, "
-            f"{_plural(report.warnings, 'warning')} in {_plural(problems, 'file')}.")
+            f"{_plural(report.warnings, 'warning')} in {_plural(problems, 'file')}{notes}.")
+
+
+def tally(result: FileResult) -> str:
+    """``1 error, 2 warnings`` (and the notes, when there are some), for JUnit's messages."""
+    text = f"{_plural(result.errors, 'error')}, {_plural(result.warnings, 'warning')}"
+    return text + (f", {_plural(result.notes, 'note')}" if result.notes else "")
 
 
 @register
@@ -124,7 +147,8 @@ class TextReporter(Reporter):
 
     name = "text"
     _COLOURS: ClassVar[Mapping[Severity, str]] = {Severity.ERROR: "red",
-                                                   Severity.WARNING: "yellow"}
+                                                   Severity.WARNING: "yellow",
+                                                   Severity.NOTE: "cyan"}
 
     def write(self, report: Report) -> None:
         for result in report.files:
@@ -142,10 +166,14 @@ class TextReporter(Reporter):
 
 @register
 class GithubReporter(Reporter):
-    """GitHub Actions workflow commands: one ``::error``/``::warning`` annotation per
-    diagnostic, on its file and line, then the summary as a plain log line."""
+    """GitHub Actions workflow commands: one ``::error``/``::warning``/``::notice`` annotation
+    per diagnostic, on its file and line, then the summary as a plain log line."""
 
     name = "github"
+    #: GitHub's annotation levels: a note is a ``notice``
+    COMMANDS: ClassVar[Mapping[Severity, str]] = {Severity.ERROR: "error",
+                                                  Severity.WARNING: "warning",
+                                                  Severity.NOTE: "notice"}
 
     def write(self, report: Report) -> None:
         for result in report.files:
@@ -157,7 +185,7 @@ class GithubReporter(Reporter):
                         properties.append(f"col={d.column}")
                 properties.append(f"title={github_property(f'iiscors {d.code}')}")
                 message = d.message + (f"\nFix: {d.fix}" if d.fix else "")
-                self.echo(f"::{d.severity.value} {','.join(properties)}::"
+                self.echo(f"::{self.COMMANDS[d.severity]} {','.join(properties)}::"
                           f"{github_data(message)}")
         self.echo(summary(report))
 
@@ -181,10 +209,10 @@ class JsonReporter(Reporter):
             "tool": {"name": TOOL_NAME, "version": __version__},
             "strict": report.strict,
             "summary": {"files": len(report.files), "errors": report.errors,
-                        "warnings": report.warnings,
+                        "warnings": report.warnings, "notes": report.notes,
                         "failed_files": sum(report.failed(f) for f in report.files)},
             "files": [{"file": f.name, "errors": f.errors, "warnings": f.warnings,
-                       "failed": report.failed(f),
+                       "notes": f.notes, "failed": report.failed(f),
                        "diagnostics": [diagnostic_json(d) for d in f.diagnostics]}
                       for f in report.files],
         }
@@ -266,7 +294,8 @@ class SarifReporter(Reporter):
 @register
 class JunitReporter(Reporter):
     """JUnit XML: one ``<testcase>`` per file.  Errors (and warnings under ``--strict``) make a
-    ``<failure>``; an unreadable file is an ``<error>``; other warnings go to ``<system-out>``."""
+    ``<failure>``; an unreadable file is an ``<error>``; other warnings and every note go to
+    ``<system-out>`` (a note is never a failure, contract C3)."""
 
     name = "junit"
 
@@ -285,8 +314,7 @@ class JunitReporter(Reporter):
             # Each diagnostic is a line of the element's text, starting with the file name.
             lines = "\n".join(line(f"{where(d)}: {d.severity.value} {d.code} {d.message}")
                               for d in result.diagnostics)
-            problems = (f"{_plural(result.errors, 'error')}, "
-                        f"{_plural(result.warnings, 'warning')}")
+            problems = tally(result)
             if result.unreadable:
                 element = ET.SubElement(case, "error", message=problems, type="io")
                 element.text = lines

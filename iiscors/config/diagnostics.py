@@ -1,13 +1,16 @@
 """Diagnostics: every problem iiscors finds in a web.config, as located, typed data.
 
 A :class:`Diagnostic` names a file, a line and a column where known, a stable code from
-:data:`CATALOGUE`, a severity and a message.  Errors are what IIS itself would refuse (the
-configuration is then unusable, contract A7/A8); warnings are configurations IIS accepts but that
-do not do what their author meant, and never change behaviour.
+:data:`CATALOGUE`, a severity and a message.  Contract C3 names three severities: errors are what
+IIS itself would refuse (the configuration is then unusable, contract A7/A8); warnings are
+configurations IIS accepts but that do not do what their author meant; notes are information
+(such as "this <rewrite> is not interpreted") and never change an exit code, even with
+``--strict``.  Neither warnings nor notes change behaviour.
 
 The catalogue is the single place codes are defined: ``docs/diagnostics.md`` is generated from it
 (``python -m iiscors.cli.docgen``) and a test checks that the page is current.  Never renumber a
-code: tools and suppressions in users' CI depend on them.
+code: tools and suppressions in users' CI depend on them.  A code keeps its letter when its
+severity changes (W101 became a note); the severity and its history are in :class:`CodeInfo`.
 """
 
 from __future__ import annotations
@@ -24,9 +27,17 @@ class Severity(enum.StrEnum):
 
     ERROR = "error"
     WARNING = "warning"
+    #: contract C3: information only, never a failure, even with ``--strict``
+    NOTE = "note"
 
     def __str__(self) -> str:
         return self.value
+
+
+#: The version that had the first catalogue, and the name of changes not released yet
+#: (CHANGELOG.md's headings).
+FIRST_RELEASE = "0.1.0"
+UNRELEASED = "Unreleased"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +51,10 @@ class CodeInfo:
     example: str
     #: ``iiscors fix`` repairs it (where unambiguous; docs/diagnostics.md says when)
     fixable: bool = False
+    #: the version (or "Unreleased") the code was added in
+    added: str = FIRST_RELEASE
+    #: what changed since, one line each, oldest first, each starting with its version
+    changed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +62,8 @@ class Diagnostic:
     """One problem, located.
 
     :param code: a stable code from :data:`CATALOGUE`, such as ``E201``.
-    :param severity: :class:`Severity`; compares equal to ``"error"`` or ``"warning"``.
+    :param severity: :class:`Severity`; compares equal to ``"error"``, ``"warning"`` or
+        ``"note"``.
     :param message: one sentence, in the words of the IIS configuration system where it has some.
     :param file: the display name of the file (a path, or ``<bytes>``/``<stdin>``).
     :param line: 1-based line, or ``None`` when the problem is about the whole file.
@@ -72,7 +88,7 @@ class Diagnostic:
 
 
 class ConfigError(Exception):
-    """An unusable configuration (contract A8): carries every diagnostic, errors and warnings."""
+    """An unusable configuration (contract A8): carries every diagnostic, of every severity."""
 
     def __init__(self, diagnostics: Iterable[Diagnostic]) -> None:
         self.diagnostics: tuple[Diagnostic, ...] = tuple(diagnostics)
@@ -86,12 +102,19 @@ class ConfigError(Exception):
         return tuple(d for d in self.diagnostics if d.is_error)
 
 
-def _e(code: str, title: str, fix: str, example: str, *, fixable: bool = False) -> CodeInfo:
-    return CodeInfo(code, Severity.ERROR, title, fix, example, fixable)
+def _e(code: str, title: str, fix: str, example: str, added: str = FIRST_RELEASE, *,
+       fixable: bool = False) -> CodeInfo:
+    return CodeInfo(code, Severity.ERROR, title, fix, example, fixable, added)
 
 
-def _w(code: str, title: str, fix: str, example: str, *, fixable: bool = False) -> CodeInfo:
-    return CodeInfo(code, Severity.WARNING, title, fix, example, fixable)
+def _w(code: str, title: str, fix: str, example: str, added: str = FIRST_RELEASE,
+       changed: tuple[str, ...] = (), *, fixable: bool = False) -> CodeInfo:
+    return CodeInfo(code, Severity.WARNING, title, fix, example, fixable, added, changed)
+
+
+def _n(code: str, title: str, fix: str, example: str, added: str = UNRELEASED,
+       changed: tuple[str, ...] = ()) -> CodeInfo:
+    return CodeInfo(code, Severity.NOTE, title, fix, example, False, added, changed)
 
 
 _CODES: tuple[CodeInfo, ...] = (
@@ -144,10 +167,15 @@ _CODES: tuple[CodeInfo, ...] = (
        "one first.", '<add origin="https://a.example" /> twice', fixable=True),
     _e("E303", "Invalid location path", "Write a relative path of plain segments, such as "
        "api/v1.", '<location path="../x">'),
-    # -- W1xx: structure ---------------------------------------------------------------------
-    _w("W101", "No <cors> section: nothing to check",
-       "Add a system.webServer/cors section, or do not validate this file.",
-       "a web.config with only <system.web>"),
+    # -- W1xx and N1xx: structure (W101 kept its code when it became a note) ------------------
+    CodeInfo("W101", Severity.NOTE, "No CORS configuration here (no <cors> section, no "
+             "Access-Control-* custom header): nothing to check",
+             "Nothing to fix when the file is not about CORS (Views/Web.config, a transform); "
+             "--ignore W101 hides the note.",
+             "a Views/Web.config with only <system.web.webPages.razor> and a handler",
+             changed=(f"{UNRELEASED}: a note, no longer a warning, so --strict passes such "
+                      "files; not reported for a file whose customHeaders set an "
+                      "Access-Control-* header (contract C2, C3).",)),
     _w("W102", "A <cors> element outside system.webServer is some other product's section, not "
        "the IIS CORS module's", "Move it under <system.webServer> if it was meant for IIS.",
        "<configuration><cors>...</cors></configuration>"),
@@ -156,7 +184,12 @@ _CODES: tuple[CodeInfo, ...] = (
     _w("W104", "A symbolic link found by a search leads outside the directory searched; "
        "iiscors validate does not follow it",
        "Validate the file where it really is, or replace the link with a copy.",
-       "site/web.config -> /etc/iis/web.config, found by iiscors validate site"),
+       "site/web.config -> /etc/iis/web.config, found by iiscors validate site", UNRELEASED),
+    _n("N101", "A <rewrite> section: iiscors does not interpret URL Rewrite rules, requests "
+       "reach the application as if they were not there",
+       "Check that the application answers what the rules answered on IIS (an OPTIONS "
+       "preflight, a redirect); --ignore N101 hides the note.",
+       '<rewrite><rules><rule name="SPA"><match url=".*" />...</rule></rules></rewrite>'),
     # -- W2xx: CORS policy lint ---------------------------------------------------------------
     _w("W201", "allowCredentials on the * rule", "Browsers refuse credentials with "
        "Access-Control-Allow-Origin: *; list the trusted origins instead.",
@@ -193,8 +226,11 @@ _CODES: tuple[CodeInfo, ...] = (
        "Remove the OPTIONS entry.", '<add method="OPTIONS" />', fixable=True),
     _w("W214", "An Access-Control-* name in exposeHeaders; browsers never expose those",
        "Remove the entry.", '<add header="Access-Control-Allow-Origin" />'),
-    _w("W215", "maxAge above what browsers honour (Chromium caps at 7,200 s, Firefox at 86,400 s)",
-       "Use 7200 or less.", '<add origin="https://a.example" maxAge="604800" />'),
+    _w("W215", "A preflight cache time (maxAge, or an Access-Control-Max-Age custom header) above "
+       "what browsers honour (Chromium caps at 7,200 s, Firefox at 86,400 s)",
+       "Use 7200 or less.", '<add origin="https://a.example" maxAge="604800" />',
+       changed=(f"{UNRELEASED}: also reported for an Access-Control-Max-Age custom header "
+                "(contract C3).",)),
     _w("W216", "allowAllRequestedHeaders together with a header list: the list is then ignored "
        "on preflights", "Keep either allowAllRequestedHeaders or the list.",
        '<allowHeaders allowAllRequestedHeaders="true"><add header="x" /></allowHeaders>'),
@@ -218,6 +254,53 @@ _CODES: tuple[CodeInfo, ...] = (
        '<cors enabled="true" failUnlistedOrigins="true"><add origin="https://other.example" />'),
     _w("W223", "The origin is not a valid serialized origin; it never matches a browser's Origin",
        "Write scheme://host[:port] with a valid host.", '<add origin="https://exa mple.com" />'),
+    # -- W3xx and N3xx: customHeaders CORS lint (contract C3) ---------------------------------
+    _w("W301", "Access-Control-Allow-Origin: * together with Access-Control-Allow-Credentials: "
+       "true; browsers refuse every credentialed response that carries both",
+       "Send one trusted origin instead of * (a <cors> rule with allowCredentials echoes the "
+       "caller's), or remove Access-Control-Allow-Credentials.",
+       '<add name="Access-Control-Allow-Origin" value="*" />\n'
+       '<add name="Access-Control-Allow-Credentials" value="true" />', UNRELEASED),
+    _w("W302", "Several origins in one Access-Control-Allow-Origin value; browsers accept exactly "
+       "one, so every CORS request fails",
+       "Send one origin; to allow several, use <cors> rules, which answer with the caller's "
+       "origin.", '<add name="Access-Control-Allow-Origin" '
+       'value="http://www.example.com,https://www.example.com" />', UNRELEASED),
+    _w("W303", "The Access-Control-Allow-Origin origin has a path or a trailing slash; browsers "
+       "compare it with their origin, which has neither, so it never matches",
+       "Remove everything after the host and port.",
+       '<add name="Access-Control-Allow-Origin" value="https://app.example.com/" />',
+       UNRELEASED),
+    _w("W304", "The Access-Control-Allow-Origin value is neither * nor a serialized origin "
+       "(a pattern, no scheme, upper case, a default port); browsers compare it literally, so "
+       "it never matches", "Write * or exactly one origin: scheme://host[:port], lower case, "
+       "without the default port.", '<add name="Access-Control-Allow-Origin" '
+       'value="*.example.com" />', UNRELEASED),
+    _w("W305", "Access-Control-Allow-Origin: null; sandboxed iframes, file: pages and "
+       "redirects send Origin: null, so any site can obtain it",
+       "Remove the header, or send the one trusted origin.",
+       '<add name="Access-Control-Allow-Origin" value="null" />', UNRELEASED),
+    _w("W306", "Access-Control-Allow-Credentials is not exactly true; browsers allow credentials "
+       "only for the lower-case value true", "Write true, or remove the header.",
+       '<add name="Access-Control-Allow-Credentials" value="True" />', UNRELEASED),
+    _w("W307", "A * in Access-Control-Allow-Methods, -Allow-Headers or -Expose-Headers beside "
+       "Access-Control-Allow-Credentials: true; for credentialed requests browsers read it as "
+       "a literal name, not a wildcard", "List the methods or headers by name.",
+       '<add name="Access-Control-Allow-Headers" value="*" />', UNRELEASED),
+    _w("W308", "An Access-Control-* custom header that is not a CORS response header (a "
+       "misspelling, or a request header); browsers ignore it",
+       "Use the response header's exact name, or remove it.",
+       '<add name="Access-Control-Allow-Method" value="GET, POST" />', UNRELEASED),
+    _w("W309", "Access-Control-Max-Age is not a whole number of seconds; browsers ignore it and "
+       "cache the preflight for 5 seconds", "Write a whole number of seconds, such as 600.",
+       '<add name="Access-Control-Max-Age" value="1d" />', UNRELEASED),
+    _n("N301", "A header only preflights read (Access-Control-Allow-Methods, -Allow-Headers, "
+       "-Max-Age) is sent on every response; harmless, browsers ignore it on other responses",
+       "Nothing to fix; a <cors> section sends these on preflights only. --ignore N301 hides "
+       "the note.", '<add name="Access-Control-Allow-Methods" value="GET, POST, OPTIONS" />'),
+    _n("N302", "Access-Control-Allow-Credentials: false does nothing; browsers treat it as if "
+       "the header were absent", "Remove the header.",
+       '<add name="Access-Control-Allow-Credentials" value="false" />'),
 )
 
 CATALOGUE: dict[str, CodeInfo] = {info.code: info for info in _CODES}

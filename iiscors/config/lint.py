@@ -1,13 +1,16 @@
-"""Lint: configurations IIS accepts but that do not do what their author meant (warnings W2xx).
+"""Lint: configurations IIS accepts but that do not do what their author meant (W2xx for
+``<cors>``; the customHeaders checks of :mod:`iiscors.config.headerlint`, W3xx and N3xx, run
+from here too).
 
 Runs only on configurations without errors (:func:`iiscors.config.load.analyse`), over the levels as
 written (checks about one ``<add origin>`` rule and its lists, reported once where the rule is
 written) and over the effective sections (checks about what applies at a path, such as
-customHeaders colliding with an enabled ``<cors>``).  Warnings never change behaviour
-(contract A7); every code is in :data:`iiscors.config.diagnostics.CATALOGUE` with its fix.
+customHeaders colliding with an enabled ``<cors>``).  Warnings and notes never change behaviour
+(contract A7, C3); every code is in :data:`iiscors.config.diagnostics.CATALOGUE` with its fix.
 
 Not for: errors (the configuration system's refusals live in :mod:`iiscors.config.rules` and
-:mod:`iiscors.config.scope`), or W1xx structure warnings (also reported there).
+:mod:`iiscors.config.scope`), W102/W103 (reported there too), or the notes about a whole file
+(W101, N101: :mod:`iiscors.config.filenotes`).
 """
 
 from __future__ import annotations
@@ -15,18 +18,19 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
+from iiscors.config.browsers import (
+    MAX_AGE_FIREFOX,
+    MAX_AGE_HONOURED,
+    is_default_port,
+    max_age_ignored_by,
+    split_authority,
+    split_port,
+)
 from iiscors.config.diagnostics import Diagnostic, make_at
+from iiscors.config.headerlint import custom_header_checks
 from iiscors.config.rules import Level
 from iiscors.policy.model import EffectiveSection, Location, OriginRule
 from iiscors.policy.origins import OriginMatcher, PatternKind, classify
-
-#: Chromium caps Access-Control-Max-Age at 7,200 s and Firefox at 86,400 s: anything above the
-#: lower cap is not honoured by the most used browser (reference §3).
-MAX_AGE_HONOURED = 7200
-MAX_AGE_FIREFOX = 86400
-
-#: Default ports that browsers never write in an Origin (URL standard: default port omitted).
-_DEFAULT_PORTS = {"http": "80", "https": "443", "ws": "80", "wss": "443"}
 
 #: Origins a browser treats as potentially trustworthy even over http: (secure contexts), so
 #: credentials to them do not cross the network.  W203 leaves them alone.
@@ -40,7 +44,8 @@ _PROBES = ("https://own-site.invalid", "http://own-site.invalid")
 
 def lint(levels: Sequence[Level], scopes: Mapping[tuple[str, ...], EffectiveSection]
          ) -> list[Diagnostic]:
-    """Every lint warning for a configuration that has no errors, each reported once."""
+    """Every lint warning and note for a configuration that has no errors, each reported once
+    (at the place that causes it, whichever scopes it shows in)."""
     found: list[Diagnostic] = []
     for level in levels:
         if level.cors is None:
@@ -51,6 +56,7 @@ def lint(levels: Sequence[Level], scopes: Mapping[tuple[str, ...], EffectiveSect
     found.extend(_unused_rules(levels, scopes))
     for section in scopes.values():
         found.extend(_section_checks(section))
+        found.extend(custom_header_checks(section))
     # A check about an inherited section fires in every scope below it: keep the first one per
     # code and place (messages may name the scope).
     unique: dict[tuple[str, str, int | None, int | None], Diagnostic] = {}
@@ -84,7 +90,7 @@ def origin_problems(pattern: str) -> list[tuple[str, str]]:
         return [("W206", f"origin=\"{pattern}\" has no scheme: browsers always send one "
                  f"(such as http://{pattern}), so it never matches")]
     problems: list[tuple[str, str]] = []
-    authority, cut, _ = _split_authority(rest)
+    authority, cut, _ = split_authority(rest)
     if cut:
         problems.append(("W205", f"origin=\"{pattern}\" has a path or a trailing slash: "
                          f"browsers send {scheme}://{authority}".lower() + ", so it never matches"))
@@ -93,8 +99,8 @@ def origin_problems(pattern: str) -> list[tuple[str, str]]:
         problems.append(("W204", f"origin=\"{pattern}\" has upper-case letters: browsers send "
                          f"{head.lower()} and matching is case-sensitive (contract B5), so it "
                          "never matches"))
-    host, port = _split_port(authority)
-    if port is not None and _DEFAULT_PORTS.get(scheme.lower()) == port.lstrip("0"):
+    host, port = split_port(authority)
+    if is_default_port(scheme, port):
         problems.append(("W210", f"origin=\"{pattern}\" writes out the default port {port}: "
                          f"browsers send {scheme.lower()}://{host.lower()}, so it never matches"))
         authority = host
@@ -110,31 +116,6 @@ def origin_problems(pattern: str) -> list[tuple[str, str]]:
     return problems
 
 
-def _split_authority(rest: str) -> tuple[str, bool, str]:
-    """``host[:port]``, whether a path, query or fragment followed, and that remainder."""
-    found = _PATH_START.search(rest)
-    if found is None:
-        return rest, False, ""
-    return rest[:found.start()], True, rest[found.start():]
-
-
-#: where an origin pattern's path, query or fragment would start (searched, not looped over:
-#: a 10,000-origin file is linted on every load)
-_PATH_START = re.compile(r"[/?#]")
-
-
-def _split_port(authority: str) -> tuple[str, str | None]:
-    if authority.startswith("["):
-        close = authority.find("]")
-        if close >= 0 and authority[close + 1:close + 2] == ":":
-            return authority[:close + 1], authority[close + 2:]
-        return authority, None
-    host, sep, port = authority.rpartition(":")
-    if sep and port.isdigit():
-        return host, port
-    return authority, None
-
-
 def rule_checks(rule: OriginRule) -> Iterator[Diagnostic]:
     """The checks about one ``<add origin>`` rule and its own lists."""
     where = rule.location
@@ -143,8 +124,8 @@ def rule_checks(rule: OriginRule) -> Iterator[Diagnostic]:
     kind = classify(rule.origin)
     if rule.allowed and rule.allow_credentials:
         yield from _credential_checks(rule, kind)
-    if rule.max_age > MAX_AGE_HONOURED:
-        ignored = "Chromium" if rule.max_age <= MAX_AGE_FIREFOX else "Chromium and Firefox"
+    ignored = max_age_ignored_by(rule.max_age)
+    if ignored is not None:
         yield make_at("W215", f"maxAge=\"{rule.max_age}\" is more than {ignored} honour "
                       f"(Chromium caps preflight caching at {MAX_AGE_HONOURED} s, Firefox at "
                       f"{MAX_AGE_FIREFOX} s)", attribute_at(rule, "maxAge"))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from iiscors.config.diagnostics import ConfigError, Diagnostic, has_errors, sort_key
+from iiscors.config.filenotes import file_notes
 from iiscors.config.lint import lint
 from iiscors.config.loader import DEFAULT_MAX_BYTES, Source, load_document
 from iiscors.config.rules import Level, read_levels
@@ -27,7 +28,7 @@ class Config:
     """A usable configuration: the levels read from its files and the effective section of
     every configured path.  Immutable; build a new one to change anything.
 
-    ``diagnostics`` holds its warnings (a Config never has errors).
+    ``diagnostics`` holds its warnings and notes (a Config never has errors).
     """
 
     files: tuple[str, ...]
@@ -88,6 +89,7 @@ def analyse(files: Sequence[SourceFile], *, max_bytes: int = DEFAULT_MAX_BYTES) 
                                              depth=len(file.prefix))
             levels.extend(file_levels)
             diagnostics.extend(found)
+            diagnostics.extend(file_notes(document))
     scopes, found = build_scopes(levels)
     diagnostics.extend(found)
     if not has_errors(diagnostics):

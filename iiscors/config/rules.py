@@ -341,9 +341,7 @@ def read_levels(document: XmlDocument, *, prefix: tuple[str, ...] = (),
     specs = element_specs()
     levels = [_read_level(walk, path, place, depth, order, specs)
               for order, (path, place) in enumerate(places.items())]
-    if not any(level.cors is not None for level in levels):
-        walk.report("W101", "No system.webServer/cors section: nothing to check",
-                    Location(document.name, None))
+    # W101 (is this a CORS configuration at all?) is iiscors.config.filenotes's (contract C2)
     return levels, walk.diagnostics
 
 
