@@ -30,6 +30,8 @@ from hypothesis import strategies as st
 
 from iiscors import Config, ConfigError, CorsMiddleware, Diagnostic, check_config, load_config
 
+from support import CORPUS as CORPUS_DIR
+
 # "hardening" (default): derandomized, so a CI run is reproducible and never flaky; "long":
 # random and ten times larger, for exploration (HYPOTHESIS_PROFILE=long).
 settings.register_profile(
@@ -47,7 +49,6 @@ PROFILE = settings.get_profile(
 )
 
 # CI has the shared reference material beside the clone: <clone>/../shared/corpus/webconfigs
-CORPUS_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus" / "webconfigs"
 CORPUS = sorted(CORPUS_DIR.glob("*.config")) if CORPUS_DIR.is_dir() else []
 CORPUS_BYTES = [p.read_bytes() for p in CORPUS]
 
