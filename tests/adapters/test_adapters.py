@@ -12,6 +12,7 @@ header list.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,18 @@ import pytest
 
 from iiscors.asgi import CorsMiddleware as AsgiCors
 
-from support import ADAPTERS, ASGI, WSGI, Adapter, App, HeaderList, Req, web_config
+from support import (
+    ADAPTERS,
+    ASGI,
+    WSGI,
+    Adapter,
+    App,
+    HeaderList,
+    Req,
+    asgi_scope,
+    call_asgi,
+    web_config,
+)
 
 # -- the table ---------------------------------------------------------------------------------
 
@@ -187,6 +199,39 @@ def test_adapters_agree_on_every_header(row: Row) -> None:
         results.append((response.status, [(n.lower(), v) for n, v in response.headers],
                         response.body))
     assert results[0] == results[1]
+
+
+def spelled(req: Req, spell: Callable[[str], str]) -> dict[str, Any]:
+    """The ASGI scope of ``req`` with every raw header name (Host too) respelled."""
+    scope = asgi_scope(req)
+    scope["headers"] = [(spell(name.decode("latin-1")).encode("latin-1"), value)
+                        for name, value in scope["headers"]]
+    return scope
+
+
+SPELLINGS = [pytest.param(str.lower, id="lower"), pytest.param(str.title, id="Title"),
+             pytest.param(str.upper, id="UPPER")]
+
+
+@pytest.mark.parametrize("spell", SPELLINGS)
+def test_asgi_finds_request_headers_whatever_the_case_of_their_raw_names(
+        spell: Callable[[str], str]) -> None:
+    """The ASGI spec asks servers to lower-case header names but does not require it, so the
+    middleware must find Origin, Access-Control-Request-* and Host (contract B3, B8, B13)
+    whatever the case of the raw names it is given."""
+    preflight = Req("OPTIONS", headers=(A, *PRE_PUT, ("Access-Control-Request-Headers", "x-a")))
+    scope = spelled(preflight, spell)
+    assert scope["headers"][1][0] == spell("Origin").encode()  # as spelled, not lower-cased
+    app = App()
+    response = call_asgi(AsgiCors(app.asgi, ECHO), scope)
+    assert (response.status, app.calls) == (204, 0)
+    assert response.cors_and_custom() == [
+        ACAO_A, ("access-control-allow-headers", "x-a"), V]
+    # B13's opt-in: an unlisted Origin equal to https://<Host> passes to the application.
+    own = spelled(Req(headers=(("Origin", "https://self.example"),), host="self.example"), spell)
+    assert call_asgi(AsgiCors(app.asgi, FAIL), own).status == 403
+    response = call_asgi(AsgiCors(app.asgi, FAIL, exempt_same_origin=True), own)
+    assert (response.status, app.calls) == (200, 1)
 
 
 def test_asgi_passes_websocket_and_lifespan_untouched() -> None:

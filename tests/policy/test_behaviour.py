@@ -56,6 +56,16 @@ SPECIFICITY_REVERSED = web_config(
     '<add origin="https://*.contoso.com" allowed="false" />'
     '</cors>')
 SCHEME_WILDCARD = web_config('<cors enabled="true"><add origin="http://*" /></cors>')
+HTTPS_ANY_FAIL = web_config('<cors enabled="true" failUnlistedOrigins="true">'
+                            '<add origin="https://*" /></cors>')
+#: two sibling locations, one name a prefix of the other (A9: whole segments)
+SIBLINGS = web_config(
+    '<cors enabled="true" failUnlistedOrigins="true"><add origin="https://app.contoso.com" />'
+    '</cors>',
+    outside='<location path="api"><system.webServer><cors>'
+            '<add origin="https://api-client.example" /></cors></system.webServer></location>'
+            '<location path="apix"><system.webServer><cors>'
+            '<add origin="https://apix-client.example" /></cors></system.webServer></location>')
 CUSTOM = web_config(
     '<cors enabled="true" failUnlistedOrigins="true"><add origin="https://app.contoso.com" />'
     '</cors>',
@@ -75,6 +85,16 @@ MODULE_ADDED_BACK = web_config(
 
 APP = "https://app.contoso.com"
 EVIL = "https://evil.example"
+
+
+def origin_of_length(length: int) -> str:
+    """``https://aaa…a.example``, exactly ``length`` characters (one long label: B6 bounds the
+    whole value, not a label)."""
+    return "https://" + "a" * (length - len("https://.example")) + ".example"
+
+
+#: contract B6: an Origin of more than 2,048 bytes is not a serialized origin
+AT_BOUND, PAST_BOUND = origin_of_length(2048), origin_of_length(2049)
 VARY = {"Vary": ["Origin"]}
 LISTS = {"access-control-allow-methods", "access-control-allow-headers",
          "access-control-expose-headers", "vary"}
@@ -165,6 +185,18 @@ CASES = [
          headers=preflight("https://www.contoso.com"), path="/legacy/x", cors={}),
     Case("A9-dot-segments-never-match-a-location", LOCATIONS, origin=EVIL, path="/./api",
          cors=VARY),
+    Case("A9-sibling-location-apix-is-not-covered-by-api", SIBLINGS,
+         origin="https://api-client.example", path="/apix/x", status=403, app_called=False,
+         cors=VARY),
+    Case("A9-sibling-location-apix-has-its-own-rule", SIBLINGS,
+         origin="https://apix-client.example", path="/apix/x",
+         cors={"Access-Control-Allow-Origin": "https://apix-client.example", **VARY}),
+    Case("A9-sibling-location-api-has-its-own-rule", SIBLINGS,
+         origin="https://api-client.example", path="/api/x",
+         cors={"Access-Control-Allow-Origin": "https://api-client.example", **VARY}),
+    Case("A9-sibling-location-api-is-not-covered-by-apix", SIBLINGS,
+         origin="https://apix-client.example", path="/api/x", status=403, app_called=False,
+         cors=VARY),
     # -- B: deciding a request -----------------------------------------------------------------
     Case("B1-disabled-preflight-reaches-the-app",
          web_config('<cors enabled="false"><add origin="*" /></cors>'), "OPTIONS",
@@ -226,6 +258,30 @@ CASES = [
     Case("B6-trailing-dot-matches-exact-rule-with-dot", SPECIFICITY,
          origin="https://dot.contoso.com.",
          cors={"Access-Control-Allow-Origin": "https://dot.contoso.com.", **VARY}),
+    Case("B6-trailing-dot-skips-the-scheme-wildcard", HTTPS_ANY_FAIL,
+         origin="https://app.contoso.com.", status=403, app_called=False, cors=VARY),
+    Case("B6-trailing-dot-and-port-skip-the-scheme-wildcard", HTTPS_ANY_FAIL,
+         origin="https://app.contoso.com.:8443", status=403, app_called=False, cors=VARY),
+    Case("B6-trailing-dot-is-matched-by-star-beside-other-rules", STAR_PLUS,
+         origin="https://www.contoso.com.",
+         cors={"Access-Control-Allow-Origin": "https://www.contoso.com.", **VARY}),
+    Case("B6-five-digit-port-matches-the-scheme-wildcard", HTTPS_ANY_FAIL,
+         origin="https://app.contoso.com:65535",
+         cors={"Access-Control-Allow-Origin": "https://app.contoso.com:65535", **VARY}),
+    Case("B6-six-digit-port-is-not-serialized", HTTPS_ANY_FAIL,
+         origin="https://app.contoso.com:123456", status=403, app_called=False, cors=VARY),
+    Case("B6-six-digit-port-is-not-echoed-by-star-beside-other-rules", STAR_PLUS,
+         origin="https://app.contoso.com:123456", cors=VARY),
+    Case("B6-origin-of-2048-bytes-is-echoed-by-star-beside-other-rules", STAR_PLUS,
+         origin=AT_BOUND, cors={"Access-Control-Allow-Origin": AT_BOUND, **VARY}),
+    Case("B6-origin-over-2048-bytes-is-not-echoed-by-star-beside-other-rules", STAR_PLUS,
+         origin=PAST_BOUND, cors=VARY),
+    Case("B6-origin-over-2048-bytes-is-unlisted-beside-star", STAR_PLUS_FAIL,
+         origin=PAST_BOUND, status=403, app_called=False, cors=VARY),
+    Case("B6-origin-of-2048-bytes-matches-the-scheme-wildcard", HTTPS_ANY_FAIL,
+         origin=AT_BOUND, cors={"Access-Control-Allow-Origin": AT_BOUND, **VARY}),
+    Case("B6-origin-over-2048-bytes-skips-the-scheme-wildcard", HTTPS_ANY_FAIL,
+         origin=PAST_BOUND, status=403, app_called=False, cors=VARY),
     Case("B7-unlisted-preflight-403", ONE_FAIL, "OPTIONS", headers=preflight(EVIL),
          status=403, app_called=False, cors=VARY),
     Case("B7-unlisted-actual-403", ONE_FAIL, "POST", origin=EVIL, status=403, app_called=False,
