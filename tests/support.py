@@ -1,46 +1,73 @@
-"""Shared test helpers: web.config snippets and direct WSGI calls (no test client: the
-assertions are about exact headers, and a direct call shows exactly what the middleware did)."""
+"""Shared test helpers: the one place test modules share code (no test module imports another).
+
+Every room folder imports this module as ``support`` (pyproject: ``pythonpath = ["tests"]``).
+
+- paths: :data:`ROOT`, :data:`SAMPLES`, :data:`CORPUS`;
+- :func:`web_config`: a whole web.config from named parts;
+- WSGI: :func:`environ_for` is werkzeug's ``create_environ``, :func:`call` and
+  :func:`call_environ` run an app with werkzeug's ``run_wsgi_app``; :class:`Recorder` is an
+  app that records its calls;
+- ASGI: :func:`asgi_scope`, :func:`call_asgi` and :func:`asgi_response` (the same inside a
+  running event loop), which pass header names exactly as given
+  (never lower-cased here: the ASGI spec does not require lower-case names, so the middleware
+  must not depend on them);
+- both adapters: :class:`Req`, :class:`App`, :class:`Adapter`, :data:`WSGI`, :data:`ASGI`,
+  :data:`ADAPTERS`, for a test that runs the same request through either;
+- real servers on 127.0.0.1: :func:`running` and :func:`request`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+import http.client
+import os
+import queue
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pytest
+from werkzeug.test import create_environ, run_wsgi_app
+
+from iiscors import CorsMiddleware as WsgiCors
+from iiscors.asgi import CorsMiddleware as AsgiCors
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_configs"
 #: ../shared beside the clone, as on the developers' machines and in CI
 CORPUS = ROOT.parent / "shared" / "corpus" / "webconfigs"
 
+HeaderList = list[tuple[str, str]]
+#: request headers: a mapping, or pairs (a name may repeat, as a browser may send it twice)
+RequestHeaders = Mapping[str, str] | Iterable[tuple[str, str]]
+
 
 def web_config(cors: str = "", *, server: str = "", outside: str = "") -> bytes:
-    """A whole web.config around a ``<cors>`` snippet (and other system.webServer content)."""
+    """A whole web.config.
+
+    :param cors: the ``<cors>`` section (or any content) of ``<system.webServer>``;
+    :param server: more ``<system.webServer>`` content after it (``<httpProtocol>``,
+        ``<modules>``);
+    :param outside: content after ``<system.webServer>``, inside ``<configuration>``
+        (``<location>`` elements, a misplaced ``<cors>``).
+    """
     return (f'<?xml version="1.0" encoding="utf-8"?>\n<configuration>\n<system.webServer>\n'
             f"{cors}\n{server}\n</system.webServer>\n{outside}\n</configuration>\n").encode()
 
 
 @dataclass
-class Recorder:
-    """A WSGI app that records its calls and answers with a fixed status and headers."""
-
-    status: str = "200 OK"
-    headers: list[tuple[str, str]] = field(
-        default_factory=lambda: [("Content-Type", "text/plain")])
-    body: bytes = b"app body"
-    calls: list[dict[str, Any]] = field(default_factory=list)
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        self.calls.append(environ)
-        start_response(self.status, list(self.headers))
-        return [self.body]
-
-
-@dataclass
 class Response:
+    """What an adapter answered; ``app_called`` is known when :class:`Adapter` ran it."""
+
     status: int
-    headers: list[tuple[str, str]]
+    headers: HeaderList
     body: bytes
+    app_called: bool | None = None
 
     def get_all(self, name: str) -> list[str]:
         return [v for k, v in self.headers if k.lower() == name.lower()]
@@ -54,34 +81,215 @@ class Response:
                 found[name] = value
         return found
 
+    def cors_and_custom(self) -> HeaderList:
+        """Access-Control-*, Vary and X-* headers (customHeaders), in order, names lower-cased."""
+        return [(n.lower(), v) for n, v in self.headers
+                if n.lower().startswith(("access-control-", "vary", "x-"))]
 
-def environ_for(method: str = "GET", path: str = "/", headers: dict[str, str] | None = None,
-                host: str = "api.contoso.com", scheme: str = "https") -> dict[str, Any]:
-    environ: dict[str, Any] = {
-        "REQUEST_METHOD": method,
-        "PATH_INFO": path,
-        "SCRIPT_NAME": "",
-        "QUERY_STRING": "",
-        "SERVER_NAME": host,
-        "SERVER_PORT": "443",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "HTTP_HOST": host,
-        "wsgi.url_scheme": scheme,
-    }
-    for name, value in (headers or {}).items():
-        environ["HTTP_" + name.upper().replace("-", "_")] = value
+
+# -- WSGI ----------------------------------------------------------------------------------------
+
+def environ_for(method: str = "GET", path: str = "/", headers: RequestHeaders | None = None,
+                *, host: str = "api.contoso.com", scheme: str = "https",
+                path_info: str | None = None) -> dict[str, Any]:
+    """A WSGI environ from werkzeug's ``create_environ``.
+
+    A header given twice becomes one value joined with ``", "``, as WSGI servers join it.
+    ``path`` is text (werkzeug puts its UTF-8 bytes into ``PATH_INFO`` as latin-1 characters,
+    PEP 3333); ``path_info`` sets ``PATH_INFO`` verbatim, for bytes that are not UTF-8.
+    """
+    environ: dict[str, Any] = create_environ(
+        path, f"{scheme}://{host}", method=method, headers=list(_pairs(headers)))
+    if path_info is not None:
+        environ["PATH_INFO"] = path_info
     return environ
 
 
-def call(app: Any, method: str = "GET", path: str = "/",
-         headers: dict[str, str] | None = None, **kwargs: Any) -> Response:
-    captured: dict[str, Any] = {}
+def _pairs(headers: RequestHeaders | None) -> Iterable[tuple[str, str]]:
+    if headers is None:
+        return ()
+    return headers.items() if isinstance(headers, Mapping) else headers
 
-    def start_response(status: str, response_headers: list[tuple[str, str]],
-                       exc_info: Any = None) -> Any:
-        captured["status"] = int(status.split()[0])
-        captured["headers"] = response_headers
-        return lambda data: None
 
-    body = b"".join(app(environ_for(method, path, headers, **kwargs), start_response))
-    return Response(captured["status"], captured["headers"], body)
+def call_environ(app: Any, environ: dict[str, Any]) -> Response:
+    """Run a WSGI app on ``environ`` (werkzeug's ``run_wsgi_app``, body read and closed)."""
+    body, status, headers = run_wsgi_app(app, environ, buffered=True)
+    return Response(int(status.split()[0]), headers.to_wsgi_list(), b"".join(body))
+
+
+def call(app: Any, method: str = "GET", path: str = "/", headers: RequestHeaders | None = None,
+         **environ: Any) -> Response:
+    """One request to a WSGI app; ``environ`` takes :func:`environ_for`'s keywords."""
+    return call_environ(app, environ_for(method, path, headers, **environ))
+
+
+@dataclass
+class Recorder:
+    """A WSGI app that records its calls and answers with a fixed status and headers."""
+
+    status: str = "200 OK"
+    headers: HeaderList = field(default_factory=lambda: [("Content-Type", "text/plain")])
+    body: bytes = b"app body"
+    calls: list[dict[str, Any]] = field(default_factory=list)
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        self.calls.append(environ)
+        start_response(self.status, list(self.headers))
+        return [self.body]
+
+
+# -- ASGI ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Req:
+    """One request, for either adapter."""
+
+    method: str = "GET"
+    path: str = "/"
+    headers: tuple[tuple[str, str], ...] = ()
+    host: str = "api.contoso.com"
+    scheme: str = "https"
+
+
+def asgi_scope(req: Req) -> dict[str, Any]:
+    """An ASGI ``http`` scope for ``req``: header names encoded exactly as given."""
+    return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+            "method": req.method, "scheme": req.scheme, "path": req.path,
+            "raw_path": req.path.encode("utf-8"), "root_path": "", "query_string": b"",
+            "headers": [(b"host", req.host.encode("latin-1")), *(
+                (n.encode("latin-1"), v.encode("latin-1")) for n, v in req.headers)]}
+
+
+async def asgi_response(app: Any, scope: dict[str, Any]) -> Response:
+    """Run an ASGI app on ``scope`` with an empty request body, inside a running event loop;
+    the start message's headers come back decoded as latin-1, names as the app sent them."""
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(dict(message))
+
+    await app(scope, receive, send)
+    start = sent[0]
+    assert start["type"] == "http.response.start"
+    headers = [(bytes(n).decode("latin-1"), bytes(v).decode("latin-1"))
+               for n, v in start["headers"]]
+    return Response(start["status"], headers, b"".join(m.get("body", b"") for m in sent[1:]))
+
+
+def call_asgi(app: Any, scope: dict[str, Any]) -> Response:
+    """:func:`asgi_response` in an event loop of its own."""
+    return asyncio.run(asgi_response(app, scope))
+
+
+# -- both adapters -------------------------------------------------------------------------------
+
+@dataclass
+class App:
+    """What the wrapped application answers: status, headers; counts its calls."""
+
+    status: int = 200
+    headers: HeaderList = field(default_factory=lambda: [("Content-Type", "text/plain")])
+    body: bytes = b"app body"
+    calls: int = 0
+
+    def wsgi(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        self.calls += 1
+        start_response(f"{self.status} Status", list(self.headers))
+        return [self.body]
+
+    async def asgi(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        self.calls += 1
+        await send({"type": "http.response.start", "status": self.status,
+                    "headers": [(n.encode("latin-1"), v.encode("latin-1"))
+                                for n, v in self.headers]})
+        await send({"type": "http.response.body", "body": self.body})
+
+
+@dataclass(frozen=True)
+class Adapter:
+    """One of the two middlewares, with the app and driver of its protocol."""
+
+    name: str
+    middleware: Callable[..., Any]
+    app: Callable[[App], Any]
+    run: Callable[[Any, Req], Response]
+
+    def build(self, config: Any, spec: App | None = None, **options: Any) -> tuple[Any, App]:
+        spec = spec if spec is not None else App()
+        return self.middleware(self.app(spec), config, **options), spec
+
+    def call(self, middleware: Any, spec: App, req: Req) -> Response:
+        before = spec.calls
+        response = self.run(middleware, req)
+        response.app_called = spec.calls > before
+        return response
+
+
+def _run_wsgi(middleware: Any, req: Req) -> Response:
+    return call(middleware, req.method, req.path, req.headers, host=req.host, scheme=req.scheme)
+
+
+def _run_asgi(middleware: Any, req: Req) -> Response:
+    return call_asgi(middleware, asgi_scope(req))
+
+
+WSGI = Adapter("wsgi", WsgiCors, lambda spec: spec.wsgi, _run_wsgi)
+ASGI = Adapter("asgi", AsgiCors, lambda spec: spec.asgi, _run_asgi)
+ADAPTERS = [pytest.param(WSGI, id="wsgi"), pytest.param(ASGI, id="asgi")]
+
+
+# -- real servers on 127.0.0.1 -------------------------------------------------------------------
+
+def _lines(stream: Iterable[str], into: queue.Queue[str]) -> None:
+    for line in stream:
+        into.put(line)
+
+
+@contextmanager
+def running(args: list[str], *, cwd: Path | None = None, ready: str = "listening on",
+            env: dict[str, str] | None = None, timeout: float = 30) -> Iterator[
+                tuple[subprocess.Popen[str], list[str]]]:
+    """Start a server process, wait for a line containing ``ready``, yield it with the output
+    seen so far; always stop it (SIGTERM, then SIGKILL) and close its pipes."""
+    process = subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, env={**os.environ, **(env or {})})
+    output: list[str] = []
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=_lines, args=(process.stdout, lines), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while not any(ready in line for line in output):
+            if process.poll() is not None and lines.empty():
+                raise AssertionError(f"server exited {process.returncode}: {''.join(output)}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"server not ready in {timeout}s: {''.join(output)}")
+            with suppress(queue.Empty):
+                output.append(lines.get(timeout=0.1))
+        yield process, output
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+        reader.join(5)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def request(port: int, method: str = "GET", path: str = "/",
+            headers: dict[str, str] | None = None,
+            body: bytes | None = None) -> tuple[int, http.client.HTTPMessage, bytes]:
+    """One HTTP request to 127.0.0.1:``port`` over a fresh connection."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        connection.close()

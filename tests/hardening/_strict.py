@@ -147,7 +147,11 @@ def call_wsgi(
     path: str = "/",
 ) -> Response:
     """Call a WSGI app with header values set verbatim in the environ (no validation, so CR/LF
-    and NUL reach the middleware as a careless server would pass them)."""
+    and NUL reach the middleware as a careless server would pass them).
+
+    ``start_response`` is written out here, not werkzeug's ``run_wsgi_app`` (tests/support.py):
+    werkzeug's ``Headers`` raises on a CR/LF in a response header and turns a bytes value into
+    its ``repr``, which would hide exactly what the invariants below look for."""
     environ = create_environ(path=path, method=method, base_url="http://testserver")
     for name, value in (headers or {}).items():
         key = "HTTP_" + name.upper().replace("-", "_")

@@ -30,6 +30,8 @@ from hypothesis import strategies as st
 
 from iiscors import Config, ConfigError, CorsMiddleware, Diagnostic, check_config, load_config
 
+from support import CORPUS as CORPUS_DIR
+
 # "hardening" (default): derandomized, so a CI run is reproducible and never flaky; "long":
 # random and ten times larger, for exploration (HYPOTHESIS_PROFILE=long).
 settings.register_profile(
@@ -47,7 +49,6 @@ PROFILE = settings.get_profile(
 )
 
 # CI has the shared reference material beside the clone: <clone>/../shared/corpus/webconfigs
-CORPUS_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus" / "webconfigs"
 CORPUS = sorted(CORPUS_DIR.glob("*.config")) if CORPUS_DIR.is_dir() else []
 CORPUS_BYTES = [p.read_bytes() for p in CORPUS]
 
@@ -216,6 +217,9 @@ _ORIGIN_PARTS = st.lists(
             ":",
             "443",
             "8443",
+            "1",
+            "65535",
+            "123456",
             "/",
             "?",
             "#",
@@ -258,7 +262,31 @@ def _near_miss(draw: st.DrawFn) -> str:
     return origin[:pos] + origin[pos + 1 :]
 
 
-_ORIGINS = st.one_of(_LATIN1, _ORIGIN_PARTS, _near_miss())
+_SUBDOMAIN = st.lists(_LABEL, min_size=1, max_size=3).map(
+    lambda labels: "https://" + ".".join(labels) + ".contoso.com")
+#: a port of every length from 1 to 6 digits (the wildcard rule has none, B5; six digits make
+#: the value not an origin at all, B6)
+_PORT = st.integers(1, 6).flatmap(lambda n: st.text("0123456789", min_size=n, max_size=n))
+
+
+@st.composite
+def _long_subdomain(draw: st.DrawFn) -> str:
+    """An allowed-looking subdomain of about 2,048 characters, on both sides of B6's bound (most
+    within 3 of it)."""
+    length = draw(st.one_of(st.integers(2045, 2051), st.integers(2000, 2100)))
+    labels = draw(st.lists(_LABEL, min_size=0, max_size=2))
+    tail = "".join(label + "." for label in labels) + "contoso.com"
+    return "https://" + "a" * max(1, length - len("https://.") - len(tail)) + "." + tail
+
+
+_ORIGINS = st.one_of(
+    _LATIN1,
+    _ORIGIN_PARTS,
+    _near_miss(),
+    _long_subdomain(),
+    st.builds(lambda o, p: f"{o}:{p}", _SUBDOMAIN, _PORT),        # never allowed: a port
+    st.builds(lambda o, p: o + p, _SUBDOMAIN, st.sampled_from([".", ".:443"])),  # trailing dot
+)
 _HEADER_VALUES = st.one_of(st.none(), _LATIN1, _ORIGIN_PARTS)
 
 
@@ -291,6 +319,19 @@ def test_middleware_arbitrary_headers(
     assert invariant_violations(resp, origin) == []
     if origin is None:
         assert resp.cors_headers() == []  # B2
+
+
+@PROFILE
+@given(origin=_long_subdomain(), fail_unlisted=st.booleans())
+def test_a_subdomain_is_allowed_up_to_2048_bytes_and_not_past(origin: str,
+                                                              fail_unlisted: bool) -> None:
+    """B6's bound from both sides: no false denial at 2,048 bytes, no allow past them."""
+    app, recorder = _strict_app(fail_unlisted)
+    resp = call_wsgi(app, recorder, "GET", {"Origin": origin})
+    allowed = resp.get("Access-Control-Allow-Origin") == origin
+    assert allowed is (len(origin) <= 2048), len(origin)
+    assert resp.status == (403 if fail_unlisted and not allowed else 200)
+    assert invariant_violations(resp, origin) == []
 
 
 @PROFILE

@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
-from test_adapters import web_config
-from test_serve import request, running
+
+from support import request, running, web_config
 
 pytestmark = pytest.mark.slow
 

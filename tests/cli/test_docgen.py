@@ -7,7 +7,9 @@ from pathlib import Path
 from iiscors.cli import docgen
 from iiscors.config.diagnostics import CATALOGUE
 
-PAGE = Path(__file__).resolve().parents[1] / "docs" / "diagnostics.md"
+from support import ROOT
+
+PAGE = ROOT / "docs" / "diagnostics.md"
 
 
 def test_page_is_current() -> None:

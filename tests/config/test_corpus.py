@@ -1,6 +1,6 @@
 """Every real web.config of ../shared/corpus/webconfigs loads, or fails with ConfigError whose
 diagnostics point at the right line — never another exception.  (The CLI's view of the same
-files, warnings included, is in tests/test_corpus_cli.py.)
+files, warnings included, is in tests/cli/test_corpus_cli.py.)
 """
 
 from __future__ import annotations

@@ -86,15 +86,37 @@ def ref_match(rules: list[str], origin: str) -> str | None:
 
 LABELS = ["a", "b", "api", "contoso", "com", "evil", "Contoso", "x-y", "ontoso"]
 SCHEMES = ["http", "https", "HTTPS"]
-PORTS = [None, "8443", "443", "0443"]
+#: every length from 1 to 6 digits (B6 allows 5 at most), a few of them shared by rules and
+#: origins so that they meet
+PORTS = [None, "8", "80", "443", "0443", "8443", "65535", "99999", "123456", "008443"]
 
-hosts = st.lists(st.sampled_from(LABELS), min_size=1, max_size=4).map(".".join)
-ports = st.sampled_from(PORTS)
+#: a host may end with a dot, in an Origin and in every kind of pattern (B6: only "*" and an
+#: exact rule spelled with the dot can match it)
+hosts = st.builds(lambda labels, dot: ".".join(labels) + dot,
+                  st.lists(st.sampled_from(LABELS), min_size=1, max_size=4),
+                  st.sampled_from(["", "", "."]))
+ports = st.one_of(st.sampled_from(PORTS),
+                  st.integers(1, 6).flatmap(lambda n: st.text("0123456789", min_size=n,
+                                                              max_size=n)))
 schemes = st.sampled_from(SCHEMES)
 
 
 def with_port(text: str, port: str | None) -> str:
     return text if port is None else f"{text}:{port}"
+
+
+#: lengths around B6's 2,048-byte bound, the bound and its neighbours most often
+NEAR_THE_BOUND = st.one_of(st.integers(2045, 2051), st.integers(2000, 2100))
+
+
+@st.composite
+def long_origins(draw: st.DrawFn) -> str:
+    """Origins of about 2,048 characters, on both sides of B6's bound (most within 3 of it): a
+    long first label before a host the patterns use."""
+    scheme, host, port = draw(schemes), draw(hosts), draw(ports)
+    short = with_port(f"{scheme}://.{host}", port)
+    padding = "a" * max(1, draw(NEAR_THE_BOUND) - len(short))
+    return with_port(f"{scheme}://{padding}.{host}", port)
 
 
 exact_origins = st.builds(lambda s, h, p: with_port(f"{s}://{h}", p), schemes, hosts, ports)
@@ -118,6 +140,7 @@ origins = st.one_of(
     st.builds(lambda o, s: o + s, exact_origins, hostile_suffixes),
     st.builds(lambda s, h, p: with_port(f"{s}://{h}", p), schemes, hosts,
               st.sampled_from(["0", "65536", "99999", "8443", "443"])),
+    long_origins(),
     st.text(max_size=30),
 )
 
@@ -132,10 +155,37 @@ def test_matcher_agrees_with_the_reference(rules: list[str], origin: str) -> Non
         assert serialized == (origin == "null" or ref_serialized(origin) is not None)
 
 
-@settings(max_examples=300, deadline=None)
-@given(origin=st.text(max_size=60))
+@settings(max_examples=600, deadline=None)
+@given(origin=st.one_of(st.text(max_size=60), origins, long_origins()))
 def test_parse_origin_agrees_with_the_reference(origin: str) -> None:
     assert (parse_origin(origin) is not None) == (ref_serialized(origin) is not None)
+
+
+def origin_of_length(length: int) -> str:
+    return "https://" + "a" * (length - len("https://.contoso.com")) + ".contoso.com"
+
+
+AT_BOUND, PAST_BOUND = origin_of_length(2048), origin_of_length(2049)
+
+
+@pytest.mark.parametrize(("rules", "at_bound", "past_bound"), [
+    pytest.param(["*", "https://app.contoso.com"], ("*", True), ("*", False),
+                 id="star-beside-another-rule"),
+    pytest.param(["https://*", "*"], ("https://*", True), ("*", False), id="scheme-wildcard"),
+    pytest.param(["https://*.contoso.com", "*"], ("https://*.contoso.com", True), ("*", False),
+                 id="host-wildcard"),
+    pytest.param([AT_BOUND, PAST_BOUND, "*"], (AT_BOUND, True), ("*", False), id="exact"),
+])
+def test_b6_the_2048_byte_bound_holds_for_every_pattern_kind(
+        rules: list[str], at_bound: tuple[str, bool], past_bound: tuple[str, bool]) -> None:
+    """2,048 bytes is still an origin; one more is not: only "*" matches it, and it is never
+    echoed (``serialized`` False)."""
+    assert len(AT_BOUND) == 2048 and len(PAST_BOUND) == 2049
+    matcher = OriginMatcher((rule, rule) for rule in rules)
+    assert matcher.match(AT_BOUND) == at_bound
+    assert matcher.match(PAST_BOUND) == past_bound
+    assert ref_match(rules, AT_BOUND) == at_bound[0]
+    assert ref_match(rules, PAST_BOUND) == past_bound[0]
 
 
 @pytest.mark.parametrize(("pattern", "kind"), [

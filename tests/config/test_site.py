@@ -7,11 +7,12 @@ import os
 from pathlib import Path
 
 import pytest
-from test_adapters import WSGI, Req, web_config
 
 from iiscors import ConfigError
 from iiscors.config.rules import fold_segment
 from iiscors.config.site import analyse_site, load_site, scan_site
+
+from support import WSGI, Req, call, web_config
 
 ALLOW_A = web_config('<cors enabled="true" failUnlistedOrigins="true">'
                      '<add origin="https://a.example"/></cors>')
@@ -49,10 +50,9 @@ def test_non_ascii_directories_match_case_insensitively(tmp_path: Path) -> None:
     middleware, spec = WSGI.build(str(tmp_path))
     # PATH_INFO carries the UTF-8 bytes as latin-1 characters, as every WSGI server does;
     # case is folded on the decoded text, so É matches é (contract A9, as IIS compares URLs).
-    for path in ("/caf\xc3\xa9/x", "/CAF\xc3\x89/x"):
-        inside = WSGI.call(middleware, spec, Req(path=path,
-                                                 headers=(("Origin", "https://a.example"),)))
-        assert inside.get_all("Access-Control-Allow-Origin") == ["https://a.example"], path
+    for path_info in ("/caf\xc3\xa9/x", "/CAF\xc3\x89/x"):
+        inside = call(middleware, headers={"Origin": "https://a.example"}, path_info=path_info)
+        assert inside.get_all("Access-Control-Allow-Origin") == ["https://a.example"], path_info
     outside = WSGI.call(middleware, spec, Req(path="/x",
                                               headers=(("Origin", "https://a.example"),)))
     assert outside.get_all("Access-Control-Allow-Origin") == []
@@ -66,13 +66,12 @@ def test_a_directory_name_that_is_not_utf_8_is_handled(tmp_path: Path) -> None:
     os.mkdir(os.fsencode(tmp_path) + b"/bad\xffdir")
     (tmp_path / os.fsdecode(b"bad\xffdir") / "web.config").write_bytes(
         ALLOW_A.replace(b"https://a.example", b"https://b.example"))
-    middleware, spec = WSGI.build(str(tmp_path))
+    middleware, _ = WSGI.build(str(tmp_path))
     # PATH_INFO for /bad%FFdir: the raw byte as a latin-1 character, as WSGI servers give it.
-    inside = WSGI.call(middleware, spec, Req(path="/bad\xffdir/x",
-                                             headers=(("Origin", "https://b.example"),)))
+    origin = {"Origin": "https://b.example"}
+    inside = call(middleware, headers=origin, path_info="/bad\xffdir/x")
     assert inside.get_all("Access-Control-Allow-Origin") == ["https://b.example"]
-    outside = WSGI.call(middleware, spec, Req(path="/bad\xc3\xbfdir/x",
-                                              headers=(("Origin", "https://b.example"),)))
+    outside = call(middleware, headers=origin, path_info="/bad\xc3\xbfdir/x")
     assert outside.get_all("Access-Control-Allow-Origin") == []
 
 

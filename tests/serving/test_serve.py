@@ -1,88 +1,34 @@
 """``iiscors serve``: the static site (in process) and every mode of the command, run for real as
-a subprocess on 127.0.0.1 with a free port.  The helpers here are reused by test_servers."""
+a subprocess on 127.0.0.1 with a free port."""
 
 from __future__ import annotations
 
-import http.client
 import os
-import queue
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
-from test_adapters import WSGI, App, Req, web_config
 
 from iiscors import CorsMiddleware
 from iiscors.serving.static import StaticSite
+
+from support import Req, call, request, running, web_config
 
 ALLOW_A = web_config('<cors enabled="true" failUnlistedOrigins="true">'
                      '<add origin="https://a.example"/></cors>')
 A = ("Origin", "https://a.example")
 
 
-# -- running servers ---------------------------------------------------------------------------
-
-def _lines(stream: object, into: queue.Queue[str]) -> None:
-    for line in stream:  # type: ignore[attr-defined]
-        into.put(line)
-
-
-@contextmanager
-def running(args: list[str], *, cwd: Path | None = None, ready: str = "listening on",
-            env: dict[str, str] | None = None, timeout: float = 30) -> Iterator[
-                tuple[subprocess.Popen[str], list[str]]]:
-    """Start a server process, wait for a line containing ``ready``, yield it with the output
-    seen so far; always stop it (SIGTERM, then SIGKILL) and close its pipes."""
-    process = subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, env={**os.environ, **(env or {})})
-    output: list[str] = []
-    lines: queue.Queue[str] = queue.Queue()
-    reader = threading.Thread(target=_lines, args=(process.stdout, lines), daemon=True)
-    reader.start()
-    try:
-        deadline = time.monotonic() + timeout
-        while not any(ready in line for line in output):
-            if process.poll() is not None and lines.empty():
-                raise AssertionError(f"server exited {process.returncode}: {''.join(output)}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"server not ready in {timeout}s: {''.join(output)}")
-            with suppress(queue.Empty):
-                output.append(lines.get(timeout=0.1))
-        yield process, output
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
-        reader.join(5)
-        if process.stdout is not None:
-            process.stdout.close()
-
+# -- running servers (support.running starts one, support.request asks it) ---------------------
 
 def port_from(output: list[str]) -> int:
     for line in output:
         if "listening on http://127.0.0.1:" in line:
             return int(line.split("127.0.0.1:")[1].split("/")[0])
     raise AssertionError(output)
-
-
-def request(port: int, method: str = "GET", path: str = "/",
-            headers: dict[str, str] | None = None,
-            body: bytes | None = None) -> tuple[int, http.client.HTTPMessage, bytes]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        connection.request(method, path, body=body, headers=headers or {})
-        response = connection.getresponse()
-        return response.status, response.headers, response.read()
-    finally:
-        connection.close()
 
 
 def serve_command(*args: str) -> list[str]:
@@ -117,9 +63,10 @@ def site(tmp_path: Path) -> Path:
 
 
 def static(site: Path, req: Req) -> tuple[int, dict[str, str], bytes, bool]:
-    middleware, spec = WSGI.build(str(site), App())
-    middleware.app = StaticSite(site)
-    result = WSGI.call(middleware, spec, req)
+    middleware = CorsMiddleware(StaticSite(site), str(site))
+    # req.path is PATH_INFO verbatim, as a server passes it: the traversal and non-UTF-8 cases
+    # are about those exact characters.
+    result = call(middleware, req.method, headers=req.headers, path_info=req.path)
     return result.status, {n.lower(): v for n, v in result.headers}, result.body, True
 
 

@@ -1,5 +1,6 @@
 """The ASGI adapter with Starlette (in process, httpx) and under a real uvicorn on loopback.
-The full behaviour table runs through both adapters in test_adapters."""
+The behaviour table (tests/policy/test_behaviour.py) and the header-order table
+(tests/adapters/test_adapters.py) run through both adapters; raw ASGI scopes are below."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_adapters import web_config
-from test_serve import request, running
+
+from support import request, running, web_config
 
 starlette = pytest.importorskip("starlette")
 httpx = pytest.importorskip("httpx")

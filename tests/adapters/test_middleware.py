@@ -12,7 +12,7 @@ from werkzeug.wrappers import Request, Response
 from iiscors import Config, CorsMiddleware, load_config
 from iiscors.wsgi import merge_headers
 
-from support import SAMPLES, Recorder, call, web_config
+from support import SAMPLES, Recorder, call, environ_for, web_config
 
 REFERENCE = SAMPLES / "microsoft-reference.config"
 
@@ -90,13 +90,14 @@ def test_exc_info_and_the_write_callable_pass_through() -> None:
         write(b"partial")
         return [b"rest"]
 
+    # Written out, not support.call: what the middleware passes to the server's start_response
+    # (exc_info) and what it returns (the write callable) is the subject here.
     def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
         seen.update(status=status, headers=headers, exc_info=exc_info)
         return lambda data: seen.setdefault("written", data)
 
     middleware = CorsMiddleware(app, web_config(
         '<cors enabled="true"><add origin="https://a.example" /></cors>'))
-    from support import environ_for
     body = list(middleware(environ_for(headers={"Origin": "https://a.example"}),
                            start_response))
     assert body == [b"rest"]
@@ -120,7 +121,6 @@ def test_app_iterable_is_returned_untouched_so_close_is_called() -> None:
         return Body()
 
     middleware = CorsMiddleware(app, REFERENCE)
-    from support import environ_for
     result = middleware(environ_for(headers={"Origin": "https://example.org"}),
                         lambda s, h, e=None: None)
     assert isinstance(result, Body)

@@ -10,7 +10,8 @@ from collections.abc import Iterable
 from typing import Any
 
 import pytest
-from test_adapters import ADAPTERS, Adapter, Req, web_config
+
+from support import ADAPTERS, Adapter, Req, web_config
 
 CONFIG = web_config(
     '<cors enabled="true" failUnlistedOrigins="true">'
@@ -37,7 +38,7 @@ class Auth:
 
     async def asgi(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         self.seen.append(scope["method"])
-        authorized = any(name == b"authorization" for name, _ in scope["headers"])
+        authorized = any(name.lower() == b"authorization" for name, _ in scope["headers"])
         status, headers, body = ((200, [(b"content-type", b"text/plain")], b"secret data")
                                  if authorized else
                                  (401, [(b"www-authenticate", b"Negotiate")], b""))
@@ -51,8 +52,8 @@ def build(adapter: Adapter) -> tuple[Any, Auth]:
 
 
 def call(adapter: Adapter, middleware: Any, req: Req) -> tuple[int, dict[str, str], bytes]:
-    status, headers, body = adapter.run(middleware, req)
-    return status, {n.lower(): v for n, v in headers}, body
+    response = adapter.run(middleware, req)
+    return response.status, {n.lower(): v for n, v in response.headers}, response.body
 
 
 @pytest.mark.parametrize("adapter", ADAPTERS)

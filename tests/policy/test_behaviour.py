@@ -1,8 +1,10 @@
 """The behaviour table: (web.config, request) → (status, every CORS header, app called).
 
 One row per behaviour; each id starts with the contract rule it pins (docs/behaviour.md links
-here).  Requests go through the real WSGI middleware, called directly.  List-valued headers
-(Allow-Methods, Allow-Headers, Expose-Headers, Vary) are compared as lists.
+here).  Every row runs through both adapters, the WSGI and the ASGI middleware (test ids
+``wsgi-…`` and ``asgi-…``), as the first request of its origin and as a repeat.  List-valued
+headers (Allow-Methods, Allow-Headers, Expose-Headers, Vary) are compared as lists; the order of
+the headers and their exact bytes are pinned by tests/adapters/test_adapters.py.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import pytest
 
 from iiscors import CorsMiddleware
 
-from support import SAMPLES, Recorder, call, web_config
+from support import ADAPTERS, SAMPLES, Adapter, App, Recorder, Req, call, web_config
 
 MS_REFERENCE = (SAMPLES / "microsoft-reference.config").read_bytes()
 LOCATIONS = (SAMPLES / "location-scoping.config").read_bytes()
@@ -54,6 +56,16 @@ SPECIFICITY_REVERSED = web_config(
     '<add origin="https://*.contoso.com" allowed="false" />'
     '</cors>')
 SCHEME_WILDCARD = web_config('<cors enabled="true"><add origin="http://*" /></cors>')
+HTTPS_ANY_FAIL = web_config('<cors enabled="true" failUnlistedOrigins="true">'
+                            '<add origin="https://*" /></cors>')
+#: two sibling locations, one name a prefix of the other (A9: whole segments)
+SIBLINGS = web_config(
+    '<cors enabled="true" failUnlistedOrigins="true"><add origin="https://app.contoso.com" />'
+    '</cors>',
+    outside='<location path="api"><system.webServer><cors>'
+            '<add origin="https://api-client.example" /></cors></system.webServer></location>'
+            '<location path="apix"><system.webServer><cors>'
+            '<add origin="https://apix-client.example" /></cors></system.webServer></location>')
 CUSTOM = web_config(
     '<cors enabled="true" failUnlistedOrigins="true"><add origin="https://app.contoso.com" />'
     '</cors>',
@@ -73,6 +85,16 @@ MODULE_ADDED_BACK = web_config(
 
 APP = "https://app.contoso.com"
 EVIL = "https://evil.example"
+
+
+def origin_of_length(length: int) -> str:
+    """``https://aaa…a.example``, exactly ``length`` characters (one long label: B6 bounds the
+    whole value, not a label)."""
+    return "https://" + "a" * (length - len("https://.example")) + ".example"
+
+
+#: contract B6: an Origin of more than 2,048 bytes is not a serialized origin
+AT_BOUND, PAST_BOUND = origin_of_length(2048), origin_of_length(2049)
 VARY = {"Vary": ["Origin"]}
 LISTS = {"access-control-allow-methods", "access-control-allow-headers",
          "access-control-expose-headers", "vary"}
@@ -94,7 +116,7 @@ class Case:
     app_sets: tuple[tuple[str, str], ...] = ()
     #: other headers the response must carry (customHeaders)
     also: tuple[tuple[str, str], ...] = ()
-    app_status: str = "200 OK"
+    app_status: int = 200
     options: dict[str, bool] = field(default_factory=dict)
 
 
@@ -163,6 +185,18 @@ CASES = [
          headers=preflight("https://www.contoso.com"), path="/legacy/x", cors={}),
     Case("A9-dot-segments-never-match-a-location", LOCATIONS, origin=EVIL, path="/./api",
          cors=VARY),
+    Case("A9-sibling-location-apix-is-not-covered-by-api", SIBLINGS,
+         origin="https://api-client.example", path="/apix/x", status=403, app_called=False,
+         cors=VARY),
+    Case("A9-sibling-location-apix-has-its-own-rule", SIBLINGS,
+         origin="https://apix-client.example", path="/apix/x",
+         cors={"Access-Control-Allow-Origin": "https://apix-client.example", **VARY}),
+    Case("A9-sibling-location-api-has-its-own-rule", SIBLINGS,
+         origin="https://api-client.example", path="/api/x",
+         cors={"Access-Control-Allow-Origin": "https://api-client.example", **VARY}),
+    Case("A9-sibling-location-api-is-not-covered-by-apix", SIBLINGS,
+         origin="https://apix-client.example", path="/api/x", status=403, app_called=False,
+         cors=VARY),
     # -- B: deciding a request -----------------------------------------------------------------
     Case("B1-disabled-preflight-reaches-the-app",
          web_config('<cors enabled="false"><add origin="*" /></cors>'), "OPTIONS",
@@ -224,6 +258,30 @@ CASES = [
     Case("B6-trailing-dot-matches-exact-rule-with-dot", SPECIFICITY,
          origin="https://dot.contoso.com.",
          cors={"Access-Control-Allow-Origin": "https://dot.contoso.com.", **VARY}),
+    Case("B6-trailing-dot-skips-the-scheme-wildcard", HTTPS_ANY_FAIL,
+         origin="https://app.contoso.com.", status=403, app_called=False, cors=VARY),
+    Case("B6-trailing-dot-and-port-skip-the-scheme-wildcard", HTTPS_ANY_FAIL,
+         origin="https://app.contoso.com.:8443", status=403, app_called=False, cors=VARY),
+    Case("B6-trailing-dot-is-matched-by-star-beside-other-rules", STAR_PLUS,
+         origin="https://www.contoso.com.",
+         cors={"Access-Control-Allow-Origin": "https://www.contoso.com.", **VARY}),
+    Case("B6-five-digit-port-matches-the-scheme-wildcard", HTTPS_ANY_FAIL,
+         origin="https://app.contoso.com:65535",
+         cors={"Access-Control-Allow-Origin": "https://app.contoso.com:65535", **VARY}),
+    Case("B6-six-digit-port-is-not-serialized", HTTPS_ANY_FAIL,
+         origin="https://app.contoso.com:123456", status=403, app_called=False, cors=VARY),
+    Case("B6-six-digit-port-is-not-echoed-by-star-beside-other-rules", STAR_PLUS,
+         origin="https://app.contoso.com:123456", cors=VARY),
+    Case("B6-origin-of-2048-bytes-is-echoed-by-star-beside-other-rules", STAR_PLUS,
+         origin=AT_BOUND, cors={"Access-Control-Allow-Origin": AT_BOUND, **VARY}),
+    Case("B6-origin-over-2048-bytes-is-not-echoed-by-star-beside-other-rules", STAR_PLUS,
+         origin=PAST_BOUND, cors=VARY),
+    Case("B6-origin-over-2048-bytes-is-unlisted-beside-star", STAR_PLUS_FAIL,
+         origin=PAST_BOUND, status=403, app_called=False, cors=VARY),
+    Case("B6-origin-of-2048-bytes-matches-the-scheme-wildcard", HTTPS_ANY_FAIL,
+         origin=AT_BOUND, cors={"Access-Control-Allow-Origin": AT_BOUND, **VARY}),
+    Case("B6-origin-over-2048-bytes-skips-the-scheme-wildcard", HTTPS_ANY_FAIL,
+         origin=PAST_BOUND, status=403, app_called=False, cors=VARY),
     Case("B7-unlisted-preflight-403", ONE_FAIL, "OPTIONS", headers=preflight(EVIL),
          status=403, app_called=False, cors=VARY),
     Case("B7-unlisted-actual-403", ONE_FAIL, "POST", origin=EVIL, status=403, app_called=False,
@@ -264,11 +322,11 @@ CASES = [
     Case("B9-actual-gets-origin-credentials-expose-only", FULL_RULE, "PUT", origin=APP,
          cors={"Access-Control-Allow-Origin": APP, "Access-Control-Allow-Credentials": "true",
                "Access-Control-Expose-Headers": ["X-Request-Id", "ETag"], **VARY}),
-    Case("B9-headers-added-to-app-errors", FULL_RULE, origin=APP, app_status="500 Oops",
+    Case("B9-headers-added-to-app-errors", FULL_RULE, origin=APP, app_status=500,
          status=500, cors={"Access-Control-Allow-Origin": APP,
                            "Access-Control-Allow-Credentials": "true",
                            "Access-Control-Expose-Headers": ["X-Request-Id", "ETag"], **VARY}),
-    Case("B9-headers-added-to-app-401", ONE, origin=APP, app_status="401 Unauthorized",
+    Case("B9-headers-added-to-app-401", ONE, origin=APP, app_status=401,
          status=401, cors={"Access-Control-Allow-Origin": APP, **VARY}),
     Case("B10-star-only-is-static-without-vary", STAR_ONLY, origin=APP,
          cors={"Access-Control-Allow-Origin": "*"}),
@@ -336,26 +394,26 @@ def _normalise(headers: dict[str, str]) -> dict[str, str | list[str]]:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 @pytest.mark.parametrize("sight", ["first", "repeat"])
-def test_behaviour(case: Case, sight: str) -> None:
+@pytest.mark.parametrize("adapter", ADAPTERS)
+def test_behaviour(adapter: Adapter, case: Case, sight: str) -> None:
     """Each case as the first request of its origin (the policy decides it) and as a repeat
     (the middleware reads the answer the policy kept, ScopePolicy.answers): both must match."""
-    app = Recorder(status=case.app_status,
-                   headers=[("Content-Type", "text/plain"), *case.app_sets])
-    middleware = CorsMiddleware(app, case.config, **case.options)
+    app = App(status=case.app_status, headers=[("Content-Type", "text/plain"), *case.app_sets])
+    middleware, app = adapter.build(case.config, app, **case.options)
     headers = dict(case.headers)
     if case.origin is not None:
         headers["Origin"] = case.origin
-    first = call(middleware, case.method, case.path, headers)
+    req = Req(case.method, case.path, tuple(headers.items()))
+    first = adapter.call(middleware, app, req)
     if sight == "repeat":
-        app.calls.clear()
-        response = call(middleware, case.method, case.path, headers)
+        response = adapter.call(middleware, app, req)
         assert (response.status, response.headers, response.body) == (
             first.status, first.headers, first.body)
     else:
         response = first
 
     assert response.status == case.status
-    assert bool(app.calls) is case.app_called
+    assert response.app_called is case.app_called
     if case.config is CUSTOM:
         # C1: the custom Access-Control-Allow-Origin comes after the middleware's own, on every
         # response the middleware touches (the duplicate IIS sends too).
@@ -377,7 +435,8 @@ def test_behaviour(case: Case, sight: str) -> None:
 def test_every_contract_rule_has_a_behaviour_or_unit_case() -> None:
     """docs/behaviour.md promises at least one test per rule; the ids carry the rule names."""
     rules_here = {c.id.split("-")[0] for c in CASES}
-    # A2, A4, A7, A8 are about files and errors: tests/test_loader.py and tests/test_rules.py.
+    # A2, A4, A7, A8 are about files and errors: tests/config/test_loader.py and
+    # tests/config/test_rules.py.
     expected = {"A1", "A3", "A5", "A6", "A9", *(f"B{n}" for n in range(1, 16)), "C1", "D1"}
     assert expected <= rules_here
 
@@ -396,8 +455,8 @@ CAFE = web_config('<cors enabled="true" failUnlistedOrigins="true">'
 ])
 def test_a9_location_paths_compare_decoded_and_case_folded(path_info: str, covered: bool
                                                            ) -> None:
-    app = Recorder()
-    response = call(CorsMiddleware(app, CAFE), path=path_info, headers={"Origin": EVIL})
+    response = call(CorsMiddleware(Recorder(), CAFE), headers={"Origin": EVIL},
+                    path_info=path_info)
     # Covered: CORS is disabled there, the app answers; elsewhere the unlisted origin gets 403.
     assert response.status == (200 if covered else 403)
 

@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_adapters import ADAPTERS, ASGI, WSGI, Adapter, App, Req, web_config
 
 import iiscors.reload as reload_module
 from iiscors import ConfigError
 from iiscors.reload import RACY_NS, is_racy
+
+from support import ADAPTERS, ASGI, WSGI, Adapter, App, Req, web_config
 
 ORIGIN = ("Origin", "https://a.example")
 

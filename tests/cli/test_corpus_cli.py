@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from iiscors.cli.main import main
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "webconfigs"
+from support import CORPUS
 
 pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"no corpus at {CORPUS}")
 
