@@ -10,7 +10,7 @@ the merge is :mod:`iiscors.policy.merge`).
 Decisions that were already made are not asked for again: a request without Origin, and a
 repeat of an allowed origin, read the headers the policy prepared (``ScopePolicy.passive``,
 ``ScopePolicy.answers``) with one dict lookup — the plan's fast path, written out in
-:meth:`CorsMiddleware.__call__` (see :mod:`iiscors.policy.plan`).  ``test_answers.py`` checks
+:meth:`CorsMiddleware.__call__` (see :mod:`iiscors.policy.plan`).  ``tests/policy/test_answers.py`` checks
 every request shape, first and repeated, against the Decision, and ``test_fast_path.py`` against
 the plan.
 

@@ -1,7 +1,7 @@
 """Generate ``docs/diagnostics.md`` from the code catalogue, so the page cannot drift.
 
 ``python -m iiscors.cli.docgen`` rewrites the page; ``python -m iiscors.cli.docgen --check``
-exits 1 when it is stale (``tests/test_docgen.py`` does the same check).  The catalogue
+exits 1 when it is stale (``tests/cli/test_docgen.py`` does the same check).  The catalogue
 (:data:`iiscors.config.diagnostics.CATALOGUE`) is the only source: edit it, then regenerate.
 """
 

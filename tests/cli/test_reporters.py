@@ -217,11 +217,6 @@ def test_junit_escapes_vertical_tab_and_form_feed_in_a_file_name() -> None:
     assert failure is not None and (failure.text or "").startswith("odd\\x0bname\\x0c.config:1:1")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "issue 11: iiscors/cli/report.py's JUnit reporter passes a lone surrogate (an undecodable "
-    "byte of a file name, os.fsdecode) into the XML; XML 1.0 has no such character, so "
-    "`iiscors validate --format junit` on a file named b'bad\\xff.config' prints a document "
-    "that is not well-formed"))
 def test_junit_is_well_formed_for_a_file_name_that_is_not_utf_8() -> None:
     name = os.fsdecode(b"bad\xff.config")  # "bad\udcff.config", as sys.argv gives it
     odd = make("E102", "bad byte", name, 1, 1)
