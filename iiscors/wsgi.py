@@ -10,9 +10,9 @@ the merge is :mod:`iiscors.policy.merge`).
 Decisions that were already made are not asked for again: a request without Origin, and a
 repeat of an allowed origin, read the headers the policy prepared (``ScopePolicy.passive``,
 ``ScopePolicy.answers``) with one dict lookup — the plan's fast path, written out in
-:meth:`CorsMiddleware.__call__` (see :mod:`iiscors.policy.plan`).  ``tests/policy/test_answers.py`` checks
-every request shape, first and repeated, against the Decision, and ``test_fast_path.py`` against
-the plan.
+:meth:`CorsMiddleware.__call__` (see :mod:`iiscors.policy.plan`).
+``tests/policy/test_answers.py`` checks every request shape, first and repeated, against the
+Decision, and ``tests/adapters/test_fast_path.py`` against the plan.
 
 Place it outermost: it cannot add headers to responses produced outside it (a server's own
 error pages, a proxy in front).  Do not use it together with another CORS layer (flask-cors,
