@@ -27,13 +27,14 @@ from typing import NamedTuple
 
 import click
 
-from iiscors.cli.escape import json_document, line
+from iiscors.cli.escape import json_document
 from iiscors.cli.files import read_regular, unreadable
 from iiscors.cli.guard import EXIT_PROBLEMS, EXIT_USAGE, GuardedCommand
 from iiscors.cli.report import diagnostic_json
 from iiscors.config.diagnostics import ConfigError, Diagnostic
 from iiscors.config.load import Config, load_config
 from iiscors.config.loader import DEFAULT_MAX_BYTES
+from iiscors.config.text import line
 from iiscors.policy.core import CorsRequest, Outcome
 from iiscors.policy.explanation import (
     Exchange,

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from iiscors.cli.escape import line, visible
+from iiscors.config.text import line, visible
 
 #: Exit codes (check-jsonschema's convention): never a count of problems.
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2

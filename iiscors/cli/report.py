@@ -21,8 +21,9 @@ from typing import Any, ClassVar, TextIO
 
 import click
 
-from iiscors.cli.escape import github_data, github_property, json_document, line, visible
+from iiscors.cli.escape import github_data, github_property, json_document
 from iiscors.config.diagnostics import CATALOGUE, Diagnostic, Severity, where
+from iiscors.config.text import line, visible
 
 #: The version of the ``--format json`` shape.
 JSON_VERSION = 1

@@ -19,6 +19,7 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from iiscors.config.text import line
 from iiscors.policy.model import Location, format_location
 
 
@@ -80,7 +81,9 @@ class Diagnostic:
     fix: str | None = None
 
     def __str__(self) -> str:
-        return f"{where(self)}: {self.severity.value} {self.code} {self.message}"
+        # Safe to print or log as it is (issue 12): the file name and the message quote what a
+        # stranger wrote, so serve, the playground and the reload log cannot be injected.
+        return line(f"{where(self)}: {self.severity.value} {self.code} {self.message}")
 
     @property
     def is_error(self) -> bool:
