@@ -48,6 +48,13 @@ def visible(text: str) -> str:
     return CI_COMMAND.sub(r"\1\\x5b", UNPRINTABLE.sub(_escape, text))
 
 
+def visible_source(text: str) -> str:
+    """:func:`visible` for a line of a file shown as it is (a diff): a tab, and a line's own
+    ending (CR LF or LF), are kept, so that the line still applies; nothing else is."""
+    body = text.rstrip("\r\n")
+    return "\t".join(visible(part) for part in body.split("\t")) + text[len(body):]
+
+
 def line(text: str) -> str:
     """:func:`visible`, and safe at the start of a line: GitHub's runner trims leading white
     space (``TrimStart``) and then obeys a line that starts with ``::``."""

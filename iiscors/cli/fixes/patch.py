@@ -17,6 +17,8 @@ import difflib
 import os
 import re
 
+from iiscors.config.text import visible_source
+
 #: Lines of context around each change, as ``diff -u`` and git print.
 CONTEXT_LINES = 3
 NO_NEWLINE = "\\ No newline at end of file\n"
@@ -58,5 +60,7 @@ def unified_diff(name: str, before: str, after: str) -> str:
     out: list[str] = []
     for line in difflib.unified_diff(lines(before), lines(after), _label("a/", name),
                                      _label("b/", name), n=CONTEXT_LINES):
+        # Shown in terminals and CI logs: a stranger's file must not drive them (issue 12).
+        line = visible_source(line)
         out.append(line if line.endswith("\n") else line + "\n" + NO_NEWLINE)
     return "".join(out)
