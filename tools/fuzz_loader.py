@@ -46,7 +46,7 @@ with atheris.instrument_imports(include=["iiscors"]):
 
 _FIELD_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_CODE = re.compile(r"[EW]\d{3}")
+_CODE = re.compile(r"[EWN]\d{3}")  # error, warning, note (contract C3)
 
 #: libFuzzer dictionary: the tokens a web.config is made of, so mutations stay near valid XML.
 DICTIONARY = [

@@ -98,6 +98,7 @@ class GracefulWaitress:
         self.server = create_server(app, map=self.map, sockets=[sock], threads=threads,
                                     clear_untrusted_proxy_headers=True)
         self.port: int = sock.getsockname()[1]
+        self._stopping_signals = 1
 
     def serve(self, stop: Stop) -> None:
         """Serve until ``stop`` has seen a signal."""
@@ -106,6 +107,9 @@ class GracefulWaitress:
         stop.wake = self.server.pull_trigger  # a write to waitress's wake-up pipe
         while not stop.count:
             wasyncore.loop(timeout=_POLL_SECONDS, use_poll=True, map=self.map, count=1)
+        # The signals that stopped serving: any later one, even one that arrives before drain()
+        # starts (while "stopping" is printed), means "stop now".
+        self._stopping_signals = stop.count
 
     def stop_listening(self) -> None:
         """Close the listening socket: new connections are refused from now on."""
@@ -119,7 +123,7 @@ class GracefulWaitress:
         from waitress import wasyncore
 
         deadline = time.monotonic() + timeout
-        signals = stop.count
+        signals = self._stopping_signals
         busy = self._close_idle()
         while busy and time.monotonic() < deadline and stop.count == signals:
             wasyncore.loop(timeout=_DRAIN_POLL_SECONDS, use_poll=True, map=self.map, count=1)

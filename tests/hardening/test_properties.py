@@ -59,7 +59,7 @@ def _check_loader(data: bytes) -> None:
     for diag in diagnostics:
         assert isinstance(diag, Diagnostic)
         assert diag.file == "fuzz/web.config"
-        assert re.fullmatch(r"[EW]\d{3}", diag.code), diag
+        assert re.fullmatch(r"[EWN]\d{3}", diag.code), diag  # C3: notes too
         assert diag.message
     has_errors = any(d.severity == "error" for d in diagnostics)
     try:
