@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "iiscors"
-ADAPTERS = ("iiscors.wsgi", "iiscors.asgi", "iiscors.reload")
+ADAPTERS = ("iiscors.wsgi", "iiscors.asgi", "iiscors.reload", "iiscors.layering")
 
 
 def module_name(path: Path) -> str:
@@ -148,7 +148,8 @@ def test_public_names_do_not_move() -> None:
     assert CorsMiddleware is WsgiMiddleware and AsgiMiddleware is not WsgiMiddleware
     # nothing else is exported by accident: no submodule or helper leaks into the namespace
     exported = {n for n in vars(iiscors) if not n.startswith("_")}
-    rooms = {"asgi", "cli", "config", "policy", "reload", "serving", "wsgi", "annotations"}
+    rooms = {"asgi", "cli", "config", "layering", "policy", "reload", "serving", "wsgi",
+             "annotations"}
     assert exported - rooms == PUBLIC
 
 
