@@ -131,10 +131,27 @@ def read_settings(values: Mapping[str, object], allowed: Collection[str]) -> tup
     return options, problems
 
 
-def read_keywords(keywords: Mapping[str, object]) -> tuple[dict[str, object], list[Problem]]:
-    """:func:`read_settings` for keyword arguments given in code (``max_bytes=...``)."""
-    names = {f"{PREFIX}{key.upper()}": value for key, value in keywords.items()}
-    return read_settings(names, BY_NAME)
+def read_keywords(keywords: Mapping[str, object], owner: str) -> tuple[
+        dict[str, object], list[Problem]]:
+    """The middleware's options given in code as keyword arguments (``reload=False``), and a
+    problem for each unusable value, naming the keyword.
+
+    :param owner: what took the keywords, for the message (``IISCors()``).
+    :raises TypeError: a keyword that is no option, as Python says of an unexpected keyword.
+    """
+    options: dict[str, object] = {}
+    problems: list[Problem] = []
+    for key, value in sorted(keywords.items()):
+        setting = BY_OPTION.get(key)
+        if setting is None:
+            raise TypeError(f"{owner} got an unexpected keyword argument {key!r}; its options "
+                            f"are {sorted(BY_OPTION)}")
+        if setting.accepts(value):
+            options[key] = value
+        else:
+            problems.append(Problem(key, Kind.TYPE, f"{owner}'s {key} must be "
+                                    f"{setting.expected}, not {_shown(value)}."))
+    return options, problems
 
 
 def config_path(value: object, *, default: Path | None,
