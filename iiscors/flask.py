@@ -19,7 +19,8 @@ or a debugger to see; iiscors lets it through too.
 
 It adds ``flask iiscors validate`` and ``flask iiscors explain``: the ``iiscors`` commands, run
 on the application's web.config (every option of theirs works).  They need the application to
-load, so an unusable web.config stops ``flask`` at start-up with its diagnostics instead.
+load, so an unusable web.config stops ``flask`` at start-up with its ConfigError (the first
+error and how many more) instead: ``iiscors validate`` on the file lists them all.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from iiscors.config.diagnostics import ConfigError
 from iiscors.options import (
     BY_NAME,
     CONFIG,
@@ -94,8 +96,12 @@ class IISCors:
         problems = ([problem] if problem is not None else []) + problems + code_problems
         if problems or source is None:
             raise SettingsError(problems)
-        middleware = CorsMiddleware(app.wsgi_app, source,
-                                    **(DEFAULTS | from_settings | from_code))  # type: ignore[arg-type]
+        try:
+            middleware = CorsMiddleware(app.wsgi_app, source,
+                                        **(DEFAULTS | from_settings | from_code))  # type: ignore[arg-type]
+        except ConfigError as error:
+            # the diagnostics are the news, not iiscors's frames: the traceback stops here
+            raise error.with_traceback(None) from None
         app.wsgi_app = middleware  # type: ignore[method-assign]
         app.extensions[EXTENSION] = Installed(middleware, source)
         app.cli.add_command(cli)

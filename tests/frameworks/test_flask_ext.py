@@ -215,3 +215,16 @@ def test_flask_iiscors_help_is_the_commands(site: Path) -> None:
     assert result.returncode == 0 and "Usage: flask iiscors validate" in result.stdout
     assert "--format" in result.stdout
     assert "validate" in flask(site, "--help").stdout
+
+
+def test_an_unusable_web_config_stops_the_app_with_its_diagnostics(site: Path) -> None:
+    (site / "web.config").write_text('<configuration><system.webServer><cors enabled="maybe" '
+                                     'bogus="1" /></system.webServer></configuration>')
+    result = flask(site, "validate")
+    assert result.returncode != 0
+    *_, last_frame, error = result.stderr.strip().splitlines()
+    assert error.startswith("iiscors.config.diagnostics.ConfigError: ")
+    assert "E20" in error and "(and 1 more errors)" in error
+    # the traceback stops where IISCors raised it, not inside iiscors
+    assert last_frame.strip() == "raise error.with_traceback(None) from None"
+    assert "reload.py" not in result.stderr
