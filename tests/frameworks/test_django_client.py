@@ -244,3 +244,31 @@ def test_logging_is_quiet_for_healthy_requests(client: Client,
     client.options("/api/orders", **PREFLIGHT)
     client.get("/api/public", HTTP_ORIGIN=ORIGIN)
     assert not [r for r in caplog.records if r.name == "iiscors"]
+
+
+def test_asgi_wrapped_too_the_outer_layer_decides(caplog: pytest.LogCaptureFixture) -> None:
+    # asgi.py wrapped in iiscors.asgi.CorsMiddleware (another web.config) *and* the Django
+    # middleware: the wrapper marks the scope, Django's request.scope shows it
+    httpx = pytest.importorskip("httpx")
+    from django.core.asgi import get_asgi_application
+
+    from iiscors.asgi import CorsMiddleware as AsgiMiddleware
+
+    other = ('<configuration><system.webServer><cors enabled="true">'
+             '<add origin="https://other.example" /></cors></system.webServer></configuration>')
+    app = AsgiMiddleware(get_asgi_application(), other.encode(), reload=False)
+
+    async def scenario() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            return [await c.get("/api/public", headers={"Origin": origin})
+                    for origin in ("https://other.example", ORIGIN)]
+
+    outer_allowed, inner_allowed = asyncio.run(scenario())
+    assert outer_allowed.headers.get_list("access-control-allow-origin") == [
+        "https://other.example"]
+    # the project's own web.config would allow ORIGIN, but the outer layer decides
+    assert inner_allowed.status_code == 200
+    assert "access-control-allow-origin" not in inner_allowed.headers
+    assert "x-site" not in inner_allowed.headers
+    assert len([r for r in caplog.records if "steps aside" in r.getMessage()]) == 1
