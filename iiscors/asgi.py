@@ -122,10 +122,9 @@ class CorsMiddleware(ReloadingPolicy):
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if HANDLED in scope:
+        if scope.setdefault(HANDLED, self) is not self:  # one dict operation, marked
             await self._step_aside(scope, receive, send)  # iiscors.layering
             return
-        scope[HANDLED] = self
         if _monotonic() >= self._next_check:
             self._poll()  # at most once per reload_interval (iiscors.reload)
         if self.config_error is not None:

@@ -122,9 +122,8 @@ class CorsMiddleware(ReloadingPolicy):
 
     def __call__(self, environ: WSGIEnvironment,
                  start_response: StartResponse) -> Iterable[bytes]:
-        if HANDLED in environ:
+        if environ.setdefault(HANDLED, self) is not self:  # one dict operation, marked
             return self._step_aside(environ, start_response)  # iiscors.layering
-        environ[HANDLED] = self
         if _monotonic() >= self._next_check:
             self._poll()  # at most once per reload_interval (iiscors.reload)
         if self.config_error is not None:

@@ -81,7 +81,11 @@ def wsgi_call(app: Any, headers: dict[str, str] | None = None,
         started.append((status, response_headers))
         return written.append
 
-    body = b"".join(app(env, start_response))
+    iterable = app(env, start_response)
+    try:
+        body = b"".join(iterable)
+    finally:
+        getattr(iterable, "close", lambda: None)()  # as servers do (PEP 3333)
     status, sent = started[-1]
     return int(status.split()[0]), {k.lower(): v for k, v in sent}, b"".join(written) + body
 
@@ -235,3 +239,20 @@ def test_only_exceptions_are_answered() -> None:
     with pytest.raises(KeyboardInterrupt):
         wsgi_call(WsgiMiddleware(interrupted, CONFIG, reload=False), {"Origin": ORIGIN})
     assert sys.exc_info() == (None, None, None)
+
+
+def test_serves_access_log_records_the_crash_answer(tmp_path: Any) -> None:
+    # iiscors serve --app: the access log sits outside the middleware and logs its 500
+    import io
+    import json
+
+    from iiscors.serving.accesslog import AccessLog
+    from iiscors.serving.logged import LoggedWSGI
+
+    stream = io.StringIO()
+    logged = LoggedWSGI(WsgiMiddleware(raising_wsgi, CONFIG, reload=False),
+                        AccessLog(stream, "json"))
+    status, headers, body = wsgi_call(logged, {"Origin": ORIGIN})
+    assert (status, body, headers["access-control-allow-origin"]) == (500, CRASH_BODY, ORIGIN)
+    entry = json.loads(stream.getvalue().splitlines()[0])
+    assert (entry["status"], entry["cors"], entry["bytes"]) == (500, "allowed", len(CRASH_BODY))
