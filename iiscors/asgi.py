@@ -122,7 +122,8 @@ class CorsMiddleware(ReloadingPolicy):
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if scope.setdefault(HANDLED, self) is not self:  # one dict operation, marked
+        marked: object = scope.setdefault(HANDLED, self)  # one dict operation: read and mark
+        if marked is not self:
             await self._step_aside(scope, receive, send)  # iiscors.layering
             return
         if _monotonic() >= self._next_check:

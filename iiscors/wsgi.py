@@ -57,8 +57,10 @@ WSGIApplication = Callable[[WSGIEnvironment, StartResponse], Iterable[bytes]]
 _monotonic = time.monotonic
 _NO_CONTENT = "204 No Content"
 _STATUS = {204: _NO_CONTENT, 403: "403 Forbidden"}
-_ACRM = "HTTP_ACCESS_CONTROL_REQUEST_METHOD"
-_ACRH = "HTTP_ACCESS_CONTROL_REQUEST_HEADERS"
+#: The environ keys of Access-Control-Request-Method and -Headers (CGI names, which Django's
+#: ``request.META`` uses too)
+ACRM = "HTTP_ACCESS_CONTROL_REQUEST_METHOD"
+ACRH = "HTTP_ACCESS_CONTROL_REQUEST_HEADERS"
 
 
 def _own(environ: WSGIEnvironment) -> str | None:
@@ -116,13 +118,14 @@ class CorsMiddleware(ReloadingPolicy):
         policy = self.policy
         verdict = policy.scope_for(text_path(environ.get("PATH_INFO", ""))).verdict(
             environ.get("REQUEST_METHOD", "GET"), environ.get("HTTP_ORIGIN"),
-            environ.get(_ACRM), environ.get(_ACRH),
+            environ.get(ACRM), environ.get(ACRH),
             _own(environ) if policy.exempt_same_origin else None)
         return Decision(*verdict, environ.get("HTTP_ORIGIN"))
 
     def __call__(self, environ: WSGIEnvironment,
                  start_response: StartResponse) -> Iterable[bytes]:
-        if environ.setdefault(HANDLED, self) is not self:  # one dict operation, marked
+        marked: object = environ.setdefault(HANDLED, self)  # one dict operation: read and mark
+        if marked is not self:
             return self._step_aside(environ, start_response)  # iiscors.layering
         if _monotonic() >= self._next_check:
             self._poll()  # at most once per reload_interval (iiscors.reload)
@@ -145,13 +148,13 @@ class CorsMiddleware(ReloadingPolicy):
             method = get("REQUEST_METHOD", "GET")
             if answer is None:
                 # Not decided before: the plan (the exemption does not apply, seen above).
-                plan = plan_request(path_policy, method, origin, get(_ACRM), get(_ACRH))
+                plan = plan_request(path_policy, method, origin, get(ACRM), get(ACRH))
                 if plan.status is not None:
                     return self._answer(plan, start_response)
                 head, tail = plan.headers, plan.rule_headers
-            elif method == "OPTIONS" and get(_ACRM):
+            elif method == "OPTIONS" and get(ACRM):
                 # Contract B3/B8: an allowed preflight, answered here; the app never runs.
-                start_response(_NO_CONTENT, preflight_headers(answer, get(_ACRH)))
+                start_response(_NO_CONTENT, preflight_headers(answer, get(ACRH)))
                 return [b""]
             else:
                 head, tail = answer.allow_origin, answer.rule.actual_tail  # contract B9

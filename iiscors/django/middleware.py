@@ -41,14 +41,13 @@ from iiscors.policy import headers
 from iiscors.policy.merge import STR_WORDS, merge_into
 from iiscors.policy.plan import FORBIDDEN_BODY, Plan, own_origin, plan_request
 from iiscors.reload import UNUSABLE_BODY, ReloadingPolicy
+from iiscors.wsgi import ACRH, ACRM
 
 logger = logging.getLogger("iiscors")
 
 GetResponse = Callable[[HttpRequest], Any]
 Extra = Sequence[tuple[str, str]]
 _monotonic = time.monotonic
-_ACRM = "HTTP_ACCESS_CONTROL_REQUEST_METHOD"
-_ACRH = "HTTP_ACCESS_CONTROL_REQUEST_HEADERS"
 _TEXT = "text/plain; charset=utf-8"
 
 
@@ -131,7 +130,7 @@ class CorsMiddleware:
         own = (own_origin(request.scheme, meta.get("HTTP_HOST"))
                if policy.exempt_same_origin else None)  # contract B13's opt-in
         return plan_request(scope, request.method or "GET", meta.get("HTTP_ORIGIN"),
-                            meta.get(_ACRM), meta.get(_ACRH), own)
+                            meta.get(ACRM), meta.get(ACRH), own)
 
     def after(self, response: HttpResponseBase, extra: Extra) -> HttpResponseBase:
         """Add ``extra`` to the response the rest of the stack returned (contract B9/B11)."""
