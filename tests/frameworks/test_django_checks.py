@@ -116,3 +116,21 @@ def test_only_the_iiscors_checks_with_their_tag(tmp_path: Path) -> None:
                              "iiscors"], cwd=tmp_path, env=env, capture_output=True, text=True,
                             timeout=120, check=False)
     assert result.returncode == 0 and "(iiscors.W222)" in result.stderr
+
+
+def test_each_severity_becomes_its_check_level(django_project: Path) -> None:
+    # errors as Error, warnings as Warning, any other severity (a note, say) as Info
+    from typing import Any, cast
+
+    from django.core import checks
+
+    from iiscors.config.diagnostics import Diagnostic, Severity
+    from iiscors.django.checks import message
+
+    def level(severity: Any) -> Any:
+        return message(Diagnostic("X100", cast(Severity, severity), "m", "web.config", 3, 5))
+
+    error, warning, note = level(Severity.ERROR), level(Severity.WARNING), level("note")
+    assert (type(error), type(warning), type(note)) == (checks.Error, checks.Warning, checks.Info)
+    assert (error.id, error.obj, str(note)) == ("iiscors.X100", "web.config:3:5",
+                                                "web.config:3:5: (iiscors.X100) m")
