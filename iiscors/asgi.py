@@ -30,6 +30,7 @@ request that already met another iiscors layer passes through untouched
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
@@ -169,7 +170,8 @@ class CorsMiddleware(ReloadingPolicy):
         except Exception:
             # Only failures land here: a try costs nothing on the way through (Python 3.11+).
             if self.answer_crashes and not started[0]:
-                await _respond(send, 500, (*head, *tail), CRASH_BODY)
+                with contextlib.suppress(Exception):  # a client gone: the app's failure matters
+                    await _respond(send, 500, (*head, *tail), CRASH_BODY)
                 log_crash(self)
             raise  # the server sees the failure too
 

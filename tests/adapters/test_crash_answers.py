@@ -256,3 +256,18 @@ def test_serves_access_log_records_the_crash_answer(tmp_path: Any) -> None:
     assert (status, body, headers["access-control-allow-origin"]) == (500, CRASH_BODY, ORIGIN)
     entry = json.loads(stream.getvalue().splitlines()[0])
     assert (entry["status"], entry["cors"], entry["bytes"]) == (500, "allowed", len(CRASH_BODY))
+
+
+def test_asgi_a_client_gone_still_re_raises_the_applications_failure() -> None:
+    async def closed_send(message: dict[str, Any]) -> None:
+        raise OSError("the client went away")
+
+    scope = {"type": "http", "method": "GET", "path": "/", "root_path": "", "scheme": "https",
+             "headers": [(b"host", b"api.example"), (b"origin", ORIGIN.encode())]}
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    middleware = AsgiMiddleware(raising_asgi, CONFIG, reload=False)
+    with pytest.raises(Boom):
+        asyncio.run(middleware(scope, receive, closed_send))
