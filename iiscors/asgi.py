@@ -17,16 +17,27 @@ Use it instead of Starlette's ``CORSMiddleware``, never together with it::
 
 Only ``http`` scopes are judged; ``websocket`` and ``lifespan`` pass through untouched (the IIS
 CORS module does not apply to WebSocket upgrades, and browsers do not send preflights for them).
+
+``Middleware(...)`` and ``add_middleware`` put it inside Starlette's ``ServerErrorMiddleware``,
+whose 500 for an unhandled exception is then built outside it.  Wrapping the whole application
+instead (``app = CorsMiddleware(Starlette(...), "web.config")``, run by uvicorn) puts it outside
+everything, so that 500 carries the CORS headers too (docs/frameworks.md).  An application that
+raises before its response starts gets a 500 with the decision's headers, and the exception is
+then raised again for the server to see (``answer_crashes``, :mod:`iiscors.layering`).  A
+request that already met another iiscors layer passes through untouched
+(:data:`iiscors.layering.HANDLED`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
 from iiscors.config.load import Config
 from iiscors.config.loader import DEFAULT_MAX_BYTES, Source
+from iiscors.layering import CRASH_BODY, HANDLED, log_crash, warn_nested
 from iiscors.policy.core import Decision, Headers, preflight_headers
 from iiscors.policy.merge import BYTES_WORDS, MERGE_INITIALS_BYTES, merge_into, warn_app_cors
 from iiscors.policy.plan import FORBIDDEN_BODY, own_origin, plan_request
@@ -81,17 +92,22 @@ class CorsMiddleware(ReloadingPolicy):
     :param reload: notice edits of the files and swap the policy atomically (default on).
     :param reload_interval: seconds between two checks (default 1.0).
     :param strict: answer 500 while an edit leaves the configuration unusable (contract A8).
+    :param answer_crashes: when the application raises before its response starts, send a 500
+        with the decision's CORS headers, log the exception with its traceback (logger
+        ``iiscors``), then raise it again for the server (default on; docs/behaviour.md).
     :raises ConfigError: the configuration is unusable (every diagnostic attached).
     """
 
     def __init__(self, app: ASGIApplication, config: Source | Config, *,
                  max_bytes: int = DEFAULT_MAX_BYTES, exempt_same_origin: bool = False,
                  reload: bool = True, reload_interval: float = DEFAULT_RELOAD_INTERVAL,
-                 strict: bool = False) -> None:
+                 strict: bool = False, answer_crashes: bool = True) -> None:
         self.app = app
         self._init_policy(config, max_bytes=max_bytes, exempt_same_origin=exempt_same_origin,
                           reload=reload, reload_interval=reload_interval, strict=strict)
+        self.answer_crashes = answer_crashes
         self._warned_duplicate = False
+        self._warned_nested = False
 
     def decide(self, scope: Scope) -> Decision:
         """The decision for one HTTP request: the scope unpacked, the policy asked."""
@@ -106,6 +122,10 @@ class CorsMiddleware(ReloadingPolicy):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        marked: object = scope.setdefault(HANDLED, self)  # one dict operation: read and mark
+        if marked is not self:
+            await self._step_aside(scope, receive, send)  # iiscors.layering
             return
         if _monotonic() >= self._next_check:
             self._poll()  # at most once per reload_interval (iiscors.reload)
@@ -144,15 +164,32 @@ class CorsMiddleware(ReloadingPolicy):
         if not head:
             await self.app(scope, receive, send)
             return
-        await self.app(scope, receive, self._merging_send(send, (*head, *tail)))
+        started = [False]  # whether the application started its response (for a crash)
+        try:
+            await self.app(scope, receive, self._merging_send(send, (*head, *tail), started))
+        except Exception:
+            # Only failures land here: a try costs nothing on the way through (Python 3.11+).
+            if self.answer_crashes and not started[0]:
+                with contextlib.suppress(Exception):  # a client gone: the app's failure matters
+                    await _respond(send, 500, (*head, *tail), CRASH_BODY)
+                log_crash(self)
+            raise  # the server sees the failure too
 
-    def _merging_send(self, send: Send, extra: Headers) -> Send:
+    async def _step_aside(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Another iiscors layer met this request first and handles it (iiscors.layering)."""
+        if not self._warned_nested:
+            self._warned_nested = True
+            warn_nested(self, scope[HANDLED])
+        await self.app(scope, receive, send)
+
+    def _merging_send(self, send: Send, extra: Headers, started: list[bool]) -> Send:
         """``send``, adding ``extra`` to the application's response start (contract B9/B11:
-        whatever it answers, any status)."""
+        whatever it answers, any status), and noting in ``started`` that it was sent."""
         raw_extra = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in extra]
 
         async def merging_send(message: Message) -> None:
             if message["type"] == "http.response.start":
+                started[0] = True
                 # Only a Vary or an Access-Control-* header of the application needs more than
                 # appending (see iiscors.policy.merge); the first letter rules both out.
                 raw = message.get("headers", ())
@@ -177,8 +214,8 @@ class CorsMiddleware(ReloadingPolicy):
 
 async def _respond(send: Send, status: int, headers: Sequence[tuple[str, str]],
                    body: bytes) -> None:
-    """The middleware's own response (204, 403, or strict mode's 500), with the same headers
-    in the same order as the WSGI middleware's."""
+    """The middleware's own response (204, 403, strict mode's or a crash's 500), with the same
+    headers in the same order as the WSGI middleware's."""
     raw: list[tuple[bytes, bytes]] = []
     if status != 204:
         raw += [(b"content-type", b"text/plain; charset=utf-8"),

@@ -14,6 +14,11 @@ repeat of an allowed origin, read the headers the policy prepared (``ScopePolicy
 ``tests/policy/test_answers.py`` checks every request shape, first and repeated, against the
 Decision, and ``tests/adapters/test_fast_path.py`` against the plan.
 
+An application that raises before its response starts gets a 500 carrying the decision's
+headers (``answer_crashes``, on by default; :mod:`iiscors.layering`).  A request that already met
+another iiscors layer passes through untouched: the first layer a request meets handles it
+(:data:`iiscors.layering.HANDLED`).
+
 Place it outermost: it cannot add headers to responses produced outside it (a server's own
 error pages, a proxy in front).  Do not use it together with another CORS layer (flask-cors,
 customHeaders setting Access-Control-*): browsers reject the duplicated headers, as on IIS.
@@ -21,6 +26,7 @@ customHeaders setting Access-Control-*): browsers reject the duplicated headers,
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
@@ -28,6 +34,7 @@ from typing import Any, Protocol
 
 from iiscors.config.load import Config
 from iiscors.config.loader import DEFAULT_MAX_BYTES, Source
+from iiscors.layering import CRASH_BODY, CRASH_STATUS, DEBUGGER, HANDLED, log_crash, warn_nested
 from iiscors.policy import headers
 from iiscors.policy.core import Decision, Headers, preflight_headers
 from iiscors.policy.merge import MERGE_INITIALS, STR_WORDS, merge_into, warn_app_cors
@@ -50,8 +57,10 @@ WSGIApplication = Callable[[WSGIEnvironment, StartResponse], Iterable[bytes]]
 _monotonic = time.monotonic
 _NO_CONTENT = "204 No Content"
 _STATUS = {204: _NO_CONTENT, 403: "403 Forbidden"}
-_ACRM = "HTTP_ACCESS_CONTROL_REQUEST_METHOD"
-_ACRH = "HTTP_ACCESS_CONTROL_REQUEST_HEADERS"
+#: The environ keys of Access-Control-Request-Method and -Headers (CGI names, which Django's
+#: ``request.META`` uses too)
+ACRM = "HTTP_ACCESS_CONTROL_REQUEST_METHOD"
+ACRH = "HTTP_ACCESS_CONTROL_REQUEST_HEADERS"
 
 
 def _own(environ: WSGIEnvironment) -> str | None:
@@ -84,31 +93,40 @@ class CorsMiddleware(ReloadingPolicy):
     :param reload_interval: seconds between two checks of the files (default 1.0).
     :param strict: while an edit leaves the configuration unusable, answer 500 to every
         request instead of keeping the last good policy (contract A8, like IIS's 500.19).
+    :param answer_crashes: when the application raises before its response is sent, answer
+        500 with the decision's CORS headers and log the exception with its traceback (logger
+        ``iiscors``) instead of letting the server send its own 500 without them (default on;
+        docs/behaviour.md says when it applies and why).
     :raises ConfigError: the configuration is unusable (every diagnostic attached).
     """
 
     def __init__(self, app: WSGIApplication, config: Source | Config, *,
                  max_bytes: int = DEFAULT_MAX_BYTES, exempt_same_origin: bool = False,
                  reload: bool = True, reload_interval: float = DEFAULT_RELOAD_INTERVAL,
-                 strict: bool = False) -> None:
+                 strict: bool = False, answer_crashes: bool = True) -> None:
         self.app = app
         #: ``config`` and ``policy`` are replaced, never modified, by a reload; a request reads
         #: ``policy`` once, so the swap is atomic for every request (contract A8)
         self._init_policy(config, max_bytes=max_bytes, exempt_same_origin=exempt_same_origin,
                           reload=reload, reload_interval=reload_interval, strict=strict)
+        self.answer_crashes = answer_crashes
         self._warned_duplicate = False
+        self._warned_nested = False
 
     def decide(self, environ: WSGIEnvironment) -> Decision:
         """The decision for one request: environ unpacked, the policy asked."""
         policy = self.policy
         verdict = policy.scope_for(text_path(environ.get("PATH_INFO", ""))).verdict(
             environ.get("REQUEST_METHOD", "GET"), environ.get("HTTP_ORIGIN"),
-            environ.get(_ACRM), environ.get(_ACRH),
+            environ.get(ACRM), environ.get(ACRH),
             _own(environ) if policy.exempt_same_origin else None)
         return Decision(*verdict, environ.get("HTTP_ORIGIN"))
 
     def __call__(self, environ: WSGIEnvironment,
                  start_response: StartResponse) -> Iterable[bytes]:
+        marked: object = environ.setdefault(HANDLED, self)  # one dict operation: read and mark
+        if marked is not self:
+            return self._step_aside(environ, start_response)  # iiscors.layering
         if _monotonic() >= self._next_check:
             self._poll()  # at most once per reload_interval (iiscors.reload)
         if self.config_error is not None:
@@ -118,10 +136,9 @@ class CorsMiddleware(ReloadingPolicy):
         path_policy = policy.root if policy.single_scope else policy.scope_for(
             text_path(get("PATH_INFO", "")))
         origin = get("HTTP_ORIGIN")
-        # The fast path of iiscors.policy.plan: plan_request's first branches, written out
-        # because they run on nearly every request.  The headers to add are ``head`` then
-        # ``tail`` (an allowed origin's own Access-Control-Allow-Origin, then its rule's shared
-        # headers: no tuple built here).
+        # The fast path of iiscors.policy.plan: plan_request's first branches, written out as
+        # they run on nearly every request.  The headers to add: ``head`` (an allowed origin's
+        # Access-Control-Allow-Origin), then ``tail`` (its rule's shared ones; no tuple built).
         head: Sequence[tuple[str, str]]
         tail: Headers = ()
         if origin is None or (policy.exempt_same_origin and origin == _own(environ)):
@@ -131,22 +148,24 @@ class CorsMiddleware(ReloadingPolicy):
             method = get("REQUEST_METHOD", "GET")
             if answer is None:
                 # Not decided before: the plan (the exemption does not apply, seen above).
-                plan = plan_request(path_policy, method, origin, get(_ACRM), get(_ACRH))
+                plan = plan_request(path_policy, method, origin, get(ACRM), get(ACRH))
                 if plan.status is not None:
                     return self._answer(plan, start_response)
                 head, tail = plan.headers, plan.rule_headers
-            elif method == "OPTIONS" and get(_ACRM):
+            elif method == "OPTIONS" and get(ACRM):
                 # Contract B3/B8: an allowed preflight, answered here; the app never runs.
-                start_response(_NO_CONTENT, preflight_headers(answer, get(_ACRH)))
+                start_response(_NO_CONTENT, preflight_headers(answer, get(ACRH)))
                 return [b""]
             else:
                 head, tail = answer.allow_origin, answer.rule.actual_tail  # contract B9
         if not head:
             return self.app(environ, start_response)
-
+        started = False  # whether the application called start_response (for a crash answer)
         # Defined here rather than by a helper method: one call less on every request.
         def merging_start_response(status: str, response_headers: list[tuple[str, str]],
                                    exc_info: ExcInfo | None = None) -> Callable[[bytes], object]:
+            nonlocal started
+            started = True
             # Contract B11: only a Vary or an Access-Control-* header of the application needs
             # more than appending; the first letter rules both out for nearly every header.
             for name, _value in response_headers:
@@ -159,7 +178,35 @@ class CorsMiddleware(ReloadingPolicy):
                 self._warned_duplicate = warn_app_cors(name for name, _value in response_headers)
             return start_response(status, merged.headers, exc_info)
 
-        return self.app(environ, merging_start_response)
+        try:
+            return self.app(environ, merging_start_response)
+        except Exception:  # only failures land here: a try costs nothing on the way through
+            return self._crashed(environ, start_response, (*head, *tail), started)
+
+    def _step_aside(self, environ: WSGIEnvironment,
+                    start_response: StartResponse) -> Iterable[bytes]:
+        """Another iiscors layer met this request first and handles it (iiscors.layering)."""
+        if not self._warned_nested:
+            self._warned_nested = True
+            warn_nested(self, environ[HANDLED])
+        return self.app(environ, start_response)
+
+    def _crashed(self, environ: WSGIEnvironment, start_response: StartResponse,
+                 extra: Sequence[tuple[str, str]], started: bool) -> Iterable[bytes]:
+        """Answer the exception being handled with a 500 carrying ``extra`` (called inside
+        ``except``), or raise it again: with the option off, or for a debugger outside.
+
+        If the application had called ``start_response``, ``exc_info`` lets the server replace
+        that response if it sent nothing yet; if it did send some, the server re-raises
+        (PEP 3333): that failure is the server's, as before."""
+        if not self.answer_crashes or DEBUGGER in environ:
+            raise  # the exception being handled (this runs inside ``except``)
+        start_response(CRASH_STATUS, [
+            (headers.CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (headers.CONTENT_LENGTH, str(len(CRASH_BODY))), *extra],
+            sys.exc_info() if started else None)
+        log_crash(self)
+        return [CRASH_BODY]
 
     @staticmethod
     def _unusable_response(start_response: StartResponse) -> Iterable[bytes]:

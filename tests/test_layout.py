@@ -6,8 +6,11 @@ Read from the source with :mod:`ast`, so that a later change cannot quietly make
   other room of the package;
 - ``iiscors.config`` imports only itself and ``iiscors.policy`` (and lxml), never werkzeug, click,
   the adapters, the command line or serving;
-- the adapters (``iiscors.wsgi``, ``iiscors.asgi``, ``iiscors.reload``) never import the command
-  line or serving;
+- the adapters (``iiscors.wsgi``, ``iiscors.asgi``, ``iiscors.reload``, ``iiscors.layering``,
+  ``iiscors.options``) and the framework entry points (``iiscors.django``, ``iiscors.flask``)
+  never import the command line or serving; the one exception, written out below, is
+  ``iiscors.flask``'s ``flask iiscors`` commands, which load the command line inside the
+  function that runs them;
 - ``iiscors.cli`` never imports serving statically (its ``serve`` and ``playground`` commands are
   loaded by name, lazily), and serving never imports the command line;
 - no import cycle between modules.
@@ -25,7 +28,12 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "iiscors"
-ADAPTERS = ("iiscors.wsgi", "iiscors.asgi", "iiscors.reload")
+ADAPTERS = ("iiscors.wsgi", "iiscors.asgi", "iiscors.reload", "iiscors.layering",
+            "iiscors.options", "iiscors.django", "iiscors.django.apps", "iiscors.django.checks",
+            "iiscors.django.conf", "iiscors.django.middleware", "iiscors.flask")
+#: The only imports of the command line an adapter may make: iiscors.flask's commands, inside
+#: the function that runs them (so that importing iiscors.flask never loads the command line).
+LAZY_CLI = {("iiscors.flask", "_run"): {"iiscors.cli.main"}}
 
 
 def module_name(path: Path) -> str:
@@ -89,11 +97,56 @@ def test_config_points_down_only(module: str) -> None:
     assert not outside, f"{module} imports {outside}"
 
 
+def module_path(module: str) -> Path:
+    path = PACKAGE.parent / Path(*module.split("."))
+    return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+
+
+def tool_imports(module: str) -> list[tuple[str | None, str]]:
+    """Every import of the command line or serving in ``module``: (the function it is in, or
+    None at module level; the module imported)."""
+    found: list[tuple[str | None, str]] = []
+
+    def visit(node: ast.AST, function: str | None) -> None:
+        names: list[str] = []
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        found.extend((function, n) for n in names
+                     if in_room(n, "iiscors.cli") or in_room(n, "iiscors.serving"))
+        inner = node.name if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) else function
+        for child in ast.iter_child_nodes(node):
+            visit(child, inner)
+
+    visit(ast.parse(module_path(module).read_text(encoding="utf-8")), None)
+    return found
+
+
+def test_the_adapter_list_is_complete() -> None:
+    top = {m for m in GRAPH if m.count(".") == 1 and not in_room(m, "iiscors.cli")
+           and not in_room(m, "iiscors.serving") and not in_room(m, "iiscors.config")
+           and not in_room(m, "iiscors.policy") and m != "iiscors.__main__"}
+    framework = {m for m in GRAPH if in_room(m, "iiscors.django")}
+    assert top | framework == set(ADAPTERS)
+
+
 @pytest.mark.parametrize("module", ADAPTERS)
 def test_adapters_never_import_the_tools(module: str) -> None:
-    up = {m for m in internal(GRAPH[module])
-          if in_room(m, "iiscors.cli") or in_room(m, "iiscors.serving") or m == "iiscors"}
-    assert not up, f"{module} imports {up}"
+    assert "iiscors" not in GRAPH[module], f"{module} imports the package's top"
+    allowed = {(function, name) for (owner, function), names in LAZY_CLI.items()
+               if owner == module for name in names}
+    assert set(tool_imports(module)) == allowed, f"{module} imports {tool_imports(module)}"
+
+
+def test_importing_the_framework_modules_loads_no_tool() -> None:
+    code = ("import sys, iiscors.flask, iiscors.options, iiscors.layering; "
+            "print(sorted(m for m in sys.modules if m.startswith(('iiscors.cli', "
+            "'iiscors.serving'))))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
 
 
 def test_cli_and_serving_do_not_import_each_other() -> None:
@@ -148,7 +201,8 @@ def test_public_names_do_not_move() -> None:
     assert CorsMiddleware is WsgiMiddleware and AsgiMiddleware is not WsgiMiddleware
     # nothing else is exported by accident: no submodule or helper leaks into the namespace
     exported = {n for n in vars(iiscors) if not n.startswith("_")}
-    rooms = {"asgi", "cli", "config", "policy", "reload", "serving", "wsgi", "annotations"}
+    rooms = {"asgi", "cli", "config", "django", "flask", "layering", "options", "policy",
+             "reload", "serving", "wsgi", "annotations"}  # submodules, once imported
     assert exported - rooms == PUBLIC
 
 

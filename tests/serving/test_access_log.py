@@ -263,7 +263,7 @@ def test_an_app_that_raises_is_logged_as_500_and_the_error_propagates(config: Pa
     def broken(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         raise RuntimeError("boom")
 
-    wrapper, stream = logged(config, "json", broken)
+    wrapper, stream = logged(config, "json", broken, answer_crashes=False)
     with pytest.raises(RuntimeError, match="boom"):
         wrapper(environ("GET", "/api", {"Origin": "https://a.example"}),
                 lambda s, h, e=None: None)  # type: ignore[arg-type,misc]

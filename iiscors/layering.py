@@ -1,0 +1,60 @@
+"""What every iiscors layer shares beyond the policy: one layer per request, and crash answers.
+
+**One layer per request.**  A request may meet several iiscors layers: ``wsgi.py`` wrapped *and*
+the Django middleware in ``settings.MIDDLEWARE``, ``iiscors serve --app`` around an application
+that already wraps itself, ``IISCors(app)`` called twice.  Each would add its headers, and
+browsers reject a response with two ``Access-Control-Allow-Origin`` headers.  So the first layer
+a request meets handles it and marks the request (:data:`HANDLED` in the WSGI environ or the ASGI
+scope, holding that layer); every layer further in sees the mark, steps aside (passes the
+request on untouched) and says so once (:func:`warn_nested`).  The first one, not the last:
+only the outermost layer can answer a preflight before anything inside runs (contract B8) and
+add its headers to every response produced inside it, error pages included (contract B9).
+
+**Crash answers.**  An application that raises before it starts its response leaves the
+server to send its own 500, which carries no CORS header: the browser then reports a CORS error
+instead of the real failure.  The adapters' ``answer_crashes`` option answers such a crash with
+a 500 carrying the decision's headers and logs the exception with its traceback here
+(:func:`log_crash`); docs/behaviour.md ("An application's crash") says when, and why it is on
+by default.
+"""
+
+from __future__ import annotations
+
+import logging
+
+logger = logging.getLogger("iiscors")
+
+#: The WSGI environ / ASGI scope key set by the first iiscors layer a request meets; its value
+#: is that layer.  A layer that finds it already set steps aside.
+HANDLED = "iiscors.handled"
+
+#: Set in the environ by Werkzeug's debugger (``DebuggedApplication``, which ``flask run
+#: --debug`` uses) and by Flask's test client while it keeps contexts: something outside wants
+#: to see the application's exception itself, so a crash is not answered (docs/behaviour.md).
+DEBUGGER = "werkzeug.debug.preserve_context"
+
+#: The status line and body of a crash answer (the details go to the log, never to the
+#: client).
+CRASH_STATUS = "500 Internal Server Error"
+CRASH_BODY = b"500 Internal Server Error: the application failed; see the server log.\n"
+
+
+def describe(layer: object) -> str:
+    """How a layer is named in log messages: its class and the configuration it reads."""
+    source = getattr(getattr(layer, "source", None), "description", "?")
+    kind = type(layer)
+    return f"{kind.__module__}.{kind.__qualname__} ({source})"
+
+
+def warn_nested(inner: object, outer: object) -> None:
+    """Say (once per inner layer: the caller keeps that it did) that ``inner`` stepped aside
+    for ``outer``, the layer the request met first."""
+    logger.warning("iiscors: a request reached %s after %s; the first iiscors layer a request "
+                   "meets handles its CORS, so this one steps aside (headers are never added "
+                   "twice). Remove one of the two.", describe(inner), describe(outer))
+
+
+def log_crash(layer: object) -> None:
+    """Log the exception being handled, with its traceback (call it inside ``except``)."""
+    logger.error("iiscors: the application raised before starting its response; %s answered "
+                 "500 with the CORS headers", describe(layer), exc_info=True)
