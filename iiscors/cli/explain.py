@@ -15,7 +15,10 @@ without blocking on a FIFO (:func:`iiscors.cli.files.read_regular`).
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Sequence
+from typing import NoReturn
 
 import click
 
@@ -26,12 +29,13 @@ from iiscors.cli.report import diagnostic_json
 from iiscors.config.diagnostics import ConfigError, Diagnostic
 from iiscors.config.load import Config, load_config
 from iiscors.config.loader import DEFAULT_MAX_BYTES
+from iiscors.config.site import analyse_site
 from iiscors.policy.core import CorsRequest, Outcome
 from iiscors.policy.explanation import decision_json, render_text
 
 
 @click.command(cls=GuardedCommand)
-@click.argument("config", type=click.Path(dir_okay=False))
+@click.argument("config", type=click.Path())
 @click.option("--origin", required=True, help="The Origin header the browser sends.")
 @click.option("--method", default=None,
               help="The request method [default: OPTIONS with --request-method, else GET].")
@@ -56,6 +60,9 @@ def explain(config: str, origin: str, method: str | None, request_method: str | 
             host: str | None, scheme: str, format_name: str, expect: str | None,
             max_bytes: int) -> None:
     """Show what the middleware does with one request to CONFIG, and why.
+
+    CONFIG is a web.config, or a site's directory: its web.config and every sub-directory's,
+    loaded as the middleware and serve --root load them (contract E1).
 
     Exit 0 when rendered (and the outcome is --expect's), 1 when the outcome differs from
     --expect, 2 on usage problems or a configuration that cannot be loaded.
@@ -84,6 +91,8 @@ def explain(config: str, origin: str, method: str | None, request_method: str | 
 
 def _load(config: str, max_bytes: int) -> Config:
     """The configuration, or its diagnostics on standard error and exit 2."""
+    if os.path.isdir(config):
+        return _load_site(config, max_bytes)
     try:
         # One byte past the limit, never more: the loader then reports E101 (contract A2).
         data = read_regular(config, max_bytes + 1)
@@ -92,6 +101,18 @@ def _load(config: str, max_bytes: int) -> Config:
         diagnostics: tuple[Diagnostic, ...] = (unreadable(config, exc),)
     except ConfigError as exc:
         diagnostics = exc.diagnostics
+    return _unusable(config, diagnostics)
+
+
+def _load_site(root: str, max_bytes: int) -> Config:
+    """A site directory, loaded as the middleware loads it (contract E1)."""
+    analysis = analyse_site(root, max_bytes=max_bytes)
+    if analysis.config is None:
+        _unusable(root, analysis.diagnostics)
+    return analysis.config
+
+
+def _unusable(config: str, diagnostics: Sequence[Diagnostic]) -> NoReturn:
     # Contract A8: an unusable configuration has no behaviour to explain.
     for diagnostic in diagnostics:
         click.echo(line(str(diagnostic)), err=True)

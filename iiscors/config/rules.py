@@ -19,7 +19,7 @@ from typing import Generic, Literal, TypeVar
 
 from lxml import etree
 
-from iiscors.config.diagnostics import Diagnostic, make_at
+from iiscors.config.diagnostics import Diagnostic, Related, make_at
 from iiscors.config.loader import XmlDocument
 from iiscors.config.schema import AttributeSpec, ElementSpec, element_specs, schema_violations
 from iiscors.policy import headers
@@ -102,8 +102,9 @@ class _Walk:
             line, column = self.document.locator.attribute(element, attribute)
         return Location(self.document.name, line, column)
 
-    def report(self, code: str, message: str, where: Location) -> None:
-        self.diagnostics.append(make_at(code, message, where))
+    def report(self, code: str, message: str, where: Location,
+               related: tuple[Related, ...] = ()) -> None:
+        self.diagnostics.append(make_at(code, message, where, related))
 
     # -- the generic checks of contract A4/A5, driven by the XSD's element table -------------
 
@@ -300,6 +301,10 @@ def optional_bool(element: etree._Element, name: str) -> bool | None:
 def bool_attribute(element: etree._Element, name: str, default: bool) -> bool:
     value = optional_bool(element, name)
     return default if value is None else value
+
+
+#: How a duplicate's related place (the entry it repeats) is introduced (contract E1).
+FIRST_ADDED = "first added at"
 
 
 def duplicate_message(key: str, value: str) -> str:

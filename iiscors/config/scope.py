@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TypeVar, cast
 
-from iiscors.config.diagnostics import Diagnostic, make_at
-from iiscors.config.rules import Entry, Level, duplicate_message
+from iiscors.config.diagnostics import Diagnostic, make_at, related_at
+from iiscors.config.rules import FIRST_ADDED, Entry, Level, duplicate_message
 from iiscors.policy.model import EffectiveSection, Location, OriginRule
 
 T = TypeVar("T")
@@ -42,7 +42,10 @@ def apply_entries(inherited: Sequence[tuple[str, T, Location]], entries: Iterabl
                 diagnostics.append(make_at("W103", f"<remove {key}=\"{entry.key}\"/>: no such "
                                            "entry here", entry.location))
         elif folded in items:
-            diagnostics.append(make_at("E302", duplicate_message(key, entry.key), entry.location))
+            # Contract E1: located at the lower entry, naming the first one (maybe another
+            # file's) as related information.
+            diagnostics.append(make_at("E302", duplicate_message(key, entry.key), entry.location,
+                                       (related_at(FIRST_ADDED, items[folded][2]),)))
         else:
             # An add always carries its value (None only for <modules>, whose adds have none).
             items[folded] = (entry.key, cast(T, entry.value), entry.location)
@@ -107,7 +110,9 @@ def covers(prefix: tuple[str, ...], path: tuple[str, ...]) -> bool:
 
 def levels_for(path: tuple[str, ...], levels: Sequence[Level]) -> list[Level]:
     """The levels that apply at ``path``, in IIS merge order: shallower path first, then the
-    shallower file, then document order."""
+    shallower file, then document order.  A ``<location path>`` counts as configuration at its
+    path, as a web.config there would (so a parent's ``<location path="api">`` applies before
+    ``api/web.config``, and a parent's ``<location path="api/x">`` after it)."""
     applicable = [level for level in levels if covers(level.path, path)]
     applicable.sort(key=lambda level: (len(level.path), level.depth, level.order))
     return applicable
