@@ -26,8 +26,8 @@ from iiscors.cli.escape import json_document, line
 from iiscors.cli.files import read_regular, unreadable
 from iiscors.cli.guard import EXIT_PROBLEMS, EXIT_USAGE, GuardedCommand
 from iiscors.cli.report import diagnostic_json
-from iiscors.config.diagnostics import ConfigError, Diagnostic
-from iiscors.config.load import Config, load_config
+from iiscors.config.diagnostics import Diagnostic
+from iiscors.config.load import Config, SourceFile, analyse
 from iiscors.config.loader import DEFAULT_MAX_BYTES
 from iiscors.config.site import analyse_site
 from iiscors.policy.core import CorsRequest, Outcome
@@ -76,7 +76,10 @@ def explain(config: str, origin: str, method: str | None, request_method: str | 
     scope = loaded.scope_of(path)
     if format_name == "json":
         document = decision_json(decision, request, scope)
-        document["warnings"] = [diagnostic_json(d) for d in loaded.diagnostics]
+        document["warnings"] = [diagnostic_json(d) for d in loaded.diagnostics
+                                if not d.is_error]
+        # Contract E6: the errors of the configuration's unusable scopes (it loads, they 500).
+        document["errors"] = [diagnostic_json(d) for d in loaded.errors]
         document["expected"] = expect
         click.echo(json_document(document))
     else:
@@ -90,26 +93,22 @@ def explain(config: str, origin: str, method: str | None, request_method: str | 
 
 
 def _load(config: str, max_bytes: int) -> Config:
-    """The configuration, or its diagnostics on standard error and exit 2."""
+    """The configuration as the middleware loads it (contract E1; its unusable scopes marked,
+    E6), or its diagnostics on standard error and exit 2 when its root level is unusable."""
     if os.path.isdir(config):
-        return _load_site(config, max_bytes)
-    try:
-        # One byte past the limit, never more: the loader then reports E101 (contract A2).
-        data = read_regular(config, max_bytes + 1)
-        return load_config(data, max_bytes=max_bytes, name=config)
-    except OSError as exc:
-        diagnostics: tuple[Diagnostic, ...] = (unreadable(config, exc),)
-    except ConfigError as exc:
-        diagnostics = exc.diagnostics
-    return _unusable(config, diagnostics)
-
-
-def _load_site(root: str, max_bytes: int) -> Config:
-    """A site directory, loaded as the middleware loads it (contract E1)."""
-    analysis = analyse_site(root, max_bytes=max_bytes)
-    if analysis.config is None:
-        _unusable(root, analysis.diagnostics)
-    return analysis.config
+        loaded, diagnostics = analyse_site(config, max_bytes=max_bytes,
+                                           all_or_nothing=False)[:2]
+    else:
+        try:
+            # One byte past the limit, never more: the loader then reports E101 (contract A2).
+            data = read_regular(config, max_bytes + 1)
+        except OSError as exc:
+            return _unusable(config, (unreadable(config, exc),))
+        loaded, diagnostics = analyse([SourceFile(data, (), config)], max_bytes=max_bytes,
+                                      all_or_nothing=False)
+    if loaded is None:
+        return _unusable(config, diagnostics)
+    return loaded
 
 
 def _unusable(config: str, diagnostics: Sequence[Diagnostic]) -> NoReturn:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Generic, Literal, TypeVar
+from typing import Generic, Literal, NamedTuple, TypeVar
 
 from lxml import etree
 
@@ -88,12 +88,21 @@ class Level:
     location: Location | None = None
 
 
-class _Walk:
-    """State of one file's walk: the document and the diagnostics collected so far."""
+#: The errors of one file (or site) by the configured path whose scope they make unusable
+#: (contract E6: IIS answers 500.19 there and below, and serves the rest).
+Broken = dict[tuple[str, ...], list[Diagnostic]]
 
-    def __init__(self, document: XmlDocument) -> None:
+
+class _Walk:
+    """State of one file's walk: the document, the diagnostics collected so far, and the path
+    whose scope an error found now makes unusable (contract E6)."""
+
+    def __init__(self, document: XmlDocument, scope: tuple[str, ...]) -> None:
         self.document = document
         self.diagnostics: list[Diagnostic] = []
+        #: the file's own path while its structure is read, each place's while it is read
+        self.scope = scope
+        self.broken: Broken = {}
 
     def at(self, element: etree._Element, attribute: str | None = None) -> Location:
         if attribute is None:
@@ -104,7 +113,10 @@ class _Walk:
 
     def report(self, code: str, message: str, where: Location,
                related: tuple[Related, ...] = ()) -> None:
-        self.diagnostics.append(make_at(code, message, where, related))
+        diagnostic = make_at(code, message, where, related)
+        self.diagnostics.append(diagnostic)
+        if diagnostic.is_error:
+            self.broken.setdefault(self.scope, []).append(diagnostic)
 
     # -- the generic checks of contract A4/A5, driven by the XSD's element table -------------
 
@@ -332,24 +344,45 @@ def fold_segment(segment: str) -> str:
 _SECTIONS = ("cors", "httpProtocol", "modules")
 
 
+class FileLevels(NamedTuple):
+    """What :func:`read_levels` finds in one file."""
+
+    levels: list[Level]
+    diagnostics: list[Diagnostic]
+    #: the errors by the path whose scope they make unusable (contract E6)
+    broken: Broken
+
+
 def read_levels(document: XmlDocument, *, prefix: tuple[str, ...] = (),
-                depth: int = 0) -> tuple[list[Level], list[Diagnostic]]:
-    """Walk one parsed web.config into its levels (``prefix``: the file's directory segments)."""
-    walk = _Walk(document)
+                depth: int = 0) -> FileLevels:
+    """Walk one parsed web.config into its levels (``prefix``: the file's directory segments).
+
+    An error in the file's structure (its root element, a location path) makes the file's own
+    scope unusable; an error inside a section only the scope of the place that holds it (the
+    file's root, or one ``<location path>``), as IIS reads a URL's configuration (contract E6).
+    """
+    walk = _Walk(document, prefix)
     root = document.root
     if root.tag != "configuration":
         walk.report("E106", f"The root element is <{tag(root)}>, not <configuration>",
                     walk.at(root))
-        return [], walk.diagnostics
+        return FileLevels([], walk.diagnostics, walk.broken)
     places = _collect_places(walk, root, prefix)
     _report_misplaced_cors(walk, root)
     specs = element_specs()
-    levels = [_read_level(walk, path, place, depth, order, specs)
-              for order, (path, place) in enumerate(places.items())]
-    if not any(level.cors is not None for level in levels):
-        walk.report("W101", "No system.webServer/cors section: nothing to check",
-                    Location(document.name, None))
-    return levels, walk.diagnostics
+    levels = []
+    for order, (path, place) in enumerate(places.items()):
+        walk.scope = path
+        levels.append(_read_level(walk, path, place, depth, order, specs))
+    walk.scope = prefix
+    return FileLevels(levels, walk.diagnostics, walk.broken)
+
+
+def no_cors_warning(file: str) -> Diagnostic:
+    """W101, about a whole site (or file) with no ``<cors>`` section anywhere: a file of a site
+    without one is normal when another file of the site has it (contract E1)."""
+    return make_at("W101", "No system.webServer/cors section: nothing to check",
+                   Location(file, None))
 
 
 @dataclass(slots=True)
@@ -375,9 +408,11 @@ def _collect_places(walk: _Walk, root: etree._Element,
                 continue
             if child.tag in place.sections:
                 path_text = f" for path '{display}'" if display else ""
+                walk.scope = path  # contract E6: the path defined twice is the one unusable
                 walk.report("E301", f"Config section 'system.webServer/{tag(child)}' already "
                             f"defined{path_text}. Sections must only appear once per config "
                             "file", walk.at(child))
+                walk.scope = prefix
                 continue
             place.sections[child.tag] = child
 

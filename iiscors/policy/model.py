@@ -68,6 +68,9 @@ class EffectiveSection:
     #: where each custom header was added, for the lint checks
     custom_header_locations: tuple[Location, ...] = ()
     modules_location: Location | None = None
+    #: True where the configuration is unusable (contract E6): IIS answers 500.19 there, so
+    #: the middleware answers 500 and never calls the application
+    unusable: bool = False
 
     @property
     def active(self) -> bool:
