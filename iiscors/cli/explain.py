@@ -29,9 +29,11 @@ from iiscors.cli.report import diagnostic_json
 from iiscors.config.diagnostics import Diagnostic
 from iiscors.config.load import Config, SourceFile, analyse
 from iiscors.config.loader import DEFAULT_MAX_BYTES
+from iiscors.config.scope import levels_for
 from iiscors.config.site import analyse_site
 from iiscors.policy.core import CorsRequest, Outcome
 from iiscors.policy.explanation import decision_json, render_text
+from iiscors.policy.model import Location
 
 
 @click.command(cls=GuardedCommand)
@@ -74,8 +76,12 @@ def explain(config: str, origin: str, method: str | None, request_method: str | 
                           request_headers=request_headers, path=path, host=host, scheme=scheme)
     decision = loaded.decide(request, exempt_same_origin=exempt_same_origin)
     scope = loaded.scope_of(path)
+    levels = contributing(loaded, scope)
     if format_name == "json":
         document = decision_json(decision, request, scope)
+        document["levels"] = [{"section": name, "location": place, "file": where.file,
+                               "line": where.line, "column": where.column}
+                              for name, place, where in levels]
         document["warnings"] = [diagnostic_json(d) for d in loaded.diagnostics
                                 if not d.is_error]
         # Contract E6: the errors of the configuration's unusable scopes (it loads, they 500).
@@ -85,11 +91,54 @@ def explain(config: str, origin: str, method: str | None, request_method: str | 
     else:
         for text in render_text(decision, request, scope):
             click.echo(line(text))
+            if text.startswith("scope:"):
+                _echo_block("levels:", [level_text(*level) for level in levels])
+                _echo_block("errors:", [str(d) for d in breaking(loaded, scope)])
         for diagnostic in loaded.diagnostics:
             click.echo(line(str(diagnostic)), err=True)
     if expect is not None and decision.outcome.value != expect:
         click.echo(f"expected {expect}, got {decision.outcome}", err=True)
         sys.exit(EXIT_PROBLEMS)
+
+
+#: One contributing section: its name, the ``<location path>`` that holds it (None for a file's
+#: own ``system.webServer``), and where it is written.
+Contribution = tuple[str, str | None, Location]
+
+
+def contributing(config: Config, scope: str) -> list[Contribution]:
+    """Every section that contributed to the effective configuration of ``scope``, in the
+    order IIS merges them (contract A9, E1): each web.config of the site down to the path's
+    directory, and each ``<location>`` covering it."""
+    path = tuple(segment for segment in scope.split("/") if segment)
+    found: list[Contribution] = []
+    for level in levels_for(path, config.levels):
+        place = level.display_path if level.location is not None else None
+        for name, section in (("cors", level.cors), ("customHeaders", level.custom_headers),
+                              ("modules", level.modules)):
+            if section is not None:
+                found.append((name, place, section.location))
+    return found
+
+
+def breaking(config: Config, scope: str) -> list[Diagnostic]:
+    """The errors that make ``scope`` unusable (contract E6): those of every broken path at or
+    above it."""
+    path = tuple(segment for segment in scope.split("/") if segment)
+    return [d for broken, found in config.broken.items() if path[:len(broken)] == broken
+            for d in found]
+
+
+def _echo_block(label: str, texts: Sequence[str]) -> None:
+    """``label`` and its first text on one line, the others aligned below (the text format)."""
+    for number, text in enumerate(texts):
+        click.echo(line((f"{label:<10}" if number == 0 else " " * 10) + text))
+
+
+def level_text(name: str, place: str | None, where: Location) -> str:
+    """One contributing section as explain's text shows it."""
+    inside = f' in <location path="{place}">' if place is not None else ""
+    return f"<{name}>{inside} at {where}"
 
 
 def _load(config: str, max_bytes: int) -> Config:
