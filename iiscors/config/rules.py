@@ -54,6 +54,8 @@ class CorsSection:
     fail_unlisted_origins: bool | None
     entries: tuple[Entry[OriginRule], ...]
     location: Location
+    #: where failUnlistedOrigins is written (None when it is not), for the lint checks
+    fail_unlisted_at: Location | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,9 +252,11 @@ class _Walk:
             else:
                 where = self.at(child, "origin") if op != "clear" else self.at(child)
             entries.append(Entry(op, value, rule, where))
-        return CorsSection(optional_bool(element, "enabled"),
-                           optional_bool(element, "failUnlistedOrigins"),
-                           tuple(entries), self.at(element))
+        fail_unlisted = optional_bool(element, "failUnlistedOrigins")
+        return CorsSection(optional_bool(element, "enabled"), fail_unlisted,
+                           tuple(entries), self.at(element),
+                           None if fail_unlisted is None
+                           else self.at(element, "failUnlistedOrigins"))
 
     def custom_headers(self, element: etree._Element) -> CustomHeadersSection:
         entries: list[Entry[tuple[str, str]]] = []

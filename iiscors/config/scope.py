@@ -66,6 +66,8 @@ def merge(path: tuple[str, ...], levels: Sequence[Level], diagnostics: list[Diag
     modules: list[tuple[str, None, Location]] = []
     cors_module = True
     modules_at: Location | None = None
+    removed_at: Location | None = None
+    fail_at: Location | None = None
     cors_at: list[Location] = []
     for level in levels:
         found = len(diagnostics)
@@ -76,6 +78,7 @@ def merge(path: tuple[str, ...], levels: Sequence[Level], diagnostics: list[Diag
                 enabled = cors.enabled
             if cors.fail_unlisted_origins is not None:
                 fail_unlisted = cors.fail_unlisted_origins
+                fail_at = cors.fail_unlisted_at
             rules = apply_entries(rules, cors.entries, "origin", diagnostics)
         if level.custom_headers is not None:
             # Headers like X-Powered-By are inherited from applicationHost.config, which
@@ -93,6 +96,7 @@ def merge(path: tuple[str, ...], levels: Sequence[Level], diagnostics: list[Diag
                 if entry.op == "clear" or (entry.op == "remove" and
                                            entry.key.casefold() == CORS_MODULE):
                     cors_module = False
+                    removed_at = entry.location
                 elif entry.op == "add" and entry.key.casefold() == CORS_MODULE:
                     cors_module = True
         if broken is not None:
@@ -110,6 +114,8 @@ def merge(path: tuple[str, ...], levels: Sequence[Level], diagnostics: list[Diag
         cors_locations=tuple(cors_at),
         custom_header_locations=tuple(where for _, _, where in headers),
         modules_location=modules_at,
+        fail_unlisted_location=fail_at,
+        module_removed_location=None if cors_module else removed_at,
     )
 
 
