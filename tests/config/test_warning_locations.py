@@ -22,9 +22,9 @@ CORPUS = ROOT.parent / "shared" / "corpus" / "webconfigs"
 TALKS_ABOUT: dict[str, tuple[str, ...]] = {
     "W102": ("<cors",),
     "W103": ("origin=", "header=", "method=", "name="),
-    **{code: ("allowCredentials=",) for code in ("W201", "W202", "W203")},
-    **{code: ("origin=",) for code in ("W204", "W205", "W206", "W207", "W208", "W209", "W210",
-                                        "W211", "W212", "W223")},
+    **dict.fromkeys(("W201", "W202", "W203"), ("allowCredentials=",)),
+    **dict.fromkeys(("W204", "W205", "W206", "W207", "W208", "W209", "W210", "W211", "W212",
+                     "W223"), ("origin=",)),
     "W213": ("method=",),
     "W214": ("header=",),
     "W215": ("maxAge=",),
