@@ -38,9 +38,9 @@ from typing import Any
 from iiscors.config.load import Config
 from iiscors.config.loader import DEFAULT_MAX_BYTES, Source
 from iiscors.layering import CRASH_BODY, HANDLED, log_crash, warn_nested
-from iiscors.policy.core import Decision, Headers, preflight_headers
+from iiscors.policy.core import UNUSABLE_STATUS, Decision, Headers, preflight_headers
 from iiscors.policy.merge import BYTES_WORDS, MERGE_INITIALS_BYTES, merge_into, warn_app_cors
-from iiscors.policy.plan import FORBIDDEN_BODY, own_origin, plan_request
+from iiscors.policy.plan import BODIES, own_origin, plan_request
 from iiscors.reload import DEFAULT_RELOAD_INTERVAL, UNUSABLE_BODY, ReloadingPolicy
 
 Scope = MutableMapping[str, Any]
@@ -95,16 +95,20 @@ class CorsMiddleware(ReloadingPolicy):
     :param answer_crashes: when the application raises before its response starts, send a 500
         with the decision's CORS headers, log the exception with its traceback (logger
         ``iiscors``), then raise it again for the server (default on; docs/behaviour.md).
-    :raises ConfigError: the configuration is unusable (every diagnostic attached).
+    :param all_or_nothing: refuse to start on any error, instead of answering 500 under each
+        unusable scope only (contract E6, as the WSGI middleware).
+    :raises ConfigError: the root level is unusable (or, all or nothing, anything is).
     """
 
     def __init__(self, app: ASGIApplication, config: Source | Config, *,
                  max_bytes: int = DEFAULT_MAX_BYTES, exempt_same_origin: bool = False,
                  reload: bool = True, reload_interval: float = DEFAULT_RELOAD_INTERVAL,
-                 strict: bool = False, answer_crashes: bool = True) -> None:
+                 strict: bool = False, answer_crashes: bool = True,
+                 all_or_nothing: bool = False) -> None:
         self.app = app
         self._init_policy(config, max_bytes=max_bytes, exempt_same_origin=exempt_same_origin,
-                          reload=reload, reload_interval=reload_interval, strict=strict)
+                          reload=reload, reload_interval=reload_interval, strict=strict,
+                          all_or_nothing=all_or_nothing)
         self.answer_crashes = answer_crashes
         self._warned_duplicate = False
         self._warned_nested = False
@@ -134,8 +138,13 @@ class CorsMiddleware(ReloadingPolicy):
             return
         policy = self.policy  # read once: a reload swaps it atomically (contract A8)
         fields = request_fields(scope)
-        path_policy = policy.root if policy.single_scope else policy.scope_for(
-            request_path(scope))
+        if policy.single_scope:
+            path_policy = policy.root
+        else:
+            path_policy = policy.scope_for(request_path(scope))
+            if path_policy.unusable:  # contract E6: 500 there, before the app and any header
+                await _respond(send, UNUSABLE_STATUS, (), BODIES[UNUSABLE_STATUS])
+                return
         origin = fields.get("origin")
         # The fast path of iiscors.policy.plan, as in the WSGI middleware: a request without
         # Origin and a repeat of an allowed origin read what the scope prepared.
@@ -150,9 +159,8 @@ class CorsMiddleware(ReloadingPolicy):
                 # Not decided before: the plan (the exemption does not apply, seen above).
                 plan = plan_request(path_policy, method, origin, fields.get("request_method"),
                                     fields.get("request_headers"))
-                if plan.status is not None:  # contract B7/B8
-                    body = FORBIDDEN_BODY if plan.status == 403 else b""
-                    await _respond(send, plan.status, plan.headers, body)
+                if plan.status is not None:  # contract B7/B8 (E6: the 500 of an unusable scope)
+                    await _respond(send, plan.status, plan.headers, BODIES.get(plan.status, b""))
                     return
                 head, tail = plan.headers, plan.rule_headers
             elif method == "OPTIONS" and fields.get("request_method"):

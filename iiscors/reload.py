@@ -15,6 +15,9 @@ request path cheap and the swap safe:
 - **Fail safe.**  An edit that makes the configuration unusable leaves the last good policy
   serving, and every diagnostic is logged once (logger ``iiscors``).  With ``strict=True``
   the adapters answer 500 to every request until the files are fixed, as IIS answers 500.19.
+  Errors are scoped as on IIS (contract E6): when the root level stays usable, only the scope
+  an edit broke keeps its last good sections (or, strict, answers 500), and the rest of the
+  edit applies; a scope that was unusable from the start answers 500 until it is fixed.
 - **No missed edits.**  File systems keep coarse timestamps (a few milliseconds on Linux, two
   seconds on FAT), so an in-place edit of the same size right after a read can leave the stat
   unchanged.  As git does with "racily clean" files, while any watched file or directory was
@@ -34,12 +37,14 @@ import os
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
 from iiscors.config.diagnostics import ConfigError, Diagnostic
-from iiscors.config.load import Config, SourceFile, analyse, load_config
+from iiscors.config.load import Config, SourceFile, analyse
 from iiscors.config.loader import DEFAULT_MAX_BYTES, Source
+from iiscors.config.scope import keep_last_good
 from iiscors.config.site import Stamp, analyse_site, stamp
 from iiscors.policy.core import Policy
 
@@ -85,15 +90,17 @@ class FileSource:
 
     watchable = True
 
-    def __init__(self, path: str | os.PathLike[str], *,
-                 max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES,
+                 all_or_nothing: bool = False) -> None:
         self.path = os.fspath(path)
         self.max_bytes = max_bytes
+        self.all_or_nothing = all_or_nothing
         self.description = self.path
 
     def build(self) -> tuple[Config | None, list[Diagnostic], Snapshot]:
         snapshot = ((self.path, stamp(self.path)),)  # before reading: see SiteScan
-        config, diagnostics = analyse([SourceFile(self.path)], max_bytes=self.max_bytes)
+        config, diagnostics = analyse([SourceFile(self.path)], max_bytes=self.max_bytes,
+                                      all_or_nothing=self.all_or_nothing)
         return config, diagnostics, snapshot
 
 
@@ -103,34 +110,46 @@ class SiteSource:
     watchable = True
 
     def __init__(self, root: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES,
-                 **bounds: int) -> None:
+                 all_or_nothing: bool = False, **bounds: int) -> None:
         self.root = os.fspath(root)
         self.max_bytes = max_bytes
+        self.all_or_nothing = all_or_nothing
         self.bounds = bounds
         self.description = f"site root {self.root}"
 
     def build(self) -> tuple[Config | None, list[Diagnostic], Snapshot]:
-        analysis = analyse_site(self.root, max_bytes=self.max_bytes, **self.bounds)
+        analysis = analyse_site(self.root, max_bytes=self.max_bytes,
+                                all_or_nothing=self.all_or_nothing, **self.bounds)
         return analysis.config, analysis.diagnostics, analysis.scan.stamps
 
 
-def open_source(config: Source | Config, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ConfigSource:
+def open_source(config: Source | Config, *, max_bytes: int = DEFAULT_MAX_BYTES,
+                all_or_nothing: bool = False) -> ConfigSource:
     """The :class:`ConfigSource` for what a middleware was given.
 
     A path to a directory is a site root; a path to a file is one web.config; bytes never
     change.  A :class:`Config` is watched when it was read from exactly one file at the site
     root (what :func:`iiscors.load_config` returns for a path); a Config assembled from several
     files cannot be rebuilt from itself: pass the site directory instead.
+
+    :param all_or_nothing: any error makes the whole configuration unusable (contract E6's
+        explicit option); by default only the scope that holds it.
+    :raises ConfigError: bytes whose root level (or, all or nothing, anything) is unusable.
     """
     if isinstance(config, Config):
         if len(config.paths) == 1 and all(level.depth == 0 for level in config.levels):
-            return FileSource(config.paths[0], max_bytes=max_bytes)
+            return FileSource(config.paths[0], max_bytes=max_bytes,
+                              all_or_nothing=all_or_nothing)
         return FixedSource(config)
     if isinstance(config, bytes | bytearray | memoryview):
-        return FixedSource(load_config(bytes(config), max_bytes=max_bytes), "<bytes>")
+        built, diagnostics = analyse([SourceFile(bytes(config))], max_bytes=max_bytes,
+                                     all_or_nothing=all_or_nothing)
+        if built is None:
+            raise ConfigError(diagnostics)
+        return FixedSource(built, "<bytes>")
     if os.path.isdir(config):
-        return SiteSource(config, max_bytes=max_bytes)
-    return FileSource(config, max_bytes=max_bytes)
+        return SiteSource(config, max_bytes=max_bytes, all_or_nothing=all_or_nothing)
+    return FileSource(config, max_bytes=max_bytes, all_or_nothing=all_or_nothing)
 
 
 def current(snapshot: Snapshot) -> Snapshot:
@@ -157,6 +176,8 @@ class ReloadingPolicy:
     :param reload_interval: seconds between two checks (default 1.0).
     :param strict: while an edited configuration is unusable, answer 500 to every request
         instead of keeping the last good one (contract A8, like IIS's 500.19).
+    :param all_or_nothing: any error makes the whole configuration unusable; by default
+        (contract E6) only the scope that holds it answers 500, when the root level is usable.
     :raises ConfigError: the configuration is unusable at start (whatever ``strict`` says).
     """
 
@@ -168,13 +189,13 @@ class ReloadingPolicy:
 
     def _init_policy(self, config: Source | Config, *, max_bytes: int,
                      exempt_same_origin: bool, reload: bool, reload_interval: float,
-                     strict: bool) -> None:
+                     strict: bool, all_or_nothing: bool = False) -> None:
         if reload_interval < 0 or math.isnan(reload_interval):
             raise ValueError("reload_interval must be a number of seconds >= 0")
         self.exempt_same_origin = exempt_same_origin
         self.strict = strict
         self.reload_interval = reload_interval
-        self.source = open_source(config, max_bytes=max_bytes)
+        self.source = open_source(config, max_bytes=max_bytes, all_or_nothing=all_or_nothing)
         if isinstance(config, Config):
             # Use the Config given (not a fresh read); a later edit shows as a stat change,
             # and one made since it was read is caught by the racy rule.
@@ -184,7 +205,7 @@ class ReloadingPolicy:
                 if self.source.watchable else ()
         else:
             built, diagnostics, snapshot = self.source.build()
-        if built is None:
+        if built is None or (all_or_nothing and built.errors):
             raise ConfigError(diagnostics)  # contract A8: never half-works
         self.config = built
         self.policy = built.compile(exempt_same_origin=exempt_same_origin)
@@ -192,6 +213,7 @@ class ReloadingPolicy:
         self._snapshot: Snapshot = snapshot
         self._racy = is_racy(snapshot)
         self._logged: set[Diagnostic] = set()
+        self._log_scopes(built, [])
         self._lock = threading.Lock()
         self.reload = reload and self.source.watchable
         self._next_check = (time.monotonic() + reload_interval) if self.reload else math.inf
@@ -231,14 +253,27 @@ class ReloadingPolicy:
         if built is None:
             self._unusable(diagnostics)
             return False
-        recovered = self.config_error is not None or bool(self._logged)
-        self._logged.clear()
-        if (built.levels == self.config.levels and built.files == self.config.files
-                and self.config_error is None):
+        kept: list[tuple[str, ...]] = []
+        if built.broken and not self.strict:
+            # Contract A8 per scope (E6): a scope the edit broke keeps its last good sections.
+            scopes, kept = keep_last_good(built.scopes, built.broken, self.config.scopes)
+            built = replace(built, scopes=scopes)
+        # Something logged as a problem is gone: a recovery, reported as loudly as the failure.
+        recovered = self.config_error is not None or bool(self._logged - set(built.errors))
+        self._log_scopes(built, kept)
+        if built.files == self.config.files and self.config_error is None and (
+                built.levels == self.config.levels or built.scopes == self.config.scopes):
+            # A racy re-read, an edit undone, or an edit whose only effect is a scope that
+            # keeps its last good sections: nothing served changes, no policy to swap.
             if recovered:
                 logger.warning("iiscors: %s is usable again (unchanged from the configuration "
                                "in use)", self.source.description)
-            return False  # a racy re-read, or an edit undone: nothing to swap
+            self.config = built
+            return False
+        self._swap(built, recovered)
+        return True
+
+    def _swap(self, built: Config, recovered: bool) -> None:
         policy = built.compile(exempt_same_origin=self.exempt_same_origin)  # off to the side
         # The swap: the policy first (what requests read), then the rest.
         self.policy = policy
@@ -250,8 +285,26 @@ class ReloadingPolicy:
                    "iiscors: reloaded %s (%d file(s))%s", self.source.description,
                    len(built.files), "; it is usable again" if recovered else "")
         for diagnostic in built.diagnostics:
-            logger.warning("iiscors: %s", diagnostic)
-        return True
+            if not diagnostic.is_error:  # the errors were logged once, by _log_scopes
+                logger.warning("iiscors: %s", diagnostic)
+
+    def _log_scopes(self, config: Config, kept: Sequence[tuple[str, ...]]) -> None:
+        """Contract E6: log every error of the unusable scopes once, located, with what is
+        done there (500, or the last good sections kept); forget the errors that are gone."""
+        errors = set(config.errors)
+        for path, found in config.broken.items():
+            fresh = [d for d in found if d not in self._logged]
+            if not fresh:
+                continue
+            scope = "/" + "/".join(path)
+            action = ("the last good configuration keeps serving there" if path in kept
+                      else "answering 500 under it, as IIS answers 500.19")
+            logger.error("iiscors: %s: the configuration of %s is unusable; %s",
+                         self.source.description, scope, action)
+            for diagnostic in fresh:
+                logger.error("iiscors: %s", diagnostic)
+            self._logged.update(fresh)
+        self._logged &= errors
 
     def _unusable(self, diagnostics: Sequence[Diagnostic]) -> None:
         # Contract A8: keep the last good policy (or, strict, answer 500) and log every

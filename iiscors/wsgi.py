@@ -36,11 +36,11 @@ from iiscors.config.load import Config
 from iiscors.config.loader import DEFAULT_MAX_BYTES, Source
 from iiscors.layering import CRASH_BODY, CRASH_STATUS, DEBUGGER, HANDLED, log_crash, warn_nested
 from iiscors.policy import headers
-from iiscors.policy.core import Decision, Headers, preflight_headers
+from iiscors.policy.core import UNUSABLE_STATUS, Decision, Headers, preflight_headers
 from iiscors.policy.merge import MERGE_INITIALS, STR_WORDS, merge_into, warn_app_cors
 from iiscors.policy.merge import merge_headers as merge_headers  # importable from here too
+from iiscors.policy.plan import BODIES, Plan, own_origin, plan_request
 from iiscors.policy.plan import FORBIDDEN_BODY as FORBIDDEN_BODY  # importable from here too
-from iiscors.policy.plan import Plan, own_origin, plan_request
 from iiscors.reload import DEFAULT_RELOAD_INTERVAL, UNUSABLE_BODY, ReloadingPolicy
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType] | tuple[None, None, None]
@@ -56,7 +56,7 @@ WSGIApplication = Callable[[WSGIEnvironment, StartResponse], Iterable[bytes]]
 
 _monotonic = time.monotonic
 _NO_CONTENT = "204 No Content"
-_STATUS = {204: _NO_CONTENT, 403: "403 Forbidden"}
+_STATUS = {204: _NO_CONTENT, 403: "403 Forbidden", UNUSABLE_STATUS: "500 Internal Server Error"}
 #: The environ keys of Access-Control-Request-Method and -Headers (CGI names, which Django's
 #: ``request.META`` uses too)
 ACRM = "HTTP_ACCESS_CONTROL_REQUEST_METHOD"
@@ -97,18 +97,25 @@ class CorsMiddleware(ReloadingPolicy):
         500 with the decision's CORS headers and log the exception with its traceback (logger
         ``iiscors``) instead of letting the server send its own 500 without them (default on;
         docs/behaviour.md says when it applies and why).
-    :raises ConfigError: the configuration is unusable (every diagnostic attached).
+    :param all_or_nothing: refuse to start (ConfigError) on any error.  By default errors are
+        scoped as on IIS (contract E6): when the root level is usable, the middleware starts,
+        logs every error once, and answers 500 (no CORS header, the app not called) to the
+        requests under each unusable ``<location>`` or sub-directory.
+    :raises ConfigError: the root level is unusable (or, all or nothing, anything is);
+        every diagnostic attached.
     """
 
     def __init__(self, app: WSGIApplication, config: Source | Config, *,
                  max_bytes: int = DEFAULT_MAX_BYTES, exempt_same_origin: bool = False,
                  reload: bool = True, reload_interval: float = DEFAULT_RELOAD_INTERVAL,
-                 strict: bool = False, answer_crashes: bool = True) -> None:
+                 strict: bool = False, answer_crashes: bool = True,
+                 all_or_nothing: bool = False) -> None:
         self.app = app
         #: ``config`` and ``policy`` are replaced, never modified, by a reload; a request reads
         #: ``policy`` once, so the swap is atomic for every request (contract A8)
         self._init_policy(config, max_bytes=max_bytes, exempt_same_origin=exempt_same_origin,
-                          reload=reload, reload_interval=reload_interval, strict=strict)
+                          reload=reload, reload_interval=reload_interval, strict=strict,
+                          all_or_nothing=all_or_nothing)
         self.answer_crashes = answer_crashes
         self._warned_duplicate = False
         self._warned_nested = False
@@ -133,8 +140,12 @@ class CorsMiddleware(ReloadingPolicy):
             return self._unusable_response(start_response)
         policy = self.policy  # read once: a reload swaps it atomically (contract A8)
         get = environ.get
-        path_policy = policy.root if policy.single_scope else policy.scope_for(
-            text_path(get("PATH_INFO", "")))
+        if policy.single_scope:
+            path_policy = policy.root
+        else:
+            path_policy = policy.scope_for(text_path(get("PATH_INFO", "")))
+            if path_policy.unusable:  # contract E6: 500 there, before the app and any header
+                return self._answer(path_policy.passive_plan, start_response)
         origin = get("HTTP_ORIGIN")
         # The fast path of iiscors.policy.plan: plan_request's first branches, written out as
         # they run on nearly every request.  The headers to add: ``head`` (an allowed origin's
@@ -218,12 +229,15 @@ class CorsMiddleware(ReloadingPolicy):
 
     @staticmethod
     def _answer(plan: Plan, start_response: StartResponse) -> Iterable[bytes]:
-        """The middleware's own response: an allowed preflight (204) or a refusal (403)."""
+        """The middleware's own response: an allowed preflight (204), a refusal (403), or the
+        500 of an unusable scope (contract E6)."""
         if plan.status == 204:
             start_response(_STATUS[204], list(plan.headers))
             return [b""]
-        start_response(_STATUS[403], [
+        status = UNUSABLE_STATUS if plan.status is None else plan.status
+        body = BODIES[status]
+        start_response(_STATUS[status], [
             (headers.CONTENT_TYPE, "text/plain; charset=utf-8"),
-            (headers.CONTENT_LENGTH, str(len(FORBIDDEN_BODY))),
+            (headers.CONTENT_LENGTH, str(len(body))),
             *plan.headers])
-        return [FORBIDDEN_BODY]
+        return [body]

@@ -15,7 +15,17 @@ is not a regular file (a FIFO, a socket, a device) is skipped, and every peek op
 blocking (:func:`iiscors.cli.files.open_regular`).  A path named on the command line is taken as
 given: naming it is the user's choice.
 
-Nothing here reads a whole file or judges one: that is :func:`iiscors.config.load.check_config`.
+**Sites (contract E1).**  By default a directory is searched for *sites*, not for files: the
+top-most ``web.config`` of each subtree starts a site (several may stand side by side), and that
+directory becomes one ``site`` target, judged as the runtime loads it
+(:func:`iiscors.config.site.analyse_site`: every sub-directory's web.config merged, whatever
+directory it is in).  The web.config files below a site root are part of its site and are not
+targets of their own.  Other ``*.config`` files (``Web.Release.config``, ``app.config``) are
+never part of a site (IIS does not read them) and stay file targets.  Without ``sites=True``
+the search finds files, each to be taken on its own (``validate --each-file``, ``fix``).
+
+Nothing here reads a whole file or judges one: that is :func:`iiscors.config.load.check_config`
+and :func:`iiscors.config.site.analyse_site`.
 """
 
 from __future__ import annotations
@@ -48,8 +58,9 @@ class Target:
     """One thing to validate: a path, standard input, or an argument that matched nothing."""
 
     name: str
-    #: "file", "stdin", "missing" (a glob or directory that matched no configuration file), or
-    #: "outside" (a symbolic link found by a search that leads out of the directory searched)
+    #: "file", "stdin", "missing" (a glob or directory that matched no configuration file),
+    #: "outside" (a symbolic link found by a search that leads out of the directory searched),
+    #: or "site" (a site root directory, contract E1)
     kind: str = "file"
 
 
@@ -120,6 +131,44 @@ def _walk(directory: str, root: str | None = None) -> Iterator[Target]:
                 yield target
 
 
+def _web_config_in(parent: str, files: list[str], root: str) -> Target | None:
+    """The target a directory's web.config makes: a site root (its directory), a link out of
+    the search (W104, whether or not it is below a site root: the site never reads it), or
+    None when the directory has none."""
+    for name in sorted(files):
+        if name.lower() != "web.config":
+            continue
+        path = os.path.join(parent, name)
+        if not inside(path, root):
+            return Target(path, "outside")
+        if os.path.isfile(path):
+            return Target(parent, "site")
+    return None
+
+
+def _walk_sites(directory: str) -> Iterator[Target]:
+    """Search ``directory`` for sites (contract E1) and for the other ``*.config`` files."""
+    root = os.path.realpath(directory)
+    site_roots: list[str] = []
+    for parent, dirs, files in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs
+                         if not d.startswith(".") and d.lower() not in SKIPPED_DIRECTORIES)
+        config = _web_config_in(parent, files, root)
+        if config is not None and config.kind == "site":
+            if any(parent.startswith(site.rstrip(os.sep) + os.sep) for site in site_roots):
+                config = None  # below a site root: part of that site
+            else:
+                site_roots.append(parent)
+        if config is not None:
+            yield config
+        for name in sorted(files):
+            if name.lower() == "web.config" or not is_config_name(name):
+                continue  # web.config files are judged as part of their site
+            target = _found(os.path.join(parent, name), root)
+            if target is not None:
+                yield target
+
+
 def _glob(pattern: str) -> list[Target]:
     """A glob is a search like a directory's, within the directory before its first wildcard."""
     base = pattern
@@ -139,11 +188,14 @@ def _glob(pattern: str) -> list[Target]:
     return found
 
 
-def expand(arguments: Iterable[str], *, skip_unrelated: bool = False) -> list[Target]:
+def expand(arguments: Iterable[str], *, skip_unrelated: bool = False,
+           sites: bool = False) -> list[Target]:
     """Expand command-line arguments into targets, in order, each path once.
 
     :param skip_unrelated: apply the directory-search rule to named files too (for pre-commit,
         which passes every ``*.config`` it sees, ``packages.config`` included).
+    :param sites: search a directory for sites (contract E1, what ``validate`` does unless
+        ``--each-file``), instead of for files to take one by one (what ``fix`` repairs).
     """
     targets: dict[str, Target] = {}
 
@@ -156,7 +208,10 @@ def expand(arguments: Iterable[str], *, skip_unrelated: bool = False) -> list[Ta
             add(Target("<stdin>", "stdin"))
         elif os.path.isdir(argument) or (not os.path.exists(argument)
                                          and _GLOB_CHARS.search(argument)):
-            found = (list(_walk(argument)) if os.path.isdir(argument) else _glob(argument))
+            if not os.path.isdir(argument):
+                found = _glob(argument)
+            else:
+                found = list(_walk_sites(argument) if sites else _walk(argument))
             if not found:
                 add(Target(argument, "missing"))
             for target in found:

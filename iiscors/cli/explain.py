@@ -22,8 +22,10 @@ without blocking on a FIFO (:func:`iiscors.cli.files.read_regular`).
 
 from __future__ import annotations
 
+import os
 import sys
-from typing import NamedTuple
+from collections.abc import Sequence
+from typing import NamedTuple, NoReturn
 
 import click
 
@@ -31,9 +33,11 @@ from iiscors.cli.escape import json_document
 from iiscors.cli.files import read_regular, unreadable
 from iiscors.cli.guard import EXIT_PROBLEMS, EXIT_USAGE, GuardedCommand
 from iiscors.cli.report import diagnostic_json
-from iiscors.config.diagnostics import ConfigError, Diagnostic
-from iiscors.config.load import Config, load_config
+from iiscors.config.diagnostics import Diagnostic
+from iiscors.config.load import Config, SourceFile, analyse
 from iiscors.config.loader import DEFAULT_MAX_BYTES
+from iiscors.config.scope import levels_for
+from iiscors.config.site import analyse_site
 from iiscors.config.text import line
 from iiscors.policy.core import CorsRequest, Outcome
 from iiscors.policy.explanation import (
@@ -54,6 +58,7 @@ from iiscors.policy.fetch import (
     normalize_header_value,
     request_from_preflight,
 )
+from iiscors.policy.model import Location
 from iiscors.policy.verdict import (
     DEFAULT_APP_STATUS,
     Verdict,
@@ -111,7 +116,7 @@ def _check_expect(_ctx: click.Context, _param: click.Parameter,
 
 
 @click.command(cls=GuardedCommand)
-@click.argument("config", type=click.Path(dir_okay=False))
+@click.argument("config", type=click.Path())
 @click.option("--origin", required=True, help="The Origin header the browser sends.")
 @click.option("--method", default=None,
               help="The request method (the page's fetch() method) [default: OPTIONS with "
@@ -155,6 +160,9 @@ def explain(config: str, origin: str, method: str | None, request_method: str | 
     """Show what the middleware does with one request to CONFIG, why, and whether a browser
     then lets the page read the response.
 
+    CONFIG is a web.config, or a site's directory: its web.config and every sub-directory's,
+    loaded as the middleware and serve --root load them (contract E1).
+
     Exit 0 when rendered (and --expect / --expect-iis hold), 1 when one does not hold, 2 on
     usage problems or a configuration that cannot be loaded.
     """
@@ -174,17 +182,27 @@ def explain(config: str, origin: str, method: str | None, request_method: str | 
     decision = loaded.decide(request, exempt_same_origin=exempt_same_origin)
     scope = loaded.scope_of(path)
     verdict, exchanges = _browser(loaded, plan, request, page, exempt_same_origin)
+    levels = contributing(loaded, scope)
     if format_name == "json":
         document = decision_json(decision, request, scope)
         document["browser"] = verdict_json(verdict, _plan_or_none(plan), credentials,
                                            *exchanges, scope)
-        document["warnings"] = [diagnostic_json(d) for d in loaded.diagnostics]
+        document["levels"] = [{"section": name, "location": place, "file": where.file,
+                               "line": where.line, "column": where.column}
+                              for name, place, where in levels]
+        document["warnings"] = [diagnostic_json(d) for d in loaded.diagnostics
+                                if not d.is_error]
+        # Contract E6: the errors of the configuration's unusable scopes (it loads, they 500).
+        document["errors"] = [diagnostic_json(d) for d in loaded.errors]
         document.update(expected=expect, expected_iis=expect_iis)
         click.echo(json_document(document))
     else:
         for text in [*render_text(decision, request, scope),
                      *verdict_text(verdict, _plan_or_none(plan), credentials, *exchanges)]:
             click.echo(line(text))
+            if text.startswith("scope:"):
+                _echo_block("levels:", [level_text(*level) for level in levels])
+                _echo_block("errors:", [str(d) for d in breaking(loaded, scope)])
         for diagnostic in loaded.diagnostics:
             click.echo(line(str(diagnostic)), err=True)
     _assert(expect, verdict, expect_iis, decision.outcome.value)
@@ -245,16 +263,66 @@ def _assert(expect: str | None, verdict: Verdict, expect_iis: str | None, outcom
         sys.exit(EXIT_PROBLEMS)
 
 
+#: One contributing section: its name, the ``<location path>`` that holds it (None for a file's
+#: own ``system.webServer``), and where it is written.
+Contribution = tuple[str, str | None, Location]
+
+
+def contributing(config: Config, scope: str) -> list[Contribution]:
+    """Every section that contributed to the effective configuration of ``scope``, in the
+    order IIS merges them (contract A9, E1): each web.config of the site down to the path's
+    directory, and each ``<location>`` covering it."""
+    path = tuple(segment for segment in scope.split("/") if segment)
+    found: list[Contribution] = []
+    for level in levels_for(path, config.levels):
+        place = level.display_path if level.location is not None else None
+        for name, section in (("cors", level.cors), ("customHeaders", level.custom_headers),
+                              ("modules", level.modules)):
+            if section is not None:
+                found.append((name, place, section.location))
+    return found
+
+
+def breaking(config: Config, scope: str) -> list[Diagnostic]:
+    """The errors that make ``scope`` unusable (contract E6): those of every broken path at or
+    above it."""
+    path = tuple(segment for segment in scope.split("/") if segment)
+    return [d for broken, found in config.broken.items() if path[:len(broken)] == broken
+            for d in found]
+
+
+def _echo_block(label: str, texts: Sequence[str]) -> None:
+    """``label`` and its first text on one line, the others aligned below (the text format)."""
+    for number, text in enumerate(texts):
+        click.echo(line((f"{label:<10}" if number == 0 else " " * 10) + text))
+
+
+def level_text(name: str, place: str | None, where: Location) -> str:
+    """One contributing section as explain's text shows it."""
+    inside = f' in <location path="{place}">' if place is not None else ""
+    return f"<{name}>{inside} at {where}"
+
+
 def _load(config: str, max_bytes: int) -> Config:
-    """The configuration, or its diagnostics on standard error and exit 2."""
-    try:
-        # One byte past the limit, never more: the loader then reports E101 (contract A2).
-        data = read_regular(config, max_bytes + 1)
-        return load_config(data, max_bytes=max_bytes, name=config)
-    except OSError as exc:
-        diagnostics: tuple[Diagnostic, ...] = (unreadable(config, exc),)
-    except ConfigError as exc:
-        diagnostics = exc.diagnostics
+    """The configuration as the middleware loads it (contract E1; its unusable scopes marked,
+    E6), or its diagnostics on standard error and exit 2 when its root level is unusable."""
+    if os.path.isdir(config):
+        loaded, diagnostics = analyse_site(config, max_bytes=max_bytes,
+                                           all_or_nothing=False)[:2]
+    else:
+        try:
+            # One byte past the limit, never more: the loader then reports E101 (contract A2).
+            data = read_regular(config, max_bytes + 1)
+        except OSError as exc:
+            return _unusable(config, (unreadable(config, exc),))
+        loaded, diagnostics = analyse([SourceFile(data, (), config)], max_bytes=max_bytes,
+                                      all_or_nothing=False)
+    if loaded is None:
+        return _unusable(config, diagnostics)
+    return loaded
+
+
+def _unusable(config: str, diagnostics: Sequence[Diagnostic]) -> NoReturn:
     # Contract A8: an unusable configuration has no behaviour to explain.
     for diagnostic in diagnostics:
         click.echo(line(str(diagnostic)), err=True)

@@ -114,6 +114,21 @@ def _check(target: Target, max_bytes: int) -> FileResult:
                                                       name=target.name)))
 
 
+def _check_site(root: str, max_bytes: int) -> tuple[FileResult, ...]:
+    """Judge a site as the runtime loads it (contract E1): one result per web.config of the
+    site, root first, each holding the diagnostics located in it; a diagnostic about another
+    file (the site root itself, an external file) gets a result of its own."""
+    from iiscors.config.site import analyse_site
+
+    analysis = analyse_site(root, max_bytes=max_bytes)
+    by_file: dict[str, list[Diagnostic]] = {
+        os.fspath(file.source): [] for file in analysis.scan.files
+        if not isinstance(file.source, bytes)}
+    for diagnostic in analysis.diagnostics:
+        by_file.setdefault(diagnostic.file, []).append(diagnostic)
+    return tuple(FileResult(name, tuple(found)) for name, found in by_file.items())
+
+
 def exit_code(report: Report) -> int:
     """0 clean; 1 errors (or warnings under --strict); 2 an I/O problem.  Notes never count,
     even under --strict (contract C3)."""
@@ -144,10 +159,17 @@ def exit_code(report: Report) -> int:
 @click.option("--skip-unrelated", is_flag=True,
               help="Skip named *.config files whose root is not <configuration> "
                    "(packages.config...), as a directory search does; for pre-commit.")
+@click.option("--each-file", is_flag=True,
+              help="Judge every web.config found in a directory on its own, instead of as "
+                   "part of its site (a file then never sees its parent directories' files).")
 def validate(paths: tuple[str, ...], format_name: str, strict: bool, ignore: frozenset[str],
-             max_bytes: int, colour: str, output: str | None, skip_unrelated: bool) -> None:
-    """Check web.config files: PATH is a file, a directory (searched for web.config and
-    *.config files with a <configuration> root), a glob, or - for standard input.
+             max_bytes: int, colour: str, output: str | None, skip_unrelated: bool,
+             each_file: bool) -> None:
+    """Check web.config files: PATH is a file, a directory, a glob, or - for standard input.
+
+    A directory is searched for sites: each top-most web.config starts one, judged with every
+    sub-directory's web.config as the middleware and serve --root load it; other *.config
+    files with a <configuration> root are checked on their own (--each-file: every file alone).
 
     Exit 0 when no errors, 1 on errors (or warnings with --strict; notes never count), 2 on
     usage or I/O problems.
@@ -157,7 +179,8 @@ def validate(paths: tuple[str, ...], format_name: str, strict: bool, ignore: fro
     except OSError as exc:
         raise _unwritable(output, exc) from exc
     with destination:
-        report = Report(_check_all(paths, max_bytes, ignore, skip_unrelated), strict=strict)
+        report = Report(_check_all(paths, max_bytes, ignore, skip_unrelated, each_file),
+                        strict=strict)
         rendered = io.StringIO()
         coloured = (use_colour(colour, sys.stdout, os.environ) if destination.path is None
                     else colour == "always")
@@ -170,13 +193,15 @@ def validate(paths: tuple[str, ...], format_name: str, strict: bool, ignore: fro
 
 
 def _check_all(paths: tuple[str, ...], max_bytes: int, ignore: frozenset[str],
-               skip_unrelated: bool) -> tuple[FileResult, ...]:
+               skip_unrelated: bool, each_file: bool) -> tuple[FileResult, ...]:
     results = []
-    for target in expand(paths, skip_unrelated=skip_unrelated):
-        result = _check(target, max_bytes)
-        if ignore:
-            result = FileResult(result.name, _without(result.diagnostics, ignore))
-        results.append(result)
+    for target in expand(paths, skip_unrelated=skip_unrelated, sites=not each_file):
+        found = (_check_site(target.name, max_bytes) if target.kind == "site"
+                 else (_check(target, max_bytes),))
+        for result in found:
+            if ignore:
+                result = FileResult(result.name, _without(result.diagnostics, ignore))
+            results.append(result)
     return tuple(results)
 
 

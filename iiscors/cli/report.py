@@ -159,6 +159,9 @@ class TextReporter(Reporter):
                     label = click.style(label, fg=self._COLOURS[d.severity], bold=True)
                 # The line starts with the file name: line() keeps it from starting a command.
                 self.echo(f"{line(where(d))}: {label} {visible(d.message)}")
+                for related in d.related:  # contract E1: the upper file's place
+                    note = f"    note: {visible(str(related))}"
+                    self.echo(click.style(note, dim=True) if self.colour else note)
                 if d.fix:
                     fix = f"    fix: {visible(d.fix)}"
                     self.echo(click.style(fix, dim=True) if self.colour else fix)
@@ -185,15 +188,29 @@ class GithubReporter(Reporter):
                     if d.column is not None:
                         properties.append(f"col={d.column}")
                 properties.append(f"title={github_property(f'iiscors {d.code}')}")
-                message = d.message + (f"\nFix: {d.fix}" if d.fix else "")
+                message = d.message + "".join(f"\nNote: {related}" for related in d.related)
+                message += f"\nFix: {d.fix}" if d.fix else ""
                 self.echo(f"::{self.COMMANDS[d.severity]} {','.join(properties)}::"
                           f"{github_data(message)}")
         self.echo(summary(report))
 
 
 def diagnostic_json(d: Diagnostic) -> dict[str, Any]:
-    return {"file": d.file, "line": d.line, "column": d.column, "severity": d.severity.value,
-            "code": d.code, "message": d.message, "fix": d.fix}
+    document: dict[str, Any] = {"file": d.file, "line": d.line, "column": d.column,
+                                "severity": d.severity.value, "code": d.code,
+                                "message": d.message, "fix": d.fix}
+    if d.related:  # contract E1; present only when there is some (a key added to shape 1)
+        document["related"] = [{"note": r.note, "file": r.file, "line": r.line,
+                                "column": r.column} for r in d.related]
+    return document
+
+
+def _sarif_location(file: str, line: int | None, column: int | None) -> dict[str, Any]:
+    """A SARIF physicalLocation (a place without a line is put on line 1)."""
+    region: dict[str, int] = {"startLine": line or 1}
+    if line is not None and column is not None:
+        region["startColumn"] = column
+    return {"artifactLocation": {"uri": artifact_uri(file)}, "region": region}
 
 
 @register
@@ -265,18 +282,20 @@ class SarifReporter(Reporter):
         results = []
         for result in report.files:
             for d in result.diagnostics:
-                region: dict[str, int] = {"startLine": d.line or 1}
-                if d.line is not None and d.column is not None:
-                    region["startColumn"] = d.column
-                results.append({
+                entry: dict[str, Any] = {
                     "ruleId": d.code,
                     "ruleIndex": index[d.code],
                     "level": d.severity.value,
                     "message": {"text": d.message + (f" Fix: {d.fix}" if d.fix else "")},
-                    "locations": [{"physicalLocation": {
-                        "artifactLocation": {"uri": artifact_uri(d.file)},
-                        "region": region}}],
-                })
+                    "locations": [{"physicalLocation": _sarif_location(d.file, d.line,
+                                                                       d.column)}],
+                }
+                if d.related:  # contract E1: SARIF's own place for the upper file's location
+                    entry["relatedLocations"] = [
+                        {"id": number, "message": {"text": r.note},
+                         "physicalLocation": _sarif_location(r.file, r.line, r.column)}
+                        for number, r in enumerate(d.related, start=1)]
+                results.append(entry)
         document = {
             "$schema": SARIF_SCHEMA,
             "version": "2.1.0",

@@ -59,6 +59,20 @@ class CodeInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class Related:
+    """Another place a diagnostic is about (contract E1): where the entry a duplicate repeats
+    was first added, where a lock was set.  ``note`` says what is there, in a few words."""
+
+    note: str
+    file: str
+    line: int | None = None
+    column: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.note} {format_location(self.file, self.line, self.column)}"
+
+
+@dataclass(frozen=True, slots=True)
 class Diagnostic:
     """One problem, located.
 
@@ -70,6 +84,8 @@ class Diagnostic:
     :param line: 1-based line, or ``None`` when the problem is about the whole file.
     :param column: 1-based column, or ``None`` when unknown.
     :param fix: a one-line suggestion, or ``None``.
+    :param related: other places the problem involves (contract E1: a cross-file error is
+        located in the lower file and names the upper file's place here).
     """
 
     code: str
@@ -79,6 +95,7 @@ class Diagnostic:
     line: int | None = None
     column: int | None = None
     fix: str | None = None
+    related: tuple[Related, ...] = ()
 
     def __str__(self) -> str:
         # Safe to print or log as it is (issue 12): the file name and the message quote what a
@@ -310,17 +327,23 @@ CATALOGUE: dict[str, CodeInfo] = {info.code: info for info in _CODES}
 
 
 def make(code: str, message: str, file: str, line: int | None = None,
-         column: int | None = None) -> Diagnostic:
+         column: int | None = None, related: tuple[Related, ...] = ()) -> Diagnostic:
     """Build a diagnostic whose severity and fix come from the catalogue."""
     info = CATALOGUE[code]
-    return Diagnostic(code, info.severity, message, file, line, column, info.fix)
+    return Diagnostic(code, info.severity, message, file, line, column, info.fix, related)
 
 
-def make_at(code: str, message: str, location: Location | None) -> Diagnostic:
+def make_at(code: str, message: str, location: Location | None,
+            related: tuple[Related, ...] = ()) -> Diagnostic:
     """:func:`make`, located at ``location`` (``<unknown>`` when there is none)."""
     if location is None:
-        return make(code, message, "<unknown>")
-    return make(code, message, location.file, location.line, location.column)
+        return make(code, message, "<unknown>", related=related)
+    return make(code, message, location.file, location.line, location.column, related)
+
+
+def related_at(note: str, location: Location) -> Related:
+    """A :class:`Related` place at ``location``."""
+    return Related(note, location.file, location.line, location.column)
 
 
 def where(diagnostic: Diagnostic) -> str:

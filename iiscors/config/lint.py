@@ -197,7 +197,8 @@ def _section_checks(section: EffectiveSection) -> Iterable[Diagnostic]:
                       "request is unlisted", where)
     if section.cors_configured and not section.cors_module:
         yield make_at("W221", "The CorsModule is removed here while <cors> is configured: the "
-                      "section has no effect (contract D1)", section.modules_location)
+                      "section has no effect (contract D1)",
+                      section.module_removed_location or section.modules_location)
     if not section.active:
         return
     for (name, _), header_at in zip(section.custom_headers,
@@ -207,7 +208,10 @@ def _section_checks(section: EffectiveSection) -> Iterable[Diagnostic]:
             yield make_at("W220", f"customHeaders adds '{name}' where <cors> is enabled: every "
                           "response carries it twice and browsers reject it", header_at)
     if section.fail_unlisted_origins and section.rules:
-        yield from _fail_unlisted_checks(section, where, scope)
+        # W219/W222 talk about failUnlistedOrigins: placed where the value in effect was
+        # written, maybe in an outer level this scope inherits it from.
+        yield from _fail_unlisted_checks(section, section.fail_unlisted_location or where,
+                                         scope)
 
 
 def _fail_unlisted_checks(section: EffectiveSection, where: Location | None,

@@ -1,8 +1,15 @@
-"""Loading: bytes or a path in, a checked :class:`Config` out (contract A1-A9).
+"""Loading: bytes or a path in, a checked :class:`Config` out (contract A1-A9, E6).
 
 :func:`check_config` returns every diagnostic and never raises for a bad file;
 :func:`load_config` returns a :class:`Config` or raises :class:`~iiscors.ConfigError` carrying
 them all (contract A8: an unusable configuration never half-works).
+
+Errors are scoped as on IIS (contract E6): an error makes unusable the scope of the place that
+holds it (a ``<location path>``, a sub-directory's file) and everything below, not the rest.
+:func:`analyse` with ``all_or_nothing=False`` (what the middleware uses) returns a
+:class:`Config` whenever the root level is usable, its unusable scopes marked (they answer 500);
+``all_or_nothing=True`` (the default of the functions here, and the middleware's explicit option)
+returns nothing as soon as any error exists.
 """
 
 from __future__ import annotations
@@ -17,8 +24,8 @@ from iiscors.config.diagnostics import ConfigError, Diagnostic, has_errors, sort
 from iiscors.config.filenotes import file_notes
 from iiscors.config.lint import lint
 from iiscors.config.loader import DEFAULT_MAX_BYTES, Source, load_document
-from iiscors.config.rules import Level, read_levels
-from iiscors.config.scope import build_scopes
+from iiscors.config.rules import Broken, Level, read_levels
+from iiscors.config.scope import build_scopes, mark_unusable
 from iiscors.policy.core import CorsRequest, Decision, Policy
 from iiscors.policy.model import EffectiveSection
 
@@ -28,7 +35,8 @@ class Config:
     """A usable configuration: the levels read from its files and the effective section of
     every configured path.  Immutable; build a new one to change anything.
 
-    ``diagnostics`` holds its warnings and notes (a Config never has errors).
+    ``diagnostics`` holds its warnings and notes, and the errors of its unusable scopes
+    (contract E6; a Config whose root level has an error is never built).
     """
 
     files: tuple[str, ...]
@@ -37,6 +45,14 @@ class Config:
     diagnostics: tuple[Diagnostic, ...] = ()
     #: the file paths this configuration was read from (for reloading); empty for bytes
     paths: tuple[Path, ...] = field(default=())
+    #: the errors found, by the path whose scope they make unusable (contract E6); empty when
+    #: the files have no error
+    broken: Mapping[tuple[str, ...], tuple[Diagnostic, ...]] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> tuple[Diagnostic, ...]:
+        """The errors of the unusable scopes (empty for a configuration without errors)."""
+        return tuple(d for d in self.diagnostics if d.is_error)
 
     @functools.cached_property
     def policy(self) -> Policy:
@@ -73,32 +89,63 @@ class SourceFile:
     name: str | None = None
 
 
-def analyse(files: Sequence[SourceFile], *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[
+def analyse(files: Sequence[SourceFile], *, max_bytes: int = DEFAULT_MAX_BYTES,
+            all_or_nothing: bool = True, broken: Broken | None = None) -> tuple[
         Config | None, list[Diagnostic]]:
-    """Read, check and merge ``files`` (a site root's web.config first); never raises."""
+    """Read, check and merge ``files`` (a site root's web.config first); never raises.
+
+    :param all_or_nothing: no :class:`Config` when there is any error (contract A8); else one
+        whenever the root level is usable, its unusable scopes marked (contract E6).
+    :param broken: errors already found (a site walk's), by the path whose scope they break.
+    """
     levels: list[Level] = []
-    diagnostics: list[Diagnostic] = []
+    diagnostics: list[Diagnostic] = [d for found in (broken or {}).values() for d in found]
+    broken = {path: list(found) for path, found in (broken or {}).items()}
     names: list[str] = []
+    read: list[str] = []  # the files whose root is <configuration>
+    no_cors: list[Diagnostic] = []  # their W101 notes (contract C2)
     for file in files:
         document, display, found = load_document(file.source, name=file.name,
                                                  max_bytes=max_bytes)
         names.append(display)
         diagnostics.extend(found)
-        if document is not None:
-            file_levels, found = read_levels(document, prefix=file.prefix,
-                                             depth=len(file.prefix))
-            levels.extend(file_levels)
-            diagnostics.extend(found)
-            diagnostics.extend(file_notes(document))
-    scopes, found = build_scopes(levels)
+        if document is None:
+            # Contract E6: a file that cannot be read breaks its directory's scope.
+            broken.setdefault(file.prefix, []).extend(d for d in found if d.is_error)
+            continue
+        reading = read_levels(document, prefix=file.prefix, depth=len(file.prefix))
+        notes = file_notes(document)
+        if document.root.tag == "configuration":
+            read.append(display)
+            no_cors.extend(d for d in notes if d.code == "W101")
+        levels.extend(reading.levels)
+        diagnostics.extend(reading.diagnostics)
+        diagnostics.extend(d for d in notes if d.code != "W101")
+        for path, errors in reading.broken.items():
+            broken.setdefault(path, []).extend(errors)
+    if read and len(no_cors) == len(read):
+        # W101 is about the whole site: no file of it does CORS (contract C2, E1), so a
+        # lower file is never noted as if it stood alone.
+        diagnostics.append(no_cors[0])
+    scopes, found = build_scopes(levels, broken)
     diagnostics.extend(found)
     if not has_errors(diagnostics):
         diagnostics.extend(lint(levels, scopes))
     diagnostics = sorted(dict.fromkeys(diagnostics), key=sort_key)
-    if has_errors(diagnostics):
+    scoped = {path: tuple(dict.fromkeys(found)) for path, found in broken.items() if found}
+    if has_errors(diagnostics) and (all_or_nothing or not _root_usable(diagnostics, scoped)):
         return None, diagnostics
     paths = tuple(Path(os.fspath(f.source)) for f in files if not isinstance(f.source, bytes))
-    return Config(tuple(names), tuple(levels), scopes, tuple(diagnostics), paths), diagnostics
+    return Config(tuple(names), tuple(levels), mark_unusable(scopes, scoped),
+                  tuple(diagnostics), paths, scoped), diagnostics
+
+
+def _root_usable(diagnostics: Sequence[Diagnostic],
+                 scoped: Mapping[tuple[str, ...], Sequence[Diagnostic]]) -> bool:
+    """Contract E6: the root level is usable when no error is about it, and every error was
+    placed in some scope (one that was not could not be confined: it counts as the root's)."""
+    placed = {d for found in scoped.values() for d in found}
+    return () not in scoped and all(d in placed for d in diagnostics if d.is_error)
 
 
 def check_config(source: Source, *, max_bytes: int = DEFAULT_MAX_BYTES,

@@ -15,11 +15,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Generic, Literal, TypeVar
+from typing import Generic, Literal, NamedTuple, TypeVar
 
 from lxml import etree
 
-from iiscors.config.diagnostics import Diagnostic, make_at
+from iiscors.config.diagnostics import Diagnostic, Related, make_at
 from iiscors.config.loader import XmlDocument
 from iiscors.config.schema import AttributeSpec, ElementSpec, element_specs, schema_violations
 from iiscors.policy import headers
@@ -54,6 +54,8 @@ class CorsSection:
     fail_unlisted_origins: bool | None
     entries: tuple[Entry[OriginRule], ...]
     location: Location
+    #: where failUnlistedOrigins is written (None when it is not), for the lint checks
+    fail_unlisted_at: Location | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,12 +90,21 @@ class Level:
     location: Location | None = None
 
 
-class _Walk:
-    """State of one file's walk: the document and the diagnostics collected so far."""
+#: The errors of one file (or site) by the configured path whose scope they make unusable
+#: (contract E6: IIS answers 500.19 there and below, and serves the rest).
+Broken = dict[tuple[str, ...], list[Diagnostic]]
 
-    def __init__(self, document: XmlDocument) -> None:
+
+class _Walk:
+    """State of one file's walk: the document, the diagnostics collected so far, and the path
+    whose scope an error found now makes unusable (contract E6)."""
+
+    def __init__(self, document: XmlDocument, scope: tuple[str, ...]) -> None:
         self.document = document
         self.diagnostics: list[Diagnostic] = []
+        #: the file's own path while its structure is read, each place's while it is read
+        self.scope = scope
+        self.broken: Broken = {}
 
     def at(self, element: etree._Element, attribute: str | None = None) -> Location:
         if attribute is None:
@@ -102,8 +113,12 @@ class _Walk:
             line, column = self.document.locator.attribute(element, attribute)
         return Location(self.document.name, line, column)
 
-    def report(self, code: str, message: str, where: Location) -> None:
-        self.diagnostics.append(make_at(code, message, where))
+    def report(self, code: str, message: str, where: Location,
+               related: tuple[Related, ...] = ()) -> None:
+        diagnostic = make_at(code, message, where, related)
+        self.diagnostics.append(diagnostic)
+        if diagnostic.is_error:
+            self.broken.setdefault(self.scope, []).append(diagnostic)
 
     # -- the generic checks of contract A4/A5, driven by the XSD's element table -------------
 
@@ -237,9 +252,11 @@ class _Walk:
             else:
                 where = self.at(child, "origin") if op != "clear" else self.at(child)
             entries.append(Entry(op, value, rule, where))
-        return CorsSection(optional_bool(element, "enabled"),
-                           optional_bool(element, "failUnlistedOrigins"),
-                           tuple(entries), self.at(element))
+        fail_unlisted = optional_bool(element, "failUnlistedOrigins")
+        return CorsSection(optional_bool(element, "enabled"), fail_unlisted,
+                           tuple(entries), self.at(element),
+                           None if fail_unlisted is None
+                           else self.at(element, "failUnlistedOrigins"))
 
     def custom_headers(self, element: etree._Element) -> CustomHeadersSection:
         entries: list[Entry[tuple[str, str]]] = []
@@ -302,6 +319,10 @@ def bool_attribute(element: etree._Element, name: str, default: bool) -> bool:
     return default if value is None else value
 
 
+#: How a duplicate's related place (the entry it repeats) is introduced (contract E1).
+FIRST_ADDED = "first added at"
+
+
 def duplicate_message(key: str, value: str) -> str:
     return (f"Cannot add duplicate collection entry of type 'add' with unique key attribute "
             f"'{key}' set to '{value}'")
@@ -327,22 +348,39 @@ def fold_segment(segment: str) -> str:
 _SECTIONS = ("cors", "httpProtocol", "modules")
 
 
+class FileLevels(NamedTuple):
+    """What :func:`read_levels` finds in one file."""
+
+    levels: list[Level]
+    diagnostics: list[Diagnostic]
+    #: the errors by the path whose scope they make unusable (contract E6)
+    broken: Broken
+
+
 def read_levels(document: XmlDocument, *, prefix: tuple[str, ...] = (),
-                depth: int = 0) -> tuple[list[Level], list[Diagnostic]]:
-    """Walk one parsed web.config into its levels (``prefix``: the file's directory segments)."""
-    walk = _Walk(document)
+                depth: int = 0) -> FileLevels:
+    """Walk one parsed web.config into its levels (``prefix``: the file's directory segments).
+
+    An error in the file's structure (its root element, a location path) makes the file's own
+    scope unusable; an error inside a section only the scope of the place that holds it (the
+    file's root, or one ``<location path>``), as IIS reads a URL's configuration (contract E6).
+    """
+    walk = _Walk(document, prefix)
     root = document.root
     if root.tag != "configuration":
         walk.report("E106", f"The root element is <{tag(root)}>, not <configuration>",
                     walk.at(root))
-        return [], walk.diagnostics
+        return FileLevels([], walk.diagnostics, walk.broken)
     places = _collect_places(walk, root, prefix)
     _report_misplaced_cors(walk, root)
     specs = element_specs()
-    levels = [_read_level(walk, path, place, depth, order, specs)
-              for order, (path, place) in enumerate(places.items())]
+    levels = []
+    for order, (path, place) in enumerate(places.items()):
+        walk.scope = path
+        levels.append(_read_level(walk, path, place, depth, order, specs))
+    walk.scope = prefix
     # W101 (is this a CORS configuration at all?) is iiscors.config.filenotes's (contract C2)
-    return levels, walk.diagnostics
+    return FileLevels(levels, walk.diagnostics, walk.broken)
 
 
 @dataclass(slots=True)
@@ -368,9 +406,11 @@ def _collect_places(walk: _Walk, root: etree._Element,
                 continue
             if child.tag in place.sections:
                 path_text = f" for path '{display}'" if display else ""
+                walk.scope = path  # contract E6: the path defined twice is the one unusable
                 walk.report("E301", f"Config section 'system.webServer/{tag(child)}' already "
                             f"defined{path_text}. Sections must only appear once per config "
                             "file", walk.at(child))
+                walk.scope = prefix
                 continue
             place.sections[child.tag] = child
 

@@ -13,10 +13,11 @@ that a request only has to find the deepest configured path above it (:mod:`iisc
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import TypeVar, cast
 
-from iiscors.config.diagnostics import Diagnostic, make_at
-from iiscors.config.rules import Entry, Level, duplicate_message
+from iiscors.config.diagnostics import Diagnostic, make_at, related_at
+from iiscors.config.rules import FIRST_ADDED, Broken, Entry, Level, duplicate_message
 from iiscors.policy.model import EffectiveSection, Location, OriginRule
 
 T = TypeVar("T")
@@ -42,24 +43,34 @@ def apply_entries(inherited: Sequence[tuple[str, T, Location]], entries: Iterabl
                 diagnostics.append(make_at("W103", f"<remove {key}=\"{entry.key}\"/>: no such "
                                            "entry here", entry.location))
         elif folded in items:
-            diagnostics.append(make_at("E302", duplicate_message(key, entry.key), entry.location))
+            # Contract E1: located at the lower entry, naming the first one (maybe another
+            # file's) as related information.
+            diagnostics.append(make_at("E302", duplicate_message(key, entry.key), entry.location,
+                                       (related_at(FIRST_ADDED, items[folded][2]),)))
         else:
             # An add always carries its value (None only for <modules>, whose adds have none).
             items[folded] = (entry.key, cast(T, entry.value), entry.location)
     return list(items.values())
 
 
-def merge(path: tuple[str, ...], levels: Sequence[Level],
-          diagnostics: list[Diagnostic]) -> EffectiveSection:
-    """Fold ``levels`` (already in IIS order, outermost first) into one effective section."""
+def merge(path: tuple[str, ...], levels: Sequence[Level], diagnostics: list[Diagnostic],
+          broken: Broken | None = None) -> EffectiveSection:
+    """Fold ``levels`` (already in IIS order, outermost first) into one effective section.
+
+    An error found while merging a level (a duplicate key, E302) is also noted in ``broken``
+    under that level's path: its scope is unusable (contract E6).
+    """
     enabled = fail_unlisted = False
     rules: list[tuple[str, OriginRule, Location]] = []
     headers: list[tuple[str, tuple[str, str], Location]] = []
     modules: list[tuple[str, None, Location]] = []
     cors_module = True
     modules_at: Location | None = None
+    removed_at: Location | None = None
+    fail_at: Location | None = None
     cors_at: list[Location] = []
     for level in levels:
+        found = len(diagnostics)
         if level.cors is not None:
             cors = level.cors
             cors_at.append(cors.location)
@@ -67,6 +78,7 @@ def merge(path: tuple[str, ...], levels: Sequence[Level],
                 enabled = cors.enabled
             if cors.fail_unlisted_origins is not None:
                 fail_unlisted = cors.fail_unlisted_origins
+                fail_at = cors.fail_unlisted_at
             rules = apply_entries(rules, cors.entries, "origin", diagnostics)
         if level.custom_headers is not None:
             # Headers like X-Powered-By are inherited from applicationHost.config, which
@@ -84,8 +96,13 @@ def merge(path: tuple[str, ...], levels: Sequence[Level],
                 if entry.op == "clear" or (entry.op == "remove" and
                                            entry.key.casefold() == CORS_MODULE):
                     cors_module = False
+                    removed_at = entry.location
                 elif entry.op == "add" and entry.key.casefold() == CORS_MODULE:
                     cors_module = True
+        if broken is not None:
+            for diagnostic in diagnostics[found:]:
+                if diagnostic.is_error:
+                    broken.setdefault(level.path, []).append(diagnostic)
     return EffectiveSection(
         path=path,
         enabled=enabled,
@@ -97,6 +114,8 @@ def merge(path: tuple[str, ...], levels: Sequence[Level],
         cors_locations=tuple(cors_at),
         custom_header_locations=tuple(where for _, _, where in headers),
         modules_location=modules_at,
+        fail_unlisted_location=fail_at,
+        module_removed_location=None if cors_module else removed_at,
     )
 
 
@@ -107,21 +126,81 @@ def covers(prefix: tuple[str, ...], path: tuple[str, ...]) -> bool:
 
 def levels_for(path: tuple[str, ...], levels: Sequence[Level]) -> list[Level]:
     """The levels that apply at ``path``, in IIS merge order: shallower path first, then the
-    shallower file, then document order."""
+    shallower file, then document order.  A ``<location path>`` counts as configuration at its
+    path, as a web.config there would (so a parent's ``<location path="api">`` applies before
+    ``api/web.config``, and a parent's ``<location path="api/x">`` after it)."""
     applicable = [level for level in levels if covers(level.path, path)]
     applicable.sort(key=lambda level: (len(level.path), level.depth, level.order))
     return applicable
 
 
-def build_scopes(levels: Sequence[Level]) -> tuple[Mapping[tuple[str, ...], EffectiveSection],
-                                                   list[Diagnostic]]:
-    """Effective sections for the root and for every path a level names."""
+def build_scopes(levels: Sequence[Level], broken: Broken | None = None) -> tuple[
+        dict[tuple[str, ...], EffectiveSection], list[Diagnostic]]:
+    """Effective sections for the root and for every path a level names.
+
+    Errors found while merging are returned, and noted in ``broken`` by the path whose scope
+    they make unusable (contract E6); a path already in ``broken`` gets a scope of its own.
+    """
     diagnostics: list[Diagnostic] = []
-    paths = {(): None} | {level.path: None for level in levels}
-    scopes = {path: merge(path, levels_for(path, levels), diagnostics) for path in paths}
+    noted: Broken = {}
+    paths = {(): None} | {level.path: None for level in levels} | dict.fromkeys(broken or {})
+    scopes = {path: merge(path, levels_for(path, levels), diagnostics, noted) for path in paths}
+    if broken is not None:
+        for path, found in noted.items():
+            broken.setdefault(path, []).extend(_unique(found))
     return scopes, _unique(diagnostics)
+
+
+def mark_unusable(scopes: Mapping[tuple[str, ...], EffectiveSection],
+                  broken: Iterable[tuple[str, ...]]) -> dict[tuple[str, ...], EffectiveSection]:
+    """``scopes`` with every scope at or below a broken path marked unusable (contract E6:
+    IIS reads a URL's configuration through every level above it, so an unusable level fails
+    every request below it, and only those)."""
+    prefixes = list(broken)
+    marked = dict(scopes)
+    for path, section in scopes.items():
+        if any(covers(prefix, path) for prefix in prefixes):
+            marked[path] = replace(section, unusable=True)
+    return marked
 
 
 def _unique(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
     # A problem in an outer level shows again in every scope that inherits it: report it once.
     return list(dict.fromkeys(diagnostics))
+
+
+def covering(scopes: Mapping[tuple[str, ...], EffectiveSection],
+             path: tuple[str, ...]) -> EffectiveSection:
+    """The section that applies at ``path``: the deepest configured path covering it (the
+    root's when none does)."""
+    for length in range(len(path), 0, -1):
+        section = scopes.get(path[:length])
+        if section is not None:
+            return section
+    return scopes[()]
+
+
+def keep_last_good(scopes: Mapping[tuple[str, ...], EffectiveSection],
+                   broken: Iterable[tuple[str, ...]],
+                   last: Mapping[tuple[str, ...], EffectiveSection]) -> tuple[
+        dict[tuple[str, ...], EffectiveSection], list[tuple[str, ...]]]:
+    """Contract A8 per scope (E6): ``scopes`` of a reload, where every broken path whose scope
+    was served until now keeps the sections ``last`` served there (its own and those below it).
+
+    A broken path that ``last`` already answered 500 for stays unusable.  Returns the scopes and
+    the paths that kept their last good sections.
+    """
+    merged = dict(scopes)
+    kept: list[tuple[str, ...]] = []
+    for path in sorted(broken, key=len):
+        if any(covers(outer, path) for outer in kept):
+            continue  # inside a scope already kept whole
+        served = covering(last, path)
+        if served.unusable:
+            continue  # unusable before the edit too: it stays so (500)
+        for below in [p for p in merged if covers(path, p)]:
+            del merged[below]
+        merged.update({p: section for p, section in last.items() if covers(path, p)})
+        merged.setdefault(path, replace(served, path=path))
+        kept.append(path)
+    return merged, kept

@@ -25,7 +25,8 @@ reloads it) for a site tree; use :func:`iiscors.load_config` for one file.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
@@ -63,12 +64,15 @@ class SiteScan:
         directory was listed or the file read, so a change made during the walk shows up as a
         difference at the next comparison (:mod:`iiscors.reload`).
     :param diagnostics: errors about the walk itself (bounds, unreadable root, case clashes).
+    :param broken: the same errors by the directory prefix whose scope they make unusable
+        (contract E6): a case clash breaks its directory, anything else the whole site.
     """
 
     root: Path
     files: tuple[SourceFile, ...]
     stamps: tuple[tuple[str, Stamp], ...]
     diagnostics: tuple[Diagnostic, ...]
+    broken: Mapping[tuple[str, ...], tuple[Diagnostic, ...]] = field(default_factory=dict)
 
 
 def _inside(path: str, root: str) -> bool:
@@ -85,8 +89,9 @@ def scan_site(root: str | os.PathLike[str], *, max_directories: int = MAX_DIRECT
         if not os.path.isdir(real_root):
             raise NotADirectoryError(display_root)
     except OSError as exc:
-        return SiteScan(root_path, (), (), (make(
-            "E100", f"Cannot read the site root: {exc.strerror or exc}", display_root),))
+        unreadable = make("E100", f"Cannot read the site root: {exc.strerror or exc}",
+                          display_root)
+        return SiteScan(root_path, (), (), (unreadable,), {(): (unreadable,)})
     walk = _SiteWalk(real_root, max_depth)
     # Depth-first, each entry: (directory as reached, its prefix, its ancestors' real paths).
     pending: list[_Directory] = [(display_root, (), frozenset({real_root}))]
@@ -94,15 +99,19 @@ def scan_site(root: str | os.PathLike[str], *, max_directories: int = MAX_DIRECT
     while pending:
         directories += 1
         if directories > max_directories:
-            walk.diagnostics.append(make(
+            walk.scoped.append(((), make(
                 "E100", f"Cannot read the site: more than {max_directories} directories "
-                "(raise max_directories to load it)", display_root))
+                "(raise max_directories to load it)", display_root)))
             break
         children = walk.visit(*pending.pop())
         if children is None:
             break  # too deep: the walk stops with its diagnostic
         pending.extend(reversed(children))
-    return SiteScan(root_path, tuple(walk.files), tuple(walk.stamps), tuple(walk.diagnostics))
+    broken: dict[tuple[str, ...], tuple[Diagnostic, ...]] = {}
+    for prefix, diagnostic in walk.scoped:
+        broken[prefix] = (*broken.get(prefix, ()), diagnostic)
+    return SiteScan(root_path, tuple(walk.files), tuple(walk.stamps),
+                    tuple(d for _, d in walk.scoped), broken)
 
 
 #: A directory to visit: its path as reached, its prefix, and its ancestors' real paths.
@@ -117,7 +126,8 @@ class _SiteWalk:
         self.max_depth = max_depth
         self.files: list[SourceFile] = []
         self.stamps: list[tuple[str, Stamp]] = []
-        self.diagnostics: list[Diagnostic] = []
+        #: each error with the directory prefix whose scope it breaks (contract E6)
+        self.scoped: list[tuple[tuple[str, ...], Diagnostic]] = []
 
     def visit(self, directory: str, prefix: tuple[str, ...],
               ancestors: frozenset[str]) -> list[_Directory] | None:
@@ -138,9 +148,10 @@ class _SiteWalk:
             if child_real is None or child_real in ancestors:
                 continue  # outside the root, or a link back to an ancestor (a cycle)
             if len(prefix) + 1 > self.max_depth:
-                self.diagnostics.append(make(
+                # The walk stops here: what it did not see is unknown, so the site is unusable.
+                self.scoped.append(((), make(
                     "E100", f"Cannot read the site: directories nest deeper than "
-                    f"{self.max_depth} levels (raise max_depth to load it)", entry.path))
+                    f"{self.max_depth} levels (raise max_depth to load it)", entry.path)))
                 return None
             children.append((entry.path, (*prefix, fold_segment(entry.name)),
                              ancestors | {child_real}))
@@ -150,9 +161,9 @@ class _SiteWalk:
                      configs: list[os.DirEntry[str]]) -> None:
         if len(configs) > 1:
             names = ", ".join(e.name for e in configs)
-            self.diagnostics.append(make("E100", f"Cannot read the site: {names} differ only "
-                                         "in case (IIS on Windows could see only one)",
-                                         directory))
+            self.scoped.append((prefix, make(
+                "E100", f"Cannot read the site: {names} differ only in case (IIS on Windows "
+                "could see only one)", directory)))
         for entry in configs[:1]:
             target = _resolved(entry.path, self.real_root)
             if target is not None and os.path.isfile(target):
@@ -188,27 +199,34 @@ class SiteAnalysis(NamedTuple):
 
 def analyse_site(root: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES,
                  max_directories: int = MAX_DIRECTORIES, max_depth: int = MAX_DEPTH,
-                 ) -> SiteAnalysis:
-    """Scan and check a site root; never raises."""
+                 all_or_nothing: bool = True) -> SiteAnalysis:
+    """Scan and check a site root; never raises.
+
+    :param all_or_nothing: no Config when anything has an error (contract A8); with False, a
+        Config whenever the root level is usable, its unusable scopes marked (contract E6).
+    """
     scan = scan_site(root, max_directories=max_directories, max_depth=max_depth)
-    if scan.diagnostics:
-        return SiteAnalysis(None, list(scan.diagnostics), scan)
-    config, diagnostics = analyse(scan.files, max_bytes=max_bytes)
+    config, diagnostics = analyse(scan.files, max_bytes=max_bytes, all_or_nothing=all_or_nothing,
+                                  broken={p: list(found) for p, found in scan.broken.items()})
     return SiteAnalysis(config, diagnostics, scan)
 
 
 def load_site(root: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES,
-              max_directories: int = MAX_DIRECTORIES, max_depth: int = MAX_DEPTH) -> Config:
+              max_directories: int = MAX_DIRECTORIES, max_depth: int = MAX_DEPTH,
+              all_or_nothing: bool = True) -> Config:
     """Load a site root's web.config files into one :class:`Config`.
 
     :param root: the site's physical directory (IIS's ``physicalPath``).
     :param max_bytes: the size limit for each file (default 250 KiB, IIS's default).
     :param max_directories: how many directories the walk may visit.
     :param max_depth: how deep below the root it may go.
-    :raises ConfigError: any file is unusable, or the walk hit a bound (every diagnostic).
+    :param all_or_nothing: raise on any error (the default); with False, return a Config
+        whenever the root level is usable, the scopes with errors marked unusable (contract E6).
+    :raises ConfigError: any file is unusable (or, with ``all_or_nothing=False``, the root
+        level), or the walk hit a bound (every diagnostic).
     """
     analysis = analyse_site(root, max_bytes=max_bytes, max_directories=max_directories,
-                            max_depth=max_depth)
+                            max_depth=max_depth, all_or_nothing=all_or_nothing)
     if analysis.config is None:
         raise ConfigError(analysis.diagnostics)
     return analysis.config

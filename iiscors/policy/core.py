@@ -44,11 +44,13 @@ class RequestKind(enum.StrEnum):
 
 
 class Outcome(enum.StrEnum):
-    """What the middleware does: answers itself (allowed preflight, 403) or lets the app answer."""
+    """What the middleware does: answers itself (allowed preflight, 403; 500 where the
+    configuration is unusable, contract E6) or lets the app answer."""
 
     ALLOWED = "allowed"
     DENIED = "denied"
     PASSTHROUGH = "passthrough"
+    UNUSABLE = "unusable"
 
     def __str__(self) -> str:
         return self.value
@@ -78,6 +80,8 @@ class Reason(enum.StrEnum):
                          "with 204")
     ACTUAL_ALLOWED = ("rule {rule} allows {origin}: the app answers and the CORS headers are "
                       "added to its response")
+    UNUSABLE = ("the configuration of this path is unusable (IIS answers 500.19 here): the "
+                "middleware answers 500 to every request under it and the app is not called")
 
 
 # Plain aliases: reading a member through its Enum class costs more on every request.
@@ -178,6 +182,12 @@ class Plan(NamedTuple):
     rule_headers: Headers = ()
 
 
+#: Contract E6: what the middleware answers under an unusable scope (IIS's 500.19), and the
+#: plan that says so (no header: nothing of the configuration applies there).
+UNUSABLE_STATUS = 500
+UNUSABLE_PLAN = Plan(UNUSABLE_STATUS, ())
+
+
 class Decision(NamedTuple):
     """What the middleware does with one request.
 
@@ -269,12 +279,15 @@ class ScopePolicy:
         "refused_plan",
         "section",
         "static_star",
+        "unusable",
         "vary",
     )
 
     def __init__(self, section: EffectiveSection, budget: _Budget | None = None) -> None:
         self.section = section
-        self.active = section.active
+        #: contract E6: an unusable scope is never active, and every plan of it is the 500
+        self.unusable = section.unusable
+        self.active = section.active and not section.unusable
         rules = section.rules
         # Contract B10: Access-Control-Allow-Origin is the static "*" only when the collection
         # holds exactly one rule and it is origin="*".
@@ -337,6 +350,13 @@ class ScopePolicy:
                                         Reason.NOT_SERIALIZED_PASS)  # contract B6
         self._denied = {compiled: refusals(compiled.rule, Reason.DENIED_FAIL, Reason.DENIED_PASS)
                         for compiled in self._compiled if not compiled.rule.allowed}
+        if self.unusable:
+            # Contract E6: IIS answers 500.19 before any module runs, so no CORS header and no
+            # custom header; the adapters check ``unusable`` before their fast path.
+            self.passive = ()
+            self.passive_plan = self.refused_plan = UNUSABLE_PLAN
+            self._inactive = {kind: Verdict(kind, Outcome.UNUSABLE, UNUSABLE_STATUS, (), None,
+                                            Reason.UNUSABLE) for kind in RequestKind}
 
     def _compile(self, rule: OriginRule) -> CompiledRule:
         def header(name: str, value: str, present: bool) -> Headers:
@@ -444,8 +464,9 @@ class Policy:
         self._scopes = {path: ScopePolicy(section, budget)
                         for path, section in scopes.items() if path}
         self._tree = PathTree(self._scopes)  # scope_for walks it: linear in the depth
-        #: True when no <location> or sub-directory level exists: no path lookup is needed
-        self.single_scope = not self._scopes
+        #: True when no <location> or sub-directory level exists: no path lookup is needed (and
+        #: the adapters then skip the ``unusable`` check, so an unusable root never is single)
+        self.single_scope = not self._scopes and not self.root.unusable
 
     def forget_answers(self) -> None:
         """Empty every scope's memo of answers (:meth:`ScopePolicy.forget`): for tests that need

@@ -68,6 +68,13 @@ class EffectiveSection:
     #: where each custom header was added, for the lint checks
     custom_header_locations: tuple[Location, ...] = ()
     modules_location: Location | None = None
+    #: where the failUnlistedOrigins in effect was written (None when it is the default)
+    fail_unlisted_location: Location | None = None
+    #: where the CorsModule was removed (its ``<remove>`` or ``<clear/>``), for the lint checks
+    module_removed_location: Location | None = None
+    #: True where the configuration is unusable (contract E6): IIS answers 500.19 there, so
+    #: the middleware answers 500 and never calls the application
+    unusable: bool = False
 
     @property
     def active(self) -> bool:

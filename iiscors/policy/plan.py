@@ -25,6 +25,12 @@ from iiscors.policy.core import Plan as Plan  # defined beside Verdict and Decis
 
 #: The body of the middleware's own 403 (contract B7); its headers come from the plan.
 FORBIDDEN_BODY = b"403 Forbidden: the CORS policy does not allow this origin.\n"
+#: The body of the 500 under an unusable scope (contract E6): no detail of the configuration,
+#: which goes to the log (as IIS shows 500.19's details only to local requests).
+UNUSABLE_SCOPE_BODY = (b"500 Internal Server Error: the configuration of this path is unusable "
+                       b"(like IIS's 500.19); see the server log.\n")
+#: The body of each status the middleware answers with itself (a 204 has none).
+BODIES = {403: FORBIDDEN_BODY, 500: UNUSABLE_SCOPE_BODY}
 _ALLOWED = Outcome.ALLOWED  # a plain alias: reading a member through its class costs more
 
 

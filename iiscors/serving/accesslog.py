@@ -73,6 +73,8 @@ def outcome_word(decision: Decision) -> str:
     """The log's word for what the middleware did with a request."""
     if decision.outcome is Outcome.ALLOWED:
         return PREFLIGHT if decision.kind is RequestKind.PREFLIGHT else ALLOWED
+    if decision.outcome is Outcome.UNUSABLE:
+        return UNUSABLE  # contract E6: the path's configuration is unusable, answered 500
     return DENIED if decision.outcome is Outcome.DENIED else PASSTHROUGH
 
 

@@ -97,7 +97,8 @@ def _source(config: str | None, root: str | None) -> tuple[str, str]:
 def build(config: str | None, root: str | None, app: str | None, proxy: str | None, *,
           max_bytes: int = DEFAULT_MAX_BYTES, reload: bool = True,
           reload_interval: float = DEFAULT_RELOAD_INTERVAL, strict: bool = False,
-          exempt_same_origin: bool = False) -> tuple[CorsMiddleware, str]:
+          exempt_same_origin: bool = False, all_or_nothing: bool = False
+          ) -> tuple[CorsMiddleware, str]:
     """The WSGI application ``iiscors serve`` runs, and a one-line description of it.
 
     :raises click.UsageError: the options do not make sense together.
@@ -125,14 +126,16 @@ def build(config: str | None, root: str | None, app: str | None, proxy: str | No
         what = "the iiscors demo API"
     middleware = CorsMiddleware(inner, source, max_bytes=max_bytes, reload=reload,
                                 reload_interval=reload_interval, strict=strict,
-                                exempt_same_origin=exempt_same_origin)
+                                exempt_same_origin=exempt_same_origin,
+                                all_or_nothing=all_or_nothing)
     return middleware, f"{what}, CORS from {where}"
 
 
 def build_asgi(config: str | None, root: str | None, app: ASGIApplication, spec: str, *,
                max_bytes: int = DEFAULT_MAX_BYTES, reload: bool = True,
                reload_interval: float = DEFAULT_RELOAD_INTERVAL, strict: bool = False,
-               exempt_same_origin: bool = False) -> tuple[AsgiCorsMiddleware, str]:
+               exempt_same_origin: bool = False, all_or_nothing: bool = False
+               ) -> tuple[AsgiCorsMiddleware, str]:
     """An ASGI application behind :class:`iiscors.asgi.CorsMiddleware`, and its description.
 
     :raises click.UsageError: CONFIG and --root both given.
@@ -141,7 +144,8 @@ def build_asgi(config: str | None, root: str | None, app: ASGIApplication, spec:
     source, where = _source(config, root)
     middleware = AsgiCorsMiddleware(app, source, max_bytes=max_bytes, reload=reload,
                                     reload_interval=reload_interval, strict=strict,
-                                    exempt_same_origin=exempt_same_origin)
+                                    exempt_same_origin=exempt_same_origin,
+                                    all_or_nothing=all_or_nothing)
     return middleware, f"ASGI app {spec}, CORS from {where}"
 
 

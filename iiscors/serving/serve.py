@@ -198,6 +198,9 @@ def _stopping(in_flight: int | None, timeout: float) -> None:
               show_default=True, help="Seconds between two checks of the files.")
 @click.option("--strict", is_flag=True, help="Answer 500 while an edited web.config is "
               "unusable (IIS's 500.19), instead of keeping the last good one.")
+@click.option("--all-or-nothing", is_flag=True,
+              help="Refuse to start when any web.config has an error, instead of answering "
+              "500 under the broken <location> or sub-directory only, as IIS does.")
 @click.option("--exempt-same-origin", is_flag=True,
               help="Pass requests whose Origin is the server's own to the app (contract B13).")
 @click.option("--max-bytes", type=click.IntRange(min=1), default=DEFAULT_MAX_BYTES,
@@ -208,8 +211,8 @@ def _stopping(in_flight: int | None, timeout: float) -> None:
 def serve(ctx: click.Context, config: str | None, root: str | None, app: str | None,
           proxy: str | None, host: str, port: int, threads: int | None, graceful_timeout: float,
           dev: bool, access_log: str | None, no_access_log: bool, access_log_format: str,
-          reload: bool, reload_interval: float, strict: bool, exempt_same_origin: bool,
-          max_bytes: int, playground: bool) -> None:
+          reload: bool, reload_interval: float, strict: bool, all_or_nothing: bool,
+          exempt_same_origin: bool, max_bytes: int, playground: bool) -> None:
     """Serve with IIS CORS behaviour (on waitress; --dev: Werkzeug's development server).
 
     \b
@@ -234,7 +237,8 @@ def serve(ctx: click.Context, config: str | None, root: str | None, app: str | N
         raise click.UsageError("--threads sets waitress's threads; --dev runs Werkzeug's server")
     log = None if no_access_log else _open_log(access_log, access_log_format)
     settings = {"max_bytes": max_bytes, "reload": reload, "reload_interval": reload_interval,
-                "strict": strict, "exempt_same_origin": exempt_same_origin}
+                "strict": strict, "exempt_same_origin": exempt_same_origin,
+                "all_or_nothing": all_or_nothing}
     try:
         prepared = _prepare(config, root, app, proxy, log, dev, threads, settings)
     except ConfigError as exc:

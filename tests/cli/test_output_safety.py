@@ -101,7 +101,8 @@ def check_every_format(*paths: str) -> int:
         assert_inert(result.stdout, annotations=count if name == "github" else 0)
         assert_inert(result.stderr)
         if name == "text":
-            fixes = sum(1 for line in result.stdout.splitlines() if line.startswith("    fix: "))
+            fixes = sum(1 for line in result.stdout.splitlines()
+                        if line.startswith(("    fix: ", "    note: ")))
             assert len(result.stdout.splitlines()) == count + fixes + 1  # one line each
         elif name == "junit":
             ET.fromstring(result.stdout)  # XML 1.0 can hold it

@@ -108,7 +108,7 @@ FIRES = [
     Case("W221 CorsModule removed",
          site('<cors enabled="true"><add origin="https://a.example" /></cors>',
               extra='<modules>\n<remove name="CorsModule" />\n</modules>'),
-         (("W221", 4),)),
+         (("W221", 5),)),  # the <remove>, what W221 talks about (issue 13 item 8)
     Case("W222 failUnlistedOrigins listing other origins only",
          site('<cors enabled="true" failUnlistedOrigins="true">\n'
               '<add origin="https://other.example" />\n</cors>'),
