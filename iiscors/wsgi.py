@@ -131,6 +131,7 @@ class CorsMiddleware(ReloadingPolicy):
 
     def __call__(self, environ: WSGIEnvironment,
                  start_response: StartResponse) -> Iterable[bytes]:
+        # merging_start_response is a closure rather than a method: one call less per request.
         marked: object = environ.setdefault(HANDLED, self)  # one dict operation: read and mark
         if marked is not self:
             return self._step_aside(environ, start_response)  # iiscors.layering
@@ -140,16 +141,13 @@ class CorsMiddleware(ReloadingPolicy):
             return self._unusable_response(start_response)
         policy = self.policy  # read once: a reload swaps it atomically (contract A8)
         get = environ.get
-        if policy.single_scope:
-            path_policy = policy.root
-        else:
-            path_policy = policy.scope_for(text_path(get("PATH_INFO", "")))
-            if path_policy.unusable:  # contract E6: 500 there, before the app and any header
-                return self._answer(path_policy.passive_plan, start_response)
+        path_policy = policy.root if policy.single_scope else policy.scope_for(
+            text_path(get("PATH_INFO", "")))
+        if path_policy.unusable:  # contract E6: 500 there, before the app and any header
+            return self._answer(path_policy.passive_plan, start_response)
         origin = get("HTTP_ORIGIN")
-        # The fast path of iiscors.policy.plan: plan_request's first branches, written out as
-        # they run on nearly every request.  The headers to add: ``head`` (an allowed origin's
-        # Access-Control-Allow-Origin), then ``tail`` (its rule's shared ones; no tuple built).
+        # iiscors.policy.plan's fast path, written out.  The headers to add: ``head`` (an allowed
+        # origin's Allow-Origin), then ``tail`` (its rule's shared ones; no tuple built).
         head: Sequence[tuple[str, str]]
         tail: Headers = ()
         if origin is None or (policy.exempt_same_origin and origin == _own(environ)):
@@ -171,8 +169,8 @@ class CorsMiddleware(ReloadingPolicy):
                 head, tail = answer.allow_origin, answer.rule.actual_tail  # contract B9
         if not head:
             return self.app(environ, start_response)
-        started = False  # whether the application called start_response (for a crash answer)
-        # Defined here rather than by a helper method: one call less on every request.
+        started = False  # whether the app called start_response (for a crash answer)
+
         def merging_start_response(status: str, response_headers: list[tuple[str, str]],
                                    exc_info: ExcInfo | None = None) -> Callable[[bytes], object]:
             nonlocal started

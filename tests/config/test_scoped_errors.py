@@ -256,7 +256,7 @@ def test_explain_renders_the_unusable_scope(webapi: Path) -> None:
     assert [e["code"] for e in broken["errors"]] == ["E302"]
     assert explain("/api")["outcome"] == "allowed"
     text = CliRunner().invoke(main, ["explain", str(webapi), "--origin", ORIGIN, "--path",
-                                     "/Views", "--expect", "unusable"])
+                                     "/Views", "--expect-iis", "unusable"])
     assert text.exit_code == 0 and "unusable: the middleware answers 500 itself" in text.stdout
 
 

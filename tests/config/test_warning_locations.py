@@ -36,6 +36,14 @@ TALKS_ABOUT: dict[str, tuple[str, ...]] = {
     "W221": ("name=", "<clear"),  # the <remove name="CorsModule"/> or the <clear/>
     "W222": ("failUnlistedOrigins=",),
 }
+#: The same, for what other sections raise (their every-code file is tests/config/
+#: test_headerlint.py's): customHeaders lint (C3) at the <add>, on its name attribute, and N101
+#: at the file's first <rewrite> section (C2).
+OTHER_SECTIONS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("W301", "W302", "W303", "W304", "W305", "W306", "W307", "W308", "W309",
+                     "N301", "N302"), ("name=",)),
+    "N101": ("<rewrite",),
+}
 #: Warnings about a whole file or a search, placed on no attribute or element.
 WHOLE_FILE = {"W101", "W104"}
 
@@ -109,7 +117,7 @@ def misplaced(diagnostics: list[Diagnostic], text: str) -> list[str]:
             continue
         assert d.line is not None and d.column is not None, d
         at = lines[d.line - 1][d.column - 1:]
-        if not at.startswith(TALKS_ABOUT[d.code]):
+        if not at.startswith({**TALKS_ABOUT, **OTHER_SECTIONS}[d.code]):
             wrong.append(f"{d}: points at {at[:40]!r}")
     return wrong
 

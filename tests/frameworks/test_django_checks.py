@@ -47,7 +47,7 @@ def test_the_projects_web_config_has_no_error(tmp_path: Path) -> None:
     result = check(tmp_path)
     assert result.returncode == 0, result.stderr
     # its failUnlistedOrigins warning (W222) is reported, with its place and code
-    assert f"{PROJECT / 'web.config'}:4:5: (iiscors.W222)" in result.stderr
+    assert f"{PROJECT / 'web.config'}:4:26: (iiscors.W222)" in result.stderr
 
 
 def test_a_bad_web_config_gives_errors_and_warnings_with_their_codes(tmp_path: Path) -> None:
