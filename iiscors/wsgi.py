@@ -131,7 +131,6 @@ class CorsMiddleware(ReloadingPolicy):
 
     def __call__(self, environ: WSGIEnvironment,
                  start_response: StartResponse) -> Iterable[bytes]:
-        # merging_start_response is a closure rather than a method: one call less per request.
         marked: object = environ.setdefault(HANDLED, self)  # one dict operation: read and mark
         if marked is not self:
             return self._step_aside(environ, start_response)  # iiscors.layering
@@ -146,8 +145,7 @@ class CorsMiddleware(ReloadingPolicy):
         if path_policy.unusable:  # contract E6: 500 there, before the app and any header
             return self._answer(path_policy.passive_plan, start_response)
         origin = get("HTTP_ORIGIN")
-        # iiscors.policy.plan's fast path, written out.  The headers to add: ``head`` (an allowed
-        # origin's Allow-Origin), then ``tail`` (its rule's shared ones; no tuple built).
+        # The fast path of iiscors.policy.plan (module docstring): head, then tail, are added.
         head: Sequence[tuple[str, str]]
         tail: Headers = ()
         if origin is None or (policy.exempt_same_origin and origin == _own(environ)):
@@ -170,7 +168,7 @@ class CorsMiddleware(ReloadingPolicy):
         if not head:
             return self.app(environ, start_response)
         started = False  # whether the app called start_response (for a crash answer)
-
+        # a closure rather than a method: one call less on every request
         def merging_start_response(status: str, response_headers: list[tuple[str, str]],
                                    exc_info: ExcInfo | None = None) -> Callable[[bytes], object]:
             nonlocal started
