@@ -32,6 +32,7 @@ class LazyGroup(click.Group):
     without importing the server (see click's documentation on lazily loading subcommands)."""
 
     lazy: ClassVar[dict[str, str]] = {
+        "diff": "iiscors.cli.diff:diff",
         "explain": "iiscors.cli.explain:explain",
         "playground": "iiscors.serving.playground:playground",
         "serve": "iiscors.serving.serve:serve",
