@@ -125,10 +125,19 @@ class Change:
                 self.scopes, self.origin)
 
 
-class _Pair:
-    """The two scopes that judge one request path, and what is shared by its regions."""
+#: Everything a rule's answers depend on, where it is written aside.
+_RuleKey = tuple[object, ...]
 
-    def __init__(self, path: str, old: Policy, new: Policy, probe: str) -> None:
+
+class _Pair:
+    """The two scopes that judge one request path, and what is shared by its regions.
+
+    :param keys: rule keys by ``id(rule)``, shared by all pairs (scopes inherit the same rule
+        objects from the levels above them).
+    """
+
+    def __init__(self, path: str, old: Policy, new: Policy, probe: str,
+                 keys: dict[int, _RuleKey]) -> None:
         self.path = path
         self.old_policy, self.new_policy = old, new
         self.old: ScopePolicy = old.scope_for(path)
@@ -137,7 +146,11 @@ class _Pair:
         # customHeaders' Access-Control-* headers: what a request without Origin gets (C1).
         self.old_custom = by_name(access_headers(old.evaluate(CorsRequest(path=path)).headers))
         self.new_custom = by_name(access_headers(new.evaluate(CorsRequest(path=path)).headers))
-        self._new_rules: dict[str, OriginRule] | None = None
+        self.old_rules = {rule.origin: rule for rule in self.old.section.rules}
+        self.new_rules = {rule.origin: rule for rule in self.new.section.rules}
+        self._keys = keys
+        self.same_settings = _settings(self.old) == _settings(self.new)
+        self._both = (_settings(self.old, full=True), _settings(self.new, full=True))
 
     def requests(self, origin: str | None) -> tuple[CorsRequest, ...]:
         if origin is None:
@@ -146,10 +159,61 @@ class _Pair:
                 CorsRequest("OPTIONS", origin, PREFLIGHT_METHOD, None, self.path),
                 CorsRequest("OPTIONS", origin, PREFLIGHT_METHOD, self.probe, self.path))
 
-    def new_rule(self, pattern: str) -> OriginRule | None:
-        if self._new_rules is None:
-            self._new_rules = {rule.origin: rule for rule in self.new.section.rules}
-        return self._new_rules.get(pattern)
+    def same_rule(self, pattern: str) -> bool:
+        """Both scopes hold ``pattern`` with the same answers, or neither holds it."""
+        before, after = self.old_rules.get(pattern), self.new_rules.get(pattern)
+        if before is None or after is None:
+            return before is after
+        return before is after or self._key(before) == self._key(after)
+
+    def _key(self, rule: OriginRule) -> _RuleKey:
+        key = self._keys.get(id(rule))
+        if key is None:
+            key = self._keys[id(rule)] = (
+                rule.allowed, rule.allow_credentials, rule.max_age,
+                rule.allow_all_requested_headers, rule.allow_headers, rule.allow_methods,
+                rule.expose_headers)
+        return key
+
+    def unchanged(self, region: Region) -> bool:
+        """Is the region answered alike without asking?  Contract B4: the rule of its pattern
+        answers every Origin of a pattern's region in each scope that holds it, and ``*`` (or
+        no rule) answers the remainder and the values that are not origins (B6); a request
+        without Origin depends on the scope's settings only.  So where the settings and that
+        rule are the same on both sides, so are the answers."""
+        if not self.same_settings:
+            return False
+        if region.kind is OriginKind.NO_ORIGIN:
+            return True
+        return self.same_rule("*" if region.kind in _REMAINDERS else region.label)
+
+    def memo_key(self, witness: Witness) -> tuple[object, ...] | None:
+        """What the witness's answers depend on, when that is known without asking: the
+        settings of both scopes and the rule answering its region on each side (contract B4,
+        see :meth:`unchanged`).  Scopes inherit the same rule objects, so a region met again
+        in a deeper scope with the same settings is not asked again.  None when the region's
+        pattern is held by one side only (the other side's rule is then a wider pattern)."""
+        region = witness.region
+        if region.kind is OriginKind.NO_ORIGIN:
+            before = after = None
+        else:
+            pattern = "*" if region.kind in _REMAINDERS else region.label
+            before, after = self.old_rules.get(pattern), self.new_rules.get(pattern)
+            if region.kind not in _REMAINDERS and (before is None or after is None):
+                return None
+        return witness, id(before), id(after), self._both
+
+
+_REMAINDERS = frozenset({OriginKind.ANY, OriginKind.UNLISTED, OriginKind.MALFORMED})
+
+
+def _settings(scope: ScopePolicy, *, full: bool = False) -> tuple[object, ...]:
+    """What a scope's answers depend on besides its rules (B1, B7, B10, C1, D1); ``full``
+    adds what tells why CORS is inactive (the cause of a change)."""
+    found: tuple[object, ...] = (scope.active, scope.fail, scope.custom, scope.static_star)
+    if full:
+        found += (scope.section.enabled, scope.section.cors_module)
+    return found
 
 
 def compare_access(old: Scopes, new: Scopes) -> tuple[Change, ...]:
@@ -157,14 +221,17 @@ def compare_access(old: Scopes, new: Scopes) -> tuple[Change, ...]:
     the loudest first: widening with credentials, widening, narrowing, neutral."""
     old_policy, new_policy = Policy(old), Policy(new)
     probe = _probe_header(old, new)
+    keys: dict[int, _RuleKey] = {}
+    memo: dict[tuple[object, ...], Change | None] = {}
     grouped: dict[tuple[object, ...], tuple[Change, list[str]]] = {}
-    for path in sorted(old.keys() | new.keys()):
+    for path in sorted(old.keys() | new.keys()):  # a path before the paths below it
         where = "/" + "/".join(path)
-        pair = _Pair(where, old_policy, new_policy, probe)
-        if _behaviour(pair.old.section) == _behaviour(pair.new.section):
-            continue  # the same section decides every request alike
-        for change in (*_custom_changes(pair), *_region_changes(pair)):
-            key = (change.origin, change.kind, change.aspects, change.cause, change.location,
+        pair = _Pair(where, old_policy, new_policy, probe, keys)
+        for change in (*_custom_changes(pair), *_region_changes(pair, memo)):
+            # A setting (enabled, <modules>, failUnlistedOrigins) inherited by deeper scopes
+            # is reported once, where the shallowest of them says it is written.
+            where_written = change.location if change.cause in _WRITTEN_AT_RULE else None
+            key = (change.origin, change.kind, change.aspects, change.cause, where_written,
                    change.side, change.credentials)
             grouped.setdefault(key, (change, []))[1].append(where)
     changes = [_with_scopes(change, scopes) for change, scopes in grouped.values()]
@@ -175,14 +242,6 @@ def _with_scopes(change: Change, scopes: list[str]) -> Change:
     return Change(tuple(scopes), change.origin, change.kind, change.direction,
                   change.credentials, change.aspects, change.cause, change.location,
                   change.side, change.witness)
-
-
-def _behaviour(section: EffectiveSection) -> tuple[object, ...]:
-    """Everything a scope's answers depend on (where things are written does not count)."""
-    return (section.active, section.fail_unlisted_origins, section.custom_headers,
-            tuple((r.origin, r.allowed, r.allow_credentials, r.max_age,
-                   r.allow_all_requested_headers, r.allow_headers, r.allow_methods,
-                   r.expose_headers) for r in section.rules))
 
 
 def _probe_header(*configurations: Scopes) -> str:
@@ -220,15 +279,27 @@ def _custom_location(pair: _Pair, key: str) -> tuple[Location | None, Side]:
     return None, Side.NEW
 
 
-def _region_changes(pair: _Pair) -> list[Change]:
-    """The changes of every region of the pair's patterns, one witness each."""
-    patterns = {rule.origin for rule in pair.old.section.rules}
-    patterns.update(rule.origin for rule in pair.new.section.rules)
+_WRITTEN_AT_RULE = frozenset({Cause.RULE, Cause.CUSTOM_HEADERS})
+
+
+def _region_changes(pair: _Pair, memo: dict[tuple[object, ...], Change | None]
+                    ) -> list[Change]:
+    """The changes of every region of the pair's patterns, one witness each, asked of both
+    policies unless the region is answered alike by construction (:meth:`_Pair.unchanged`)."""
+    among = pair.old_rules.keys() | pair.new_rules.keys()
+    wanted = among if not pair.same_settings else [
+        pattern for pattern in among if not pair.same_rule(pattern)]
     found: dict[Region, Change] = {}
-    for witness in witnesses(patterns):
-        if witness.region in found:
+    for witness in witnesses(wanted, among=among):
+        if witness.region in found or pair.unchanged(witness.region):
             continue  # the remainder has two witnesses; they are decided alike
-        change = _witness_change(pair, witness)
+        key = pair.memo_key(witness)
+        if key is None:
+            change = _witness_change(pair, witness)
+        elif key in memo:
+            change = memo[key]
+        else:
+            change = memo[key] = _witness_change(pair, witness)
         if change is not None:
             found[witness.region] = change
     return list(found.values())
@@ -297,7 +368,7 @@ def _locate(pair: _Pair, old: Decision, new: Decision
     if new.rule is not None:
         return Cause.RULE, new.rule.location, Side.NEW
     if old.rule is not None:
-        kept = pair.new_rule(old.rule.origin)  # still there, now answering otherwise (B10)
+        kept = pair.new_rules.get(old.rule.origin)  # still there, now answering otherwise (B10)
         if kept is not None:
             return Cause.RULE, kept.location, Side.NEW
         return Cause.RULE, old.rule.location, Side.OLD

@@ -29,6 +29,7 @@ import enum
 import itertools
 import string
 from collections.abc import Iterable, Iterator
+from collections.abc import Set as AbstractSet
 from typing import NamedTuple
 
 from iiscors.policy.origins import MAX_ORIGIN_BYTES, PatternKind, classify
@@ -87,31 +88,38 @@ _KINDS = {PatternKind.EXACT: OriginKind.EXACT, PatternKind.HOST_WILDCARD: Origin
           PatternKind.SCHEME_WILDCARD: OriginKind.SCHEME_WILDCARD}
 
 
-def witnesses(patterns: Iterable[str]) -> list[Witness]:
-    """One witness per region of ``patterns`` (the rule origins of both scopes), then the
-    remainder, the malformed value and the request without Origin."""
-    kinds = {pattern: classify(pattern) for pattern in set(patterns)}
-    exact = {p for p, kind in kinds.items() if kind is PatternKind.EXACT}
-    found = [Witness(p, Region(p, OriginKind.EXACT)) for p in sorted(exact)]
-    schemes = set()
-    for pattern, kind in sorted(kinds.items()):
-        if kind not in _KINDS:
-            continue  # "*" has the remainder; a pattern that never matches has no region (B5)
-        schemes.add(pattern.partition("://")[0])
+def witnesses(patterns: Iterable[str], *, among: AbstractSet[str] | None = None
+              ) -> list[Witness]:
+    """One witness per region of ``patterns``, then the remainder, the malformed value and the
+    request without Origin.
+
+    :param patterns: the patterns whose regions are wanted.
+    :param among: every pattern of both scopes (default: ``patterns``): fresh labels avoid
+        them, and ``*`` among them names the remainder.
+    """
+    wanted = set(patterns)
+    taken = wanted if among is None else among
+    found = []
+    schemes = {p.partition("://")[0] for p in taken}
+    for pattern in sorted(wanted):
+        kind = classify(pattern)
+        if kind is PatternKind.EXACT:
+            found.append(Witness(pattern, Region(pattern, OriginKind.EXACT)))
+            continue
         if kind is PatternKind.HOST_WILDCARD:
             head, _, suffix = pattern.partition("*")  # "scheme://", ".suffix[:port]"
-            witness = _fresh(head, suffix, exact)
+            witness = _fresh(head, suffix, taken)
         elif kind is PatternKind.SCHEME_WILDCARD:
             # A host without a dot: no host wildcard can match it.
-            witness = _fresh(pattern[:-1], "", exact)
+            witness = _fresh(pattern[:-1], "", taken)
         else:
-            continue
+            continue  # "*" has the remainder; a pattern that never matches has no region (B5)
         if witness is not None:  # None: exact patterns fill the whole wildcard (B6 length)
             found.append(Witness(witness, Region(pattern, _KINDS[kind])))
-    remainder = (Region("*", OriginKind.ANY) if "*" in kinds
+    remainder = (Region("*", OriginKind.ANY) if "*" in taken
                  else Region(UNLISTED_LABEL, OriginKind.UNLISTED))
     found.append(Witness(f"{_fresh_scheme(schemes)}://{PROBE_LABEL}", remainder))
-    if NULL_ORIGIN not in exact:
+    if NULL_ORIGIN not in taken:
         found.append(Witness(NULL_ORIGIN, remainder))
     found.append(Witness(MALFORMED_ORIGIN, Region(MALFORMED_LABEL, OriginKind.MALFORMED)))
     found.append(Witness(None, Region(NO_ORIGIN_LABEL, OriginKind.NO_ORIGIN)))
@@ -126,8 +134,8 @@ def _labels() -> Iterator[str]:
             yield "".join(letters)
 
 
-def _fresh(head: str, tail: str, taken: set[str]) -> str | None:
-    """The first ``head + label + tail`` no exact pattern names and short enough to be a
+def _fresh(head: str, tail: str, taken: AbstractSet[str]) -> str | None:
+    """The first ``head + label + tail`` no pattern names and short enough to be a
     serialized origin (contract B6); None when every such origin is taken (the region is empty).
 
     Ends after at most ``len(taken) + 2`` lengths: each taken origin rules out one label.
