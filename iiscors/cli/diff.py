@@ -26,10 +26,9 @@ from iiscors.config.diagnostics import Diagnostic, make
 from iiscors.config.load import SourceFile, analyse
 from iiscors.config.loader import DEFAULT_MAX_BYTES, Source
 from iiscors.config.site import analyse_site
-from iiscors.policy.access import NO_CONFIGURATION, Change, Scopes, compare_access
+from iiscors.policy.access import FAIL_ON, NO_CONFIGURATION, Change, Scopes, compare_access
 
 EXIT_OK, EXIT_FAILING, EXIT_USAGE = 0, 1, 2
-FAIL_ON = ("none", "widen", "credentials", "any")
 
 
 @dataclass(frozen=True, slots=True)

@@ -224,6 +224,14 @@ CASES = [
          [(("/api",), "https://b.example", "exact", "narrows", False, ACCESS, "rule", "old")],
          new_outside='<location path="api"><system.webServer><cors>'
                      '<remove origin="https://b.example"/></cors></system.webServer></location>'),
+    Case("an-exact-origin-added-under-a-wildcard-a-deeper-scope-denies",
+         f'{ON}<add origin="https://*.com"/>{END}',
+         f'{ON}<add origin="https://*.com"/><add origin="https://x.a.com"/>{END}',
+         [(("/api",), "https://x.a.com", "exact", "widens", False, ACCESS, "rule", "new")],
+         old_outside='<location path="api"><system.webServer><cors><add origin="https://'
+                     '*.a.com" allowed="false"/></cors></system.webServer></location>',
+         new_outside='<location path="api"><system.webServer><cors><add origin="https://'
+                     '*.a.com" allowed="false"/></cors></system.webServer></location>'),
     Case("enabled-turned-off-at-the-root-is-reported-once-for-every-scope", f"{ON}{A}{END}",
          f'<cors enabled="false">{A}{END}',
          [(("/", "/api"), "https://a.example", "exact", "narrows", False, ACCESS, "enabled",

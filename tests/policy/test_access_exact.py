@@ -143,10 +143,18 @@ def _scopes(data: st.DataObject) -> Scopes:
     scopes: Scopes = {}
     for path in sorted(paths, key=len):
         parent = scopes.get(path[:-1]) or scopes[()] if path else None
-        if parent is not None and data.draw(st.booleans()):
-            scopes[path] = replace(parent, path=path)
-        else:
+        how = data.draw(st.sampled_from(["own", "inherited", "added"])) if parent else "own"
+        if parent is None or how == "own":
             scopes[path] = _section(path, data)
+        elif how == "inherited":
+            scopes[path] = replace(parent, path=path)
+        else:  # the parent's rules (the same objects) and a few of its own, as A9 merges
+            taken = {r.origin.casefold() for r in parent.rules}
+            extra = data.draw(st.lists(st.sampled_from(PATTERNS), min_size=1, max_size=2,
+                                       unique_by=str.casefold))
+            rules = parent.rules + tuple(_rule(o, data) for o in extra
+                                         if o.casefold() not in taken)
+            scopes[path] = replace(parent, path=path, rules=rules)
     return scopes
 
 

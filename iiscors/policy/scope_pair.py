@@ -1,0 +1,108 @@
+"""The two scopes, old and new, that judge one request path (issue 16, ``iiscors diff``).
+
+:class:`ScopePair` holds what every region of the path shares: both scopes, their
+customHeaders' Access-Control-* headers (contract C1), their rules by pattern, and the requests
+a witness is asked with.  It also knows when a region must be answered alike on both sides
+without asking (:meth:`ScopePair.unchanged`, contract B4), which keeps the work of a diff in
+proportion to what changed rather than to the size of the files.
+"""
+
+from __future__ import annotations
+
+from iiscors.policy.core import CorsRequest, Policy, ScopePolicy
+from iiscors.policy.grants import access_headers, by_name
+from iiscors.policy.model import OriginRule
+from iiscors.policy.witnesses import OriginKind, Region, Witness
+
+#: The Access-Control-Request-Method of the preflights compared (the decision never reads it).
+PREFLIGHT_METHOD = "PUT"
+
+#: Everything a rule's answers depend on, where it is written aside.
+RuleKey = tuple[object, ...]
+
+
+class ScopePair:
+    """The two scopes that judge one request path, and what is shared by its regions.
+
+    :param keys: rule keys by ``id(rule)``, shared by all pairs (scopes inherit the same rule
+        objects from the levels above them).
+    """
+
+    def __init__(self, path: str, old: Policy, new: Policy, probe: str,
+                 keys: dict[int, RuleKey]) -> None:
+        self.path = path
+        self.old_policy, self.new_policy = old, new
+        self.old: ScopePolicy = old.scope_for(path)
+        self.new: ScopePolicy = new.scope_for(path)
+        self.probe = probe
+        # customHeaders' Access-Control-* headers: what a request without Origin gets (C1).
+        self.old_custom = by_name(access_headers(old.evaluate(CorsRequest(path=path)).headers))
+        self.new_custom = by_name(access_headers(new.evaluate(CorsRequest(path=path)).headers))
+        self.old_rules = {rule.origin: rule for rule in self.old.section.rules}
+        self.new_rules = {rule.origin: rule for rule in self.new.section.rules}
+        self._keys = keys
+        self.same_settings = settings(self.old) == settings(self.new)
+        self._both = (settings(self.old, full=True), settings(self.new, full=True))
+
+    def requests(self, origin: str | None) -> tuple[CorsRequest, ...]:
+        if origin is None:
+            return (CorsRequest(path=self.path),)
+        return (CorsRequest("GET", origin, path=self.path),
+                CorsRequest("OPTIONS", origin, PREFLIGHT_METHOD, None, self.path),
+                CorsRequest("OPTIONS", origin, PREFLIGHT_METHOD, self.probe, self.path))
+
+    def same_rule(self, pattern: str) -> bool:
+        """Both scopes hold ``pattern`` with the same answers, or neither holds it."""
+        before, after = self.old_rules.get(pattern), self.new_rules.get(pattern)
+        if before is None or after is None:
+            return before is after
+        return before is after or self._key(before) == self._key(after)
+
+    def _key(self, rule: OriginRule) -> RuleKey:
+        key = self._keys.get(id(rule))
+        if key is None:
+            key = self._keys[id(rule)] = (
+                rule.allowed, rule.allow_credentials, rule.max_age,
+                rule.allow_all_requested_headers, rule.allow_headers, rule.allow_methods,
+                rule.expose_headers)
+        return key
+
+    def unchanged(self, region: Region) -> bool:
+        """Is the region answered alike without asking?  Contract B4: the rule of its pattern
+        answers every Origin of a pattern's region in each scope that holds it, and ``*`` (or
+        no rule) answers the remainder and the values that are not origins (B6); a request
+        without Origin depends on the scope's settings only.  So where the settings and that
+        rule are the same on both sides, so are the answers."""
+        if not self.same_settings:
+            return False
+        if region.kind is OriginKind.NO_ORIGIN:
+            return True
+        return self.same_rule("*" if region.kind in REMAINDERS else region.label)
+
+    def memo_key(self, witness: Witness) -> tuple[object, ...] | None:
+        """What the witness's answers depend on, when that is known without asking: the
+        settings of both scopes and the rule answering its region on each side (contract B4,
+        see :meth:`unchanged`).  Scopes inherit the same rule objects, so a region met again
+        in a deeper scope with the same settings is not asked again.  None when the region's
+        pattern is held by one side only (the other side's rule is then a wider pattern)."""
+        region = witness.region
+        if region.kind is OriginKind.NO_ORIGIN:
+            before = after = None
+        else:
+            pattern = "*" if region.kind in REMAINDERS else region.label
+            before, after = self.old_rules.get(pattern), self.new_rules.get(pattern)
+            if region.kind not in REMAINDERS and (before is None or after is None):
+                return None
+        return witness, id(before), id(after), self._both
+
+
+REMAINDERS = frozenset({OriginKind.ANY, OriginKind.UNLISTED, OriginKind.MALFORMED})
+
+
+def settings(scope: ScopePolicy, *, full: bool = False) -> tuple[object, ...]:
+    """What a scope's answers depend on besides its rules (B1, B7, B10, C1, D1); ``full``
+    adds what tells why CORS is inactive (the cause of a change)."""
+    found: tuple[object, ...] = (scope.active, scope.fail, scope.custom, scope.static_star)
+    if full:
+        found += (scope.section.enabled, scope.section.cors_module)
+    return found
