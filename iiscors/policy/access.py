@@ -15,8 +15,15 @@ request classes that can be told apart:
 - per request kind: an actual request, a preflight, and a preflight asking for a fresh header
   (which tells ``allowAllRequestedHeaders`` apart, B8/B14).
 
-Each combination is decided by both policies with :meth:`iiscors.policy.core.Policy.evaluate`
-(the one evaluator); where the answers differ, :mod:`iiscors.policy.grants` says how.  Answers
+Each combination is decided by both policies' own decision core (the one evaluator: each
+side's scope found once per path with :meth:`~iiscors.policy.core.Policy.scope_for`, then
+:meth:`~iiscors.policy.core.ScopePolicy.decide`, as :meth:`~iiscors.policy.core.Policy.evaluate`
+does); where the answers differ, :mod:`iiscors.policy.grants` says how.  Two shortcuts keep the
+work in proportion to the change, both from contract B4 (the rule that matched an Origin, and
+the scope's settings, decide everything about it): a region whose pattern has the same rule and
+settings on both sides is not asked at all (:meth:`~iiscors.policy.scope_pair.ScopePair.
+unchanged`), and a witness met again in a deeper scope, matched by the same rules with the same
+settings, is not asked twice.  Answers
 are compared on their outcome, status and Access-Control-* headers: ``Vary`` and other headers
 grant no access.  customHeaders (contract C1) are added to every response of a scope, so their
 Access-Control-* headers are compared once per scope.  A change found in several scopes, with
@@ -27,11 +34,11 @@ Pure: it imports only :mod:`iiscors.policy`, and reads no file.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 from iiscors.policy import headers as h
 from iiscors.policy.changes import FAIL_ON, Cause, Change, Side, failing
-from iiscors.policy.core import CorsRequest, Decision, Headers, Outcome, Policy
+from iiscors.policy.core import Decision, Headers, Outcome, Policy
 from iiscors.policy.grants import (
     DIRECTION_ORDER,
     Aspect,
@@ -132,7 +139,7 @@ _WRITTEN_AT_RULE = frozenset({Cause.RULE, Cause.CUSTOM_HEADERS})
 def _region_changes(pair: ScopePair, memo: dict[tuple[object, ...], Change | None]
                     ) -> list[Change]:
     """The changes of every region of the pair's patterns, one witness each, asked of both
-    policies unless the region is answered alike by construction (:meth:`ScopePair.unchanged`)."""
+    scopes unless the region is answered alike by construction (:meth:`ScopePair.unchanged`)."""
     among = pair.old_rules.keys() | pair.new_rules.keys()
     wanted = among if not pair.same_settings else [
         pattern for pattern in among if not pair.same_rule(pattern)]
@@ -140,13 +147,7 @@ def _region_changes(pair: ScopePair, memo: dict[tuple[object, ...], Change | Non
     for witness in witnesses(wanted, among=among):
         if witness.region in found or pair.unchanged(witness.region):
             continue  # the remainder has two witnesses; they are decided alike
-        key = pair.memo_key(witness)
-        if key is None:
-            change = _witness_change(pair, witness)
-        elif key in memo:
-            change = memo[key]
-        else:
-            change = memo[key] = _witness_change(pair, witness)
+        change = _witness_change(pair, witness, memo)
         if change is not None:
             found[witness.region] = change
     return list(found.values())
@@ -156,20 +157,40 @@ def _region_changes(pair: ScopePair, memo: dict[tuple[object, ...], Change | Non
 _Answer = tuple[Outcome, int | None, Headers]
 
 
-def _decide(policy: Policy, requests: Iterable[CorsRequest], custom: Headers
-            ) -> tuple[list[Decision], tuple[_Answer, ...]]:
-    decisions = [policy.evaluate(request) for request in requests]
-    key = tuple((d.outcome, d.status, by_name(without(access_headers(d.headers), custom)))
-                for d in decisions)
-    return decisions, key
+def _answer(decision: Decision, custom: Headers) -> _Answer:
+    return (decision.outcome, decision.status,
+            by_name(without(access_headers(decision.headers), custom)))
 
 
-def _witness_change(pair: ScopePair, witness: Witness) -> Change | None:
-    requests = pair.requests(witness.origin)
-    old, old_key = _decide(pair.old_policy, requests, pair.old_custom)
-    new, new_key = _decide(pair.new_policy, requests, pair.new_custom)
-    if old_key == new_key:
-        return None
+def _witness_change(pair: ScopePair, witness: Witness,
+                    memo: dict[tuple[object, ...], Change | None]) -> Change | None:
+    """Ask both scopes about the witness.  The answers to an Origin depend only on the
+    scope's settings and the rule that matched it (contract B4-B10), and deeper scopes inherit
+    the same rule objects: a witness met again with the same rules and settings is answered
+    from ``memo`` after its actual request."""
+    first, *others = pair.requests(witness.origin)
+    old = [pair.decide(pair.old, first)]
+    new = [pair.decide(pair.new, first)]
+    # The region too: one Origin value may stand for different regions in two scopes (a
+    # fresh label in one is a pattern's in another), and the change is named after it.
+    key = (witness, id(old[0].rule), id(new[0].rule), pair.both)
+    if key in memo:
+        return memo[key]
+    if old[0].outcome is not new[0].outcome:
+        # Allowed, denied or passed through: the same for a preflight (B7, B8), and all that
+        # is reported then (:func:`~iiscors.policy.grants.compare`).
+        others = []
+    old += [pair.decide(pair.old, request) for request in others]
+    new += [pair.decide(pair.new, request) for request in others]
+    old_key = tuple(_answer(d, pair.old_custom) for d in old)
+    new_key = tuple(_answer(d, pair.new_custom) for d in new)
+    change = memo[key] = None if old_key == new_key else _change(pair, witness, old, new,
+                                                                 old_key, new_key)
+    return change
+
+
+def _change(pair: ScopePair, witness: Witness, old: list[Decision], new: list[Decision],
+            old_key: tuple[_Answer, ...], new_key: tuple[_Answer, ...]) -> Change:
     aspects: list[Aspect] = []
     if witness.origin is not None:
         aspects = compare(_grant(witness.origin, old_key, pair.probe),
@@ -186,7 +207,8 @@ def _witness_change(pair: ScopePair, witness: Witness) -> Change | None:
 
 def _grant(origin: str, key: tuple[_Answer, ...], probe: str) -> Grant:
     """The grant read from the answers to :meth:`ScopePair.requests` (actual, preflight, probe)."""
-    actual, preflight, probed = key
+    actual, *preflights = key
+    preflight, probed = preflights or (actual, actual)  # no preflight asked: outcomes differ
     return grant_of(actual[0], origin, actual[2], preflight[2], probed[2], probe)
 
 

@@ -80,9 +80,15 @@ class Grant(NamedTuple):
     max_age: str | None = None
 
 
+#: The names the decision core writes, as it writes them (tried first: no lower-casing).
+_CORE_NAMES = frozenset({h.ALLOW_ORIGIN, h.ALLOW_CREDENTIALS, h.ALLOW_METHODS, h.ALLOW_HEADERS,
+                         h.EXPOSE_HEADERS, h.MAX_AGE})
+
+
 def access_headers(headers: Headers) -> Headers:
-    """The Access-Control-* headers among ``headers``, in order."""
-    return tuple(pair for pair in headers if pair[0].lower().startswith(h.ACCESS_CONTROL_PREFIX))
+    """The Access-Control-* headers among ``headers`` (any letter case), in order."""
+    return tuple(pair for pair in headers if pair[0] in _CORE_NAMES
+                 or pair[0].lower().startswith(h.ACCESS_CONTROL_PREFIX))
 
 
 def by_name(headers: Headers) -> Headers:

@@ -9,10 +9,10 @@ proportion to what changed rather than to the size of the files.
 
 from __future__ import annotations
 
-from iiscors.policy.core import CorsRequest, Policy, ScopePolicy
+from iiscors.policy.core import CorsRequest, Decision, Policy, ScopePolicy
 from iiscors.policy.grants import access_headers, by_name
 from iiscors.policy.model import OriginRule
-from iiscors.policy.witnesses import OriginKind, Region, Witness
+from iiscors.policy.witnesses import OriginKind, Region
 
 #: The Access-Control-Request-Method of the preflights compared (the decision never reads it).
 PREFLIGHT_METHOD = "PUT"
@@ -31,7 +31,6 @@ class ScopePair:
     def __init__(self, path: str, old: Policy, new: Policy, probe: str,
                  keys: dict[int, RuleKey]) -> None:
         self.path = path
-        self.old_policy, self.new_policy = old, new
         self.old: ScopePolicy = old.scope_for(path)
         self.new: ScopePolicy = new.scope_for(path)
         self.probe = probe
@@ -42,7 +41,8 @@ class ScopePair:
         self.new_rules = {rule.origin: rule for rule in self.new.section.rules}
         self._keys = keys
         self.same_settings = settings(self.old) == settings(self.new)
-        self._both = (settings(self.old, full=True), settings(self.new, full=True))
+        #: both scopes' settings, with what tells why CORS is inactive (a memo key's part)
+        self.both = (settings(self.old, full=True), settings(self.new, full=True))
 
     def requests(self, origin: str | None) -> tuple[CorsRequest, ...]:
         if origin is None:
@@ -79,21 +79,11 @@ class ScopePair:
             return True
         return self.same_rule("*" if region.kind in REMAINDERS else region.label)
 
-    def memo_key(self, witness: Witness) -> tuple[object, ...] | None:
-        """What the witness's answers depend on, when that is known without asking: the
-        settings of both scopes and the rule answering its region on each side (contract B4,
-        see :meth:`unchanged`).  Scopes inherit the same rule objects, so a region met again
-        in a deeper scope with the same settings is not asked again.  None when the region's
-        pattern is held by one side only (the other side's rule is then a wider pattern)."""
-        region = witness.region
-        if region.kind is OriginKind.NO_ORIGIN:
-            before = after = None
-        else:
-            pattern = "*" if region.kind in REMAINDERS else region.label
-            before, after = self.old_rules.get(pattern), self.new_rules.get(pattern)
-            if region.kind not in REMAINDERS and (before is None or after is None):
-                return None
-        return witness, id(before), id(after), self._both
+    def decide(self, scope: ScopePolicy, request: CorsRequest) -> Decision:
+        """``request`` decided by one of the pair's scopes: what :meth:`Policy.evaluate` does
+        once it has found the scope (the path is the pair's)."""
+        return scope.decide(request.method, request.origin, request.request_method,
+                            request.request_headers)
 
 
 REMAINDERS = frozenset({OriginKind.ANY, OriginKind.UNLISTED, OriginKind.MALFORMED})

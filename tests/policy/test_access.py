@@ -13,7 +13,7 @@ import pytest
 
 from iiscors.config.load import load_config
 from iiscors.policy.access import NO_CONFIGURATION, Change, compare_access
-from iiscors.policy.core import CorsRequest, Decision, Policy
+from iiscors.policy.core import Decision, ScopePolicy
 from iiscors.policy.witnesses import MALFORMED_LABEL, UNLISTED_LABEL
 
 Expected = tuple[tuple[str, ...], str, str, str, bool, tuple[str, ...], str, str]
@@ -232,6 +232,17 @@ CASES = [
                      '*.a.com" allowed="false"/></cors></system.webServer></location>',
          new_outside='<location path="api"><system.webServer><cors><add origin="https://'
                      '*.a.com" allowed="false"/></cors></system.webServer></location>'),
+    Case("a-witness-standing-for-two-regions-in-two-scopes-is-named-after-each",
+         # The root's remainder and /api's scheme wildcard have the same witness Origin.
+         '<cors enabled="true" failUnlistedOrigins="true"/>', '<cors enabled="false"/>',
+         [(("/", "/api"), UNLISTED_LABEL, "unlisted", "widens", False, ACCESS, "enabled",
+           "new"),
+          (("/", "/api"), MALFORMED_LABEL, "malformed", "widens", False, ACCESS, "enabled",
+           "new"),
+          (("/api",), "x-iiscors-probe://*", "scheme-wildcard", "widens", False, ACCESS,
+           "enabled", "new")],
+         new_outside='<location path="api"><system.webServer><cors><add origin="x-iiscors-'
+                     'probe://*"/></cors></system.webServer></location>'),
     Case("enabled-turned-off-at-the-root-is-reported-once-for-every-scope", f"{ON}{A}{END}",
          f'<cors enabled="false">{A}{END}',
          [(("/", "/api"), "https://a.example", "exact", "narrows", False, ACCESS, "enabled",
@@ -319,14 +330,15 @@ def test_ten_thousand_unchanged_origins_cost_no_evaluation(
     rules = "".join(f'<add origin="https://app{i}.example"/>' for i in range(10_000))
     old = load_config(web_config(f"{ON}{rules}{END}"), max_bytes=2**20).scopes
     new = load_config(web_config(f"{ON}{rules}{B}{END}"), max_bytes=2**20).scopes
-    asked: list[CorsRequest] = []
-    evaluate = Policy.evaluate
+    asked: list[str | None] = []
+    decide = ScopePolicy.decide
 
-    def counting(self: Policy, request: CorsRequest) -> Decision:
-        asked.append(request)
-        return evaluate(self, request)
+    def counting(self: ScopePolicy, method: str, origin: str | None, *args: str | None
+                 ) -> Decision:
+        asked.append(origin)
+        return decide(self, method, origin, *args)
 
-    monkeypatch.setattr(Policy, "evaluate", counting)
+    monkeypatch.setattr(ScopePolicy, "decide", counting)
     changes = compare_access(old, new)
     assert [c.origin for c in changes] == ["https://b.example"]
     assert 0 < len(asked) < 50
