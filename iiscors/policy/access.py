@@ -198,6 +198,10 @@ def _change(pair: ScopePair, witness: Witness, old: list[Decision], new: list[De
     if not aspects:
         # Some header no aspect names differs: shown as it is, so that nothing goes unseen.
         aspects = [Aspect("headers", _raw(old_key), _raw(new_key), Direction.NEUTRAL)]
+    before, after = old[0].rule, new[0].rule
+    if before is not None and after is not None and before.origin != after.origin:
+        # Which rule answers: an exact origin now answered by a wildcard, and so on (B4).
+        aspects.append(Aspect("rule", before.origin, after.origin, Direction.NEUTRAL))
     direction = min((a.direction for a in aspects), key=DIRECTION_ORDER.__getitem__)
     loud = direction is Direction.WIDENS and credentialed(new[0].headers, witness.origin)
     cause, location, side = _locate(pair, old[0], new[0])

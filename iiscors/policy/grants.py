@@ -56,8 +56,9 @@ DIRECTION_ORDER = {Direction.WIDENS: 0, Direction.NARROWS: 1, Direction.NEUTRAL:
 class Aspect(NamedTuple):
     """One thing that changed in the answer: ``what`` (``access``, ``allow-origin``,
     ``credentials``, ``methods``, ``allow-headers``, ``all-requested-headers``,
-    ``expose-headers``, ``max-age``, ``headers``, or a customHeaders name), its old and new
-    value as shown, its class, and which requests it concerns."""
+    ``expose-headers``, ``max-age``, ``headers``, a customHeaders name, or ``rule``: the
+    pattern of the rule that answers, shown beside another aspect), its old and new value as
+    shown, its class, and which requests it concerns."""
 
     what: str
     old: str

@@ -87,11 +87,13 @@ CASES = [
            "new")]),
     Case("exact-denied-inside-an-old-wildcard-changes-that-origin-only", f"{ON}{WILD}{END}",
          f'{ON}{WILD}<add origin="https://x.a.example" allowed="false"/>{END}',
-         [(ROOT, "https://x.a.example", "exact", "narrows", False, ACCESS, "rule", "new")]),
+         [(ROOT, "https://x.a.example", "exact", "narrows", False, ("access", "rule"), "rule",
+           "new")]),
     Case("exact-with-more-methods-inside-a-wildcard", f"{ON}{WILD}{END}",
          f'{ON}{WILD}<add origin="https://x.a.example"><allowMethods><add method="PUT"/>'
          f"</allowMethods></add>{END}",
-         [(ROOT, "https://x.a.example", "exact", "widens", False, ("methods",), "rule", "new")]),
+         [(ROOT, "https://x.a.example", "exact", "widens", False, ("methods", "rule"), "rule",
+           "new")]),
     Case("exact-inside-a-wildcard-answering-alike-is-no-change", f"{ON}{WILD}{END}",
          f'{ON}{WILD}<add origin="https://x.a.example"/>{END}', []),
     Case("new-wildcard-shadowing-nothing", f"{ON}{A}{END}", f"{ON}{A}{WILD}{END}",
@@ -104,8 +106,8 @@ CASES = [
            "new")]),
     Case("longer-suffix-wildcard-inside-a-shorter-one", f"{ON}{WILD}{END}",
          f'{ON}{WILD}<add origin="https://*.eu.a.example" allowed="false"/>{END}',
-         [(ROOT, "https://*.eu.a.example", "host-wildcard", "narrows", False, ACCESS, "rule",
-           "new")]),
+         [(ROOT, "https://*.eu.a.example", "host-wildcard", "narrows", False, ("access", "rule"),
+           "rule", "new")]),
     Case("wildcard-removed-exact-inside-it-kept",
          f'{ON}{WILD}<add origin="https://x.a.example"/>{END}',
          f'{ON}<add origin="https://x.a.example"/>{END}',
@@ -123,8 +125,8 @@ CASES = [
          [(ROOT, "*", "any", "widens", False, ACCESS, "rule", "new")]),
     Case("star-alone-then-with-an-exact-origin-echoes-and-refuses-malformed-values",
          f'{ON}<add origin="*"/>{END}', f'{ON}<add origin="*"/>{A}{END}',
-         [(ROOT, "https://a.example", "exact", "neutral", False, ("allow-origin",), "rule",
-           "new"),
+         [(ROOT, "https://a.example", "exact", "neutral", False, ("allow-origin", "rule"),
+           "rule", "new"),
           (ROOT, MALFORMED_LABEL, "malformed", "narrows", False, ACCESS, "rule", "new"),
           (ROOT, "*", "any", "neutral", False, ("allow-origin",), "rule", "new")]),
     Case("star-with-credentials-echoed-becomes-credentialed",
@@ -132,7 +134,8 @@ CASES = [
          f'{ON}<add origin="*" allowCredentials="true"/>'
          f'<add origin="https://a.example" allowed="false"/>{END}',
          [(ROOT, "*", "any", "widens", True, ("allow-origin",), "rule", "new"),
-          (ROOT, "https://a.example", "exact", "narrows", False, ACCESS, "rule", "new"),
+          (ROOT, "https://a.example", "exact", "narrows", False, ("access", "rule"), "rule",
+           "new"),
           (ROOT, MALFORMED_LABEL, "malformed", "narrows", False, ACCESS, "rule", "new")]),
     Case("allowed-false-flipped-to-true", f'{ON}<add origin="https://a.example" allowed="false"/>'
          f"{END}", f"{ON}{A}{END}",
@@ -227,7 +230,8 @@ CASES = [
     Case("an-exact-origin-added-under-a-wildcard-a-deeper-scope-denies",
          f'{ON}<add origin="https://*.com"/>{END}',
          f'{ON}<add origin="https://*.com"/><add origin="https://x.a.com"/>{END}',
-         [(("/api",), "https://x.a.com", "exact", "widens", False, ACCESS, "rule", "new")],
+         [(("/api",), "https://x.a.com", "exact", "widens", False, ("access", "rule"), "rule",
+           "new")],
          old_outside='<location path="api"><system.webServer><cors><add origin="https://'
                      '*.a.com" allowed="false"/></cors></system.webServer></location>',
          new_outside='<location path="api"><system.webServer><cors><add origin="https://'
@@ -342,3 +346,15 @@ def test_ten_thousand_unchanged_origins_cost_no_evaluation(
     changes = compare_access(old, new)
     assert [c.origin for c in changes] == ["https://b.example"]
     assert 0 < len(asked) < 50
+
+
+def test_an_origin_answered_by_another_rule_says_which() -> None:
+    # The exact rule is gone and a wildcard with credentials now answers the origin (B4).
+    changes = {c.origin: c for c in diff(
+        web_config(f'{ON}<add origin="https://legacy.a.example"/>{END}'),
+        web_config(f'{ON}<add origin="https://*.a.example" allowCredentials="true"/>{END}'))}
+    legacy = changes["https://legacy.a.example"]
+    assert [(a.what, a.old, a.new) for a in legacy.aspects] == [
+        ("credentials", "false", "true"), ("rule", "https://legacy.a.example",
+                                           "https://*.a.example")]
+    assert legacy.credentials and legacy.side.value == "new"
