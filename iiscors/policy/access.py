@@ -53,7 +53,7 @@ from iiscors.policy.grants import (
     without,
 )
 from iiscors.policy.model import EffectiveSection, Location
-from iiscors.policy.scope_pair import RuleKey, ScopePair
+from iiscors.policy.scope_pair import ScopePair
 from iiscors.policy.witnesses import (
     EVERY_RESPONSE_LABEL,
     PROBE_LABEL,
@@ -75,12 +75,11 @@ def compare_access(old: Scopes, new: Scopes) -> tuple[Change, ...]:
     the loudest first: widening with credentials, widening, narrowing, neutral."""
     old_policy, new_policy = Policy(old), Policy(new)
     probe = _probe_header(old, new)
-    keys: dict[int, RuleKey] = {}
     memo: dict[tuple[object, ...], Change | None] = {}
     grouped: dict[tuple[object, ...], tuple[Change, list[str]]] = {}
     for path in sorted(old.keys() | new.keys()):  # a path before the paths below it
         where = "/" + "/".join(path)
-        pair = ScopePair(where, old_policy, new_policy, probe, keys)
+        pair = ScopePair(where, old_policy, new_policy, probe)
         for change in (*_custom_changes(pair), *_region_changes(pair, memo)):
             # A setting (enabled, <modules>, failUnlistedOrigins) inherited by deeper scopes
             # is reported once, where the shallowest of them says it is written.

@@ -17,19 +17,10 @@ from iiscors.policy.witnesses import OriginKind, Region
 #: The Access-Control-Request-Method of the preflights compared (the decision never reads it).
 PREFLIGHT_METHOD = "PUT"
 
-#: Everything a rule's answers depend on, where it is written aside.
-RuleKey = tuple[object, ...]
-
-
 class ScopePair:
-    """The two scopes that judge one request path, and what is shared by its regions.
+    """The two scopes that judge one request path, and what is shared by its regions."""
 
-    :param keys: rule keys by ``id(rule)``, shared by all pairs (scopes inherit the same rule
-        objects from the levels above them).
-    """
-
-    def __init__(self, path: str, old: Policy, new: Policy, probe: str,
-                 keys: dict[int, RuleKey]) -> None:
+    def __init__(self, path: str, old: Policy, new: Policy, probe: str) -> None:
         self.path = path
         self.old: ScopePolicy = old.scope_for(path)
         self.new: ScopePolicy = new.scope_for(path)
@@ -39,7 +30,6 @@ class ScopePair:
         self.new_custom = by_name(access_headers(new.evaluate(CorsRequest(path=path)).headers))
         self.old_rules = {rule.origin: rule for rule in self.old.section.rules}
         self.new_rules = {rule.origin: rule for rule in self.new.section.rules}
-        self._keys = keys
         self.same_settings = settings(self.old) == settings(self.new)
         #: both scopes' settings, with what tells why CORS is inactive (a memo key's part)
         self.both = (settings(self.old, full=True), settings(self.new, full=True))
@@ -56,16 +46,7 @@ class ScopePair:
         before, after = self.old_rules.get(pattern), self.new_rules.get(pattern)
         if before is None or after is None:
             return before is after
-        return before is after or self._key(before) == self._key(after)
-
-    def _key(self, rule: OriginRule) -> RuleKey:
-        key = self._keys.get(id(rule))
-        if key is None:
-            key = self._keys[id(rule)] = (
-                rule.allowed, rule.allow_credentials, rule.max_age,
-                rule.allow_all_requested_headers, rule.allow_headers, rule.allow_methods,
-                rule.expose_headers)
-        return key
+        return before is after or same_answers(before, after)
 
     def unchanged(self, region: Region) -> bool:
         """Is the region answered alike without asking?  Contract B4: the rule of its pattern
@@ -84,6 +65,17 @@ class ScopePair:
         once it has found the scope (the path is the pair's)."""
         return scope.decide(request.method, request.origin, request.request_method,
                             request.request_headers)
+
+
+def same_answers(one: OriginRule, other: OriginRule) -> bool:
+    """Do two rules of the same pattern answer alike?  Everything but where they are written
+    (compared field by field: no key to build for each of 10,000 rules)."""
+    return (one.allowed == other.allowed and one.allow_credentials == other.allow_credentials
+            and one.max_age == other.max_age
+            and one.allow_all_requested_headers == other.allow_all_requested_headers
+            and one.allow_headers == other.allow_headers
+            and one.allow_methods == other.allow_methods
+            and one.expose_headers == other.expose_headers)
 
 
 REMAINDERS = frozenset({OriginKind.ANY, OriginKind.UNLISTED, OriginKind.MALFORMED})

@@ -147,6 +147,17 @@ def test_sarif(pair: tuple[str, str]) -> None:
     assert result["properties"]["origin"] == "https://b.example"
 
 
+def test_sarif_places_a_removal_on_line_1_and_names_the_old_line(tmp_path: Path) -> None:
+    old = write(tmp_path / "old.config", web_config(f"{ON}\n{A}\n{B}\n{END}"))
+    new = write(tmp_path / "new.config", web_config(f"{ON}\n{A}\n{END}"))
+    (result,) = json.loads(run(str(old), str(new), "-f", "sarif").stdout)["runs"][0]["results"]
+    assert (result["ruleId"], result["level"]) == ("access-narrows", "note")
+    assert result["locations"][0]["physicalLocation"]["region"] == {"startLine": 1}
+    assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == \
+        Path(old).as_uri()
+    assert "(line 6 of the old version)" in result["message"]["text"]
+
+
 def test_output_file(pair: tuple[str, str], tmp_path: Path) -> None:
     target = tmp_path / "report.json"
     result = run(*pair, "--format", "json", "--output", str(target))
@@ -296,6 +307,9 @@ def test_git_compares_every_changed_configuration_file(repo: Path) -> None:
     write(repo / "new" / "Web.config", web_config(f"{ON}\n{B}\n{END}"))       # untracked
     write(repo / "packages.config", "<packages><package id='x'/></packages>")  # not IIS
     write(repo / "node_modules" / "web.config", web_config(f"{ON}{B}{END}"))  # skipped
+    write(repo / ".hidden" / "web.config", web_config(f"{ON}{B}{END}"))       # skipped
+    write(repo / "ignored" / "web.config", web_config(f"{ON}{B}{END}"))       # ignored
+    write(repo / ".gitignore", "ignored/\n")
     result = run("--git", "HEAD", "--format", "json")
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
@@ -383,6 +397,19 @@ def test_git_symbolic_links_are_skipped_with_a_note(repo: Path, tmp_path: Path) 
     result = run("--git", "HEAD", "--fail-on", "any")
     assert result.exit_code == 0
     assert "linked.config: skipped, not a regular file in the working tree" in result.stderr
+
+
+@needs_git
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symbolic links")
+def test_git_a_symbolic_link_at_the_old_revision_is_skipped(repo: Path, tmp_path: Path) -> None:
+    os.symlink("web.config", repo / "alias.config")
+    git(repo, "add", "alias.config")
+    git(repo, "commit", "-q", "-m", "link")
+    (repo / "alias.config").unlink()
+    write(repo / "alias.config", web_config(f"{ON}{B_CRED}{END}"))
+    result = run("--git", "HEAD", "--fail-on", "any")
+    assert result.exit_code == 0
+    assert "alias.config: skipped, not a regular file at the old revision" in result.stderr
 
 
 # --- hostile names and values ------------------------------------------------------------------

@@ -183,6 +183,25 @@ CASES = [
     Case("max-age-is-neutral", f"{ON}{A}{END}",
          f'{ON}<add origin="https://a.example" maxAge="600"/>{END}',
          [(ROOT, "https://a.example", "exact", "neutral", False, ("max-age",), "rule", "new")]),
+    Case("allow-headers-list-is-neutral-where-all-requested-headers-are-allowed",
+         f'{ON}<add origin="https://a.example"><allowHeaders allowAllRequestedHeaders="true">'
+         f'<add header="X-A"/></allowHeaders></add>{END}',
+         f'{ON}<add origin="https://a.example"><allowHeaders allowAllRequestedHeaders="true"/>'
+         f"</add>{END}",
+         [(ROOT, "https://a.example", "exact", "neutral", False, ("allow-headers",), "rule",
+           "new")]),
+    Case("expose-headers-letter-case-is-neutral",
+         f'{ON}<add origin="https://a.example"><exposeHeaders><add header="X-Total"/>'
+         f"</exposeHeaders></add>{END}",
+         f'{ON}<add origin="https://a.example"><exposeHeaders><add header="x-total"/>'
+         f"</exposeHeaders></add>{END}",
+         [(ROOT, "https://a.example", "exact", "neutral", False, ("expose-headers",), "rule",
+           "new")]),
+    Case("custom-max-age-header-is-neutral", f"{ON}{A}{END}", f"{ON}{A}{END}",
+         [(ROOT, "(every response)", "every-response", "neutral", False,
+           ("Access-Control-Max-Age",), "customHeaders", "new")],
+         new_server='<httpProtocol><customHeaders><add name="Access-Control-Max-Age" '
+                    'value="600"/></customHeaders></httpProtocol>'),
     Case("methods-reordered-is-neutral",
          f'{ON}<add origin="https://a.example"><allowMethods><add method="GET"/>'
          f'<add method="PUT"/></allowMethods></add>{END}',
@@ -212,6 +231,12 @@ CASES = [
     Case("custom-header-that-is-not-cors-is-no-change", f"{ON}{A}{END}", f"{ON}{A}{END}", [],
          new_server='<httpProtocol><customHeaders><add name="X-Frame-Options" value="DENY"/>'
                     "</customHeaders></httpProtocol>"),
+    Case("only-vary-changes-is-no-change",
+         # "*" alone sends no Vary (B10, B15); beside another rule every response varies on
+         # Origin, but nothing here is allowed before or after: no access changes.
+         f'{ON}<add origin="*" allowed="false"/>{END}',
+         f'{ON}<add origin="*" allowed="false"/><add origin="https://a.example" '
+         f'allowed="false"/>{END}', []),
     Case("root-change-inherited-by-a-location-is-one-change", f"{ON}{A}{END}",
          f"{ON}{A}{B}{END}",
          [(("/", "/api"), "https://b.example", "exact", "widens", False, ACCESS, "rule", "new")],
