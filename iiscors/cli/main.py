@@ -47,6 +47,7 @@ class LazyGroup(EscapedErrors, click.Group):
     Its error messages, and those of every subcommand, are escaped (:class:`EscapedErrors`)."""
 
     lazy: ClassVar[dict[str, str]] = {
+        "diff": "iiscors.cli.diff:diff",
         "explain": "iiscors.cli.explain:explain",
         "fix": "iiscors.cli.fix:fix",
         "playground": "iiscors.serving.playground:playground",
