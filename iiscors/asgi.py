@@ -27,9 +27,9 @@ from typing import Any
 
 from iiscors.config.load import Config
 from iiscors.config.loader import DEFAULT_MAX_BYTES, Source
-from iiscors.policy.core import Decision, Headers, preflight_headers
+from iiscors.policy.core import Decision, Headers, ScopePolicy, preflight_headers
 from iiscors.policy.merge import BYTES_WORDS, MERGE_INITIALS_BYTES, merge_into, warn_app_cors
-from iiscors.policy.plan import FORBIDDEN_BODY, own_origin, plan_request
+from iiscors.policy.plan import FORBIDDEN_BODY, own_origin, plan_request, recipe_plan
 from iiscors.reload import DEFAULT_RELOAD_INTERVAL, UNUSABLE_BODY, ReloadingPolicy
 
 Scope = MutableMapping[str, Any]
@@ -101,7 +101,7 @@ class CorsMiddleware(ReloadingPolicy):
             scope.get("method", "GET"), fields.get("origin"), fields.get("request_method"),
             fields.get("request_headers"),
             _own(scope, fields) if policy.exempt_same_origin else None)
-        return Decision(*verdict, fields.get("origin"))
+        return verdict.decision(fields.get("origin"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -116,6 +116,9 @@ class CorsMiddleware(ReloadingPolicy):
         fields = request_fields(scope)
         path_policy = policy.root if policy.single_scope else policy.scope_for(
             request_path(scope))
+        if path_policy.recipe is not None and await self._answer_recipe(
+                scope, fields, path_policy, send):
+            return  # contract C2: URL Rewrite's OPTIONS recipe matched the method
         origin = fields.get("origin")
         # The fast path of iiscors.policy.plan, as in the WSGI middleware: a request without
         # Origin and a repeat of an allowed origin read what the scope prepared.
@@ -145,6 +148,23 @@ class CorsMiddleware(ReloadingPolicy):
             await self.app(scope, receive, send)
             return
         await self.app(scope, receive, self._merging_send(send, (*head, *tail)))
+
+    async def _answer_recipe(self, scope: Scope, fields: dict[str, str],
+                             path_policy: ScopePolicy, send: Send) -> bool:
+        """Where URL Rewrite's OPTIONS recipe matches the method (contract C2), answer: the
+        recipe's status and body, or CORS's own 204 or 403 (the plan says which); True when
+        answered.  ASGI has no reason phrase: the server writes its own."""
+        method = scope.get("method", "GET")
+        if path_policy.recipe is None or not path_policy.recipe.matches(method):
+            return False
+        plan = recipe_plan(path_policy, method, fields.get("origin"),
+                           fields.get("request_method"), fields.get("request_headers"),
+                           _own(scope, fields) if self.policy.exempt_same_origin else None)
+        if plan.status is None:
+            return False
+        await _respond(send, plan.status, plan.headers,
+                       FORBIDDEN_BODY if plan.status == 403 else plan.body)
+        return True
 
     def _merging_send(self, send: Send, extra: Headers) -> Send:
         """``send``, adding ``extra`` to the application's response start (contract B9/B11:

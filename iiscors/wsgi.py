@@ -29,11 +29,11 @@ from typing import Any, Protocol
 from iiscors.config.load import Config
 from iiscors.config.loader import DEFAULT_MAX_BYTES, Source
 from iiscors.policy import headers
-from iiscors.policy.core import Decision, Headers, preflight_headers
+from iiscors.policy.core import Decision, Headers, ScopePolicy, preflight_headers
 from iiscors.policy.merge import MERGE_INITIALS, STR_WORDS, merge_into, warn_app_cors
 from iiscors.policy.merge import merge_headers as merge_headers  # importable from here too
 from iiscors.policy.plan import FORBIDDEN_BODY as FORBIDDEN_BODY  # importable from here too
-from iiscors.policy.plan import Plan, own_origin, plan_request
+from iiscors.policy.plan import Plan, own_origin, plan_request, recipe_plan
 from iiscors.reload import DEFAULT_RELOAD_INTERVAL, UNUSABLE_BODY, ReloadingPolicy
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType] | tuple[None, None, None]
@@ -105,7 +105,7 @@ class CorsMiddleware(ReloadingPolicy):
             environ.get("REQUEST_METHOD", "GET"), environ.get("HTTP_ORIGIN"),
             environ.get(_ACRM), environ.get(_ACRH),
             _own(environ) if policy.exempt_same_origin else None)
-        return Decision(*verdict, environ.get("HTTP_ORIGIN"))
+        return verdict.decision(environ.get("HTTP_ORIGIN"))
 
     def __call__(self, environ: WSGIEnvironment,
                  start_response: StartResponse) -> Iterable[bytes]:
@@ -117,6 +117,10 @@ class CorsMiddleware(ReloadingPolicy):
         get = environ.get
         path_policy = policy.root if policy.single_scope else policy.scope_for(
             text_path(get("PATH_INFO", "")))
+        if path_policy.recipe is not None:  # contract C2: URL Rewrite's OPTIONS recipe
+            answered = self._answer_recipe(environ, path_policy, start_response)
+            if answered is not None:
+                return answered
         origin = get("HTTP_ORIGIN")
         # The fast path of iiscors.policy.plan: plan_request's first branches, written out
         # because they run on nearly every request.  The headers to add are ``head`` then
@@ -169,14 +173,30 @@ class CorsMiddleware(ReloadingPolicy):
             (headers.CONTENT_LENGTH, str(len(UNUSABLE_BODY)))])
         return [UNUSABLE_BODY]
 
+    def _answer_recipe(self, environ: WSGIEnvironment, path_policy: ScopePolicy,
+                       start_response: StartResponse) -> Iterable[bytes] | None:
+        """Where URL Rewrite's OPTIONS recipe matches the method (contract C2), answer: the
+        recipe's answer, or CORS's own 204 or 403 (the plan says which); None otherwise."""
+        get = environ.get
+        method = get("REQUEST_METHOD", "GET")
+        if path_policy.recipe is None or not path_policy.recipe.matches(method):
+            return None
+        plan = recipe_plan(path_policy, method, get("HTTP_ORIGIN"), get(_ACRM), get(_ACRH),
+                           _own(environ) if self.policy.exempt_same_origin else None)
+        return None if plan.status is None else self._answer(plan, start_response)
+
     @staticmethod
     def _answer(plan: Plan, start_response: StartResponse) -> Iterable[bytes]:
-        """The middleware's own response: an allowed preflight (204) or a refusal (403)."""
+        """The middleware's own response: an allowed preflight (204), a refusal (403), or the
+        answer of URL Rewrite's OPTIONS recipe (contract C2: its status, reason and body)."""
         if plan.status == 204:
             start_response(_STATUS[204], list(plan.headers))
             return [b""]
-        start_response(_STATUS[403], [
+        status, body = _STATUS[403], FORBIDDEN_BODY
+        if plan.reason:
+            status, body = f"{plan.status} {plan.reason}", plan.body
+        start_response(status, [
             (headers.CONTENT_TYPE, "text/plain; charset=utf-8"),
-            (headers.CONTENT_LENGTH, str(len(FORBIDDEN_BODY))),
+            (headers.CONTENT_LENGTH, str(len(body))),
             *plan.headers])
-        return [FORBIDDEN_BODY]
+        return [body]

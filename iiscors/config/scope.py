@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TypeVar, cast
 
 from iiscors.config.diagnostics import Diagnostic, make_at
+from iiscors.config.rewrite import effective_recipe
 from iiscors.config.rules import Entry, Level, duplicate_message
 from iiscors.policy.model import EffectiveSection, Location, OriginRule
 
@@ -97,6 +98,7 @@ def merge(path: tuple[str, ...], levels: Sequence[Level],
         cors_locations=tuple(cors_at),
         custom_header_locations=tuple(where for _, _, where in headers),
         modules_location=modules_at,
+        options_recipe=effective_recipe(level.rewrite for level in levels),  # contract C2
     )
 
 
