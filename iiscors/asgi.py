@@ -114,11 +114,13 @@ class CorsMiddleware(ReloadingPolicy):
             return
         policy = self.policy  # read once: a reload swaps it atomically (contract A8)
         fields = request_fields(scope)
-        path_policy = policy.root if policy.single_scope else policy.scope_for(
-            request_path(scope))
-        if path_policy.recipe is not None and await self._answer_recipe(
-                scope, fields, path_policy, send):
-            return  # contract C2: URL Rewrite's OPTIONS recipe matched the method
+        if policy.direct:
+            path_policy = policy.root
+        else:
+            path_policy = policy.scope_for(request_path(scope))
+            if path_policy.recipe is not None and await self._answer_recipe(
+                    scope, fields, path_policy, send):
+                return  # contract C2: URL Rewrite's OPTIONS recipe matched the method
         origin = fields.get("origin")
         # The fast path of iiscors.policy.plan, as in the WSGI middleware: a request without
         # Origin and a repeat of an allowed origin read what the scope prepared.

@@ -115,12 +115,14 @@ class CorsMiddleware(ReloadingPolicy):
             return self._unusable_response(start_response)
         policy = self.policy  # read once: a reload swaps it atomically (contract A8)
         get = environ.get
-        path_policy = policy.root if policy.single_scope else policy.scope_for(
-            text_path(get("PATH_INFO", "")))
-        if path_policy.recipe is not None:  # contract C2: URL Rewrite's OPTIONS recipe
-            answered = self._answer_recipe(environ, path_policy, start_response)
-            if answered is not None:
-                return answered
+        if policy.direct:
+            path_policy = policy.root
+        else:
+            path_policy = policy.scope_for(text_path(get("PATH_INFO", "")))
+            if path_policy.recipe is not None:  # contract C2: URL Rewrite's OPTIONS recipe
+                answered = self._answer_recipe(environ, path_policy, start_response)
+                if answered is not None:
+                    return answered
         origin = get("HTTP_ORIGIN")
         # The fast path of iiscors.policy.plan: plan_request's first branches, written out
         # because they run on nearly every request.  The headers to add are ``head`` then

@@ -495,7 +495,7 @@ class Policy:
         own ``scheme://Host`` are not judged as CORS requests.
     """
 
-    __slots__ = ("_scopes", "_tree", "exempt_same_origin", "root", "single_scope")
+    __slots__ = ("_scopes", "_tree", "direct", "exempt_same_origin", "root", "single_scope")
 
     def __init__(self, scopes: Mapping[tuple[str, ...], EffectiveSection], *,
                  exempt_same_origin: bool = False) -> None:
@@ -507,6 +507,10 @@ class Policy:
         self._tree = PathTree(self._scopes)  # scope_for walks it: linear in the depth
         #: True when no <location> or sub-directory level exists: no path lookup is needed
         self.single_scope = not self._scopes
+        #: True when, besides, URL Rewrite's OPTIONS recipe does not apply (contract C2): the
+        #: adapters then read the root directly, with neither the path lookup nor the recipe's
+        #: check (the configurations without the recipe pay nothing for it)
+        self.direct = self.single_scope and self.root.recipe is None
 
     def forget_answers(self) -> None:
         """Empty every scope's memo of answers (:meth:`ScopePolicy.forget`): for tests that need
