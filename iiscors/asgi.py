@@ -119,7 +119,7 @@ class CorsMiddleware(ReloadingPolicy):
         else:
             path_policy = policy.scope_for(request_path(scope))
             if path_policy.recipe is not None and await self._answer_recipe(
-                    scope, fields, path_policy, send):
+                    scope, fields, path_policy, policy.exempt_same_origin, send):
                 return  # contract C2: URL Rewrite's OPTIONS recipe matched the method
         origin = fields.get("origin")
         # The fast path of iiscors.policy.plan, as in the WSGI middleware: a request without
@@ -152,16 +152,17 @@ class CorsMiddleware(ReloadingPolicy):
         await self.app(scope, receive, self._merging_send(send, (*head, *tail)))
 
     async def _answer_recipe(self, scope: Scope, fields: dict[str, str],
-                             path_policy: ScopePolicy, send: Send) -> bool:
+                             path_policy: ScopePolicy, exempt: bool, send: Send) -> bool:
         """Where URL Rewrite's OPTIONS recipe matches the method (contract C2), answer: the
         recipe's status and body, or CORS's own 204 or 403 (the plan says which); True when
-        answered.  ASGI has no reason phrase: the server writes its own."""
+        answered.  ``exempt``: the request's policy has contract B13's opt-in.  ASGI has no
+        reason phrase: the server writes its own."""
         method = scope.get("method", "GET")
         if path_policy.recipe is None or not path_policy.recipe.matches(method):
             return False
         plan = recipe_plan(path_policy, method, fields.get("origin"),
                            fields.get("request_method"), fields.get("request_headers"),
-                           _own(scope, fields) if self.policy.exempt_same_origin else None)
+                           _own(scope, fields) if exempt else None)
         if plan.status is None:
             return False
         await _respond(send, plan.status, plan.headers,

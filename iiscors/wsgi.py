@@ -120,7 +120,8 @@ class CorsMiddleware(ReloadingPolicy):
         else:
             path_policy = policy.scope_for(text_path(get("PATH_INFO", "")))
             if path_policy.recipe is not None:  # contract C2: URL Rewrite's OPTIONS recipe
-                answered = self._answer_recipe(environ, path_policy, start_response)
+                answered = self._answer_recipe(environ, path_policy, policy.exempt_same_origin,
+                                               start_response)
                 if answered is not None:
                     return answered
         origin = get("HTTP_ORIGIN")
@@ -175,16 +176,17 @@ class CorsMiddleware(ReloadingPolicy):
             (headers.CONTENT_LENGTH, str(len(UNUSABLE_BODY)))])
         return [UNUSABLE_BODY]
 
-    def _answer_recipe(self, environ: WSGIEnvironment, path_policy: ScopePolicy,
+    def _answer_recipe(self, environ: WSGIEnvironment, path_policy: ScopePolicy, exempt: bool,
                        start_response: StartResponse) -> Iterable[bytes] | None:
         """Where URL Rewrite's OPTIONS recipe matches the method (contract C2), answer: the
-        recipe's answer, or CORS's own 204 or 403 (the plan says which); None otherwise."""
+        recipe's answer, or CORS's own 204 or 403 (the plan says which); None otherwise.
+        ``exempt``: the request's policy has contract B13's opt-in."""
         get = environ.get
         method = get("REQUEST_METHOD", "GET")
         if path_policy.recipe is None or not path_policy.recipe.matches(method):
             return None
         plan = recipe_plan(path_policy, method, get("HTTP_ORIGIN"), get(_ACRM), get(_ACRH),
-                           _own(environ) if self.policy.exempt_same_origin else None)
+                           _own(environ) if exempt else None)
         return None if plan.status is None else self._answer(plan, start_response)
 
     @staticmethod

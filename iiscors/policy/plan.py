@@ -14,8 +14,10 @@ without Origin, +0.35 µs for a repeated allowed GET or preflight, on a WSGI pat
 measured when the plan was written; repeats may cost at most +0.2 µs), so each adapter reads them
 itself, exactly as the first branches of :func:`plan_request` do, and calls :func:`plan_request`
 for everything else.  Where URL Rewrite's OPTIONS recipe applies (contract C2) and the method
-matches it, the adapters skip the fast path and ask :func:`plan_request`: the middleware then
-always answers itself (the recipe, or CORS's own 204 or 403).
+matches it, the adapters skip the fast path and ask :func:`recipe_plan`: the middleware then
+always answers itself (the recipe, or CORS's own 204 or 403).  A policy without the recipe and
+without path levels is ``direct`` (:attr:`~iiscors.policy.core.Policy.direct`): the adapters
+read its root with neither the path lookup nor the recipe's check.
 ``test_fast_path.py`` holds both adapters to the plan, request by request,
 first sight and repeat; ``test_answers.py`` holds them to the
 :class:`~iiscors.policy.core.Decision`.
