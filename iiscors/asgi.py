@@ -38,9 +38,16 @@ from typing import Any
 from iiscors.config.load import Config
 from iiscors.config.loader import DEFAULT_MAX_BYTES, Source
 from iiscors.layering import CRASH_BODY, HANDLED, log_crash, warn_nested
-from iiscors.policy.core import UNUSABLE_STATUS, Decision, Headers, preflight_headers
+from iiscors.policy.core import (
+    UNUSABLE_STATUS,
+    Decision,
+    Headers,
+    Policy,
+    ScopePolicy,
+    preflight_headers,
+)
 from iiscors.policy.merge import BYTES_WORDS, MERGE_INITIALS_BYTES, merge_into, warn_app_cors
-from iiscors.policy.plan import BODIES, own_origin, plan_request
+from iiscors.policy.plan import BODIES, FORBIDDEN_BODY, own_origin, plan_request, recipe_plan
 from iiscors.reload import DEFAULT_RELOAD_INTERVAL, UNUSABLE_BODY, ReloadingPolicy
 
 Scope = MutableMapping[str, Any]
@@ -121,7 +128,7 @@ class CorsMiddleware(ReloadingPolicy):
             scope.get("method", "GET"), fields.get("origin"), fields.get("request_method"),
             fields.get("request_headers"),
             _own(scope, fields) if policy.exempt_same_origin else None)
-        return Decision(*verdict, fields.get("origin"))
+        return verdict.decision(fields.get("origin"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -138,13 +145,10 @@ class CorsMiddleware(ReloadingPolicy):
             return
         policy = self.policy  # read once: a reload swaps it atomically (contract A8)
         fields = request_fields(scope)
-        if policy.single_scope:
-            path_policy = policy.root
-        else:
-            path_policy = policy.scope_for(request_path(scope))
-            if path_policy.unusable:  # contract E6: 500 there, before the app and any header
-                await _respond(send, UNUSABLE_STATUS, (), BODIES[UNUSABLE_STATUS])
-                return
+        path_policy = (policy.root if policy.direct
+                       else await self._scope(scope, fields, policy, send))
+        if path_policy is None:
+            return  # answered before anything else (contract E6, C2)
         origin = fields.get("origin")
         # The fast path of iiscors.policy.plan, as in the WSGI middleware: a request without
         # Origin and a repeat of an allowed origin read what the scope prepared.
@@ -189,6 +193,37 @@ class CorsMiddleware(ReloadingPolicy):
             self._warned_nested = True
             warn_nested(self, scope[HANDLED])
         await self.app(scope, receive, send)
+
+    async def _scope(self, scope: Scope, fields: dict[str, str], policy: Policy,
+                     send: Send) -> ScopePolicy | None:
+        """The request path's scope (contract A9); None when it answered before anything else:
+        the 500 of an unusable scope (contract E6), or URL Rewrite's OPTIONS recipe (C2)."""
+        path_policy = policy.scope_for(request_path(scope))
+        if path_policy.unusable:  # IIS's 500.19: before the app and any header
+            await _respond(send, UNUSABLE_STATUS, (), BODIES[UNUSABLE_STATUS])
+            return None
+        if path_policy.recipe is not None and await self._answer_recipe(
+                scope, fields, path_policy, policy.exempt_same_origin, send):
+            return None
+        return path_policy
+
+    async def _answer_recipe(self, scope: Scope, fields: dict[str, str],
+                             path_policy: ScopePolicy, exempt: bool, send: Send) -> bool:
+        """Where URL Rewrite's OPTIONS recipe matches the method (contract C2), answer: the
+        recipe's status and body, or CORS's own 204 or 403 (the plan says which); True when
+        answered.  ``exempt``: the request's policy has contract B13's opt-in.  ASGI has no
+        reason phrase: the server writes its own."""
+        method = scope.get("method", "GET")
+        if path_policy.recipe is None or not path_policy.recipe.matches(method):
+            return False
+        plan = recipe_plan(path_policy, method, fields.get("origin"),
+                           fields.get("request_method"), fields.get("request_headers"),
+                           _own(scope, fields) if exempt else None)
+        if plan.status is None:
+            return False
+        await _respond(send, plan.status, plan.headers,
+                       FORBIDDEN_BODY if plan.status == 403 else plan.body)
+        return True
 
     def _merging_send(self, send: Send, extra: Headers, started: list[bool]) -> Send:
         """``send``, adding ``extra`` to the application's response start (contract B9/B11:

@@ -36,10 +36,17 @@ from iiscors.config.load import Config
 from iiscors.config.loader import DEFAULT_MAX_BYTES, Source
 from iiscors.layering import CRASH_BODY, CRASH_STATUS, DEBUGGER, HANDLED, log_crash, warn_nested
 from iiscors.policy import headers
-from iiscors.policy.core import UNUSABLE_STATUS, Decision, Headers, preflight_headers
+from iiscors.policy.core import (
+    UNUSABLE_STATUS,
+    Decision,
+    Headers,
+    Policy,
+    ScopePolicy,
+    preflight_headers,
+)
 from iiscors.policy.merge import MERGE_INITIALS, STR_WORDS, merge_into, warn_app_cors
 from iiscors.policy.merge import merge_headers as merge_headers  # importable from here too
-from iiscors.policy.plan import BODIES, Plan, own_origin, plan_request
+from iiscors.policy.plan import BODIES, Plan, own_origin, plan_request, recipe_plan
 from iiscors.policy.plan import FORBIDDEN_BODY as FORBIDDEN_BODY  # importable from here too
 from iiscors.reload import DEFAULT_RELOAD_INTERVAL, UNUSABLE_BODY, ReloadingPolicy
 
@@ -127,7 +134,7 @@ class CorsMiddleware(ReloadingPolicy):
             environ.get("REQUEST_METHOD", "GET"), environ.get("HTTP_ORIGIN"),
             environ.get(ACRM), environ.get(ACRH),
             _own(environ) if policy.exempt_same_origin else None)
-        return Decision(*verdict, environ.get("HTTP_ORIGIN"))
+        return verdict.decision(environ.get("HTTP_ORIGIN"))
 
     def __call__(self, environ: WSGIEnvironment,
                  start_response: StartResponse) -> Iterable[bytes]:
@@ -140,10 +147,10 @@ class CorsMiddleware(ReloadingPolicy):
             return self._unusable_response(start_response)
         policy = self.policy  # read once: a reload swaps it atomically (contract A8)
         get = environ.get
-        path_policy = policy.root if policy.single_scope else policy.scope_for(
-            text_path(get("PATH_INFO", "")))
-        if path_policy.unusable:  # contract E6: 500 there, before the app and any header
-            return self._answer(path_policy.passive_plan, start_response)
+        path_policy, answered = ((policy.root, None) if policy.direct
+                                 else self._scope(environ, policy, start_response))
+        if answered is not None:
+            return answered
         origin = get("HTTP_ORIGIN")
         # The fast path of iiscors.policy.plan (module docstring): head, then tail, are added.
         head: Sequence[tuple[str, str]]
@@ -223,16 +230,45 @@ class CorsMiddleware(ReloadingPolicy):
             (headers.CONTENT_LENGTH, str(len(UNUSABLE_BODY)))])
         return [UNUSABLE_BODY]
 
+    def _scope(self, environ: WSGIEnvironment, policy: Policy, start_response: StartResponse
+               ) -> tuple[ScopePolicy, Iterable[bytes] | None]:
+        """The request path's scope (contract A9), and what it answers before anything else."""
+        path_policy = policy.scope_for(text_path(environ.get("PATH_INFO", "")))
+        return path_policy, self._answer_scope(environ, path_policy, policy.exempt_same_origin,
+                                               start_response)
+
+    def _answer_scope(self, environ: WSGIEnvironment, path_policy: ScopePolicy, exempt: bool,
+                      start_response: StartResponse) -> Iterable[bytes] | None:
+        """What a scope answers before anything else, None when nothing: the 500 of an unusable
+        scope (contract E6), or where URL Rewrite's OPTIONS recipe matches the method (contract
+        C2) the recipe's answer, or CORS's own 204 or 403 (the plan says which).  ``exempt``:
+        the request's policy has contract B13's opt-in."""
+        if path_policy.unusable:  # IIS's 500.19: before the app and any header
+            return self._answer(path_policy.passive_plan, start_response)
+        if path_policy.recipe is None:
+            return None
+        get = environ.get
+        method = get("REQUEST_METHOD", "GET")
+        if path_policy.recipe is None or not path_policy.recipe.matches(method):
+            return None
+        plan = recipe_plan(path_policy, method, get("HTTP_ORIGIN"), get(ACRM), get(ACRH),
+                           _own(environ) if exempt else None)
+        return None if plan.status is None else self._answer(plan, start_response)
+
     @staticmethod
     def _answer(plan: Plan, start_response: StartResponse) -> Iterable[bytes]:
         """The middleware's own response: an allowed preflight (204), a refusal (403), or the
-        500 of an unusable scope (contract E6)."""
+        500 of an unusable scope (contract E6), or the answer of URL Rewrite's OPTIONS recipe
+        (contract C2: its status, reason and body)."""
         if plan.status == 204:
             start_response(_STATUS[204], list(plan.headers))
             return [b""]
-        status = UNUSABLE_STATUS if plan.status is None else plan.status
-        body = BODIES[status]
-        start_response(_STATUS[status], [
+        if plan.reason:  # URL Rewrite's recipe (contract C2)
+            status, body = f"{plan.status} {plan.reason}", plan.body
+        else:
+            code = UNUSABLE_STATUS if plan.status is None else plan.status
+            status, body = _STATUS[code], BODIES[code]
+        start_response(status, [
             (headers.CONTENT_TYPE, "text/plain; charset=utf-8"),
             (headers.CONTENT_LENGTH, str(len(body))),
             *plan.headers])

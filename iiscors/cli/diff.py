@@ -20,8 +20,9 @@ from typing import TextIO
 import click
 
 from iiscors.cli.diff_report import DIFF_REPORTERS, Compared, DiffReport, printable
+from iiscors.cli.escape import github_data, github_property
 from iiscors.cli.gitfiles import GitError, changed_files
-from iiscors.cli.report import _escape_data, _escape_property, resolve_format
+from iiscors.cli.report import resolve_format
 from iiscors.config.diagnostics import Diagnostic, make
 from iiscors.config.load import SourceFile, analyse
 from iiscors.config.loader import DEFAULT_MAX_BYTES, Source
@@ -75,9 +76,9 @@ def _report_errors(sides: Iterable[Loaded], github: bool, stream: TextIO) -> boo
             found = True
             click.echo(printable(f"{d}{side.suffix}"), err=True)
             if github:
-                where = f"file={_escape_property(printable(d.file))}"
+                where = f"file={github_property(printable(d.file))}"
                 where += f",line={d.line}" if d.line is not None else ""
-                text = _escape_data(printable(f"{d.code} {d.message}{side.suffix}"))
+                text = github_data(printable(f"{d.code} {d.message}{side.suffix}"))
                 click.echo(f"::error {where},title=iiscors diff::{text}", file=stream)
     return found
 

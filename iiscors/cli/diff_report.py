@@ -20,13 +20,8 @@ from typing import Any, TextIO
 
 import click
 
-from iiscors.cli.report import (
-    SARIF_SCHEMA,
-    TOOL_NAME,
-    _escape_data,
-    _escape_property,
-    artifact_uri,
-)
+from iiscors.cli.escape import github_data, github_property
+from iiscors.cli.report import SARIF_SCHEMA, TOOL_NAME, artifact_uri
 from iiscors.policy.access import Aspect, Cause, Change, Direction, OriginKind, Side, failing
 
 #: The version of the ``diff --format json`` shape.
@@ -185,14 +180,14 @@ def write_github(report: DiffReport, stream: TextIO) -> None:
         properties = []
         where = change.location
         if where is not None:
-            properties.append(f"file={_escape_property(printable(where.file))}")
+            properties.append(f"file={github_property(printable(where.file))}")
             if change.side is Side.NEW and where.line is not None:
                 properties.append(f"line={where.line}")
-        properties.append(f"title={_escape_property(f'iiscors diff: {label(change)}')}")
+        properties.append(f"title={github_property(f'iiscors diff: {label(change)}')}")
         lines = message_lines(change, report.old_label)
-        text = _escape_data("\n".join(printable(line) for line in lines))
+        text = github_data("\n".join(printable(line) for line in lines))
         click.echo(f"::{level} {','.join(properties)}::{text}", file=stream)
-    click.echo(_escape_data(printable(summary(report))), file=stream)
+    click.echo(github_data(printable(summary(report))), file=stream)
 
 
 def change_json(change: Change, report: DiffReport) -> dict[str, Any]:

@@ -21,6 +21,9 @@ from lxml import etree
 
 from iiscors.config.diagnostics import Diagnostic, Related, make_at
 from iiscors.config.loader import XmlDocument
+from iiscors.config.reading import XDT
+from iiscors.config.reading import parse_bool as parse_bool  # re-exported: others read it here
+from iiscors.config.rewrite import RewriteSection, read_rewrite
 from iiscors.config.schema import AttributeSpec, ElementSpec, element_specs, schema_violations
 from iiscors.policy import headers
 from iiscors.policy.model import Location, OriginRule
@@ -28,8 +31,6 @@ from iiscors.policy.model import Location, OriginRule
 T = TypeVar("T")
 
 _INT32 = re.compile(r"[+-]?[0-9]+")
-#: The namespace of web.config transforms (xdt:Transform, xdt:Locator), in lxml's {ns} form
-XDT = "{http://schemas.microsoft.com/XML-Document-Transform}"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 #: what a WSGI server can send in a header value (PEP 3333: latin-1), control characters aside
 _SENDABLE = re.compile(r"[\x20-\x7e\xa0-\xff]*")
@@ -88,6 +89,8 @@ class Level:
     custom_headers: CustomHeadersSection | None = None
     modules: ModulesSection | None = None
     location: Location | None = None
+    #: URL Rewrite's rules, read for the OPTIONS recipe only (contract C2)
+    rewrite: RewriteSection | None = None
 
 
 #: The errors of one file (or site) by the configured path whose scope they make unusable
@@ -291,16 +294,6 @@ def tag(element: etree._Element) -> str:
     return str(element.tag)
 
 
-def parse_bool(value: str) -> bool | None:
-    """Contract A5: ``true``/``false`` in any letter case, nothing else."""
-    folded = value.lower()
-    if folded == "true":
-        return True
-    if folded == "false":
-        return False
-    return None
-
-
 def parse_int32(value: str) -> int | None:
     """Contract A5: optional sign and decimal digits, no spaces, within a signed 32-bit int."""
     if not _INT32.fullmatch(value):
@@ -345,7 +338,7 @@ def fold_segment(segment: str) -> str:
     return segment.casefold()
 
 
-_SECTIONS = ("cors", "httpProtocol", "modules")
+_SECTIONS = ("cors", "httpProtocol", "modules", "rewrite")
 
 
 class FileLevels(NamedTuple):
@@ -459,8 +452,9 @@ def _read_level(walk: _Walk, path: tuple[str, ...], place: _Place, depth: int, o
             custom = _section(walk, holders[0], specs["customHeaders"], walk.custom_headers)
     if "modules" in sections:
         modules = _section(walk, sections["modules"], specs["modules"], walk.modules)
+    rewrite = read_rewrite(sections["rewrite"], walk.at) if "rewrite" in sections else None
     return Level(path, place.display, walk.document.name, depth, order, cors_section, custom,
-                 modules, place.location)
+                 modules, place.location, rewrite)
 
 
 SectionT = TypeVar("SectionT")

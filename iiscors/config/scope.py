@@ -17,6 +17,7 @@ from dataclasses import replace
 from typing import TypeVar, cast
 
 from iiscors.config.diagnostics import Diagnostic, make_at, related_at
+from iiscors.config.rewrite import effective_recipe
 from iiscors.config.rules import FIRST_ADDED, Broken, Entry, Level, duplicate_message
 from iiscors.policy.model import EffectiveSection, Location, OriginRule
 
@@ -110,6 +111,7 @@ def merge(path: tuple[str, ...], levels: Sequence[Level], diagnostics: list[Diag
         modules_location=modules_at,
         fail_unlisted_location=fail_at,
         module_removed_location=None if cors_module else removed_at,
+        options_recipe=effective_recipe(level.rewrite for level in levels),  # contract C2
     )
 
 

@@ -1,4 +1,4 @@
-"""The decision core: request in, :class:`Decision` out (contract B1-B15, C1, D1).
+"""The decision core: request in, :class:`Decision` out (contract B1-B15, C1, C2, D1).
 
 Pure on purpose: it imports neither werkzeug nor lxml, and everything that depends only on the
 configuration (header tuples, the origin table, the decisions that never vary) is computed once
@@ -16,6 +16,12 @@ returns a :class:`Verdict`.  Everything else wraps it:
   write, reading :attr:`ScopePolicy.answers` first so that a repeat is not decided again.
 
 So what explain prints is what the middleware does.
+
+Where URL Rewrite's OPTIONS recipe applies (contract C2), the scope is a
+:class:`RecipeScopePolicy`: CORS decides first, as the IIS CORS module acts before other modules
+(its 204 and 403 stand), and what CORS would pass on to the app is answered by the recipe
+instead, with the same headers.  Scopes without the recipe are plain :class:`ScopePolicy`
+objects and do not pay for it.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from iiscors.policy import headers
-from iiscors.policy.model import EffectiveSection, OriginRule
+from iiscors.policy.model import EffectiveSection, OptionsRecipe, OriginRule
 from iiscors.policy.origins import OriginMatcher
 from iiscors.policy.scopes import PathTree
 
@@ -163,6 +169,13 @@ class Verdict(NamedTuple):
     headers: Headers
     rule: OriginRule | None
     why: Reason
+    #: the URL Rewrite rule that answers instead of the app (contract C2), else None
+    recipe: OptionsRecipe | None = None
+
+    def decision(self, origin: str | None) -> Decision:
+        """This verdict with the request's origin: the :class:`Decision` explain reads."""
+        return Decision(self.kind, self.outcome, self.status, self.headers, self.rule, self.why,
+                        origin, self.recipe)
 
 
 class Plan(NamedTuple):
@@ -170,9 +183,11 @@ class Plan(NamedTuple):
 
     ``status`` 204 or 403: the adapter answers itself, with ``headers`` (and, for a 403, a
     short text body), before the application and any authentication inside it run (contract
-    B7, B8).  ``status`` None: the adapter calls the application and adds ``headers``, then
-    ``rule_headers``, to whatever response it starts, any status (contract B9, B11, B15, C1);
-    nothing to add when both are empty.
+    B7, B8).  With a ``reason``, the URL Rewrite recipe's answer (contract C2): the status
+    line ``status reason``, a text ``body`` (maybe empty), and ``headers``.  ``status`` None:
+    the adapter calls the application and adds ``headers``, then ``rule_headers``, to whatever
+    response it starts, any status (contract B9, B11, B15, C1); nothing to add when both are
+    empty.
     """
 
     status: int | None
@@ -180,6 +195,9 @@ class Plan(NamedTuple):
     #: the shared headers of the rule that allowed the origin, kept apart from the origin's own
     #: Access-Control-Allow-Origin so that a repeat is planned without building a tuple
     rule_headers: Headers = ()
+    #: the recipe's reason phrase and body (contract C2); empty for every other plan
+    reason: str = ""
+    body: bytes = b""
 
 
 #: Contract E6: what the middleware answers under an unusable scope (IIS's 500.19), and the
@@ -193,6 +211,8 @@ class Decision(NamedTuple):
 
     ``status`` is 204 or 403 when the middleware answers itself, None when the app is called;
     ``headers`` are the headers the middleware adds (``Vary`` is merged, never duplicated).
+    Where URL Rewrite's OPTIONS recipe answers instead of the app (contract C2), ``recipe`` is
+    that rule and ``status`` its status; ``outcome`` and ``why`` still say what CORS did.
     """
 
     kind: RequestKind
@@ -202,14 +222,19 @@ class Decision(NamedTuple):
     rule: OriginRule | None
     why: Reason
     origin: str | None
+    recipe: OptionsRecipe | None = None
 
     @property
     def reason(self) -> str:
         rule = "(none)"
         if self.rule is not None:
             rule = f"origin=\"{self.rule.origin}\" ({self.rule.location})"
-        return self.why.value.format(origin=repr(self.origin) if self.origin is not None
+        text = self.why.value.format(origin=repr(self.origin) if self.origin is not None
                                      else "(none)", rule=rule)
+        if self.recipe is None:
+            return text
+        return (f"{text}; but the URL Rewrite rule {self.recipe} answers this "
+                f"request itself, before the app: {self.recipe.status} {self.recipe.reason}")
 
 
 class CompiledRule:
@@ -276,6 +301,7 @@ class ScopePolicy:
         "fail",
         "passive",
         "passive_plan",
+        "recipe",
         "refused_plan",
         "section",
         "static_star",
@@ -288,6 +314,8 @@ class ScopePolicy:
         #: contract E6: an unusable scope is never active, and every plan of it is the 500
         self.unusable = section.unusable
         self.active = section.active and not section.unusable
+        #: URL Rewrite's OPTIONS recipe here (contract C2): only a RecipeScopePolicy has one
+        self.recipe: OptionsRecipe | None = None
         rules = section.rules
         # Contract B10: Access-Control-Allow-Origin is the static "*" only when the collection
         # holds exactly one rule and it is origin="*".
@@ -445,6 +473,39 @@ class ScopePolicy:
         return answer
 
 
+class RecipeScopePolicy(ScopePolicy):
+    """A scope where URL Rewrite's OPTIONS recipe answers before the app (contract C2).
+
+    CORS decides first (the IIS CORS module acts before other modules, so its 204 and 403
+    stand); a request CORS would pass on to the app whose method the recipe's condition
+    matches is answered by the recipe instead, with the headers the app's response would have
+    got (customHeaders, C1; Vary, B15; an allowed origin's headers, B9).
+    """
+
+    __slots__ = ()
+
+    def __init__(self, section: EffectiveSection, budget: _Budget | None = None) -> None:
+        super().__init__(section, budget)
+        self.recipe = section.options_recipe
+
+    def verdict(self, method: str, origin: str | None, request_method: str | None = None,
+                request_headers: str | None = None, own_origin: str | None = None) -> Verdict:
+        found = super().verdict(method, origin, request_method, request_headers, own_origin)
+        recipe = self.recipe
+        if found.status is not None or recipe is None or not recipe.matches(method):
+            return found
+        return Verdict(found.kind, found.outcome, recipe.status, found.headers, found.rule,
+                       found.why, recipe)
+
+
+def scope_policy(section: EffectiveSection, budget: _Budget | None = None) -> ScopePolicy:
+    """The compiled policy of one effective section: a :class:`RecipeScopePolicy` where the
+    OPTIONS recipe applies (contract C2), else a plain :class:`ScopePolicy`."""
+    if section.options_recipe is not None:
+        return RecipeScopePolicy(section, budget)
+    return ScopePolicy(section, budget)
+
+
 class Policy:
     """The compiled policy of a whole configuration: one :class:`ScopePolicy` per configured
     path, and the lookup from a request path to the deepest one above it (contract A9).
@@ -454,19 +515,23 @@ class Policy:
         own ``scheme://Host`` are not judged as CORS requests.
     """
 
-    __slots__ = ("_scopes", "_tree", "exempt_same_origin", "root", "single_scope")
+    __slots__ = ("_scopes", "_tree", "direct", "exempt_same_origin", "root", "single_scope")
 
     def __init__(self, scopes: Mapping[tuple[str, ...], EffectiveSection], *,
                  exempt_same_origin: bool = False) -> None:
         budget = _Budget()  # one bound for every scope's answers together
-        self.root = ScopePolicy(scopes[()], budget)
+        self.root = scope_policy(scopes[()], budget)
         self.exempt_same_origin = exempt_same_origin
-        self._scopes = {path: ScopePolicy(section, budget)
+        self._scopes = {path: scope_policy(section, budget)
                         for path, section in scopes.items() if path}
         self._tree = PathTree(self._scopes)  # scope_for walks it: linear in the depth
         #: True when no <location> or sub-directory level exists: no path lookup is needed (and
         #: the adapters then skip the ``unusable`` check, so an unusable root never is single)
         self.single_scope = not self._scopes and not self.root.unusable
+        #: True when, besides, URL Rewrite's OPTIONS recipe does not apply (contract C2): the
+        #: adapters then read the root directly, with neither the path lookup nor the recipe's
+        #: check (the configurations without the recipe pay nothing for it)
+        self.direct = self.single_scope and self.root.recipe is None
 
     def forget_answers(self) -> None:
         """Empty every scope's memo of answers (:meth:`ScopePolicy.forget`): for tests that need
@@ -494,4 +559,4 @@ class Policy:
             own = f"{request.scheme}://{request.host}"
         verdict = self.scope_for(request.path).verdict(
             request.method, request.origin, request.request_method, request.request_headers, own)
-        return Decision(*verdict, request.origin)
+        return verdict.decision(request.origin)

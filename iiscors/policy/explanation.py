@@ -16,6 +16,9 @@ JSON_VERSION = 2
 
 
 def outcome_text(decision: Decision) -> str:
+    if decision.recipe is not None:
+        return (f"{decision.outcome}: the URL Rewrite rule answers {decision.status} itself, "
+                "before the app; the app is not called")
     if decision.status is not None:
         return (f"{decision.outcome}: the middleware answers {decision.status} itself; "
                 "the app is not called")
@@ -45,8 +48,20 @@ def exchange_json(decision: Decision, request: CorsRequest, scope: str) -> dict[
         "status": decision.status,
         "headers": [[name, value] for name, value in decision.headers],
         "rule": rule,
+        "rewrite": _recipe_json(decision),
         "reason": decision.reason,
     }
+
+
+def _recipe_json(decision: Decision) -> dict[str, Any] | None:
+    """The URL Rewrite rule that answered instead of the app (contract C2), or None."""
+    recipe = decision.recipe
+    if recipe is None:
+        return None
+    where = recipe.location
+    return {"name": recipe.name, "file": where.file, "line": where.line, "column": where.column,
+            "status": recipe.status, "status_reason": recipe.reason,
+            "body": recipe.description}
 
 
 def render_text(decision: Decision, request: CorsRequest, scope: str) -> list[str]:
@@ -65,11 +80,24 @@ def render_text(decision: Decision, request: CorsRequest, scope: str) -> list[st
         lines.extend(f"          {name}: {value}" for name, value in rest)
     else:
         lines.append("headers:  (none added)")
-    if decision.rule is not None:
-        lines.append(f"rule:     origin=\"{decision.rule.origin}\" at {decision.rule.location}")
-    else:
-        lines.append("rule:     (none)")
+    lines.extend(_rule_lines(decision))
     lines.append(f"reason:   {decision.reason}")
+    return lines
+
+
+def _rule_lines(decision: Decision) -> list[str]:
+    """The rule that answered: URL Rewrite's recipe where it did (contract C2), then the CORS
+    rule chosen, if any."""
+    cors = None
+    if decision.rule is not None:
+        cors = f"origin=\"{decision.rule.origin}\" at {decision.rule.location}"
+    recipe = decision.recipe
+    if recipe is None:
+        return [f"rule:     {cors or '(none)'}"]
+    lines = [f"rule:     URL Rewrite <rule name=\"{recipe.name}\"> at {recipe.location}: "
+             f"answers {recipe.status} {recipe.reason} before the app"]
+    if cors is not None:
+        lines.append(f"          CORS rule {cors}")
     return lines
 
 
@@ -82,6 +110,8 @@ class Exchange(NamedTuple):
 
 def answer_text(decision: Decision) -> str:
     """IIS's answer in a few words: ``allowed, 204 from the middleware``."""
+    if decision.recipe is not None:
+        return f"{decision.outcome}, {decision.status} from the URL Rewrite rule"
     if decision.status is not None:
         return f"{decision.outcome}, {decision.status} from the middleware"
     return f"{decision.outcome}, the app answers"

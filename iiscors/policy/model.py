@@ -51,6 +51,57 @@ class OriginRule:
 
 
 @dataclass(frozen=True, slots=True)
+class OptionsRecipe:
+    """The URL Rewrite rule that answers OPTIONS itself, before the app (contract C2).
+
+    Only the exact recipe becomes one (:mod:`iiscors.config.rewrite` says what that is): a rule
+    matching every URL, with the single condition ``{REQUEST_METHOD}`` against ``OPTIONS`` or
+    ``^OPTIONS$``, and a ``CustomResponse`` action answering 200.
+    """
+
+    #: the rule's ``name``
+    name: str
+    #: where its ``<rule>`` element was written
+    location: Location
+    #: True for the pattern ``^OPTIONS$`` (the whole method), False for ``OPTIONS`` (a regular
+    #: expression without anchors, so any method holding the word)
+    anchored: bool = True
+    #: the condition's ``ignoreCase`` (URL Rewrite's default: true)
+    ignore_case: bool = True
+    #: the pattern's letters as written (``OPTIONS``, or ``options``...)
+    word: str = "OPTIONS"
+    #: the action's ``statusCode``, ``statusReason`` and ``statusDescription``
+    status: int = 200
+    reason: str = "OK"
+    description: str | None = None
+
+    def matches(self, method: str) -> bool:
+        """Does the condition hold for a request ``method``?  As URL Rewrite's ECMAScript
+        regular expressions match: ``ignoreCase`` folds ASCII letters only."""
+        word = self.word
+        if self.ignore_case:
+            method, word = ascii_lower(method), ascii_lower(word)
+        return method == word if self.anchored else word in method
+
+    @property
+    def body(self) -> bytes:
+        """The answer's body: the description (UTF-8), empty without one."""
+        return b"" if self.description is None else self.description.encode("utf-8")
+
+    def __str__(self) -> str:
+        return f'<rule name="{self.name}"> ({self.location})'
+
+
+def ascii_lower(text: str) -> str:
+    """``text`` with ASCII capitals lowered and nothing else touched: how ECMAScript's
+    ``ignoreCase`` compares a method name (no Unicode folding: ``ſ`` is not ``s``)."""
+    return text.translate(_ASCII_LOWER)
+
+
+_ASCII_LOWER = {code: code + 32 for code in range(ord("A"), ord("Z") + 1)}
+
+
+@dataclass(frozen=True, slots=True)
 class EffectiveSection:
     """Everything that applies at one path, merged from all the levels above it."""
 
@@ -75,6 +126,8 @@ class EffectiveSection:
     #: True where the configuration is unusable (contract E6): IIS answers 500.19 there, so
     #: the middleware answers 500 and never calls the application
     unusable: bool = False
+    #: the URL Rewrite rule that answers OPTIONS itself here, if the recipe applies (contract C2)
+    options_recipe: OptionsRecipe | None = None
 
     @property
     def active(self) -> bool:

@@ -1,4 +1,4 @@
-"""The request plan: what an adapter does with one request (contract B2-B15, C1).
+"""The request plan: what an adapter does with one request (contract B2-B15, C1, C2).
 
 Sans-IO: the WSGI and the ASGI adapter unpack their protocol into the same few fields (method,
 Origin, Access-Control-Request-Method and -Headers, the scope of the request's path, and, with
@@ -13,7 +13,12 @@ into this module and the :class:`Plan` it returns cost more than reading those t
 without Origin, +0.35 µs for a repeated allowed GET or preflight, on a WSGI path of about 1 µs,
 measured when the plan was written; repeats may cost at most +0.2 µs), so each adapter reads them
 itself, exactly as the first branches of :func:`plan_request` do, and calls :func:`plan_request`
-for everything else.  ``test_fast_path.py`` holds both adapters to the plan, request by request,
+for everything else.  Where URL Rewrite's OPTIONS recipe applies (contract C2) and the method
+matches it, the adapters skip the fast path and ask :func:`recipe_plan`: the middleware then
+always answers itself (the recipe, or CORS's own 204 or 403).  A policy without the recipe and
+without path levels is ``direct`` (:attr:`~iiscors.policy.core.Policy.direct`): the adapters
+read its root with neither the path lookup nor the recipe's check.
+``test_fast_path.py`` holds both adapters to the plan, request by request,
 first sight and repeat; ``test_answers.py`` holds them to the
 :class:`~iiscors.policy.core.Decision`.
 """
@@ -55,6 +60,9 @@ def plan_request(scope: ScopePolicy, method: str, origin: str | None,
     same, see the module docstring); the others are decided by
     :meth:`~iiscors.policy.core.ScopePolicy.verdict`, which keeps what it allowed for next time.
     """
+    recipe = scope.recipe
+    if recipe is not None and recipe.matches(method):
+        return recipe_plan(scope, method, origin, request_method, request_headers, own)
     if origin is None or origin == own:
         return scope.passive_plan  # contract B2/B15, B13's opt-in: not a CORS request
     answer = scope.answers.get(origin, scope.any_answer)
@@ -68,3 +76,18 @@ def plan_request(scope: ScopePolicy, method: str, origin: str | None,
     if method == "OPTIONS" and request_method:
         return Plan(204, preflight_headers(answer, request_headers))  # contract B3/B8
     return Plan(None, answer.allow_origin, answer.rule.actual_tail)  # contract B9
+
+
+def recipe_plan(scope: ScopePolicy, method: str, origin: str | None,
+                request_method: str | None = None, request_headers: str | None = None,
+                own: str | None = None) -> Plan:
+    """The plan of a request whose method URL Rewrite's OPTIONS recipe matches (contract C2):
+    CORS's own 204 or 403 where it answers, else the recipe's answer, with the headers the
+    app's response would have got.  Always answered by the middleware (``status`` set)."""
+    verdict = scope.verdict(method, origin, request_method, request_headers, own)
+    recipe = verdict.recipe
+    if recipe is not None:
+        return Plan(verdict.status, verdict.headers, (), recipe.reason, recipe.body)
+    if verdict.status == 403:
+        return scope.refused_plan
+    return Plan(verdict.status, verdict.headers)

@@ -63,8 +63,8 @@ class ScopePair:
     def decide(self, scope: ScopePolicy, request: CorsRequest) -> Decision:
         """``request`` decided by one of the pair's scopes: what :meth:`Policy.evaluate` does
         once it has found the scope (the path is the pair's)."""
-        return scope.decide(request.method, request.origin, request.request_method,
-                            request.request_headers)
+        return scope.verdict(request.method, request.origin, request.request_method,
+                             request.request_headers).decision(request.origin)
 
 
 def same_answers(one: OriginRule, other: OriginRule) -> bool:

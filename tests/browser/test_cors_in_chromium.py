@@ -937,6 +937,22 @@ def custom_headers(*pairs: tuple[str, str]) -> str:
         "    </httpProtocol>\n"
 
 
+#: Contract C2: URL Rewrite's rule that answers OPTIONS itself, as real sites write it.
+OPTIONS_RECIPE = """    <rewrite>
+      <rules>
+        <rule name="CORS Preflight" stopProcessing="true">
+          <match url=".*" />
+          <conditions>
+            <add input="{{REQUEST_METHOD}}" pattern="^OPTIONS$" />
+          </conditions>
+          <action type="CustomResponse" statusCode="200" statusReason="OK"
+                  statusDescription="OK" />
+        </rule>
+      </rules>
+    </rewrite>
+"""
+
+
 # Contract F1: scenarios for the checks of the browser's verdict that the cases above do not
 # reach. Every case of this file is checked against the verdict (see agree()); these add the
 # remaining Fetch checks, each pinned to Chromium's own reason.
@@ -965,6 +981,27 @@ VERDICT_CASES: list[Case] = [
         config=web_config(custom_headers(("Access-Control-Allow-Origin", "*"),
                                          ("Access-Control-Allow-Methods", "PUT"))),
         allowed=True, preflight=(200,), actual=(200,), app=("OPTIONS", "PUT"), method="PUT",
+    ),
+    Case(
+        # C2: customHeaders and URL Rewrite's OPTIONS recipe, the field's whole recipe. The
+        # rule answers the preflight 200 before the authentication layer (which would 401 it,
+        # as in the case above) and the app; the PUT itself carries Authorization.
+        id="C2/customHeaders+rewrite-recipe/preflight-200-before-auth/allowed",
+        config=web_config(custom_headers(("Access-Control-Allow-Origin", "*"),
+                                         ("Access-Control-Allow-Methods", "PUT"),
+                                         ("Access-Control-Allow-Headers", "Authorization"))
+                          + OPTIONS_RECIPE),
+        auth_layer=True, allowed=True, preflight=(200,), actual=(200,), app=("PUT",),
+        method="PUT", headers={"Authorization": "Bearer t0ken"}, credentials="omit",
+        request_headers_sent="authorization",
+    ),
+    Case(
+        # C2: the rule answers, but customHeaders do not list the method: blocked by the
+        # browser, for the reason explain gives.
+        id="C2/customHeaders+rewrite-recipe/method-not-listed/MethodDisallowed",
+        config=web_config(custom_headers(("Access-Control-Allow-Origin", "*")) + OPTIONS_RECIPE),
+        allowed=False, preflight=(200,), actual=(), app=(), method="PUT",
+        cors_error="MethodDisallowedByPreflightResponse",
     ),
     Case(
         id="F1/star-rule-with-credentials/preflight/PreflightWildcardOriginNotAllowed",

@@ -263,7 +263,7 @@ def test_json_shape(config: str) -> None:
     assert set(verdict["fetch"]) == {"method", "credentials", "headers", "dropped",
                                      "request_headers"}
     exchange_keys = {"request", "scope", "kind", "outcome", "status", "headers", "rule",
-                     "reason"}
+                     "rewrite", "reason"}
     assert set(verdict["preflight"]) == set(verdict["actual"]) == exchange_keys
     assert verdict["preflight"]["kind"] == "preflight" and verdict["actual"]["kind"] == "actual"
     assert verdict["why_preflight"] == ["PUT is not a CORS-safelisted method (GET, HEAD, POST)"]

@@ -82,6 +82,27 @@ MODULES_CLEARED = web_config('<cors enabled="true" failUnlistedOrigins="true">'
 MODULE_ADDED_BACK = web_config(
     '<cors enabled="true" failUnlistedOrigins="true"><add origin="https://app.contoso.com" />'
     '</cors>', server='<modules><clear /><add name="CorsModule" /></modules>')
+#: contract C2: URL Rewrite's OPTIONS recipe, beside customHeaders or a <cors> section
+PREFLIGHT_RULE = ('<rewrite><rules><rule name="CORS Preflight" stopProcessing="true">'
+                  '<match url=".*" /><conditions><add input="{REQUEST_METHOD}" '
+                  'pattern="^OPTIONS$" /></conditions><action type="CustomResponse" '
+                  'statusCode="200" statusReason="OK" statusDescription="Preflight" />'
+                  "</rule></rules></rewrite>")
+RECIPE_BODY = b"Preflight"
+RECIPE = web_config(server='<httpProtocol><customHeaders>'
+                    '<add name="Access-Control-Allow-Origin" value="*" />'
+                    '<add name="Access-Control-Allow-Headers" value="Content-Type" />'
+                    "</customHeaders></httpProtocol>" + PREFLIGHT_RULE)
+RECIPE_HEADERS: dict[str, str | list[str]] = {"Access-Control-Allow-Origin": "*",
+                                              "Access-Control-Allow-Headers": ["Content-Type"]}
+RECIPE_CORS = web_config('<cors enabled="true"><add origin="https://app.contoso.com" /></cors>',
+                         server=PREFLIGHT_RULE)
+RECIPE_CORS_FAIL = web_config('<cors enabled="true" failUnlistedOrigins="true">'
+                              '<add origin="https://app.contoso.com" /></cors>',
+                              server=PREFLIGHT_RULE)
+RECIPE_NOT_FIRST = web_config(server=PREFLIGHT_RULE.replace(
+    "<rules>", '<rules><rule name="Front"><match url=".*" /><action type="Rewrite" url="/" />'
+               "</rule>"))
 
 APP = "https://app.contoso.com"
 EVIL = "https://evil.example"
@@ -384,6 +405,26 @@ CASES = [
          headers=preflight(APP), cors={}),
     Case("D1-module-added-back-after-clear", MODULE_ADDED_BACK, origin=EVIL, status=403,
          app_called=False, cors=VARY),
+    # -- C2: URL Rewrite's OPTIONS recipe answers before the app --------------------------------
+    Case("C2-recipe-answers-the-preflight-with-the-custom-headers", RECIPE, "OPTIONS",
+         headers=preflight(APP), app_called=False,
+         cors=RECIPE_HEADERS),
+    Case("C2-recipe-answers-options-without-origin", RECIPE, "OPTIONS", app_called=False,
+         cors=RECIPE_HEADERS),
+    Case("C2-recipe-leaves-other-methods-to-the-app", RECIPE, "DELETE", origin=APP,
+         cors=RECIPE_HEADERS),
+    Case("C2-an-allowed-preflight-is-the-cors-modules-204", RECIPE_CORS, "OPTIONS",
+         headers=preflight(APP), status=204, app_called=False,
+         cors={"Access-Control-Allow-Origin": APP, **VARY}),
+    Case("C2-a-refusal-is-the-cors-modules-403", RECIPE_CORS_FAIL, "OPTIONS",
+         headers=preflight(EVIL), status=403, app_called=False, cors=VARY),
+    Case("C2-an-unlisted-preflight-passed-on-meets-the-recipe", RECIPE_CORS, "OPTIONS",
+         headers=preflight(EVIL), app_called=False, cors=VARY),
+    Case("C2-an-allowed-options-without-request-method-meets-the-recipe", RECIPE_CORS,
+         "OPTIONS", origin=APP, app_called=False,
+         cors={"Access-Control-Allow-Origin": APP, **VARY}),
+    Case("C2-a-rule-before-the-recipe-leaves-it-uninterpreted", RECIPE_NOT_FIRST, "OPTIONS",
+         headers=preflight(APP), cors={}),
 ]
 
 
@@ -425,11 +466,13 @@ def test_behaviour(adapter: Adapter, case: Case, sight: str) -> None:
     for name, value in case.also:
         assert response.get_all(name) == [value], name
     if not case.app_called:
-        assert response.status in (204, 403)
+        assert response.status in (204, 403, 200)
         if response.status == 204:
             assert response.body == b""
-        else:
+        elif response.status == 403:
             assert response.body.startswith(b"403 Forbidden")
+        else:  # C2: the recipe's statusDescription is the body
+            assert response.body == RECIPE_BODY
 
 
 def test_every_contract_rule_has_a_behaviour_or_unit_case() -> None:
@@ -437,7 +480,8 @@ def test_every_contract_rule_has_a_behaviour_or_unit_case() -> None:
     rules_here = {c.id.split("-")[0] for c in CASES}
     # A2, A4, A7, A8 are about files and errors: tests/config/test_loader.py and
     # tests/config/test_rules.py.
-    expected = {"A1", "A3", "A5", "A6", "A9", *(f"B{n}" for n in range(1, 16)), "C1", "D1"}
+    expected = {"A1", "A3", "A5", "A6", "A9", *(f"B{n}" for n in range(1, 16)), "C1", "C2",
+                "D1"}
     assert expected <= rules_here
 
 

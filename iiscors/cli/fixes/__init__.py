@@ -8,7 +8,10 @@
   :mod:`~iiscors.cli.fixes.origins`, element removals in :mod:`~iiscors.cli.fixes.removals`);
 - :mod:`~iiscors.cli.fixes.planner`: the rounds of analysis and repair, and their verification;
 - :mod:`~iiscors.cli.fixes.writer`: reading a file once and replacing it atomically;
-- :mod:`~iiscors.cli.fixes.patch`: the unified diff a dry run prints.
+- :mod:`~iiscors.cli.fixes.patch`: the unified diff a dry run prints;
+- :mod:`~iiscors.cli.fixes.migration`: ``--migrate-custom-headers``, customHeaders CORS turned
+  into a ``<cors>`` section (``migration_find``, ``migration_rule``, ``migration_effect``,
+  ``migration_text``).
 
 The edits themselves are spans of the original text (:mod:`iiscors.config.edits`), found by
 :mod:`iiscors.config.xmlspans`: nothing is re-serialised, so comments, quoting, indentation, line
