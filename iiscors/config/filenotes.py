@@ -5,8 +5,9 @@ iiscors does not interpret (contract C2, C3).
   ``httpProtocol/customHeaders``, so there is nothing to check.  A file that sets such headers
   *is* a CORS configuration (C2), and a ``Views/Web.config`` or a transform without CORS earns
   at most this note, which never fails ``--strict`` (C3).
-- N101: the file has a ``system.webServer/rewrite`` section.  URL Rewrite is not interpreted;
-  the note is given once per file, at the first such section (C2).
+- N101: the file has a ``system.webServer/rewrite`` section other than one holding only URL
+  Rewrite's OPTIONS recipe (which iiscors interprets, C2).  Nothing else of URL Rewrite is
+  interpreted; the note is given once per file, at the first such section.
 
 Each is reported once per file, whatever else is wrong with it, so that it reads the same next to
 errors as alone.
@@ -20,6 +21,7 @@ from lxml import etree
 
 from iiscors.config.diagnostics import Diagnostic, make_at
 from iiscors.config.loader import XmlDocument
+from iiscors.config.rewrite import is_options_recipe
 from iiscors.policy.headers import ACCESS_CONTROL_PREFIX
 from iiscors.policy.model import Location
 
@@ -41,7 +43,9 @@ def file_notes(document: XmlDocument) -> list[Diagnostic]:
         found.append(make_at("W101", "No system.webServer/cors section and no "
                              "Access-Control-* custom header: nothing to check",
                              Location(document.name)))
-    rewrite = next(_rewrite_sections(document.root), None)
+    # C2: a section holding only URL Rewrite's OPTIONS recipe is interpreted (no note)
+    rewrite = next((section for section in _rewrite_sections(document.root)
+                    if not is_options_recipe(section)), None)
     if rewrite is not None:
         line, column = document.locator.element(rewrite)
         found.append(make_at("N101", "URL Rewrite is not interpreted: iiscors passes every "

@@ -232,7 +232,6 @@ def is_options_recipe(rewrite: etree._Element) -> bool:
     uninterpreted?  Its ``<rules>`` may also ``<clear/>`` or ``<remove>`` inherited rules; any
     other rule or element (outbound rules, maps...) makes it False.  ``validate``'s note that
     URL Rewrite is not interpreted is not given for such a section (contract C2)."""
-    # TODO(coordinator): N101 (branch notes) must skip a <rewrite> this returns True for.
     parts = _children(rewrite)
     if parts is None or set(parts) != {"rules"}:
         return False

@@ -62,7 +62,7 @@ TABLE: dict[str, Row] = {
                                             "the OPTIONS CustomResponse recipe beside one "
                                             "origin: clean, the rule is noted"),
     "13-preflight-rule-star-credentials.config": Row(
-        1, ("N301:9", "N301:10", "N301:11", "W215:11", "W301:12", "N101:15"),
+        1, ("N301:9", "N301:10", "N301:11", "W215:11", "W301:12"),
         "* with credentials, and a Max-Age of a day that Chromium caps at two hours"),
     "14-two-httpprotocol-sections.config": Row(1, ("E301:13",),
                                                "two <httpProtocol> in one <system.webServer>: "

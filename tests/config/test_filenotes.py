@@ -111,3 +111,27 @@ def test_notes_are_given_beside_errors() -> None:
 def test_a_root_that_is_not_configuration_has_no_notes() -> None:
     assert codes(b"<config><system.webServer><rewrite /></system.webServer></config>") == [
         ("E106", 1)]
+
+
+RECIPE = ('<rewrite><rules><rule name="CORS preflight" stopProcessing="true">'
+          '<match url=".*" /><conditions>'
+          '<add input="{REQUEST_METHOD}" pattern="^OPTIONS$" ignoreCase="true" /></conditions>'
+          '<action type="CustomResponse" statusCode="200" statusReason="OK" '
+          'statusDescription="OK" /></rule></rules></rewrite>')
+CUSTOM = ('<httpProtocol><customHeaders><add name="Access-Control-Allow-Origin" '
+          'value="https://a.example" /></customHeaders></httpProtocol>')
+
+
+def test_no_n101_for_a_section_holding_only_the_options_recipe() -> None:
+    # contract C2: the recipe is interpreted, so nothing is "not interpreted" there
+    config = (f"<configuration><system.webServer>{CUSTOM}{RECIPE}</system.webServer>"
+              "</configuration>")
+    assert [d.code for d in check_config(config.encode())] == []
+
+
+def test_n101_for_the_recipe_beside_another_rule() -> None:
+    other = RECIPE.replace("</rules>", '<rule name="SPA"><match url=".*" />'
+                                       '<action type="Rewrite" url="/" /></rule></rules>')
+    config = (f"<configuration><system.webServer>{CUSTOM}{other}</system.webServer>"
+              "</configuration>")
+    assert "N101" in [d.code for d in check_config(config.encode())]
