@@ -447,6 +447,48 @@ def test_hostile_header_value_in_markdown_and_text(tmp_path: Path) -> None:
     assert "x|`y`\\xad" in text and "\xad" not in text
 
 
+HOSTILE = {
+    "doctype-entity-bomb": '<?xml version="1.0"?><!DOCTYPE c [<!ENTITY a "aaaaaaaaaa">'
+                           '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><configuration>&b;'
+                           "</configuration>",
+    "deep-nesting": "<configuration>" + "<a>" * 5000 + "</a>" * 5000 + "</configuration>",
+    "binary": "\x00\xff\xfe<configuration>\x00",
+    "external-entity": '<?xml version="1.0"?><!DOCTYPE c SYSTEM "file:///etc/passwd">'
+                       "<configuration/>",
+}
+
+
+@pytest.mark.parametrize("content", list(HOSTILE.values()), ids=list(HOSTILE))
+def test_hostile_files_exit_2_quickly_and_write_nothing(tmp_path: Path, content: str) -> None:
+    site = tmp_path / "site"
+    write(site / "web.config", web_config(f"{ON}{A}{END}"))
+    hostile = tmp_path / "hostile" / "web.config"
+    write(hostile, content)
+    before = sorted((p, p.stat().st_mtime_ns) for p in tmp_path.rglob("*"))
+    for args in ([str(site), str(hostile.parent)], [str(hostile), str(site / "web.config")]):
+        done = subprocess.run([sys.executable, "-m", "iiscors", "diff", *args, "-f", "json"],
+                              capture_output=True, text=True, timeout=60, check=False,
+                              env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
+        assert done.returncode == 2, done.stderr
+        assert "Traceback" not in done.stderr and " error E1" in done.stderr
+    assert sorted((p, p.stat().st_mtime_ns) for p in tmp_path.rglob("*")) == before
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs")
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_fifo_or_a_device_is_refused_without_waiting(tmp_path: Path, kind: str,
+                                                       pair: tuple[str, str]) -> None:
+    target = Path("/dev/zero")
+    if kind == "fifo":
+        target = tmp_path / "pipe.config"
+        os.mkfifo(target)
+    done = subprocess.run([sys.executable, "-m", "iiscors", "diff", pair[0], str(target)],
+                          capture_output=True, text=True, timeout=60, check=False,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
+    assert done.returncode == 2
+    assert f"{target}: error E100 Cannot read the file" in done.stderr
+
+
 def test_the_installed_command_runs_diff(pair: tuple[str, str]) -> None:
     done = subprocess.run([sys.executable, "-m", "iiscors", "diff", *pair, "--fail-on",
                            "credentials"], capture_output=True, text=True, check=False,
