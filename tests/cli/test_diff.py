@@ -432,6 +432,29 @@ def test_hostile_file_name_is_escaped_everywhere(tmp_path: Path) -> None:
     assert document["changes"][0]["file"] == str(new)  # JSON keeps it exact, escaped by JSON
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="names that are not UTF-8: POSIX bytes")
+@pytest.mark.parametrize("format_name", ["text", "json", "github", "markdown", "sarif"])
+def test_a_file_name_that_is_not_utf8_in_every_format(tmp_path: Path, format_name: str) -> None:
+    old = write(tmp_path / "old.config", web_config(f"{ON}{A}{END}"))
+    new = os.path.join(os.fsencode(tmp_path), b"n\xffew.config")
+    with open(new, "wb") as handle:
+        handle.write(web_config(f"{ON}{A}{B}{END}").encode())
+    done = subprocess.run([sys.executable, "-m", "iiscors", "diff", os.fsencode(old), new,
+                           "-f", format_name], capture_output=True, timeout=60, check=False,
+                          env={**os.environ, "PYTHONIOENCODING": "utf-8:strict",
+                               "PYTHONPATH": str(Path(__file__).parents[2])})
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    output = done.stdout.decode("utf-8")  # whatever the format, valid UTF-8
+    if format_name == "json":
+        assert json.loads(output)["changes"][0]["file"].endswith("n\udcffew.config")
+    elif format_name == "sarif":
+        (result,) = json.loads(output)["runs"][0]["results"]
+        location = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        assert location.endswith("/n%FFew.config")
+    else:
+        assert "n\\udcffew.config" in output
+
+
 def test_hostile_header_value_in_markdown_and_text(tmp_path: Path) -> None:
     old = write(tmp_path / "old.config", web_config(f"{ON}{A}{END}"))
     hostile = "x|`y`\xad"  # a soft hyphen: invisible formatting, ISO-8859-1 (E210 allows it)
