@@ -101,7 +101,7 @@ def _pairs(old: str | None, new: str | None, rev: str | None, max_bytes: int
     return pairs, notes
 
 
-@click.command()
+@click.command(short_help="Who can now do what that they could not before (changes in access).")
 @click.argument("old", required=False, metavar="OLD")
 @click.argument("new", required=False, metavar="NEW")
 @click.option("--git", "rev", metavar="REV",

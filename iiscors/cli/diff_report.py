@@ -13,10 +13,13 @@ construction.  The JSON shape (``DIFF_JSON_VERSION``) is documented in ``docs/cl
 from __future__ import annotations
 
 import json
+import os
+import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
+from urllib.parse import quote
 
 import click
 
@@ -84,6 +87,29 @@ class DiffReport:
     @property
     def credentials(self) -> int:
         return sum(change.credentials for change in self.changes)
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def json_text(document: object) -> str:
+    """``document`` as indented JSON.  Non-ASCII stays readable, except in a document holding
+    a file name that is not UTF-8 (its undecodable bytes are lone surrogates, which no UTF-8
+    stream can write): then everything is escaped, which JSON reads back the same."""
+    text = json.dumps(document, indent=2, ensure_ascii=False)
+    if _SURROGATES.search(text):
+        text = json.dumps(document, indent=2, ensure_ascii=True)
+    return text
+
+
+def uri(name: str) -> str:
+    """:func:`iiscors.cli.report.artifact_uri`, or for a name that is not UTF-8 its bytes
+    percent-encoded."""
+    try:
+        return artifact_uri(name)
+    except UnicodeEncodeError:
+        encoded = quote(os.fsencode(name))
+        return f"file://{encoded}" if os.path.isabs(name) else encoded
 
 
 def printable(text: str) -> str:
@@ -220,7 +246,7 @@ def write_json(report: DiffReport, stream: TextIO) -> None:
                     "credentials": report.credentials, "failing": report.failing},
         "changes": [change_json(change, report) for change in report.changes],
     }
-    click.echo(json.dumps(document, indent=2, ensure_ascii=False), file=stream)
+    click.echo(json_text(document), file=stream)
 
 
 def code(text: str) -> str:
@@ -289,7 +315,7 @@ def _sarif_result(change: Change, report: DiffReport) -> dict[str, Any]:
         # A line of the old version is no line of the file under review: the file as a whole.
         line = where.line if change.side is Side.NEW and where.line else 1
         result["locations"] = [{"physicalLocation": {
-            "artifactLocation": {"uri": artifact_uri(where.file)},
+            "artifactLocation": {"uri": uri(where.file)},
             "region": {"startLine": line}}}]
     return result
 
@@ -311,7 +337,7 @@ def write_sarif(report: DiffReport, stream: TextIO) -> None:
             "results": [_sarif_result(change, report) for change in report.changes],
         }],
     }
-    click.echo(json.dumps(document, indent=2, ensure_ascii=False), file=stream)
+    click.echo(json_text(document), file=stream)
 
 
 #: ``--format`` names.

@@ -46,11 +46,20 @@ class GitFile:
     problem: Diagnostic | None = None
 
 
-def _git(arguments: list[str], cwd: str) -> bytes:
-    executable = shutil.which("git")
-    if executable is None:
+def _executable() -> str:
+    found = shutil.which("git")
+    if found is None:
         raise GitError("git is not installed (or not on PATH)")
-    done = subprocess.run([executable, *arguments], cwd=cwd, capture_output=True, check=False)
+    return found
+
+
+#: Options before every git command: no fsmonitor hook is run on the repository's behalf.
+_SAFE = ["-c", "core.fsmonitor=false"]
+
+
+def _git(arguments: list[str], cwd: str) -> bytes:
+    done = subprocess.run([_executable(), *_SAFE, *arguments], cwd=cwd, capture_output=True,
+                          check=False)
     if done.returncode != 0:
         error = done.stderr.decode("utf-8", "replace").strip() or f"exit {done.returncode}"
         raise GitError(f"git {arguments[0]}: {error}")
@@ -74,14 +83,19 @@ def _skipped(path: str) -> bool:
     return any(d.startswith(".") or d.lower() in SKIPPED_DIRECTORIES for d in directories)
 
 
+def _records(output: bytes) -> list[bytes]:
+    """The NUL-terminated records of a ``-z`` output (names are bytes, any byte but NUL)."""
+    return [record for record in output.split(b"\0") if record]
+
+
 def _names(output: bytes) -> list[str]:
-    return [os.fsdecode(name) for name in output.split(b"\0") if name]
+    return [os.fsdecode(name) for name in _records(output)]
 
 
 def _tree(commit: str, top: str) -> dict[str, tuple[str, str]]:
     """``path: (mode, object)`` of every blob of the commit."""
     entries = {}
-    for line in output_lines(_git(["ls-tree", "-r", "-z", "--full-tree", commit], top)):
+    for line in _records(_git(["ls-tree", "-r", "-z", "--full-tree", commit], top)):
         meta, _, path = line.partition(b"\t")
         mode, kind, obj = meta.decode("ascii").split(" ")
         if kind == "blob":
@@ -89,14 +103,9 @@ def _tree(commit: str, top: str) -> dict[str, tuple[str, str]]:
     return entries
 
 
-def output_lines(output: bytes) -> list[bytes]:
-    return [line for line in output.split(b"\0") if line]
-
-
 def _blob(obj: str, top: str, limit: int) -> bytes:
     """At most ``limit`` bytes of one blob (a huge one is never read whole)."""
-    executable = shutil.which("git") or "git"
-    with subprocess.Popen([executable, "cat-file", "blob", obj], cwd=top,
+    with subprocess.Popen([_executable(), *_SAFE, "cat-file", "blob", obj], cwd=top,
                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as process:
         assert process.stdout is not None
         data = process.stdout.read(limit)
@@ -114,7 +123,7 @@ def _configuration(path: str, data: bytes | None) -> bytes | None:
 def changed_files(rev: str, max_bytes: int, cwd: str = ".") -> tuple[list[GitFile], list[str]]:
     """The configuration files that differ between ``rev`` and the working tree, and notes
     about paths skipped.  :raises GitError: git cannot answer."""
-    top = _git(["rev-parse", "--show-toplevel"], cwd).decode(errors="surrogateescape").strip()
+    top = os.fsdecode(_git(["rev-parse", "--show-toplevel"], cwd).rstrip(b"\n"))
     commit = _commit(rev, top)
     tree = _tree(commit, top)
     changed = _names(_git(["diff", "--name-only", "-z", "--no-renames", commit, "--"], top))

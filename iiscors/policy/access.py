@@ -69,6 +69,10 @@ Scopes = Mapping[tuple[str, ...], EffectiveSection]
 NO_CONFIGURATION: Scopes = {(): EffectiveSection(path=())}
 
 _CREDENTIALS = h.ALLOW_CREDENTIALS.lower()
+#: Causes written at one place whatever the scope; the others (enabled, <modules>,
+#: failUnlistedOrigins) are inherited by deeper scopes, which may locate them elsewhere.
+_WRITTEN_AT_RULE = frozenset({Cause.RULE, Cause.CUSTOM_HEADERS})
+
 
 def compare_access(old: Scopes, new: Scopes) -> tuple[Change, ...]:
     """Every change in access from ``old`` to ``new`` (scopes as built by the config room),
@@ -130,9 +134,6 @@ def _custom_location(pair: ScopePair, key: str) -> tuple[Location | None, Side]:
             if name.lower() == key:
                 return where, side
     return None, Side.NEW
-
-
-_WRITTEN_AT_RULE = frozenset({Cause.RULE, Cause.CUSTOM_HEADERS})
 
 
 def _region_changes(pair: ScopePair, memo: dict[tuple[object, ...], Change | None]

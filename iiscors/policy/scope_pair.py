@@ -17,6 +17,7 @@ from iiscors.policy.witnesses import OriginKind, Region
 #: The Access-Control-Request-Method of the preflights compared (the decision never reads it).
 PREFLIGHT_METHOD = "PUT"
 
+
 class ScopePair:
     """The two scopes that judge one request path, and what is shared by its regions."""
 

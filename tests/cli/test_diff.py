@@ -432,6 +432,29 @@ def test_hostile_file_name_is_escaped_everywhere(tmp_path: Path) -> None:
     assert document["changes"][0]["file"] == str(new)  # JSON keeps it exact, escaped by JSON
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="names that are not UTF-8: POSIX bytes")
+@pytest.mark.parametrize("format_name", ["text", "json", "github", "markdown", "sarif"])
+def test_a_file_name_that_is_not_utf8_in_every_format(tmp_path: Path, format_name: str) -> None:
+    old = write(tmp_path / "old.config", web_config(f"{ON}{A}{END}"))
+    new = os.path.join(os.fsencode(tmp_path), b"n\xffew.config")
+    with open(new, "wb") as handle:
+        handle.write(web_config(f"{ON}{A}{B}{END}").encode())
+    done = subprocess.run([sys.executable, "-m", "iiscors", "diff", os.fsencode(old), new,
+                           "-f", format_name], capture_output=True, timeout=60, check=False,
+                          env={**os.environ, "PYTHONIOENCODING": "utf-8:strict",
+                               "PYTHONPATH": str(Path(__file__).parents[2])})
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    output = done.stdout.decode("utf-8")  # whatever the format, valid UTF-8
+    if format_name == "json":
+        assert json.loads(output)["changes"][0]["file"].endswith("n\udcffew.config")
+    elif format_name == "sarif":
+        (result,) = json.loads(output)["runs"][0]["results"]
+        location = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        assert location.endswith("/n%FFew.config")
+    else:
+        assert "n\\udcffew.config" in output
+
+
 def test_hostile_header_value_in_markdown_and_text(tmp_path: Path) -> None:
     old = write(tmp_path / "old.config", web_config(f"{ON}{A}{END}"))
     hostile = "x|`y`\xad"  # a soft hyphen: invisible formatting, ISO-8859-1 (E210 allows it)
@@ -445,6 +468,48 @@ def test_hostile_header_value_in_markdown_and_text(tmp_path: Path) -> None:
     assert row.count(" | ") == 4  # the pipe in the value does not open a column
     text = run(str(old), str(new)).stdout
     assert "x|`y`\\xad" in text and "\xad" not in text
+
+
+HOSTILE = {
+    "doctype-entity-bomb": '<?xml version="1.0"?><!DOCTYPE c [<!ENTITY a "aaaaaaaaaa">'
+                           '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><configuration>&b;'
+                           "</configuration>",
+    "deep-nesting": "<configuration>" + "<a>" * 5000 + "</a>" * 5000 + "</configuration>",
+    "binary": "\x00\xff\xfe<configuration>\x00",
+    "external-entity": '<?xml version="1.0"?><!DOCTYPE c SYSTEM "file:///etc/passwd">'
+                       "<configuration/>",
+}
+
+
+@pytest.mark.parametrize("content", list(HOSTILE.values()), ids=list(HOSTILE))
+def test_hostile_files_exit_2_quickly_and_write_nothing(tmp_path: Path, content: str) -> None:
+    site = tmp_path / "site"
+    write(site / "web.config", web_config(f"{ON}{A}{END}"))
+    hostile = tmp_path / "hostile" / "web.config"
+    write(hostile, content)
+    before = sorted((p, p.stat().st_mtime_ns) for p in tmp_path.rglob("*"))
+    for args in ([str(site), str(hostile.parent)], [str(hostile), str(site / "web.config")]):
+        done = subprocess.run([sys.executable, "-m", "iiscors", "diff", *args, "-f", "json"],
+                              capture_output=True, text=True, timeout=60, check=False,
+                              env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
+        assert done.returncode == 2, done.stderr
+        assert "Traceback" not in done.stderr and " error E1" in done.stderr
+    assert sorted((p, p.stat().st_mtime_ns) for p in tmp_path.rglob("*")) == before
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs")
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_fifo_or_a_device_is_refused_without_waiting(tmp_path: Path, kind: str,
+                                                       pair: tuple[str, str]) -> None:
+    target = Path("/dev/zero")
+    if kind == "fifo":
+        target = tmp_path / "pipe.config"
+        os.mkfifo(target)
+    done = subprocess.run([sys.executable, "-m", "iiscors", "diff", pair[0], str(target)],
+                          capture_output=True, text=True, timeout=60, check=False,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
+    assert done.returncode == 2
+    assert f"{target}: error E100 Cannot read the file" in done.stderr
 
 
 def test_the_installed_command_runs_diff(pair: tuple[str, str]) -> None:

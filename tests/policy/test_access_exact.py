@@ -69,7 +69,8 @@ PATHS = ["/", "/api", "/API/x", "/api/v1/z", "/admin", "/other", "/apix"]
 #: one path under each scope a configuration may have, and one under none
 GRID_PATHS = ["/", "/api", "/api/v1/z", "/admin", "/other"]
 SCOPE_PATHS = [("api",), ("api", "v1"), ("admin",)]
-CUSTOM = [("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Credentials", "true"),
+CUSTOM = [("Access-Control-Allow-Origin", "*"), ("ACCESS-CONTROL-ALLOW-ORIGIN", "*"),
+          ("Access-Control-Allow-Credentials", "true"),
           ("access-control-expose-headers", "X-C"), ("X-Other", "1"), ("Vary", "Accept")]
 
 
@@ -208,10 +209,11 @@ def requests(scopes: Iterable[Scopes]) -> st.SearchStrategy[CorsRequest]:
 
 
 def answer(decision: Decision) -> tuple[object, ...]:
-    """What the diff compares: outcome, status and every Access-Control-* header (the order
-    of two different names means nothing to HTTP; the order of one name's values does)."""
-    found = access_headers(decision.headers)
-    return decision.outcome, decision.status, sorted(found, key=lambda p: p[0].lower())
+    """What the diff compares: outcome, status and every Access-Control-* header (names in
+    any letter case and the order of two different names mean nothing to HTTP; the order of
+    one name's values does)."""
+    found = [(name.lower(), value) for name, value in access_headers(decision.headers)]
+    return decision.outcome, decision.status, sorted(found, key=lambda p: p[0])
 
 
 def scope_of(request: CorsRequest, old: Policy, new: Policy) -> str:
