@@ -1,8 +1,8 @@
 """The ``iiscors`` command: parse options, call the library, pick an exit code.
 
-``validate`` is defined here; heavier commands (``explain``, ``serve``) live in their own modules
-and are imported only when run (:class:`LazyGroup`), so that validating a whole tree of
-web.config files starts fast and never imports the server.
+``validate`` is defined here; heavier commands (``explain``, ``diff``, ``fix``, ``serve``,
+``playground``) live in their own modules and are imported only when run (:class:`LazyGroup`),
+so that validating a whole tree of web.config files starts fast and never imports the server.
 
 Exit codes of ``validate``: 0 no errors; 1 errors, or warnings under ``--strict``; 2 usage or
 I/O problems (an unreadable file, a pattern or directory that matches nothing), and any crash
