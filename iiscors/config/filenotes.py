@@ -43,9 +43,10 @@ def file_notes(document: XmlDocument) -> list[Diagnostic]:
         found.append(make_at("W101", "No system.webServer/cors section and no "
                              "Access-Control-* custom header: nothing to check",
                              Location(document.name)))
-    # C2: a section holding only URL Rewrite's OPTIONS recipe is interpreted (no note)
+    # C2: a section holding only URL Rewrite's OPTIONS recipe is interpreted, and one with no
+    # rule at all does nothing: neither earns the note
     rewrite = next((section for section in _rewrite_sections(document.root)
-                    if not is_options_recipe(section)), None)
+                    if not (_empty(section) or is_options_recipe(section))), None)
     if rewrite is not None:
         line, column = document.locator.element(rewrite)
         found.append(make_at("N101", "URL Rewrite is not interpreted: iiscors passes every "
@@ -83,3 +84,10 @@ def _rewrite_sections(root: etree._Element) -> Iterator[etree._Element]:
     """``system.webServer/rewrite`` at the root and in each ``<location>``, in file order."""
     for web_server in _web_servers(root):
         yield from web_server.iterchildren(_REWRITE)
+
+
+def _empty(rewrite: etree._Element) -> bool:
+    """A ``<rewrite>`` whose ``<rules>`` hold no rule (what a migration of the OPTIONS recipe
+    leaves, ``iiscors fix``): URL Rewrite has nothing to do."""
+    tags = [child.tag for child in rewrite.iter() if isinstance(child.tag, str)]
+    return "rules" in tags and all(tag in (_REWRITE, "rules", "clear") for tag in tags)

@@ -366,17 +366,19 @@ def test_other_repairs_come_first(tmp_path: Path) -> None:
 
 def test_a_result_that_fails_its_checks_is_not_written(tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    """The one-day Max-Age earns W215 once it is a maxAge: allowed as carried over as written,
-    and refused (nothing written) when it is not."""
-    source = FILES[[path.name for path in FILES].index("04-max-age.config")]
+    """Credentials for a plain-http origin earn W203 once they are a <cors> rule (customHeaders
+    have no such check; the one-day Max-Age is W215 on both sides since C3's lint): allowed as
+    carried over as written, and refused (nothing written) when it is not."""
+    source = FILES[[path.name for path in FILES].index("03-credentials.config")]
     target = tmp_path / "web.config"
-    shutil.copyfile(source, target)
-    assert "warnings carried over with the values: W215" in fix(
+    original = source.read_bytes().replace(b"https://intranet", b"http://intranet")
+    target.write_bytes(original)
+    assert "warnings carried over with the values: W203" in fix(
         "--migrate-custom-headers", str(target)).output
     monkeypatch.setattr("iiscors.cli.fixes.migration.CARRIED", frozenset())
     result = fix("--migrate-custom-headers", "--write", str(target))
-    assert "not migrated customHeaders CORS: the migration would add W215" in result.output
-    assert target.read_bytes() == source.read_bytes()
+    assert "not migrated customHeaders CORS: the migration would add W203" in result.output
+    assert target.read_bytes() == original
 
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "cli.md"

@@ -80,13 +80,16 @@ def test_no_w101_when_the_cors_headers_are_in_a_refused_section() -> None:
     assert codes(config) == [("E301", 2)]
 
 
+SPA = b'<rule name="SPA"><match url=".*" /><action type="Rewrite" url="/" /></rule>'
+
+
 def test_n101_once_per_file_at_the_first_rewrite() -> None:
     config = (b"<configuration>\n"
               b'<system.webServer><cors enabled="true"><add origin="*" /></cors>'
               b"</system.webServer>\n"
-              b'<location path="a">\n<system.webServer>\n<rewrite><rules /></rewrite>\n'
-              b"</system.webServer>\n</location>\n"
-              b'<location path="b"><system.webServer><rewrite><rules /></rewrite>'
+              b'<location path="a">\n<system.webServer>\n<rewrite><rules>' + SPA + b"</rules>"
+              b"</rewrite>\n</system.webServer>\n</location>\n"
+              b'<location path="b"><system.webServer><rewrite><rules>' + SPA + b"</rules></rewrite>"
               b"</system.webServer></location>\n"
               b"</configuration>\n")
     found = check_config(config, name="web.config")
@@ -135,3 +138,11 @@ def test_n101_for_the_recipe_beside_another_rule() -> None:
     config = (f"<configuration><system.webServer>{CUSTOM}{other}</system.webServer>"
               "</configuration>")
     assert "N101" in [d.code for d in check_config(config.encode())]
+
+
+def test_no_n101_for_rules_left_empty() -> None:
+    # what `iiscors fix --migrate-custom-headers` leaves: URL Rewrite has nothing to do there
+    config = (b'<configuration><system.webServer><cors enabled="true"><add origin="*" /></cors>'
+              b"<rewrite><rules><!-- moved to <cors> --></rules></rewrite>"
+              b"</system.webServer></configuration>")
+    assert codes(config) == []

@@ -13,7 +13,7 @@ import pytest
 
 from iiscors.config.load import load_config
 from iiscors.policy.access import NO_CONFIGURATION, Change, compare_access
-from iiscors.policy.core import Decision, ScopePolicy
+from iiscors.policy.core import ScopePolicy, Verdict
 from iiscors.policy.witnesses import MALFORMED_LABEL, UNLISTED_LABEL
 
 Expected = tuple[tuple[str, ...], str, str, str, bool, tuple[str, ...], str, str]
@@ -360,14 +360,14 @@ def test_ten_thousand_unchanged_origins_cost_no_evaluation(
     old = load_config(web_config(f"{ON}{rules}{END}"), max_bytes=2**20).scopes
     new = load_config(web_config(f"{ON}{rules}{B}{END}"), max_bytes=2**20).scopes
     asked: list[str | None] = []
-    decide = ScopePolicy.decide
+    verdict = ScopePolicy.verdict
 
     def counting(self: ScopePolicy, method: str, origin: str | None, *args: str | None
-                 ) -> Decision:
+                 ) -> Verdict:
         asked.append(origin)
-        return decide(self, method, origin, *args)
+        return verdict(self, method, origin, *args)
 
-    monkeypatch.setattr(ScopePolicy, "decide", counting)
+    monkeypatch.setattr(ScopePolicy, "verdict", counting)
     changes = compare_access(old, new)
     assert [c.origin for c in changes] == ["https://b.example"]
     assert 0 < len(asked) < 50
