@@ -235,6 +235,20 @@ _CODES: tuple[CodeInfo, ...] = (
        '<cors enabled="true" failUnlistedOrigins="true"><add origin="https://other.example" />'),
     _w("W223", "The origin is not a valid serialized origin; it never matches a browser's Origin",
        "Write scheme://host[:port] with a valid host.", '<add origin="https://exa mple.com" />'),
+    # -- the configuration system beyond one file (contract E2; issue 13) --------------------
+    _e("E211", "Invalid overrideMode value (Allow, Deny or Inherit)",
+       "Write Allow, Deny or Inherit.", '<location path="api" overrideMode="Lock">'),
+    _e("E212", "overrideMode and allowOverride are both set on one <location>",
+       "Keep overrideMode (allowOverride is its older form).",
+       '<location path="api" overrideMode="Deny" allowOverride="false">'),
+    _e("E304", "This configuration section cannot be used at this path: it is locked at a "
+       "parent level", "Remove the section from the lower file, or unlock it where it is "
+       'locked (overrideMode="Allow").',
+       '<location path="api" overrideMode="Deny"> in web.config, <cors> in api/web.config'),
+    _e("E305", "Lock violation: an attribute, element or item locked at a parent level is "
+       "changed", "Leave the locked attribute, element or item alone, or remove the lock where "
+       "it is set (lockAttributes, lockElements, lockItem...).",
+       '<cors lockAttributes="enabled"> in web.config, <cors enabled="false"> below'),
 )
 
 CATALOGUE: dict[str, CodeInfo] = {info.code: info for info in _CODES}

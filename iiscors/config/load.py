@@ -23,6 +23,7 @@ from pathlib import Path
 from iiscors.config.diagnostics import ConfigError, Diagnostic, has_errors, sort_key
 from iiscors.config.lint import lint
 from iiscors.config.loader import DEFAULT_MAX_BYTES, Source, load_document
+from iiscors.config.locks import lock_violations
 from iiscors.config.rules import Broken, Level, no_cors_warning, read_levels
 from iiscors.config.scope import build_scopes, mark_unusable
 from iiscors.policy.core import CorsRequest, Decision, Policy
@@ -118,6 +119,9 @@ def analyse(files: Sequence[SourceFile], *, max_bytes: int = DEFAULT_MAX_BYTES,
         diagnostics.extend(reading.diagnostics)
         for path, errors in reading.broken.items():
             broken.setdefault(path, []).extend(errors)
+    for path, violation in lock_violations(levels):  # contract E2, across files
+        diagnostics.append(violation)
+        broken.setdefault(path, []).append(violation)
     if read and not any(level.cors is not None for level in levels):
         diagnostics.append(no_cors_warning(read[0]))  # about the whole site (contract E1)
     scopes, found = build_scopes(levels, broken)

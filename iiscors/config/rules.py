@@ -21,6 +21,15 @@ from lxml import etree
 
 from iiscors.config.diagnostics import Diagnostic, Related, make_at
 from iiscors.config.loader import XmlDocument
+from iiscors.config.lockspec import (
+    LOCATION_ATTRIBUTES,
+    LOCK_ATTRIBUTES,
+    OVERRIDE_MODES,
+    Locks,
+    Override,
+    override_of,
+    read_locks,
+)
 from iiscors.config.schema import AttributeSpec, ElementSpec, element_specs, schema_violations
 from iiscors.policy import headers
 from iiscors.policy.model import Location, OriginRule
@@ -36,6 +45,9 @@ _SENDABLE = re.compile(r"[\x20-\x7e\xa0-\xff]*")
 _BLANK = re.compile(r"\s*")
 #: XML's own white space (S, XML 1.0 section 2.3): the only text allowed between elements
 _XML_SPACE = re.compile(r"[ \t\r\n]*")
+#: Attributes of a section element that are about the configuration system, not settings a
+#: lower level sets (contract E2, E5)
+NOT_SETTINGS = frozenset({*LOCK_ATTRIBUTES, "configSource"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +58,8 @@ class Entry(Generic[T]):
     key: str
     value: T | None
     location: Location
+    #: where ``lockItem="true"`` is written on this ``<add>`` (contract E2), None when not
+    locked_at: Location | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +85,29 @@ class ModulesSection:
 
 
 @dataclass(frozen=True, slots=True)
+class SectionUse:
+    """What one section element of a level writes, as locks judge it (contract E2): the
+    attributes it sets and the child elements it uses, each located, and its own locks."""
+
+    #: ``cors``, ``httpProtocol``, ``customHeaders`` or ``modules``
+    name: str
+    location: Location
+    attributes: tuple[tuple[str, Location], ...]
+    children: tuple[tuple[str, Location], ...]
+    locks: Locks = field(default_factory=Locks)
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """What the ``<location>`` holding a section says about it (contract E2, E3)."""
+
+    override: Override | None = None
+    #: False for ``inheritInChildApplications="false"``
+    inherit_in_child_applications: bool = True
+    location: Location | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Level:
     """The sections one file defines for one path: its root, or one ``<location path>``.
 
@@ -88,6 +125,11 @@ class Level:
     custom_headers: CustomHeadersSection | None = None
     modules: ModulesSection | None = None
     location: Location | None = None
+    #: each section element written here, for the lock checks (contract E2)
+    uses: tuple[SectionUse, ...] = ()
+    #: what the ``<location>`` holding each section says, by section (``cors``,
+    #: ``httpProtocol``, ``modules``); empty for a file's own system.webServer
+    holders: tuple[tuple[str, Holder], ...] = ()
 
 
 #: The errors of one file (or site) by the configured path whose scope they make unusable
@@ -243,6 +285,14 @@ class _Walk:
                                       for name in element.attrib if name != "origin"),
         )
 
+    def entry(self, op: Literal["add", "remove", "clear"], key: str, value: T | None,
+              child: etree._Element, where: Location) -> Entry[T]:
+        """One collection directive, with its ``lockItem`` (contract E2)."""
+        locked = child.get("lockItem")
+        locked_at = (self.at(child, "lockItem") if op == "add" and locked is not None
+                     and parse_bool(locked) else None)
+        return Entry(op, key, value, where, locked_at)
+
     def cors(self, element: etree._Element) -> CorsSection:
         entries: list[Entry[OriginRule]] = []
         for op, value, child in self.entries(element, "origin"):
@@ -251,7 +301,7 @@ class _Walk:
                 where = rule.location  # already located: 10,000 rules, 10,000 lookups fewer
             else:
                 where = self.at(child, "origin") if op != "clear" else self.at(child)
-            entries.append(Entry(op, value, rule, where))
+            entries.append(self.entry(op, value, rule, child, where))
         fail_unlisted = optional_bool(element, "failUnlistedOrigins")
         return CorsSection(optional_bool(element, "enabled"), fail_unlisted,
                            tuple(entries), self.at(element),
@@ -263,15 +313,24 @@ class _Walk:
         for op, value, child in self.entries(element, "name"):
             pair = (value, child.get("value", "")) if op == "add" else None
             where = self.at(child, "name") if op != "clear" else self.at(child)
-            entries.append(Entry(op, value, pair, where))
+            entries.append(self.entry(op, value, pair, child, where))
         return CustomHeadersSection(tuple(entries), self.at(element))
 
     def modules(self, element: etree._Element) -> ModulesSection:
         entries: list[Entry[None]] = []
         for op, value, child in self.entries(element, "name"):
             where = self.at(child, "name") if op != "clear" else self.at(child)
-            entries.append(Entry(op, value, None, where))
+            entries.append(self.entry(op, value, None, child, where))
         return ModulesSection(tuple(entries), self.at(element))
+
+    def use(self, element: etree._Element) -> SectionUse:
+        """What a section element writes, for the lock checks (contract E2)."""
+        attributes = tuple((name, self.at(element, name)) for name in map(str, element.attrib)
+                           if name not in NOT_SETTINGS and not name.startswith(XDT))
+        children = tuple((child.tag, self.at(child)) for child in element
+                         if isinstance(child.tag, str))
+        return SectionUse(str(element.tag), self.at(element), attributes, children,
+                          read_locks(element, lambda name: self.at(element, name)))
 
 
 def written_name(element: etree._Element, name: str) -> str:
@@ -396,6 +455,8 @@ class _Place:
     display: str
     location: Location | None
     sections: dict[str, etree._Element] = field(default_factory=dict)
+    #: what the <location> holding each section says (contract E2, E3)
+    holders: dict[str, Holder] = field(default_factory=dict)
 
 
 def _collect_places(walk: _Walk, root: etree._Element,
@@ -405,7 +466,7 @@ def _collect_places(walk: _Walk, root: etree._Element,
     places: dict[tuple[str, ...], _Place] = {}
 
     def collect(web_server: etree._Element, path: tuple[str, ...], display: str,
-                where: Location | None) -> None:
+                where: Location | None, holder: Holder | None) -> None:
         place = places.setdefault(path, _Place(display, where))
         for child in web_server:
             if child.tag not in _SECTIONS:
@@ -419,20 +480,53 @@ def _collect_places(walk: _Walk, root: etree._Element,
                 walk.scope = prefix
                 continue
             place.sections[child.tag] = child
+            if holder is not None:
+                place.holders[str(child.tag)] = holder
 
     for child in root:
         if child.tag == "system.webServer":
-            collect(child, prefix, "", None)
+            collect(child, prefix, "", None, None)
         elif child.tag == "location":
             raw_path = child.get("path", "")
             segments = split_location_path(raw_path)
             if segments is None:
                 walk.report("E303", f"Invalid location path '{raw_path}'", walk.at(child, "path"))
                 continue
+            walk.scope = prefix + segments  # contract E6: a bad attribute breaks its path
+            holder = _location_holder(walk, child)
+            walk.scope = prefix
             for web_server in child.iterchildren("system.webServer"):
                 collect(web_server, prefix + segments, raw_path.strip().strip("/"),
-                        walk.at(child))
+                        walk.at(child), holder)
     return places
+
+
+def _location_holder(walk: _Walk, element: etree._Element) -> Holder:
+    """Check a ``<location>``'s own attributes and read what they say (contract E2, E3)."""
+    for name in map(str, element.attrib):
+        if name not in LOCATION_ATTRIBUTES and not name.startswith(XDT):
+            written = written_name(element, name)
+            walk.report("E201", f"Unrecognized attribute '{written}'", walk.at(element, written))
+    mode = element.get("overrideMode")
+    if mode is not None and mode.strip().lower() not in OVERRIDE_MODES:
+        walk.report("E211", f"Invalid overrideMode value '{mode}' (Allow, Deny or Inherit)",
+                    walk.at(element, "overrideMode"))
+        mode = None
+    flags: dict[str, bool | None] = {}
+    for name in ("allowOverride", "inheritInChildApplications"):
+        value = element.get(name)
+        flags[name] = None if value is None else parse_bool(value)
+        if value is not None and flags[name] is None:
+            walk.report("E206", f"Invalid boolean value '{value}' for attribute '{name}' "
+                        "(true or false)", walk.at(element, name))
+    if mode is not None and element.get("allowOverride") is not None:
+        walk.report("E212", "overrideMode and allowOverride cannot both be set on one "
+                    "<location>", walk.at(element, "allowOverride"))
+    written = (f'overrideMode="{mode}"' if mode is not None
+               else f'allowOverride="{element.get("allowOverride")}"')
+    where = walk.at(element, "overrideMode" if mode is not None else "allowOverride")
+    return Holder(override_of(mode, flags["allowOverride"], where, written),
+                  flags["inheritInChildApplications"] is not False, walk.at(element))
 
 
 def _report_misplaced_cors(walk: _Walk, root: etree._Element) -> None:
@@ -465,8 +559,12 @@ def _read_level(walk: _Walk, path: tuple[str, ...], place: _Place, depth: int, o
             custom = _section(walk, holders[0], specs["customHeaders"], walk.custom_headers)
     if "modules" in sections:
         modules = _section(walk, sections["modules"], specs["modules"], walk.modules)
+    elements = [sections[name] for name in _SECTIONS if name in sections]
+    if "httpProtocol" in sections:
+        elements += sections["httpProtocol"].findall("customHeaders")[:1]
     return Level(path, place.display, walk.document.name, depth, order, cors_section, custom,
-                 modules, place.location)
+                 modules, place.location, tuple(walk.use(element) for element in elements),
+                 tuple(place.holders.items()))
 
 
 SectionT = TypeVar("SectionT")

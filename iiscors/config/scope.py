@@ -91,14 +91,8 @@ def merge(path: tuple[str, ...], levels: Sequence[Level], diagnostics: list[Diag
             # applicationHost.config are invisible here, so a <remove> of one is normal.
             modules = apply_entries(modules, level.modules.entries, "name", diagnostics,
                                     warn_missing=False)
-            for entry in level.modules.entries:
-                # Contract D1: CorsModule is registered globally; only its presence matters.
-                if entry.op == "clear" or (entry.op == "remove" and
-                                           entry.key.casefold() == CORS_MODULE):
-                    cors_module = False
-                    removed_at = entry.location
-                elif entry.op == "add" and entry.key.casefold() == CORS_MODULE:
-                    cors_module = True
+            cors_module, removed_at = cors_module_state(level.modules.entries, cors_module,
+                                                        removed_at)
         if broken is not None:
             for diagnostic in diagnostics[found:]:
                 if diagnostic.is_error:
@@ -117,6 +111,19 @@ def merge(path: tuple[str, ...], levels: Sequence[Level], diagnostics: list[Diag
         fail_unlisted_location=fail_at,
         module_removed_location=None if cors_module else removed_at,
     )
+
+
+def cors_module_state(entries: Iterable[Entry[None]], present: bool,
+                      removed_at: Location | None) -> tuple[bool, Location | None]:
+    """Contract D1: whether CorsModule is still there after one level's ``<modules>``
+    directives (it is registered globally; only its presence matters), and where it was last
+    removed (a ``<remove>`` or a ``<clear/>``)."""
+    for entry in entries:
+        if entry.op == "clear" or (entry.op == "remove" and entry.key.casefold() == CORS_MODULE):
+            present, removed_at = False, entry.location
+        elif entry.op == "add" and entry.key.casefold() == CORS_MODULE:
+            present = True
+    return present, removed_at
 
 
 def covers(prefix: tuple[str, ...], path: tuple[str, ...]) -> bool:
