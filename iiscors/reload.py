@@ -42,10 +42,11 @@ from pathlib import Path
 from typing import Protocol
 
 from iiscors.config.diagnostics import ConfigError, Diagnostic
-from iiscors.config.load import Config, SourceFile, analyse
+from iiscors.config.files import Stamp, stamp
+from iiscors.config.load import Config, SourceFile, analyse, read_all
 from iiscors.config.loader import DEFAULT_MAX_BYTES, Source
 from iiscors.config.scope import keep_last_good
-from iiscors.config.site import Stamp, analyse_site, stamp
+from iiscors.config.site import analyse_site
 from iiscors.policy.core import Policy
 
 logger = logging.getLogger("iiscors")
@@ -99,9 +100,10 @@ class FileSource:
 
     def build(self) -> tuple[Config | None, list[Diagnostic], Snapshot]:
         snapshot = ((self.path, stamp(self.path)),)  # before reading: see SiteScan
-        config, diagnostics = analyse([SourceFile(self.path)], max_bytes=self.max_bytes,
-                                      all_or_nothing=self.all_or_nothing)
-        return config, diagnostics, snapshot
+        analysis = read_all([SourceFile(self.path)], max_bytes=self.max_bytes,
+                            all_or_nothing=self.all_or_nothing)
+        # Contract E5: its configSource files are watched too (stamped before being read).
+        return analysis.config, analysis.diagnostics, snapshot + analysis.watched
 
 
 class SiteSource:
@@ -201,7 +203,8 @@ class ReloadingPolicy:
             # and one made since it was read is caught by the racy rule.
             built: Config | None = config
             diagnostics = list(config.diagnostics)
-            snapshot = current(tuple((os.fspath(p), None) for p in config.paths)) \
+            snapshot = current(tuple((os.fspath(p), None)
+                                     for p in (*config.paths, *config.includes))) \
                 if self.source.watchable else ()
         else:
             built, diagnostics, snapshot = self.source.build()

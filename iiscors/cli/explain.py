@@ -153,8 +153,8 @@ def _load(config: str, max_bytes: int) -> Config:
             data = read_regular(config, max_bytes + 1)
         except OSError as exc:
             return _unusable(config, (unreadable(config, exc),))
-        loaded, diagnostics = analyse([SourceFile(data, (), config)], max_bytes=max_bytes,
-                                      all_or_nothing=False)
+        source = SourceFile(data, (), config, os.path.dirname(config) or os.curdir)
+        loaded, diagnostics = analyse([source], max_bytes=max_bytes, all_or_nothing=False)
     if loaded is None:
         return _unusable(config, diagnostics)
     return loaded

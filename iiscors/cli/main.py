@@ -110,8 +110,10 @@ def _check(target: Target, max_bytes: int) -> FileResult:
             data = read_regular(target.name, max_bytes + 1)
     except OSError as exc:
         return FileResult(target.name, (unreadable(target.name, exc),))
+    # A named file's configSource files are beside it (contract E5); standard input has none.
+    directory = None if target.kind == "stdin" else os.path.dirname(target.name) or os.curdir
     return FileResult(target.name, tuple(check_config(data, max_bytes=max_bytes,
-                                                      name=target.name)))
+                                                      name=target.name, directory=directory)))
 
 
 def _check_site(root: str, max_bytes: int) -> tuple[FileResult, ...]:

@@ -249,6 +249,15 @@ _CODES: tuple[CodeInfo, ...] = (
        "changed", "Leave the locked attribute, element or item alone, or remove the lock where "
        "it is set (lockAttributes, lockElements, lockItem...).",
        '<cors lockAttributes="enabled"> in web.config, <cors enabled="false"> below'),
+    _e("E306", "The configSource file cannot be used (its path leaves the including file's "
+       "directory or the site, it is missing, a directory or not a regular file, or its root "
+       "element is not the section's)",
+       "Put the file in the including web.config's directory or below it, name it with a "
+       "relative path, and make its root element the section's own (<cors>...</cors>).",
+       '<cors configSource="..\\shared\\cors.config" />'),
+    _e("E307", "A section using configSource holds other attributes or elements",
+       "Move everything into the configSource file; the including element carries "
+       "configSource alone.", '<cors configSource="cors.config" enabled="true" />'),
 )
 
 CATALOGUE: dict[str, CodeInfo] = {info.code: info for info in _CODES}

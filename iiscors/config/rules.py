@@ -20,6 +20,7 @@ from typing import Generic, Literal, NamedTuple, TypeVar
 from lxml import etree
 
 from iiscors.config.diagnostics import Diagnostic, Related, make_at
+from iiscors.config.include import CONFIG_SOURCE, ONLY_CONFIG_SOURCE, Includer
 from iiscors.config.loader import XmlDocument
 from iiscors.config.lockspec import (
     LOCATION_ATTRIBUTES,
@@ -157,10 +158,20 @@ class _Walk:
 
     def report(self, code: str, message: str, where: Location,
                related: tuple[Related, ...] = ()) -> None:
-        diagnostic = make_at(code, message, where, related)
+        self.report_found(make_at(code, message, where, related))
+
+    def report_found(self, diagnostic: Diagnostic) -> None:
+        """Record a diagnostic made elsewhere (a configSource file's reader), in this scope."""
         self.diagnostics.append(diagnostic)
         if diagnostic.is_error:
             self.broken.setdefault(self.scope, []).append(diagnostic)
+
+    def sub(self, document: XmlDocument) -> _Walk:
+        """A walk of another document (a configSource file, contract E5) that reports into
+        this one, in its current scope."""
+        walk = _Walk(document, self.scope)
+        walk.diagnostics, walk.broken = self.diagnostics, self.broken
+        return walk
 
     # -- the generic checks of contract A4/A5, driven by the XSD's element table -------------
 
@@ -417,8 +428,9 @@ class FileLevels(NamedTuple):
 
 
 def read_levels(document: XmlDocument, *, prefix: tuple[str, ...] = (),
-                depth: int = 0) -> FileLevels:
-    """Walk one parsed web.config into its levels (``prefix``: the file's directory segments).
+                depth: int = 0, includer: Includer | None = None) -> FileLevels:
+    """Walk one parsed web.config into its levels (``prefix``: the file's directory segments;
+    ``includer`` reads the files its configSource attributes name, contract E5).
 
     An error in the file's structure (its root element, a location path) makes the file's own
     scope unusable; an error inside a section only the scope of the place that holds it (the
@@ -436,7 +448,7 @@ def read_levels(document: XmlDocument, *, prefix: tuple[str, ...] = (),
     levels = []
     for order, (path, place) in enumerate(places.items()):
         walk.scope = path
-        levels.append(_read_level(walk, path, place, depth, order, specs))
+        levels.append(_read_level(walk, path, place, depth, order, specs, includer))
     walk.scope = prefix
     return FileLevels(levels, walk.diagnostics, walk.broken)
 
@@ -542,29 +554,80 @@ def _report_misplaced_cors(walk: _Walk, root: etree._Element) -> None:
 
 
 def _read_level(walk: _Walk, path: tuple[str, ...], place: _Place, depth: int, order: int,
-                specs: Mapping[str, ElementSpec]) -> Level:
+                specs: Mapping[str, ElementSpec], includer: Includer | None) -> Level:
     """Check and read the sections of one place into its :class:`Level`."""
-    sections = place.sections
+    sections = _resolved(walk, place.sections, includer)
     cors_section: CorsSection | None = None
     custom: CustomHeadersSection | None = None
     modules: ModulesSection | None = None
     if "cors" in sections:
-        cors_section = _section(walk, sections["cors"], specs["cors"], walk.cors)
+        reader, element = sections["cors"]
+        cors_section = _section(reader, element, specs["cors"], reader.cors)
+    uses = [reader.use(element) for reader, element in sections.values()]
     if "httpProtocol" in sections:
-        holders = sections["httpProtocol"].findall("customHeaders")
+        reader, element = sections["httpProtocol"]
+        holders = element.findall("customHeaders")
         for extra in holders[1:]:
-            walk.report("E209", "Element 'customHeaders' may appear only once here",
-                        walk.at(extra))
+            reader.report("E209", "Element 'customHeaders' may appear only once here",
+                          reader.at(extra))
         if holders:
-            custom = _section(walk, holders[0], specs["customHeaders"], walk.custom_headers)
+            custom = _section(reader, holders[0], specs["customHeaders"], reader.custom_headers)
+            uses.append(reader.use(holders[0]))
     if "modules" in sections:
-        modules = _section(walk, sections["modules"], specs["modules"], walk.modules)
-    elements = [sections[name] for name in _SECTIONS if name in sections]
-    if "httpProtocol" in sections:
-        elements += sections["httpProtocol"].findall("customHeaders")[:1]
+        reader, element = sections["modules"]
+        modules = _section(reader, element, specs["modules"], reader.modules)
     return Level(path, place.display, walk.document.name, depth, order, cors_section, custom,
-                 modules, place.location, tuple(walk.use(element) for element in elements),
-                 tuple(place.holders.items()))
+                 modules, place.location, tuple(uses), tuple(place.holders.items()))
+
+
+def _resolved(walk: _Walk, sections: Mapping[str, etree._Element], includer: Includer | None
+              ) -> dict[str, tuple[_Walk, etree._Element]]:
+    """Each section element to read, and the walk that locates it: the element itself, or the
+    root of the file its configSource names (contract E5; a section whose file is refused is
+    left out, its errors reported)."""
+    resolved: dict[str, tuple[_Walk, etree._Element]] = {}
+    for name in _SECTIONS:
+        element = sections.get(name)
+        if element is None:
+            continue
+        value = element.get(CONFIG_SOURCE)
+        if value is None:
+            resolved[name] = (walk, element)
+            continue
+        included = _include(walk, element, value, includer)
+        if included is not None:
+            resolved[name] = included
+    return resolved
+
+
+def _include(walk: _Walk, element: etree._Element, value: str, includer: Includer | None
+             ) -> tuple[_Walk, etree._Element] | None:
+    """The section read from ``configSource=value``, or None (its errors reported)."""
+    others = [str(n) for n in element.attrib if n != CONFIG_SOURCE and not str(n).startswith(XDT)]
+    text = element.text is not None and not _XML_SPACE.fullmatch(element.text)
+    if others or text or any(isinstance(child.tag, str) for child in element):
+        walk.report("E307", ONLY_CONFIG_SOURCE, walk.at(element))
+    where = walk.at(element, CONFIG_SOURCE)
+    if includer is None:
+        walk.report("E306", f'configSource="{value}": a configuration read from memory has no '
+                    "directory to read it from", where)
+        return None
+    document, found = includer.load(value, where)
+    for diagnostic in found:  # located in the included file, scoped as the section (E6)
+        walk.report_found(diagnostic)
+    if document is None:
+        return None
+    reader = walk.sub(document)
+    root = document.root
+    if root.tag != element.tag:
+        reader.report("E306", f"The root element of this configSource file is <{tag(root)}>, "
+                      f"not <{tag(element)}>", reader.at(root))
+        return None
+    if CONFIG_SOURCE in root.attrib:
+        reader.report("E306", "A configSource file cannot use configSource itself",
+                      reader.at(root, CONFIG_SOURCE))
+        return None
+    return reader, root
 
 
 SectionT = TypeVar("SectionT")
