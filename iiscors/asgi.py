@@ -22,7 +22,7 @@ CORS module does not apply to WebSocket upgrades, and browsers do not send prefl
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from typing import Any
 
 from iiscors.config.load import Config
@@ -83,17 +83,19 @@ class CorsMiddleware(ReloadingPolicy):
     :param strict: answer 500 while an edit leaves the configuration unusable (contract A8).
     :param all_or_nothing: refuse to start on any error, instead of answering 500 under each
         unusable scope only (contract E6, as the WSGI middleware).
+    :param applications: the site's child application paths (contract E3).
     :raises ConfigError: the root level is unusable (or, all or nothing, anything is).
     """
 
     def __init__(self, app: ASGIApplication, config: Source | Config, *,
                  max_bytes: int = DEFAULT_MAX_BYTES, exempt_same_origin: bool = False,
                  reload: bool = True, reload_interval: float = DEFAULT_RELOAD_INTERVAL,
-                 strict: bool = False, all_or_nothing: bool = False) -> None:
+                 strict: bool = False, all_or_nothing: bool = False,
+                 applications: Iterable[str] = ()) -> None:
         self.app = app
         self._init_policy(config, max_bytes=max_bytes, exempt_same_origin=exempt_same_origin,
                           reload=reload, reload_interval=reload_interval, strict=strict,
-                          all_or_nothing=all_or_nothing)
+                          all_or_nothing=all_or_nothing, applications=applications)
         self._warned_duplicate = False
 
     def decide(self, scope: Scope) -> Decision:

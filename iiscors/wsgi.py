@@ -88,20 +88,26 @@ class CorsMiddleware(ReloadingPolicy):
         scoped as on IIS (contract E6): when the root level is usable, the middleware starts,
         logs every error once, and answers 500 (no CORS header, the app not called) to the
         requests under each unusable ``<location>`` or sub-directory.
+    :param applications: the site's child application paths, such as ``["/api"]``: a
+        ``<location inheritInChildApplications="false">`` does not apply inside them (contract
+        E3; without any, the attribute changes nothing, as for every ``dotnet publish``
+        web.config).
     :raises ConfigError: the root level is unusable (or, all or nothing, anything is);
         every diagnostic attached.
+    :raises ValueError: an application path IIS would refuse.
     """
 
     def __init__(self, app: WSGIApplication, config: Source | Config, *,
                  max_bytes: int = DEFAULT_MAX_BYTES, exempt_same_origin: bool = False,
                  reload: bool = True, reload_interval: float = DEFAULT_RELOAD_INTERVAL,
-                 strict: bool = False, all_or_nothing: bool = False) -> None:
+                 strict: bool = False, all_or_nothing: bool = False,
+                 applications: Iterable[str] = ()) -> None:
         self.app = app
         #: ``config`` and ``policy`` are replaced, never modified, by a reload; a request reads
         #: ``policy`` once, so the swap is atomic for every request (contract A8)
         self._init_policy(config, max_bytes=max_bytes, exempt_same_origin=exempt_same_origin,
                           reload=reload, reload_interval=reload_interval, strict=strict,
-                          all_or_nothing=all_or_nothing)
+                          all_or_nothing=all_or_nothing, applications=applications)
         self._warned_duplicate = False
 
     def decide(self, environ: WSGIEnvironment) -> Decision:

@@ -25,11 +25,13 @@ import click
 from iiscors.cli.escape import json_document, line
 from iiscors.cli.files import read_regular, unreadable
 from iiscors.cli.guard import EXIT_PROBLEMS, EXIT_USAGE, GuardedCommand
+from iiscors.cli.options import application_option
 from iiscors.cli.report import diagnostic_json
 from iiscors.config.diagnostics import Diagnostic
 from iiscors.config.load import Config, SourceFile, analyse
 from iiscors.config.loader import DEFAULT_MAX_BYTES
-from iiscors.config.scope import levels_for
+from iiscors.config.rules import Applications, application_paths
+from iiscors.config.scope import applied
 from iiscors.config.site import analyse_site
 from iiscors.policy.core import CorsRequest, Outcome
 from iiscors.policy.explanation import decision_json, render_text
@@ -57,10 +59,11 @@ from iiscors.policy.model import Location
               help="Exit 1 unless the outcome is this one (a CI assertion).")
 @click.option("--max-bytes", type=click.IntRange(min=1), default=DEFAULT_MAX_BYTES,
               show_default=True, help="Size limit for the file.")
+@application_option
 def explain(config: str, origin: str, method: str | None, request_method: str | None,
             request_headers: str | None, path: str, exempt_same_origin: bool,
             host: str | None, scheme: str, format_name: str, expect: str | None,
-            max_bytes: int) -> None:
+            max_bytes: int, applications: tuple[str, ...]) -> None:
     """Show what the middleware does with one request to CONFIG, and why.
 
     CONFIG is a web.config, or a site's directory: its web.config and every sub-directory's,
@@ -69,7 +72,7 @@ def explain(config: str, origin: str, method: str | None, request_method: str | 
     Exit 0 when rendered (and the outcome is --expect's), 1 when the outcome differs from
     --expect, 2 on usage problems or a configuration that cannot be loaded.
     """
-    loaded = _load(config, max_bytes)
+    loaded = _load(config, max_bytes, application_paths(applications))
     if method is None:
         method = "OPTIONS" if request_method else "GET"
     request = CorsRequest(method=method, origin=origin, request_method=request_method,
@@ -112,7 +115,7 @@ def contributing(config: Config, scope: str) -> list[Contribution]:
     directory, and each ``<location>`` covering it."""
     path = tuple(segment for segment in scope.split("/") if segment)
     found: list[Contribution] = []
-    for level in levels_for(path, config.levels):
+    for level in applied(path, config.levels, config.applications):
         place = level.display_path if level.location is not None else None
         for name, section in (("cors", level.cors), ("customHeaders", level.custom_headers),
                               ("modules", level.modules)):
@@ -141,12 +144,12 @@ def level_text(name: str, place: str | None, where: Location) -> str:
     return f"<{name}>{inside} at {where}"
 
 
-def _load(config: str, max_bytes: int) -> Config:
+def _load(config: str, max_bytes: int, applications: Applications = ()) -> Config:
     """The configuration as the middleware loads it (contract E1; its unusable scopes marked,
     E6), or its diagnostics on standard error and exit 2 when its root level is unusable."""
     if os.path.isdir(config):
-        loaded, diagnostics = analyse_site(config, max_bytes=max_bytes,
-                                           all_or_nothing=False)[:2]
+        loaded, diagnostics = analyse_site(config, max_bytes=max_bytes, all_or_nothing=False,
+                                           applications=applications)[:2]
     else:
         try:
             # One byte past the limit, never more: the loader then reports E101 (contract A2).
@@ -154,7 +157,8 @@ def _load(config: str, max_bytes: int) -> Config:
         except OSError as exc:
             return _unusable(config, (unreadable(config, exc),))
         source = SourceFile(data, (), config, os.path.dirname(config) or os.curdir)
-        loaded, diagnostics = analyse([source], max_bytes=max_bytes, all_or_nothing=False)
+        loaded, diagnostics = analyse([source], max_bytes=max_bytes, all_or_nothing=False,
+                                      applications=applications)
     if loaded is None:
         return _unusable(config, diagnostics)
     return loaded

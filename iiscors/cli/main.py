@@ -34,11 +34,13 @@ from iiscors.cli.guard import (
     EscapedErrors,
     GuardedCommand,
 )
+from iiscors.cli.options import application_option
 from iiscors.cli.output import Destination
 from iiscors.cli.report import REPORTERS, FileResult, Report, resolve_format, use_colour
 from iiscors.config.diagnostics import CATALOGUE, Diagnostic, Severity, make
 from iiscors.config.load import check_config
 from iiscors.config.loader import DEFAULT_MAX_BYTES
+from iiscors.config.rules import application_paths
 
 
 class LazyGroup(EscapedErrors, click.Group):
@@ -92,7 +94,7 @@ def _ignored_codes(ctx: click.Context, param: click.Parameter,
     return frozenset(codes)
 
 
-def _check(target: Target, max_bytes: int) -> FileResult:
+def _check(target: Target, max_bytes: int, applications: tuple[str, ...] = ()) -> FileResult:
     """Run the library on one target."""
     if target.kind == "missing":
         return FileResult(target.name, (make(
@@ -112,17 +114,20 @@ def _check(target: Target, max_bytes: int) -> FileResult:
         return FileResult(target.name, (unreadable(target.name, exc),))
     # A named file's configSource files are beside it (contract E5); standard input has none.
     directory = None if target.kind == "stdin" else os.path.dirname(target.name) or os.curdir
-    return FileResult(target.name, tuple(check_config(data, max_bytes=max_bytes,
-                                                      name=target.name, directory=directory)))
+    return FileResult(target.name, tuple(check_config(
+        data, max_bytes=max_bytes, name=target.name, directory=directory,
+        applications=application_paths(applications))))
 
 
-def _check_site(root: str, max_bytes: int) -> tuple[FileResult, ...]:
+def _check_site(root: str, max_bytes: int, applications: tuple[str, ...] = ()
+                ) -> tuple[FileResult, ...]:
     """Judge a site as the runtime loads it (contract E1): one result per web.config of the
     site, root first, each holding the diagnostics located in it; a diagnostic about another
     file (the site root itself, an external file) gets a result of its own."""
     from iiscors.config.site import analyse_site
 
-    analysis = analyse_site(root, max_bytes=max_bytes)
+    analysis = analyse_site(root, max_bytes=max_bytes,
+                            applications=application_paths(applications))
     by_file: dict[str, list[Diagnostic]] = {
         os.fspath(file.source): [] for file in analysis.scan.files
         if not isinstance(file.source, bytes)}
@@ -159,12 +164,13 @@ def exit_code(report: Report) -> int:
 @click.option("--skip-unrelated", is_flag=True,
               help="Skip named *.config files whose root is not <configuration> "
                    "(packages.config...), as a directory search does; for pre-commit.")
+@application_option
 @click.option("--each-file", is_flag=True,
               help="Judge every web.config found in a directory on its own, instead of as "
                    "part of its site (a file then never sees its parent directories' files).")
 def validate(paths: tuple[str, ...], format_name: str, strict: bool, ignore: frozenset[str],
              max_bytes: int, colour: str, output: str | None, skip_unrelated: bool,
-             each_file: bool) -> None:
+             applications: tuple[str, ...], each_file: bool) -> None:
     """Check web.config files: PATH is a file, a directory, a glob, or - for standard input.
 
     A directory is searched for sites: each top-most web.config starts one, judged with every
@@ -178,8 +184,8 @@ def validate(paths: tuple[str, ...], format_name: str, strict: bool, ignore: fro
     except OSError as exc:
         raise _unwritable(output, exc) from exc
     with destination:
-        report = Report(_check_all(paths, max_bytes, ignore, skip_unrelated, each_file),
-                        strict=strict)
+        report = Report(_check_all(paths, max_bytes, ignore, skip_unrelated, each_file,
+                                   applications), strict=strict)
         rendered = io.StringIO()
         coloured = (use_colour(colour, sys.stdout, os.environ) if destination.path is None
                     else colour == "always")
@@ -192,11 +198,12 @@ def validate(paths: tuple[str, ...], format_name: str, strict: bool, ignore: fro
 
 
 def _check_all(paths: tuple[str, ...], max_bytes: int, ignore: frozenset[str],
-               skip_unrelated: bool, each_file: bool) -> tuple[FileResult, ...]:
+               skip_unrelated: bool, each_file: bool, applications: tuple[str, ...] = ()
+               ) -> tuple[FileResult, ...]:
     results = []
     for target in expand(paths, skip_unrelated=skip_unrelated, sites=not each_file):
-        found = (_check_site(target.name, max_bytes) if target.kind == "site"
-                 else (_check(target, max_bytes),))
+        found = (_check_site(target.name, max_bytes, applications) if target.kind == "site"
+                 else (_check(target, max_bytes, applications),))
         for result in found:
             if ignore:
                 result = FileResult(result.name, _without(result.diagnostics, ignore))

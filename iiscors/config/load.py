@@ -27,7 +27,7 @@ from iiscors.config.include import Includer
 from iiscors.config.lint import lint
 from iiscors.config.loader import DEFAULT_MAX_BYTES, Source, load_document
 from iiscors.config.locks import lock_violations
-from iiscors.config.rules import Broken, Level, no_cors_warning, read_levels
+from iiscors.config.rules import Applications, Broken, Level, no_cors_warning, read_levels
 from iiscors.config.scope import build_scopes, mark_unusable
 from iiscors.policy.core import CorsRequest, Decision, Policy
 from iiscors.policy.model import EffectiveSection
@@ -53,6 +53,8 @@ class Config:
     broken: Mapping[tuple[str, ...], tuple[Diagnostic, ...]] = field(default_factory=dict)
     #: the configSource files read (contract E5), watched by hot reload as well
     includes: tuple[Path, ...] = field(default=())
+    #: the child application paths it was built with (contract E3)
+    applications: Applications = field(default=())
 
     @property
     def errors(self) -> tuple[Diagnostic, ...]:
@@ -110,17 +112,18 @@ class Analysis(NamedTuple):
 
 def analyse(files: Sequence[SourceFile], *, max_bytes: int = DEFAULT_MAX_BYTES,
             all_or_nothing: bool = True, broken: Broken | None = None,
-            root: str | None = None) -> tuple[Config | None, list[Diagnostic]]:
+            root: str | None = None, applications: Applications = ()) -> tuple[
+        Config | None, list[Diagnostic]]:
     """Read, check and merge ``files`` (a site root's web.config first); never raises.
     :func:`read_all` says what the parameters mean."""
     analysis = read_all(files, max_bytes=max_bytes, all_or_nothing=all_or_nothing,
-                        broken=broken, root=root)
+                        broken=broken, root=root, applications=applications)
     return analysis.config, analysis.diagnostics
 
 
 def read_all(files: Sequence[SourceFile], *, max_bytes: int = DEFAULT_MAX_BYTES,
              all_or_nothing: bool = True, broken: Broken | None = None,
-             root: str | None = None) -> Analysis:
+             root: str | None = None, applications: Applications = ()) -> Analysis:
     """Read, check and merge ``files`` (a site root's web.config first); never raises.
 
     :param all_or_nothing: no :class:`Config` when there is any error (contract A8); else one
@@ -128,6 +131,8 @@ def read_all(files: Sequence[SourceFile], *, max_bytes: int = DEFAULT_MAX_BYTES,
     :param broken: errors already found (a site walk's), by the path whose scope they break.
     :param root: the site root: a configSource file must really be inside it (contract E5;
         by default, inside the including file's directory).
+    :param applications: the site's child application paths (:func:`iiscors.config.rules.
+        application_paths`), where ``inheritInChildApplications="false"`` stops (contract E3).
     """
     reading = _Reading(max_bytes, root, broken or {})
     for file in files:
@@ -138,7 +143,7 @@ def read_all(files: Sequence[SourceFile], *, max_bytes: int = DEFAULT_MAX_BYTES,
         broken.setdefault(path, []).append(violation)
     if reading.configurations and not any(level.cors is not None for level in levels):
         diagnostics.append(no_cors_warning(reading.configurations[0]))  # the whole site (E1)
-    scopes, found = build_scopes(levels, broken)
+    scopes, found = build_scopes(levels, broken, applications)
     diagnostics.extend(found)
     if not has_errors(diagnostics):
         diagnostics.extend(lint(levels, scopes))
@@ -150,7 +155,7 @@ def read_all(files: Sequence[SourceFile], *, max_bytes: int = DEFAULT_MAX_BYTES,
     paths = tuple(Path(os.fspath(f.source)) for f in files if not isinstance(f.source, bytes))
     config = Config(tuple(reading.names), tuple(levels), mark_unusable(scopes, scoped),
                     tuple(diagnostics), paths, scoped,
-                    tuple(dict.fromkeys(Path(path) for path, _ in watched)))
+                    tuple(dict.fromkeys(Path(path) for path, _ in watched)), applications)
     return Analysis(config, diagnostics, watched)
 
 
@@ -201,22 +206,28 @@ def _root_usable(diagnostics: Sequence[Diagnostic],
 
 
 def check_config(source: Source, *, max_bytes: int = DEFAULT_MAX_BYTES,
-                 name: str | None = None, directory: str | None = None) -> list[Diagnostic]:
+                 name: str | None = None, directory: str | None = None,
+                 applications: Applications = ()) -> list[Diagnostic]:
     """Every diagnostic for one web.config (path or bytes); never raises for a bad file.
-    ``directory``: where the configSource files of bytes read from disk are (contract E5)."""
-    return analyse([SourceFile(source, (), name, directory)], max_bytes=max_bytes)[1]
+    ``directory``: where the configSource files of bytes read from disk are (contract E5);
+    ``applications``: child application paths (contract E3)."""
+    return analyse([SourceFile(source, (), name, directory)], max_bytes=max_bytes,
+                   applications=applications)[1]
 
 
 def load_config(source: Source | Config, *, max_bytes: int = DEFAULT_MAX_BYTES,
-                name: str | None = None) -> Config:
-    """Load one web.config (path or bytes) into a :class:`Config`, or raise ConfigError."""
+                name: str | None = None, applications: Applications = ()) -> Config:
+    """Load one web.config (path or bytes) into a :class:`Config`, or raise ConfigError.
+    ``applications``: child application paths (contract E3)."""
     if isinstance(source, Config):
         return source
-    return load_files([SourceFile(source, (), name)], max_bytes=max_bytes)
+    return load_files([SourceFile(source, (), name)], max_bytes=max_bytes,
+                      applications=applications)
 
 
-def load_files(files: Iterable[SourceFile], *, max_bytes: int = DEFAULT_MAX_BYTES) -> Config:
-    config, diagnostics = analyse(list(files), max_bytes=max_bytes)
+def load_files(files: Iterable[SourceFile], *, max_bytes: int = DEFAULT_MAX_BYTES,
+               applications: Applications = ()) -> Config:
+    config, diagnostics = analyse(list(files), max_bytes=max_bytes, applications=applications)
     if config is None:
         raise ConfigError(diagnostics)
     return config

@@ -13,7 +13,7 @@ every problem (contract A7).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Generic, Literal, NamedTuple, TypeVar
 
@@ -407,6 +407,28 @@ def split_location_path(path: str) -> tuple[str, ...] | None:
     if any(s in ("", ".", "..") or "\\" in s for s in segments):
         return None
     return tuple(fold_segment(s) for s in segments)
+
+
+#: Application paths as the user names them (contract E3), folded like location paths.
+Applications = tuple[tuple[str, ...], ...]
+
+
+def application_paths(values: Iterable[str]) -> Applications:
+    """Contract E3: the application paths a user names (``/api``, ``legacy/app``), as folded
+    segments relative to the site root, without duplicates; ``/`` (the site's own root
+    application) adds nothing.
+
+    :raises ValueError: a path IIS would refuse (``..``, ``.``, a backslash).
+    """
+    found: dict[tuple[str, ...], None] = {}
+    for value in values:
+        segments = split_location_path(value)
+        if segments is None:
+            raise ValueError(f"{value!r} is not an application path: write plain segments "
+                             "such as /api or /legacy/app")
+        if segments:
+            found[segments] = None
+    return tuple(found)
 
 
 def fold_segment(segment: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -97,8 +97,8 @@ def _source(config: str | None, root: str | None) -> tuple[str, str]:
 def build(config: str | None, root: str | None, app: str | None, proxy: str | None, *,
           max_bytes: int = DEFAULT_MAX_BYTES, reload: bool = True,
           reload_interval: float = DEFAULT_RELOAD_INTERVAL, strict: bool = False,
-          exempt_same_origin: bool = False, all_or_nothing: bool = False
-          ) -> tuple[CorsMiddleware, str]:
+          exempt_same_origin: bool = False, all_or_nothing: bool = False,
+          applications: Sequence[str] = ()) -> tuple[CorsMiddleware, str]:
     """The WSGI application ``iiscors serve`` runs, and a one-line description of it.
 
     :raises click.UsageError: the options do not make sense together.
@@ -127,15 +127,15 @@ def build(config: str | None, root: str | None, app: str | None, proxy: str | No
     middleware = CorsMiddleware(inner, source, max_bytes=max_bytes, reload=reload,
                                 reload_interval=reload_interval, strict=strict,
                                 exempt_same_origin=exempt_same_origin,
-                                all_or_nothing=all_or_nothing)
+                                all_or_nothing=all_or_nothing, applications=applications)
     return middleware, f"{what}, CORS from {where}"
 
 
 def build_asgi(config: str | None, root: str | None, app: ASGIApplication, spec: str, *,
                max_bytes: int = DEFAULT_MAX_BYTES, reload: bool = True,
                reload_interval: float = DEFAULT_RELOAD_INTERVAL, strict: bool = False,
-               exempt_same_origin: bool = False, all_or_nothing: bool = False
-               ) -> tuple[AsgiCorsMiddleware, str]:
+               exempt_same_origin: bool = False, all_or_nothing: bool = False,
+               applications: Sequence[str] = ()) -> tuple[AsgiCorsMiddleware, str]:
     """An ASGI application behind :class:`iiscors.asgi.CorsMiddleware`, and its description.
 
     :raises click.UsageError: CONFIG and --root both given.
@@ -145,7 +145,7 @@ def build_asgi(config: str | None, root: str | None, app: ASGIApplication, spec:
     middleware = AsgiCorsMiddleware(app, source, max_bytes=max_bytes, reload=reload,
                                     reload_interval=reload_interval, strict=strict,
                                     exempt_same_origin=exempt_same_origin,
-                                    all_or_nothing=all_or_nothing)
+                                    all_or_nothing=all_or_nothing, applications=applications)
     return middleware, f"ASGI app {spec}, CORS from {where}"
 
 

@@ -28,6 +28,7 @@ import click
 
 from iiscors.config.diagnostics import ConfigError
 from iiscors.config.loader import DEFAULT_MAX_BYTES
+from iiscors.config.rules import application_paths
 from iiscors.reload import DEFAULT_RELOAD_INTERVAL, ReloadingPolicy
 from iiscors.serving.accesslog import AccessLog, LogFormat, open_access_log
 from iiscors.serving.app import DEMO_DIR, build, build_asgi, import_target, is_asgi_target
@@ -198,6 +199,9 @@ def _stopping(in_flight: int | None, timeout: float) -> None:
               show_default=True, help="Seconds between two checks of the files.")
 @click.option("--strict", is_flag=True, help="Answer 500 while an edited web.config is "
               "unusable (IIS's 500.19), instead of keeping the last good one.")
+@click.option("--application", "applications", multiple=True, metavar="PATH",
+              help="A child application of the site, as a URL path (repeatable): "
+              "<location inheritInChildApplications=\"false\"> stops there.")
 @click.option("--all-or-nothing", is_flag=True,
               help="Refuse to start when any web.config has an error, instead of answering "
               "500 under the broken <location> or sub-directory only, as IIS does.")
@@ -211,8 +215,9 @@ def _stopping(in_flight: int | None, timeout: float) -> None:
 def serve(ctx: click.Context, config: str | None, root: str | None, app: str | None,
           proxy: str | None, host: str, port: int, threads: int | None, graceful_timeout: float,
           dev: bool, access_log: str | None, no_access_log: bool, access_log_format: str,
-          reload: bool, reload_interval: float, strict: bool, all_or_nothing: bool,
-          exempt_same_origin: bool, max_bytes: int, playground: bool) -> None:
+          reload: bool, reload_interval: float, strict: bool, applications: tuple[str, ...],
+          all_or_nothing: bool, exempt_same_origin: bool, max_bytes: int,
+          playground: bool) -> None:
     """Serve with IIS CORS behaviour (on waitress; --dev: Werkzeug's development server).
 
     \b
@@ -238,7 +243,11 @@ def serve(ctx: click.Context, config: str | None, root: str | None, app: str | N
     log = None if no_access_log else _open_log(access_log, access_log_format)
     settings = {"max_bytes": max_bytes, "reload": reload, "reload_interval": reload_interval,
                 "strict": strict, "exempt_same_origin": exempt_same_origin,
-                "all_or_nothing": all_or_nothing}
+                "all_or_nothing": all_or_nothing, "applications": applications}
+    try:
+        application_paths(applications)  # contract E3: a path IIS would refuse is a usage error
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--application") from None
     try:
         prepared = _prepare(config, root, app, proxy, log, dev, threads, settings)
     except ConfigError as exc:
