@@ -27,6 +27,7 @@ from typing import Any
 
 from iiscors.config.load import Config
 from iiscors.config.loader import DEFAULT_MAX_BYTES, Source
+from iiscors.config.server import ApplicationHost
 from iiscors.policy.core import UNUSABLE_STATUS, Decision, Headers, preflight_headers
 from iiscors.policy.merge import BYTES_WORDS, MERGE_INITIALS_BYTES, merge_into, warn_app_cors
 from iiscors.policy.plan import BODIES, own_origin, plan_request
@@ -75,7 +76,8 @@ class CorsMiddleware(ReloadingPolicy):
     """Wrap an ASGI application with the CORS policy of a web.config.
 
     :param app: the ASGI application to protect.
-    :param config: a path to a web.config, a site root directory, bytes, or a Config.
+    :param config: a path to a web.config, a site root directory, bytes, a Config, or an
+        ApplicationHost (contract E4).
     :param max_bytes: the size limit for each file (default 250 KiB, IIS's default).
     :param exempt_same_origin: contract B13's opt-in exemption.
     :param reload: notice edits of the files and swap the policy atomically (default on).
@@ -87,7 +89,7 @@ class CorsMiddleware(ReloadingPolicy):
     :raises ConfigError: the root level is unusable (or, all or nothing, anything is).
     """
 
-    def __init__(self, app: ASGIApplication, config: Source | Config, *,
+    def __init__(self, app: ASGIApplication, config: Source | Config | ApplicationHost, *,
                  max_bytes: int = DEFAULT_MAX_BYTES, exempt_same_origin: bool = False,
                  reload: bool = True, reload_interval: float = DEFAULT_RELOAD_INTERVAL,
                  strict: bool = False, all_or_nothing: bool = False,

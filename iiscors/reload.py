@@ -47,6 +47,7 @@ from iiscors.config.load import Config, SourceFile, analyse, read_all
 from iiscors.config.loader import DEFAULT_MAX_BYTES, Source
 from iiscors.config.rules import Applications, application_paths
 from iiscors.config.scope import keep_last_good
+from iiscors.config.server import ApplicationHost, analyse_server
 from iiscors.config.site import analyse_site
 from iiscors.policy.core import Policy
 
@@ -131,12 +132,35 @@ class SiteSource:
         return analysis.config, analysis.diagnostics, analysis.scan.stamps
 
 
-def open_source(config: Source | Config, *, max_bytes: int = DEFAULT_MAX_BYTES,
-                all_or_nothing: bool = False, applications: Applications = ()) -> ConfigSource:
+class ServerSource:
+    """A site of an applicationHost.config, with its web.config files
+    (:mod:`iiscors.config.server`, contract E4): the apphost is watched with them."""
+
+    watchable = True
+
+    def __init__(self, server: ApplicationHost, *, max_bytes: int = DEFAULT_MAX_BYTES,
+                 all_or_nothing: bool = False, applications: Applications = ()) -> None:
+        self.server = server
+        self.max_bytes = max_bytes
+        self.all_or_nothing = all_or_nothing
+        self.applications = applications
+        self.description = server.description
+
+    def build(self) -> tuple[Config | None, list[Diagnostic], Snapshot]:
+        analysis = analyse_server(self.server, max_bytes=self.max_bytes,
+                                  all_or_nothing=self.all_or_nothing,
+                                  applications=self.applications)
+        return analysis.config, analysis.diagnostics, analysis.scan.stamps
+
+
+def open_source(config: Source | Config | ApplicationHost, *,
+                max_bytes: int = DEFAULT_MAX_BYTES, all_or_nothing: bool = False,
+                applications: Applications = ()) -> ConfigSource:
     """The :class:`ConfigSource` for what a middleware was given.
 
-    A path to a directory is a site root; a path to a file is one web.config; bytes never
-    change.  A :class:`Config` is watched when it was read from exactly one file at the site
+    A path to a directory is a site root; a path to a file is one web.config; an
+    :class:`~iiscors.config.server.ApplicationHost` is a site of a server (contract E4); bytes
+    never change.  A :class:`Config` is watched when it was read from exactly one file at the site
     root (what :func:`iiscors.load_config` returns for a path); a Config assembled from several
     files cannot be rebuilt from itself: pass the site directory instead.
 
@@ -146,6 +170,9 @@ def open_source(config: Source | Config, *, max_bytes: int = DEFAULT_MAX_BYTES,
         ones it was built with.
     :raises ConfigError: bytes whose root level (or, all or nothing, anything) is unusable.
     """
+    if isinstance(config, ApplicationHost):
+        return ServerSource(config, max_bytes=max_bytes, all_or_nothing=all_or_nothing,
+                            applications=applications)
     if isinstance(config, Config):
         if len(config.paths) == 1 and all(level.depth == 0 for level in config.levels):
             return FileSource(config.paths[0], max_bytes=max_bytes,
@@ -202,7 +229,7 @@ class ReloadingPolicy:
     config_error: ConfigError | None
     _next_check: float
 
-    def _init_policy(self, config: Source | Config, *, max_bytes: int,
+    def _init_policy(self, config: Source | Config | ApplicationHost, *, max_bytes: int,
                      exempt_same_origin: bool, reload: bool, reload_interval: float,
                      strict: bool, all_or_nothing: bool = False,
                      applications: Iterable[str] = ()) -> None:

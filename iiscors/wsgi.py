@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 from iiscors.config.load import Config
 from iiscors.config.loader import DEFAULT_MAX_BYTES, Source
+from iiscors.config.server import ApplicationHost
 from iiscors.policy import headers
 from iiscors.policy.core import UNUSABLE_STATUS, Decision, Headers, preflight_headers
 from iiscors.policy.merge import MERGE_INITIALS, STR_WORDS, merge_into, warn_app_cors
@@ -74,7 +75,9 @@ class CorsMiddleware(ReloadingPolicy):
     :param app: the WSGI application to protect.
     :param config: a path to a web.config, a path to a site root directory (its web.config and
         every sub-directory's apply below them, contract A9; see :mod:`iiscors.config.site`), the
-        bytes of a web.config, or a :class:`~iiscors.Config`.
+        bytes of a web.config, a :class:`~iiscors.Config`, or an
+        :class:`~iiscors.config.server.ApplicationHost` (a site of a server's
+        applicationHost.config with its web.config files, contract E4).
     :param max_bytes: the size limit for each file (default 250 KiB, IIS's default).
     :param exempt_same_origin: contract B13's opt-in: requests whose Origin equals the
         request's own ``scheme://Host`` are passed to the application as if they had no Origin.
@@ -97,7 +100,7 @@ class CorsMiddleware(ReloadingPolicy):
     :raises ValueError: an application path IIS would refuse.
     """
 
-    def __init__(self, app: WSGIApplication, config: Source | Config, *,
+    def __init__(self, app: WSGIApplication, config: Source | Config | ApplicationHost, *,
                  max_bytes: int = DEFAULT_MAX_BYTES, exempt_same_origin: bool = False,
                  reload: bool = True, reload_interval: float = DEFAULT_RELOAD_INTERVAL,
                  strict: bool = False, all_or_nothing: bool = False,

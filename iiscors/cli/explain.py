@@ -25,13 +25,14 @@ import click
 from iiscors.cli.escape import json_document, line
 from iiscors.cli.files import read_regular, unreadable
 from iiscors.cli.guard import EXIT_PROBLEMS, EXIT_USAGE, GuardedCommand
-from iiscors.cli.options import application_option
+from iiscors.cli.options import apphost_options, application_host, application_option
 from iiscors.cli.report import diagnostic_json
 from iiscors.config.diagnostics import Diagnostic
 from iiscors.config.load import Config, SourceFile, analyse
 from iiscors.config.loader import DEFAULT_MAX_BYTES
 from iiscors.config.rules import Applications, application_paths
 from iiscors.config.scope import applied
+from iiscors.config.server import ApplicationHost, analyse_server
 from iiscors.config.site import analyse_site
 from iiscors.policy.core import CorsRequest, Outcome
 from iiscors.policy.explanation import decision_json, render_text
@@ -39,7 +40,7 @@ from iiscors.policy.model import Location
 
 
 @click.command(cls=GuardedCommand)
-@click.argument("config", type=click.Path())
+@click.argument("config", type=click.Path(), required=False)
 @click.option("--origin", required=True, help="The Origin header the browser sends.")
 @click.option("--method", default=None,
               help="The request method [default: OPTIONS with --request-method, else GET].")
@@ -60,19 +61,27 @@ from iiscors.policy.model import Location
 @click.option("--max-bytes", type=click.IntRange(min=1), default=DEFAULT_MAX_BYTES,
               show_default=True, help="Size limit for the file.")
 @application_option
-def explain(config: str, origin: str, method: str | None, request_method: str | None,
+@apphost_options
+def explain(config: str | None, origin: str, method: str | None, request_method: str | None,
             request_headers: str | None, path: str, exempt_same_origin: bool,
             host: str | None, scheme: str, format_name: str, expect: str | None,
-            max_bytes: int, applications: tuple[str, ...]) -> None:
+            max_bytes: int, applications: tuple[str, ...], apphost: str | None,
+            site: str | None, maps: tuple[str, ...]) -> None:
     """Show what the middleware does with one request to CONFIG, and why.
 
     CONFIG is a web.config, or a site's directory: its web.config and every sub-directory's,
-    loaded as the middleware and serve --root load them (contract E1).
+    loaded as the middleware and serve --root load them (contract E1); or, instead of CONFIG,
+    --apphost FILE --site NAME: a site of a server as IIS reads it (contract E4).
 
     Exit 0 when rendered (and the outcome is --expect's), 1 when the outcome differs from
     --expect, 2 on usage problems or a configuration that cannot be loaded.
     """
-    loaded = _load(config, max_bytes, application_paths(applications))
+    server = application_host(apphost, site, maps)
+    if (config is None) == (server is None):
+        raise click.UsageError("give CONFIG, or --apphost FILE --site NAME (not both)")
+    loaded = (_load_server(server, max_bytes, application_paths(applications))
+              if server is not None
+              else _load(str(config), max_bytes, application_paths(applications)))
     if method is None:
         method = "OPTIONS" if request_method else "GET"
     request = CorsRequest(method=method, origin=origin, request_method=request_method,
@@ -162,6 +171,15 @@ def _load(config: str, max_bytes: int, applications: Applications = ()) -> Confi
     if loaded is None:
         return _unusable(config, diagnostics)
     return loaded
+
+
+def _load_server(server: ApplicationHost, max_bytes: int, applications: Applications) -> Config:
+    """A site of a server, loaded as the middleware loads it (contract E4)."""
+    analysis = analyse_server(server, max_bytes=max_bytes, all_or_nothing=False,
+                              applications=applications)
+    if analysis.config is None:
+        return _unusable(server.description, analysis.diagnostics)
+    return analysis.config
 
 
 def _unusable(config: str, diagnostics: Sequence[Diagnostic]) -> NoReturn:

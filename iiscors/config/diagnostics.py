@@ -258,6 +258,19 @@ _CODES: tuple[CodeInfo, ...] = (
     _e("E307", "A section using configSource holds other attributes or elements",
        "Move everything into the configSource file; the including element carries "
        "configSource alone.", '<cors configSource="cors.config" enabled="true" />'),
+    _e("E401", "The applicationHost.config does not define the site",
+       "Check the site's name (--site; the message lists the sites found), or that the file "
+       "has <system.applicationHost><sites>.", "--site 'Default Website'"),
+    _e("E402", "A physical path of the site cannot be mapped to a local directory",
+       "Add a --map 'WINDOWS_PATH=LOCAL_DIRECTORY' that covers it.",
+       'physicalPath="D:\\sites\\api" without a --map for D:\\sites'),
+    _e("E403", "The section cannot be defined at this level (its allowDefinition forbids it)",
+       "Move the section to a level its registration in applicationHost.config allows (an "
+       "application's root web.config for MachineToApplication).",
+       "<modules> in a sub-directory's web.config, registered MachineToApplication"),
+    _e("E404", "The section is not registered in applicationHost.config's <configSections>",
+       "Install the IIS module that registers it (the IIS CORS module registers cors), or "
+       "remove the section.", "<cors> on a server without the IIS CORS module"),
 )
 
 CATALOGUE: dict[str, CodeInfo] = {info.code: info for info in _CODES}

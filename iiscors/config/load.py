@@ -21,12 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+from iiscors.config.apphost import APPHOST_MAX_BYTES, site_locations
 from iiscors.config.diagnostics import ConfigError, Diagnostic, has_errors, sort_key
 from iiscors.config.files import Stamp
 from iiscors.config.include import Includer
 from iiscors.config.lint import lint
 from iiscors.config.loader import DEFAULT_MAX_BYTES, Source, load_document
-from iiscors.config.locks import lock_violations
+from iiscors.config.locks import Registry, lock_violations
 from iiscors.config.rules import Applications, Broken, Level, no_cors_warning, read_levels
 from iiscors.config.scope import build_scopes, mark_unusable
 from iiscors.policy.core import CorsRequest, Decision, Policy
@@ -97,6 +98,13 @@ class SourceFile:
     #: where its configSource files are (contract E5), for bytes read from a file on disk;
     #: a path's own directory otherwise
     directory: str | None = None
+    #: the directory its configSource files must stay in (contract E5; default: the site's)
+    boundary: str | None = None
+    #: its place in the hierarchy (default: its directory depth below the site root); an
+    #: applicationHost.config is -1, above every web.config (contract E4)
+    depth: int | None = None
+    #: for an applicationHost.config, the site whose <location> entries apply (contract E4)
+    site: str | None = None
 
 
 class Analysis(NamedTuple):
@@ -123,7 +131,8 @@ def analyse(files: Sequence[SourceFile], *, max_bytes: int = DEFAULT_MAX_BYTES,
 
 def read_all(files: Sequence[SourceFile], *, max_bytes: int = DEFAULT_MAX_BYTES,
              all_or_nothing: bool = True, broken: Broken | None = None,
-             root: str | None = None, applications: Applications = ()) -> Analysis:
+             root: str | None = None, applications: Applications = (),
+             registry: Registry | None = None) -> Analysis:
     """Read, check and merge ``files`` (a site root's web.config first); never raises.
 
     :param all_or_nothing: no :class:`Config` when there is any error (contract A8); else one
@@ -133,12 +142,15 @@ def read_all(files: Sequence[SourceFile], *, max_bytes: int = DEFAULT_MAX_BYTES,
         by default, inside the including file's directory).
     :param applications: the site's child application paths (:func:`iiscors.config.rules.
         application_paths`), where ``inheritInChildApplications="false"`` stops (contract E3).
+    :param registry: an applicationHost.config's section registrations (contract E4), which
+        give each section's overrideModeDefault and allowDefinition; None: every section is
+        delegated and may be defined anywhere.
     """
     reading = _Reading(max_bytes, root, broken or {})
     for file in files:
         reading.file(file)
     levels, diagnostics, broken = reading.levels, reading.diagnostics, reading.broken
-    for path, violation in lock_violations(levels):  # contract E2, across files
+    for path, violation in lock_violations(levels, registry, applications):  # E2, E4
         diagnostics.append(violation)
         broken.setdefault(path, []).append(violation)
     if reading.configurations and not any(level.cors is not None for level in levels):
@@ -174,8 +186,9 @@ class _Reading:
         self.watched: list[tuple[str, Stamp]] = []
 
     def file(self, file: SourceFile) -> None:
-        document, display, found = load_document(file.source, name=file.name,
-                                                 max_bytes=self.max_bytes)
+        # An applicationHost.config is larger than any web.config (contract E4).
+        limit = self.max_bytes if file.site is None else max(self.max_bytes, APPHOST_MAX_BYTES)
+        document, display, found = load_document(file.source, name=file.name, max_bytes=limit)
         self.names.append(display)
         self.diagnostics.extend(found)
         if document is None:
@@ -185,9 +198,11 @@ class _Reading:
         directory = file.directory
         if directory is None and not isinstance(file.source, bytes):
             directory = os.path.dirname(os.fspath(file.source)) or os.curdir
-        includer = Includer(directory, self.root, self.max_bytes)
-        reading = read_levels(document, prefix=file.prefix, depth=len(file.prefix),
-                              includer=includer)
+        includer = Includer(directory, file.boundary or self.root, self.max_bytes)
+        reading = read_levels(
+            document, prefix=file.prefix,
+            depth=len(file.prefix) if file.depth is None else file.depth, includer=includer,
+            locations=None if file.site is None else site_locations(file.site))
         self.watched.extend(includer.read)
         if document.root.tag == "configuration":
             self.configurations.append(display)

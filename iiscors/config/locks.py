@@ -21,12 +21,13 @@ Each violation is located in the lower file, names the lock's place as related i
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from iiscors.config.apphost import SectionDefinition
 from iiscors.config.diagnostics import Diagnostic, make_at, related_at
 from iiscors.config.lockspec import Override
-from iiscors.config.rules import Entry, Level, SectionUse
+from iiscors.config.rules import Applications, Entry, Level, SectionUse
 from iiscors.config.scope import levels_for
 
 #: How a lock's related place is introduced.
@@ -39,28 +40,39 @@ _SECTION_OF = {"cors": "cors", "httpProtocol": "httpProtocol", "customHeaders": 
 _KEYS = {"cors": "origin", "customHeaders": "name", "modules": "name"}
 
 Violation = tuple[tuple[str, ...], Diagnostic]
+#: An applicationHost.config's registrations of the sections iiscors interprets (contract E4).
+Registry = Mapping[str, SectionDefinition]
 
 
-def lock_violations(levels: Sequence[Level]) -> list[Violation]:
-    """Every lock violation of ``levels``, each with the path whose scope it breaks."""
+def lock_violations(levels: Sequence[Level], registry: Registry | None = None,
+                    applications: Applications = ()) -> list[Violation]:
+    """Every lock violation of ``levels``, each with the path whose scope it breaks.
+
+    ``registry``: an applicationHost.config's section registrations (contract E4): their
+    ``overrideModeDefault`` locks the web.config files (the levels of depth 0 and below) unless
+    a ``<location overrideMode="Allow">`` above opens them, their ``allowDefinition`` says
+    where a section may be defined, and a section they do not register cannot be read.
+    """
     found: list[Violation] = []
+    if registry is not None:
+        found.extend(_registrations(levels, registry, applications))
+    depths = sorted({level.depth for level in levels})
     for lower in levels:
-        if lower.depth == 0 or not lower.uses:
-            continue  # the site root's file has no file above it
-        uppers = [u for u in levels_for(lower.path, levels) if u.depth < lower.depth]
-        if not uppers:
-            continue
-        found.extend((lower.path, d) for d in _violations(lower, uppers))
+        above = [u for u in levels if u.depth < lower.depth] if lower.depth > depths[0] else []
+        uppers = levels_for(lower.path, above) if above else []
+        if lower.uses and (uppers or (registry is not None and lower.depth >= 0)):
+            found.extend((lower.path, d) for d in _violations(lower, uppers, registry))
     return found
 
 
-def _violations(lower: Level, uppers: Sequence[Level]) -> Iterator[Diagnostic]:
+def _violations(lower: Level, uppers: Sequence[Level],
+                registry: Registry | None) -> Iterator[Diagnostic]:
     denied: set[str] = set()
     for use in lower.uses:
         section = _SECTION_OF[use.name]
         if section in denied:
             continue
-        lock = _override(section, uppers)
+        lock = _override(section, uppers, registry)
         if lock is not None and use.name == section:
             denied.add(section)
             yield make_at("E304", f"{SECTION_LOCKED} (system.webServer/{section} is locked "
@@ -73,14 +85,50 @@ def _violations(lower: Level, uppers: Sequence[Level]) -> Iterator[Diagnostic]:
             yield from _locked_items(name, entries, uppers)
 
 
-def _override(section: str, uppers: Sequence[Level]) -> Override | None:
-    """The nearest higher level's Allow or Deny for ``section``; the Deny, or None."""
+def _override(section: str, uppers: Sequence[Level],
+              registry: Registry | None) -> Override | None:
+    """The nearest higher level's Allow or Deny for ``section`` (the registration's
+    overrideModeDefault when none says either); the Deny, or None."""
+    definition = None if registry is None else registry.get(section)
     decided: Override | None = None
+    if definition is not None and definition.override_default == "deny":
+        decided = Override("deny", 'overrideModeDefault="Deny"', definition.location)
     for upper in uppers:  # merge order: the last one that says something decides
         holder = dict(upper.holders).get(section)
         if holder is not None and holder.override is not None:
             decided = holder.override
     return decided if decided is not None and decided.mode == "deny" else None
+
+
+def _registrations(levels: Sequence[Level], registry: Registry,
+                   applications: Applications) -> Iterator[Violation]:
+    """Contract E4: a section must be registered, and defined only where its allowDefinition
+    allows (a web.config is depth 0 and below; an application root is ``()`` or one of
+    ``applications``)."""
+    for level in levels:
+        for use in level.uses:
+            section = _SECTION_OF[use.name]
+            definition = registry.get(section)
+            if definition is None:
+                if use.name == section:
+                    yield level.path, make_at("E404", f"The configuration section '{section}' "
+                                              "cannot be read because it is missing a section "
+                                              "declaration", use.location)
+                continue
+            if use.name != section or level.depth < 0:
+                continue
+            allowed = definition.allow_definition
+            if allowed in ("machineonly", "machinetowebroot", "apphostonly"):
+                yield level.path, make_at(
+                    "E403", f"The section system.webServer/{section} cannot be defined in a "
+                    f"web.config: it is registered with allowDefinition=\"{allowed}\"",
+                    use.location, (related_at("registered at", definition.location),))
+            elif (allowed == "machinetoapplication" and level.path
+                  and level.path not in applications):
+                yield level.path, make_at(
+                    "E403", "It is an error to use a section registered as allowDefinition="
+                    "'MachineToApplication' beyond application level", use.location,
+                    (related_at("registered at", definition.location),))
 
 
 def _granular(use: SectionUse, uppers: Sequence[Level]) -> Iterator[Diagnostic]:

@@ -449,10 +449,17 @@ class FileLevels(NamedTuple):
     broken: Broken
 
 
+#: Maps a ``<location path>`` as written to the site-relative path it means, or None when it
+#: is about something else (an applicationHost.config's other sites, contract E4).
+LocationMap = Callable[[str], "str | None"]
+
+
 def read_levels(document: XmlDocument, *, prefix: tuple[str, ...] = (),
-                depth: int = 0, includer: Includer | None = None) -> FileLevels:
+                depth: int = 0, includer: Includer | None = None,
+                locations: LocationMap | None = None) -> FileLevels:
     """Walk one parsed web.config into its levels (``prefix``: the file's directory segments;
-    ``includer`` reads the files its configSource attributes name, contract E5).
+    ``includer`` reads the files its configSource attributes name, contract E5; ``locations``
+    maps the location paths of an applicationHost.config, contract E4).
 
     An error in the file's structure (its root element, a location path) makes the file's own
     scope unusable; an error inside a section only the scope of the place that holds it (the
@@ -464,7 +471,7 @@ def read_levels(document: XmlDocument, *, prefix: tuple[str, ...] = (),
         walk.report("E106", f"The root element is <{tag(root)}>, not <configuration>",
                     walk.at(root))
         return FileLevels([], walk.diagnostics, walk.broken)
-    places = _collect_places(walk, root, prefix)
+    places = _collect_places(walk, root, prefix, locations)
     _report_misplaced_cors(walk, root)
     specs = element_specs()
     levels = []
@@ -493,8 +500,8 @@ class _Place:
     holders: dict[str, Holder] = field(default_factory=dict)
 
 
-def _collect_places(walk: _Walk, root: etree._Element,
-                    prefix: tuple[str, ...]) -> dict[tuple[str, ...], _Place]:
+def _collect_places(walk: _Walk, root: etree._Element, prefix: tuple[str, ...],
+                    locations: LocationMap | None = None) -> dict[tuple[str, ...], _Place]:
     """The sections of the file's own ``system.webServer`` and of each ``<location path>``'s,
     by path (contract A9), in file order; a section written twice for one path is E301."""
     places: dict[tuple[str, ...], _Place] = {}
@@ -522,7 +529,10 @@ def _collect_places(walk: _Walk, root: etree._Element,
             collect(child, prefix, "", None, None)
         elif child.tag == "location":
             raw_path = child.get("path", "")
-            segments = split_location_path(raw_path)
+            meant = raw_path if locations is None else locations(raw_path)
+            if meant is None:
+                continue  # another site's, in an applicationHost.config (contract E4)
+            segments = split_location_path(meant)
             if segments is None:
                 walk.report("E303", f"Invalid location path '{raw_path}'", walk.at(child, "path"))
                 continue
