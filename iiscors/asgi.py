@@ -32,11 +32,12 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from typing import Any
 
 from iiscors.config.load import Config
 from iiscors.config.loader import DEFAULT_MAX_BYTES, Source
+from iiscors.config.server import ApplicationHost
 from iiscors.layering import CRASH_BODY, HANDLED, log_crash, warn_nested
 from iiscors.policy.core import (
     UNUSABLE_STATUS,
@@ -93,7 +94,8 @@ class CorsMiddleware(ReloadingPolicy):
     """Wrap an ASGI application with the CORS policy of a web.config.
 
     :param app: the ASGI application to protect.
-    :param config: a path to a web.config, a site root directory, bytes, or a Config.
+    :param config: a path to a web.config, a site root directory, bytes, a Config, or an
+        ApplicationHost (contract E4).
     :param max_bytes: the size limit for each file (default 250 KiB, IIS's default).
     :param exempt_same_origin: contract B13's opt-in exemption.
     :param reload: notice edits of the files and swap the policy atomically (default on).
@@ -104,18 +106,19 @@ class CorsMiddleware(ReloadingPolicy):
         ``iiscors``), then raise it again for the server (default on; docs/behaviour.md).
     :param all_or_nothing: refuse to start on any error, instead of answering 500 under each
         unusable scope only (contract E6, as the WSGI middleware).
+    :param applications: the site's child application paths (contract E3).
     :raises ConfigError: the root level is unusable (or, all or nothing, anything is).
     """
 
-    def __init__(self, app: ASGIApplication, config: Source | Config, *,
+    def __init__(self, app: ASGIApplication, config: Source | Config | ApplicationHost, *,
                  max_bytes: int = DEFAULT_MAX_BYTES, exempt_same_origin: bool = False,
                  reload: bool = True, reload_interval: float = DEFAULT_RELOAD_INTERVAL,
                  strict: bool = False, answer_crashes: bool = True,
-                 all_or_nothing: bool = False) -> None:
+                 all_or_nothing: bool = False, applications: Iterable[str] = ()) -> None:
         self.app = app
         self._init_policy(config, max_bytes=max_bytes, exempt_same_origin=exempt_same_origin,
                           reload=reload, reload_interval=reload_interval, strict=strict,
-                          all_or_nothing=all_or_nothing)
+                          all_or_nothing=all_or_nothing, applications=applications)
         self.answer_crashes = answer_crashes
         self._warned_duplicate = False
         self._warned_nested = False

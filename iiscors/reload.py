@@ -36,16 +36,19 @@ import math
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
 from iiscors.config.diagnostics import ConfigError, Diagnostic
-from iiscors.config.load import Config, SourceFile, analyse
+from iiscors.config.files import Stamp, stamp
+from iiscors.config.load import Config, SourceFile, analyse, read_all
 from iiscors.config.loader import DEFAULT_MAX_BYTES, Source
+from iiscors.config.rules import Applications, application_paths
 from iiscors.config.scope import keep_last_good
-from iiscors.config.site import Stamp, analyse_site, stamp
+from iiscors.config.server import ApplicationHost, analyse_server
+from iiscors.config.site import analyse_site
 from iiscors.policy.core import Policy
 
 logger = logging.getLogger("iiscors")
@@ -91,17 +94,20 @@ class FileSource:
     watchable = True
 
     def __init__(self, path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES,
-                 all_or_nothing: bool = False) -> None:
+                 all_or_nothing: bool = False, applications: Applications = ()) -> None:
         self.path = os.fspath(path)
         self.max_bytes = max_bytes
         self.all_or_nothing = all_or_nothing
+        self.applications = applications
         self.description = self.path
 
     def build(self) -> tuple[Config | None, list[Diagnostic], Snapshot]:
         snapshot = ((self.path, stamp(self.path)),)  # before reading: see SiteScan
-        config, diagnostics = analyse([SourceFile(self.path)], max_bytes=self.max_bytes,
-                                      all_or_nothing=self.all_or_nothing)
-        return config, diagnostics, snapshot
+        analysis = read_all([SourceFile(self.path)], max_bytes=self.max_bytes,
+                            all_or_nothing=self.all_or_nothing,
+                            applications=self.applications)
+        # Contract E5: its configSource files are watched too (stamped before being read).
+        return analysis.config, analysis.diagnostics, snapshot + analysis.watched
 
 
 class SiteSource:
@@ -110,46 +116,79 @@ class SiteSource:
     watchable = True
 
     def __init__(self, root: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES,
-                 all_or_nothing: bool = False, **bounds: int) -> None:
+                 all_or_nothing: bool = False, applications: Applications = (),
+                 **bounds: int) -> None:
         self.root = os.fspath(root)
         self.max_bytes = max_bytes
         self.all_or_nothing = all_or_nothing
+        self.applications = applications
         self.bounds = bounds
         self.description = f"site root {self.root}"
 
     def build(self) -> tuple[Config | None, list[Diagnostic], Snapshot]:
         analysis = analyse_site(self.root, max_bytes=self.max_bytes,
-                                all_or_nothing=self.all_or_nothing, **self.bounds)
+                                all_or_nothing=self.all_or_nothing,
+                                applications=self.applications, **self.bounds)
         return analysis.config, analysis.diagnostics, analysis.scan.stamps
 
 
-def open_source(config: Source | Config, *, max_bytes: int = DEFAULT_MAX_BYTES,
-                all_or_nothing: bool = False) -> ConfigSource:
+class ServerSource:
+    """A site of an applicationHost.config, with its web.config files
+    (:mod:`iiscors.config.server`, contract E4): the apphost is watched with them."""
+
+    watchable = True
+
+    def __init__(self, server: ApplicationHost, *, max_bytes: int = DEFAULT_MAX_BYTES,
+                 all_or_nothing: bool = False, applications: Applications = ()) -> None:
+        self.server = server
+        self.max_bytes = max_bytes
+        self.all_or_nothing = all_or_nothing
+        self.applications = applications
+        self.description = server.description
+
+    def build(self) -> tuple[Config | None, list[Diagnostic], Snapshot]:
+        analysis = analyse_server(self.server, max_bytes=self.max_bytes,
+                                  all_or_nothing=self.all_or_nothing,
+                                  applications=self.applications)
+        return analysis.config, analysis.diagnostics, analysis.scan.stamps
+
+
+def open_source(config: Source | Config | ApplicationHost, *,
+                max_bytes: int = DEFAULT_MAX_BYTES, all_or_nothing: bool = False,
+                applications: Applications = ()) -> ConfigSource:
     """The :class:`ConfigSource` for what a middleware was given.
 
-    A path to a directory is a site root; a path to a file is one web.config; bytes never
-    change.  A :class:`Config` is watched when it was read from exactly one file at the site
+    A path to a directory is a site root; a path to a file is one web.config; an
+    :class:`~iiscors.config.server.ApplicationHost` is a site of a server (contract E4); bytes
+    never change.  A :class:`Config` is watched when it was read from exactly one file at the site
     root (what :func:`iiscors.load_config` returns for a path); a Config assembled from several
     files cannot be rebuilt from itself: pass the site directory instead.
 
     :param all_or_nothing: any error makes the whole configuration unusable (contract E6's
         explicit option); by default only the scope that holds it.
+    :param applications: child application paths (contract E3); a :class:`Config` keeps the
+        ones it was built with.
     :raises ConfigError: bytes whose root level (or, all or nothing, anything) is unusable.
     """
+    if isinstance(config, ApplicationHost):
+        return ServerSource(config, max_bytes=max_bytes, all_or_nothing=all_or_nothing,
+                            applications=applications)
     if isinstance(config, Config):
         if len(config.paths) == 1 and all(level.depth == 0 for level in config.levels):
             return FileSource(config.paths[0], max_bytes=max_bytes,
-                              all_or_nothing=all_or_nothing)
+                              all_or_nothing=all_or_nothing, applications=applications)
         return FixedSource(config)
     if isinstance(config, bytes | bytearray | memoryview):
         built, diagnostics = analyse([SourceFile(bytes(config))], max_bytes=max_bytes,
-                                     all_or_nothing=all_or_nothing)
+                                     all_or_nothing=all_or_nothing, applications=applications)
         if built is None:
             raise ConfigError(diagnostics)
         return FixedSource(built, "<bytes>")
     if os.path.isdir(config):
-        return SiteSource(config, max_bytes=max_bytes, all_or_nothing=all_or_nothing)
-    return FileSource(config, max_bytes=max_bytes, all_or_nothing=all_or_nothing)
+        return SiteSource(config, max_bytes=max_bytes, all_or_nothing=all_or_nothing,
+                          applications=applications)
+    return FileSource(config, max_bytes=max_bytes, all_or_nothing=all_or_nothing,
+                      applications=applications)
 
 
 def current(snapshot: Snapshot) -> Snapshot:
@@ -178,6 +217,9 @@ class ReloadingPolicy:
         instead of keeping the last good one (contract A8, like IIS's 500.19).
     :param all_or_nothing: any error makes the whole configuration unusable; by default
         (contract E6) only the scope that holds it answers 500, when the root level is usable.
+    :param applications: the site's child application paths, such as ``["/api"]`` (contract
+        E3: ``<location inheritInChildApplications="false">`` stops at them).
+    :raises ValueError: an application path IIS would refuse.
     :raises ConfigError: the configuration is unusable at start (whatever ``strict`` says).
     """
 
@@ -187,21 +229,26 @@ class ReloadingPolicy:
     config_error: ConfigError | None
     _next_check: float
 
-    def _init_policy(self, config: Source | Config, *, max_bytes: int,
+    def _init_policy(self, config: Source | Config | ApplicationHost, *, max_bytes: int,
                      exempt_same_origin: bool, reload: bool, reload_interval: float,
-                     strict: bool, all_or_nothing: bool = False) -> None:
+                     strict: bool, all_or_nothing: bool = False,
+                     applications: Iterable[str] = ()) -> None:
         if reload_interval < 0 or math.isnan(reload_interval):
             raise ValueError("reload_interval must be a number of seconds >= 0")
+        if isinstance(applications, str):
+            raise TypeError("applications is a list of paths, such as ['/api']")
         self.exempt_same_origin = exempt_same_origin
         self.strict = strict
         self.reload_interval = reload_interval
-        self.source = open_source(config, max_bytes=max_bytes, all_or_nothing=all_or_nothing)
+        self.source = open_source(config, max_bytes=max_bytes, all_or_nothing=all_or_nothing,
+                                  applications=application_paths(applications))
         if isinstance(config, Config):
             # Use the Config given (not a fresh read); a later edit shows as a stat change,
             # and one made since it was read is caught by the racy rule.
             built: Config | None = config
             diagnostics = list(config.diagnostics)
-            snapshot = current(tuple((os.fspath(p), None) for p in config.paths)) \
+            snapshot = current(tuple((os.fspath(p), None)
+                                     for p in (*config.paths, *config.includes))) \
                 if self.source.watchable else ()
         else:
             built, diagnostics, snapshot = self.source.build()

@@ -34,6 +34,7 @@ from typing import Any, Protocol
 
 from iiscors.config.load import Config
 from iiscors.config.loader import DEFAULT_MAX_BYTES, Source
+from iiscors.config.server import ApplicationHost
 from iiscors.layering import CRASH_BODY, CRASH_STATUS, DEBUGGER, HANDLED, log_crash, warn_nested
 from iiscors.policy import headers
 from iiscors.policy.core import (
@@ -90,7 +91,9 @@ class CorsMiddleware(ReloadingPolicy):
     :param app: the WSGI application to protect.
     :param config: a path to a web.config, a path to a site root directory (its web.config and
         every sub-directory's apply below them, contract A9; see :mod:`iiscors.config.site`), the
-        bytes of a web.config, or a :class:`~iiscors.Config`.
+        bytes of a web.config, a :class:`~iiscors.Config`, or an
+        :class:`~iiscors.config.server.ApplicationHost` (a site of a server's
+        applicationHost.config with its web.config files, contract E4).
     :param max_bytes: the size limit for each file (default 250 KiB, IIS's default).
     :param exempt_same_origin: contract B13's opt-in: requests whose Origin equals the
         request's own ``scheme://Host`` are passed to the application as if they had no Origin.
@@ -108,21 +111,26 @@ class CorsMiddleware(ReloadingPolicy):
         scoped as on IIS (contract E6): when the root level is usable, the middleware starts,
         logs every error once, and answers 500 (no CORS header, the app not called) to the
         requests under each unusable ``<location>`` or sub-directory.
+    :param applications: the site's child application paths, such as ``["/api"]``: a
+        ``<location inheritInChildApplications="false">`` does not apply inside them (contract
+        E3; without any, the attribute changes nothing, as for every ``dotnet publish``
+        web.config).
     :raises ConfigError: the root level is unusable (or, all or nothing, anything is);
         every diagnostic attached.
+    :raises ValueError: an application path IIS would refuse.
     """
 
-    def __init__(self, app: WSGIApplication, config: Source | Config, *,
+    def __init__(self, app: WSGIApplication, config: Source | Config | ApplicationHost, *,
                  max_bytes: int = DEFAULT_MAX_BYTES, exempt_same_origin: bool = False,
                  reload: bool = True, reload_interval: float = DEFAULT_RELOAD_INTERVAL,
                  strict: bool = False, answer_crashes: bool = True,
-                 all_or_nothing: bool = False) -> None:
+                 all_or_nothing: bool = False, applications: Iterable[str] = ()) -> None:
         self.app = app
         #: ``config`` and ``policy`` are replaced, never modified, by a reload; a request reads
         #: ``policy`` once, so the swap is atomic for every request (contract A8)
         self._init_policy(config, max_bytes=max_bytes, exempt_same_origin=exempt_same_origin,
                           reload=reload, reload_interval=reload_interval, strict=strict,
-                          all_or_nothing=all_or_nothing)
+                          all_or_nothing=all_or_nothing, applications=applications)
         self.answer_crashes = answer_crashes
         self._warned_duplicate = False
         self._warned_nested = False

@@ -21,7 +21,8 @@ DEFAULT_PATH = Path(__file__).resolve().parents[2] / "docs" / "diagnostics.md"
 GROUPS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("E1",), "Errors: the file itself (contract A1, A2)"),
     (("E2",), "Errors: the section schema (contract A3-A5)"),
-    (("E3",), "Errors: the configuration system (contract A4, A6, A9)"),
+    (("E3",), "Errors: the configuration system (contract A4, A6, A9, E2, E5)"),
+    (("E4",), "Errors: applicationHost.config (contract E4)"),
     (("W1", "N1"), "Structure: warnings and notes (contract A1, A6, C2)"),
     (("W2",), "Warnings: CORS policy lint"),
     (("W3", "N3"), "customHeaders lint: warnings and notes (contract C1, C3)"),

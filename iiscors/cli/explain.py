@@ -32,11 +32,14 @@ import click
 from iiscors.cli.escape import json_document
 from iiscors.cli.files import read_regular, unreadable
 from iiscors.cli.guard import EXIT_PROBLEMS, EXIT_USAGE, GuardedCommand
+from iiscors.cli.options import apphost_options, application_host, application_option
 from iiscors.cli.report import diagnostic_json
 from iiscors.config.diagnostics import Diagnostic
 from iiscors.config.load import Config, SourceFile, analyse
 from iiscors.config.loader import DEFAULT_MAX_BYTES
-from iiscors.config.scope import levels_for
+from iiscors.config.rules import Applications, application_paths
+from iiscors.config.scope import applied
+from iiscors.config.server import ApplicationHost, analyse_server
 from iiscors.config.site import analyse_site
 from iiscors.config.text import line
 from iiscors.policy.core import CorsRequest, Outcome
@@ -116,7 +119,7 @@ def _check_expect(_ctx: click.Context, _param: click.Parameter,
 
 
 @click.command(cls=GuardedCommand)
-@click.argument("config", type=click.Path())
+@click.argument("config", type=click.Path(), required=False)
 @click.option("--origin", required=True, help="The Origin header the browser sends.")
 @click.option("--method", default=None,
               help="The request method (the page's fetch() method) [default: OPTIONS with "
@@ -152,16 +155,21 @@ def _check_expect(_ctx: click.Context, _param: click.Parameter,
               help="Exit 1 unless IIS's answer to the request described is this one.")
 @click.option("--max-bytes", type=click.IntRange(min=1), default=DEFAULT_MAX_BYTES,
               show_default=True, help="Size limit for the file.")
-def explain(config: str, origin: str, method: str | None, request_method: str | None,
+@application_option
+@apphost_options
+def explain(config: str | None, origin: str, method: str | None, request_method: str | None,
             request_headers: str | None, page_headers: list[tuple[str, str]],
             content_type: tuple[str, str] | None, credentials: str, app_status: int, path: str,
             exempt_same_origin: bool, host: str | None, scheme: str, format_name: str,
-            expect: str | None, expect_iis: str | None, max_bytes: int) -> None:
+            expect: str | None, expect_iis: str | None, max_bytes: int,
+            applications: tuple[str, ...], apphost: str | None, site: str | None,
+            maps: tuple[str, ...]) -> None:
     """Show what the middleware does with one request to CONFIG, why, and whether a browser
     then lets the page read the response.
 
     CONFIG is a web.config, or a site's directory: its web.config and every sub-directory's,
-    loaded as the middleware and serve --root load them (contract E1).
+    loaded as the middleware and serve --root load them (contract E1); or, instead of CONFIG,
+    --apphost FILE --site NAME: a site of a server as IIS reads it (contract E4).
 
     Exit 0 when rendered (and --expect / --expect-iis hold), 1 when one does not hold, 2 on
     usage problems or a configuration that cannot be loaded.
@@ -172,7 +180,12 @@ def explain(config: str, origin: str, method: str | None, request_method: str | 
         raise click.UsageError("--request-headers describes a raw preflight; --header and "
                                "--content-type describe the page's request: give one or the "
                                "other")
-    loaded = _load(config, max_bytes)
+    server = application_host(apphost, site, maps)
+    if (config is None) == (server is None):
+        raise click.UsageError("give CONFIG, or --apphost FILE --site NAME (not both)")
+    loaded = (_load_server(server, max_bytes, application_paths(applications))
+              if server is not None
+              else _load(str(config), max_bytes, application_paths(applications)))
     if method is None:
         method = "OPTIONS" if request_method else "GET"
     page = Page(page_headers, credentials, app_status)
@@ -274,7 +287,7 @@ def contributing(config: Config, scope: str) -> list[Contribution]:
     directory, and each ``<location>`` covering it."""
     path = tuple(segment for segment in scope.split("/") if segment)
     found: list[Contribution] = []
-    for level in levels_for(path, config.levels):
+    for level in applied(path, config.levels, config.applications):
         place = level.display_path if level.location is not None else None
         for name, section in (("cors", level.cors), ("customHeaders", level.custom_headers),
                               ("modules", level.modules)):
@@ -303,23 +316,33 @@ def level_text(name: str, place: str | None, where: Location) -> str:
     return f"<{name}>{inside} at {where}"
 
 
-def _load(config: str, max_bytes: int) -> Config:
+def _load(config: str, max_bytes: int, applications: Applications = ()) -> Config:
     """The configuration as the middleware loads it (contract E1; its unusable scopes marked,
     E6), or its diagnostics on standard error and exit 2 when its root level is unusable."""
     if os.path.isdir(config):
-        loaded, diagnostics = analyse_site(config, max_bytes=max_bytes,
-                                           all_or_nothing=False)[:2]
+        loaded, diagnostics = analyse_site(config, max_bytes=max_bytes, all_or_nothing=False,
+                                           applications=applications)[:2]
     else:
         try:
             # One byte past the limit, never more: the loader then reports E101 (contract A2).
             data = read_regular(config, max_bytes + 1)
         except OSError as exc:
             return _unusable(config, (unreadable(config, exc),))
-        loaded, diagnostics = analyse([SourceFile(data, (), config)], max_bytes=max_bytes,
-                                      all_or_nothing=False)
+        source = SourceFile(data, (), config, os.path.dirname(config) or os.curdir)
+        loaded, diagnostics = analyse([source], max_bytes=max_bytes, all_or_nothing=False,
+                                      applications=applications)
     if loaded is None:
         return _unusable(config, diagnostics)
     return loaded
+
+
+def _load_server(server: ApplicationHost, max_bytes: int, applications: Applications) -> Config:
+    """A site of a server, loaded as the middleware loads it (contract E4)."""
+    analysis = analyse_server(server, max_bytes=max_bytes, all_or_nothing=False,
+                              applications=applications)
+    if analysis.config is None:
+        return _unusable(server.description, analysis.diagnostics)
+    return analysis.config
 
 
 def _unusable(config: str, diagnostics: Sequence[Diagnostic]) -> NoReturn:

@@ -20,6 +20,7 @@ import importlib
 import io
 import os
 import sys
+from dataclasses import dataclass
 from typing import ClassVar
 
 import click
@@ -34,11 +35,15 @@ from iiscors.cli.guard import (
     EscapedErrors,
     GuardedCommand,
 )
+from iiscors.cli.options import apphost_options, application_host, application_option
 from iiscors.cli.output import Destination
 from iiscors.cli.report import REPORTERS, FileResult, Report, resolve_format, use_colour
 from iiscors.config.diagnostics import CATALOGUE, Diagnostic, Severity, make
 from iiscors.config.load import check_config
 from iiscors.config.loader import DEFAULT_MAX_BYTES
+from iiscors.config.rules import application_paths
+from iiscors.config.server import ApplicationHost, analyse_server
+from iiscors.config.site import SiteAnalysis
 
 
 class LazyGroup(EscapedErrors, click.Group):
@@ -93,7 +98,7 @@ def _ignored_codes(ctx: click.Context, param: click.Parameter,
     return frozenset(codes)
 
 
-def _check(target: Target, max_bytes: int) -> FileResult:
+def _check(target: Target, max_bytes: int, applications: tuple[str, ...] = ()) -> FileResult:
     """Run the library on one target."""
     if target.kind == "missing":
         return FileResult(target.name, (make(
@@ -111,17 +116,26 @@ def _check(target: Target, max_bytes: int) -> FileResult:
             data = read_regular(target.name, max_bytes + 1)
     except OSError as exc:
         return FileResult(target.name, (unreadable(target.name, exc),))
-    return FileResult(target.name, tuple(check_config(data, max_bytes=max_bytes,
-                                                      name=target.name)))
+    # A named file's configSource files are beside it (contract E5); standard input has none.
+    directory = None if target.kind == "stdin" else os.path.dirname(target.name) or os.curdir
+    return FileResult(target.name, tuple(check_config(
+        data, max_bytes=max_bytes, name=target.name, directory=directory,
+        applications=application_paths(applications))))
 
 
-def _check_site(root: str, max_bytes: int) -> tuple[FileResult, ...]:
-    """Judge a site as the runtime loads it (contract E1): one result per web.config of the
-    site, root first, each holding the diagnostics located in it; a diagnostic about another
-    file (the site root itself, an external file) gets a result of its own."""
+def _check_site(root: str, max_bytes: int, applications: tuple[str, ...] = ()
+                ) -> tuple[FileResult, ...]:
+    """Judge a site as the runtime loads it (contract E1)."""
     from iiscors.config.site import analyse_site
 
-    analysis = analyse_site(root, max_bytes=max_bytes)
+    return _site_results(analyse_site(root, max_bytes=max_bytes,
+                                      applications=application_paths(applications)))
+
+
+def _site_results(analysis: SiteAnalysis) -> tuple[FileResult, ...]:
+    """One result per file of a site (its applicationHost.config first, then its web.config
+    files, root first), each holding the diagnostics located in it; a diagnostic about another
+    file (the site root itself, a configSource file) gets a result of its own."""
     by_file: dict[str, list[Diagnostic]] = {
         os.fspath(file.source): [] for file in analysis.scan.files
         if not isinstance(file.source, bytes)}
@@ -141,7 +155,7 @@ def exit_code(report: Report) -> int:
 
 
 @main.command(cls=GuardedCommand)
-@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.argument("paths", nargs=-1, metavar="PATH...")
 @click.option("-f", "--format", "format_name", default="text", show_default=True,
               type=click.Choice([*REPORTERS, "auto"]),
               help="Output format; auto is github under GitHub Actions, text elsewhere.")
@@ -160,28 +174,35 @@ def exit_code(report: Report) -> int:
 @click.option("--skip-unrelated", is_flag=True,
               help="Skip named *.config files whose root is not <configuration> "
                    "(packages.config...), as a directory search does; for pre-commit.")
+@application_option
 @click.option("--each-file", is_flag=True,
               help="Judge every web.config found in a directory on its own, instead of as "
                    "part of its site (a file then never sees its parent directories' files).")
+@apphost_options
 def validate(paths: tuple[str, ...], format_name: str, strict: bool, ignore: frozenset[str],
              max_bytes: int, colour: str, output: str | None, skip_unrelated: bool,
-             each_file: bool) -> None:
+             applications: tuple[str, ...], each_file: bool, apphost: str | None,
+             site: str | None, maps: tuple[str, ...]) -> None:
     """Check web.config files: PATH is a file, a directory, a glob, or - for standard input.
 
     A directory is searched for sites: each top-most web.config starts one, judged with every
     sub-directory's web.config as the middleware and serve --root load it; other *.config
     files with a <configuration> root are checked on their own (--each-file: every file alone).
+    --apphost FILE --site NAME checks a site of a server as IIS reads it (PATH optional).
 
     Exit 0 when no errors, 1 on errors (or warnings with --strict; notes never count), 2 on
     usage or I/O problems.
     """
+    server = application_host(apphost, site, maps)
+    if not paths and server is None:
+        raise click.UsageError("Missing argument 'PATH...' (or --apphost FILE --site NAME).")
+    checks = _Checks(max_bytes, ignore, skip_unrelated, each_file, applications)
     try:
         destination = Destination(output)  # before any work: an unwritable FILE is exit 2
     except OSError as exc:
         raise _unwritable(output, exc) from exc
     with destination:
-        report = Report(_check_all(paths, max_bytes, ignore, skip_unrelated, each_file),
-                        strict=strict)
+        report = Report(_check_all(paths, checks, server), strict=strict)
         rendered = io.StringIO()
         coloured = (use_colour(colour, sys.stdout, os.environ) if destination.path is None
                     else colour == "always")
@@ -193,17 +214,33 @@ def validate(paths: tuple[str, ...], format_name: str, strict: bool, ignore: fro
     sys.exit(exit_code(report))
 
 
-def _check_all(paths: tuple[str, ...], max_bytes: int, ignore: frozenset[str],
-               skip_unrelated: bool, each_file: bool) -> tuple[FileResult, ...]:
-    results = []
-    for target in expand(paths, skip_unrelated=skip_unrelated, sites=not each_file):
-        found = (_check_site(target.name, max_bytes) if target.kind == "site"
-                 else (_check(target, max_bytes),))
-        for result in found:
-            if ignore:
-                result = FileResult(result.name, _without(result.diagnostics, ignore))
-            results.append(result)
-    return tuple(results)
+@dataclass(frozen=True, slots=True)
+class _Checks:
+    """What ``validate``'s options ask of every target."""
+
+    max_bytes: int
+    ignore: frozenset[str]
+    skip_unrelated: bool = False
+    each_file: bool = False
+    applications: tuple[str, ...] = ()
+
+
+def _check_all(paths: tuple[str, ...], checks: _Checks,
+               server: ApplicationHost | None = None) -> tuple[FileResult, ...]:
+    found: list[FileResult] = []
+    if server is not None:  # contract E4: the server's site first, as IIS reads it
+        found.extend(_site_results(analyse_server(
+            server, max_bytes=checks.max_bytes,
+            applications=application_paths(checks.applications))))
+    for target in expand(paths, skip_unrelated=checks.skip_unrelated,
+                         sites=not checks.each_file):
+        if target.kind == "site":
+            found.extend(_check_site(target.name, checks.max_bytes, checks.applications))
+        else:
+            found.append(_check(target, checks.max_bytes, checks.applications))
+    if checks.ignore:
+        found = [FileResult(r.name, _without(r.diagnostics, checks.ignore)) for r in found]
+    return tuple(found)
 
 
 def _unwritable(output: str | None, error: OSError) -> CommandError:

@@ -321,6 +321,43 @@ _CODES: tuple[CodeInfo, ...] = (
     _n("N302", "Access-Control-Allow-Credentials: false does nothing; browsers treat it as if "
        "the header were absent", "Remove the header.",
        '<add name="Access-Control-Allow-Credentials" value="false" />'),
+    # -- the configuration system beyond one file (contract E2; issue 13) --------------------
+    _e("E211", "Invalid overrideMode value (Allow, Deny or Inherit)",
+       "Write Allow, Deny or Inherit.", '<location path="api" overrideMode="Lock">', UNRELEASED),
+    _e("E212", "overrideMode and allowOverride are both set on one <location>",
+       "Keep overrideMode (allowOverride is its older form).",
+       '<location path="api" overrideMode="Deny" allowOverride="false">', UNRELEASED),
+    _e("E304", "This configuration section cannot be used at this path: it is locked at a "
+       "parent level", "Remove the section from the lower file, or unlock it where it is "
+       'locked (overrideMode="Allow").',
+       '<location path="api" overrideMode="Deny"> in web.config, <cors> in api/web.config',
+       UNRELEASED),
+    _e("E305", "Lock violation: an attribute, element or item locked at a parent level is "
+       "changed", "Leave the locked attribute, element or item alone, or remove the lock where "
+       "it is set (lockAttributes, lockElements, lockItem...).",
+       '<cors lockAttributes="enabled"> in web.config, <cors enabled="false"> below', UNRELEASED),
+    _e("E306", "The configSource file cannot be used (its path leaves the including file's "
+       "directory or the site, it is missing, a directory or not a regular file, or its root "
+       "element is not the section's)",
+       "Put the file in the including web.config's directory or below it, name it with a "
+       "relative path, and make its root element the section's own (<cors>...</cors>).",
+       '<cors configSource="..\\shared\\cors.config" />', UNRELEASED),
+    _e("E307", "A section using configSource holds other attributes or elements",
+       "Move everything into the configSource file; the including element carries "
+       "configSource alone.", '<cors configSource="cors.config" enabled="true" />', UNRELEASED),
+    _e("E401", "The applicationHost.config does not define the site",
+       "Check the site's name (--site; the message lists the sites found), or that the file "
+       "has <system.applicationHost><sites>.", "--site 'Default Website'", UNRELEASED),
+    _e("E402", "A physical path of the site cannot be mapped to a local directory",
+       "Add a --map 'WINDOWS_PATH=LOCAL_DIRECTORY' that covers it.",
+       'physicalPath="D:\\sites\\api" without a --map for D:\\sites', UNRELEASED),
+    _e("E403", "The section cannot be defined at this level (its allowDefinition forbids it)",
+       "Move the section to a level its registration in applicationHost.config allows (an "
+       "application's root web.config for MachineToApplication).",
+       "<modules> in a sub-directory's web.config, registered MachineToApplication", UNRELEASED),
+    _e("E404", "The section is not registered in applicationHost.config's <configSections>",
+       "Install the IIS module that registers it (the IIS CORS module registers cors), or "
+       "remove the section.", "<cors> on a server without the IIS CORS module", UNRELEASED),
 )
 
 CATALOGUE: dict[str, CodeInfo] = {info.code: info for info in _CODES}

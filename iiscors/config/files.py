@@ -57,3 +57,17 @@ def read_regular_file(path: str | os.PathLike[str], limit: int) -> bytes:
     finally:
         if descriptor >= 0:
             os.close(descriptor)
+
+
+#: A file stat as the reloader compares it: (mtime_ns, ctime_ns, size, inode), or None if absent.
+Stamp = tuple[int, int, int, int] | None
+
+
+def stamp(path: str | os.PathLike[str]) -> Stamp:
+    """What the reloader compares to notice a change (stat follows symlinks); None if absent.
+    Taken *before* a file is read, so that an edit made during the read shows up next time."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)

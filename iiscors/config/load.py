@@ -19,12 +19,17 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
+from iiscors.config.apphost import APPHOST_MAX_BYTES, site_locations
 from iiscors.config.diagnostics import ConfigError, Diagnostic, has_errors, sort_key
 from iiscors.config.filenotes import file_notes
+from iiscors.config.files import Stamp
+from iiscors.config.include import Includer
 from iiscors.config.lint import lint
 from iiscors.config.loader import DEFAULT_MAX_BYTES, Source, load_document
-from iiscors.config.rules import Broken, Level, read_levels
+from iiscors.config.locks import Registry, lock_violations
+from iiscors.config.rules import Applications, Broken, Level, read_levels
 from iiscors.config.scope import build_scopes, mark_unusable
 from iiscors.policy.core import CorsRequest, Decision, Policy
 from iiscors.policy.model import EffectiveSection
@@ -48,6 +53,10 @@ class Config:
     #: the errors found, by the path whose scope they make unusable (contract E6); empty when
     #: the files have no error
     broken: Mapping[tuple[str, ...], tuple[Diagnostic, ...]] = field(default_factory=dict)
+    #: the configSource files read (contract E5), watched by hot reload as well
+    includes: tuple[Path, ...] = field(default=())
+    #: the child application paths it was built with (contract E3)
+    applications: Applications = field(default=())
 
     @property
     def errors(self) -> tuple[Diagnostic, ...]:
@@ -87,57 +96,128 @@ class SourceFile:
     source: Source
     prefix: tuple[str, ...] = ()
     name: str | None = None
+    #: where its configSource files are (contract E5), for bytes read from a file on disk;
+    #: a path's own directory otherwise
+    directory: str | None = None
+    #: the directory its configSource files must stay in (contract E5; default: the site's)
+    boundary: str | None = None
+    #: its place in the hierarchy (default: its directory depth below the site root); an
+    #: applicationHost.config is -1, above every web.config (contract E4)
+    depth: int | None = None
+    #: for an applicationHost.config, the site whose <location> entries apply (contract E4)
+    site: str | None = None
+
+
+class Analysis(NamedTuple):
+    """What :func:`read_all` returns."""
+
+    #: None when the configuration is unusable (see ``all_or_nothing``)
+    config: Config | None
+    diagnostics: list[Diagnostic]
+    #: every configSource file looked at, with its stamp taken before it was read (contract
+    #: E5: hot reload watches them too)
+    watched: tuple[tuple[str, Stamp], ...]
 
 
 def analyse(files: Sequence[SourceFile], *, max_bytes: int = DEFAULT_MAX_BYTES,
-            all_or_nothing: bool = True, broken: Broken | None = None) -> tuple[
+            all_or_nothing: bool = True, broken: Broken | None = None,
+            root: str | None = None, applications: Applications = ()) -> tuple[
         Config | None, list[Diagnostic]]:
+    """Read, check and merge ``files`` (a site root's web.config first); never raises.
+    :func:`read_all` says what the parameters mean."""
+    analysis = read_all(files, max_bytes=max_bytes, all_or_nothing=all_or_nothing,
+                        broken=broken, root=root, applications=applications)
+    return analysis.config, analysis.diagnostics
+
+
+def read_all(files: Sequence[SourceFile], *, max_bytes: int = DEFAULT_MAX_BYTES,
+             all_or_nothing: bool = True, broken: Broken | None = None,
+             root: str | None = None, applications: Applications = (),
+             registry: Registry | None = None) -> Analysis:
     """Read, check and merge ``files`` (a site root's web.config first); never raises.
 
     :param all_or_nothing: no :class:`Config` when there is any error (contract A8); else one
         whenever the root level is usable, its unusable scopes marked (contract E6).
     :param broken: errors already found (a site walk's), by the path whose scope they break.
+    :param root: the site root: a configSource file must really be inside it (contract E5;
+        by default, inside the including file's directory).
+    :param applications: the site's child application paths (:func:`iiscors.config.rules.
+        application_paths`), where ``inheritInChildApplications="false"`` stops (contract E3).
+    :param registry: an applicationHost.config's section registrations (contract E4), which
+        give each section's overrideModeDefault and allowDefinition; None: every section is
+        delegated and may be defined anywhere.
     """
-    levels: list[Level] = []
-    diagnostics: list[Diagnostic] = [d for found in (broken or {}).values() for d in found]
-    broken = {path: list(found) for path, found in (broken or {}).items()}
-    names: list[str] = []
-    read: list[str] = []  # the files whose root is <configuration>
-    no_cors: list[Diagnostic] = []  # their W101 notes (contract C2)
+    reading = _Reading(max_bytes, root, broken or {})
     for file in files:
-        document, display, found = load_document(file.source, name=file.name,
-                                                 max_bytes=max_bytes)
-        names.append(display)
-        diagnostics.extend(found)
-        if document is None:
-            # Contract E6: a file that cannot be read breaks its directory's scope.
-            broken.setdefault(file.prefix, []).extend(d for d in found if d.is_error)
-            continue
-        reading = read_levels(document, prefix=file.prefix, depth=len(file.prefix))
-        notes = file_notes(document)
-        if document.root.tag == "configuration":
-            read.append(display)
-            no_cors.extend(d for d in notes if d.code == "W101")
-        levels.extend(reading.levels)
-        diagnostics.extend(reading.diagnostics)
-        diagnostics.extend(d for d in notes if d.code != "W101")
-        for path, errors in reading.broken.items():
-            broken.setdefault(path, []).extend(errors)
-    if read and len(no_cors) == len(read):
+        reading.file(file)
+    levels, diagnostics, broken = reading.levels, reading.diagnostics, reading.broken
+    for path, violation in lock_violations(levels, registry, applications):  # E2, E4
+        diagnostics.append(violation)
+        broken.setdefault(path, []).append(violation)
+    if reading.configurations and len(reading.no_cors) == len(reading.configurations):
         # W101 is about the whole site: no file of it does CORS (contract C2, E1), so a
         # lower file is never noted as if it stood alone.
-        diagnostics.append(no_cors[0])
-    scopes, found = build_scopes(levels, broken)
+        diagnostics.append(reading.no_cors[0])
+    scopes, found = build_scopes(levels, broken, applications)
     diagnostics.extend(found)
     if not has_errors(diagnostics):
         diagnostics.extend(lint(levels, scopes))
     diagnostics = sorted(dict.fromkeys(diagnostics), key=sort_key)
+    watched = tuple(reading.watched)
     scoped = {path: tuple(dict.fromkeys(found)) for path, found in broken.items() if found}
     if has_errors(diagnostics) and (all_or_nothing or not _root_usable(diagnostics, scoped)):
-        return None, diagnostics
+        return Analysis(None, diagnostics, watched)
     paths = tuple(Path(os.fspath(f.source)) for f in files if not isinstance(f.source, bytes))
-    return Config(tuple(names), tuple(levels), mark_unusable(scopes, scoped),
-                  tuple(diagnostics), paths, scoped), diagnostics
+    config = Config(tuple(reading.names), tuple(levels), mark_unusable(scopes, scoped),
+                    tuple(diagnostics), paths, scoped,
+                    tuple(dict.fromkeys(Path(path) for path, _ in watched)), applications)
+    return Analysis(config, diagnostics, watched)
+
+
+class _Reading:
+    """What :func:`read_all` has read so far, file by file."""
+
+    def __init__(self, max_bytes: int, root: str | None, broken: Broken) -> None:
+        self.max_bytes = max_bytes
+        self.root = root
+        self.levels: list[Level] = []
+        self.diagnostics: list[Diagnostic] = [d for found in broken.values() for d in found]
+        self.broken: Broken = {path: list(found) for path, found in broken.items()}
+        self.names: list[str] = []
+        #: the files whose root is <configuration> (W101 is about them together)
+        self.configurations: list[str] = []
+        #: their W101 notes (contract C2): given once, when every file has one
+        self.no_cors: list[Diagnostic] = []
+        self.watched: list[tuple[str, Stamp]] = []
+
+    def file(self, file: SourceFile) -> None:
+        # An applicationHost.config is larger than any web.config (contract E4).
+        limit = self.max_bytes if file.site is None else max(self.max_bytes, APPHOST_MAX_BYTES)
+        document, display, found = load_document(file.source, name=file.name, max_bytes=limit)
+        self.names.append(display)
+        self.diagnostics.extend(found)
+        if document is None:
+            # Contract E6: a file that cannot be read breaks its directory's scope.
+            self.broken.setdefault(file.prefix, []).extend(d for d in found if d.is_error)
+            return
+        directory = file.directory
+        if directory is None and not isinstance(file.source, bytes):
+            directory = os.path.dirname(os.fspath(file.source)) or os.curdir
+        includer = Includer(directory, file.boundary or self.root, self.max_bytes)
+        reading = read_levels(
+            document, prefix=file.prefix,
+            depth=len(file.prefix) if file.depth is None else file.depth, includer=includer,
+            locations=None if file.site is None else site_locations(file.site))
+        self.watched.extend(includer.read)
+        notes = file_notes(document)
+        if document.root.tag == "configuration":
+            self.configurations.append(display)
+            self.no_cors.extend(d for d in notes if d.code == "W101")
+        self.levels.extend(reading.levels)
+        self.diagnostics.extend(reading.diagnostics)
+        self.diagnostics.extend(d for d in notes if d.code != "W101")
+        for path, errors in reading.broken.items():
+            self.broken.setdefault(path, []).extend(errors)
 
 
 def _root_usable(diagnostics: Sequence[Diagnostic],
@@ -149,21 +229,28 @@ def _root_usable(diagnostics: Sequence[Diagnostic],
 
 
 def check_config(source: Source, *, max_bytes: int = DEFAULT_MAX_BYTES,
-                 name: str | None = None) -> list[Diagnostic]:
-    """Every diagnostic for one web.config (path or bytes); never raises for a bad file."""
-    return analyse([SourceFile(source, (), name)], max_bytes=max_bytes)[1]
+                 name: str | None = None, directory: str | None = None,
+                 applications: Applications = ()) -> list[Diagnostic]:
+    """Every diagnostic for one web.config (path or bytes); never raises for a bad file.
+    ``directory``: where the configSource files of bytes read from disk are (contract E5);
+    ``applications``: child application paths (contract E3)."""
+    return analyse([SourceFile(source, (), name, directory)], max_bytes=max_bytes,
+                   applications=applications)[1]
 
 
 def load_config(source: Source | Config, *, max_bytes: int = DEFAULT_MAX_BYTES,
-                name: str | None = None) -> Config:
-    """Load one web.config (path or bytes) into a :class:`Config`, or raise ConfigError."""
+                name: str | None = None, applications: Applications = ()) -> Config:
+    """Load one web.config (path or bytes) into a :class:`Config`, or raise ConfigError.
+    ``applications``: child application paths (contract E3)."""
     if isinstance(source, Config):
         return source
-    return load_files([SourceFile(source, (), name)], max_bytes=max_bytes)
+    return load_files([SourceFile(source, (), name)], max_bytes=max_bytes,
+                      applications=applications)
 
 
-def load_files(files: Iterable[SourceFile], *, max_bytes: int = DEFAULT_MAX_BYTES) -> Config:
-    config, diagnostics = analyse(list(files), max_bytes=max_bytes)
+def load_files(files: Iterable[SourceFile], *, max_bytes: int = DEFAULT_MAX_BYTES,
+               applications: Applications = ()) -> Config:
+    config, diagnostics = analyse(list(files), max_bytes=max_bytes, applications=applications)
     if config is None:
         raise ConfigError(diagnostics)
     return config

@@ -13,14 +13,24 @@ every problem (contract A7).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Generic, Literal, NamedTuple, TypeVar
 
 from lxml import etree
 
 from iiscors.config.diagnostics import Diagnostic, Related, make_at
+from iiscors.config.include import CONFIG_SOURCE, ONLY_CONFIG_SOURCE, Includer
 from iiscors.config.loader import XmlDocument
+from iiscors.config.lockspec import (
+    LOCATION_ATTRIBUTES,
+    LOCK_ATTRIBUTES,
+    OVERRIDE_MODES,
+    Locks,
+    Override,
+    override_of,
+    read_locks,
+)
 from iiscors.config.reading import XDT
 from iiscors.config.reading import parse_bool as parse_bool  # re-exported: others read it here
 from iiscors.config.rewrite import RewriteSection, read_rewrite
@@ -37,6 +47,9 @@ _SENDABLE = re.compile(r"[\x20-\x7e\xa0-\xff]*")
 _BLANK = re.compile(r"\s*")
 #: XML's own white space (S, XML 1.0 section 2.3): the only text allowed between elements
 _XML_SPACE = re.compile(r"[ \t\r\n]*")
+#: Attributes of a section element that are about the configuration system, not settings a
+#: lower level sets (contract E2, E5)
+NOT_SETTINGS = frozenset({*LOCK_ATTRIBUTES, "configSource"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +60,8 @@ class Entry(Generic[T]):
     key: str
     value: T | None
     location: Location
+    #: where ``lockItem="true"`` is written on this ``<add>`` (contract E2), None when not
+    locked_at: Location | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +87,29 @@ class ModulesSection:
 
 
 @dataclass(frozen=True, slots=True)
+class SectionUse:
+    """What one section element of a level writes, as locks judge it (contract E2): the
+    attributes it sets and the child elements it uses, each located, and its own locks."""
+
+    #: ``cors``, ``httpProtocol``, ``customHeaders`` or ``modules``
+    name: str
+    location: Location
+    attributes: tuple[tuple[str, Location], ...]
+    children: tuple[tuple[str, Location], ...]
+    locks: Locks = field(default_factory=Locks)
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """What the ``<location>`` holding a section says about it (contract E2, E3)."""
+
+    override: Override | None = None
+    #: False for ``inheritInChildApplications="false"``
+    inherit_in_child_applications: bool = True
+    location: Location | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Level:
     """The sections one file defines for one path: its root, or one ``<location path>``.
 
@@ -91,6 +129,11 @@ class Level:
     location: Location | None = None
     #: URL Rewrite's rules, read for the OPTIONS recipe only (contract C2)
     rewrite: RewriteSection | None = None
+    #: each section element written here, for the lock checks (contract E2)
+    uses: tuple[SectionUse, ...] = ()
+    #: what the ``<location>`` holding each section says, by section (``cors``,
+    #: ``httpProtocol``, ``modules``); empty for a file's own system.webServer
+    holders: tuple[tuple[str, Holder], ...] = ()
 
 
 #: The errors of one file (or site) by the configured path whose scope they make unusable
@@ -118,10 +161,20 @@ class _Walk:
 
     def report(self, code: str, message: str, where: Location,
                related: tuple[Related, ...] = ()) -> None:
-        diagnostic = make_at(code, message, where, related)
+        self.report_found(make_at(code, message, where, related))
+
+    def report_found(self, diagnostic: Diagnostic) -> None:
+        """Record a diagnostic made elsewhere (a configSource file's reader), in this scope."""
         self.diagnostics.append(diagnostic)
         if diagnostic.is_error:
             self.broken.setdefault(self.scope, []).append(diagnostic)
+
+    def sub(self, document: XmlDocument) -> _Walk:
+        """A walk of another document (a configSource file, contract E5) that reports into
+        this one, in its current scope."""
+        walk = _Walk(document, self.scope)
+        walk.diagnostics, walk.broken = self.diagnostics, self.broken
+        return walk
 
     # -- the generic checks of contract A4/A5, driven by the XSD's element table -------------
 
@@ -246,6 +299,14 @@ class _Walk:
                                       for name in element.attrib if name != "origin"),
         )
 
+    def entry(self, op: Literal["add", "remove", "clear"], key: str, value: T | None,
+              child: etree._Element, where: Location) -> Entry[T]:
+        """One collection directive, with its ``lockItem`` (contract E2)."""
+        locked = child.get("lockItem")
+        locked_at = (self.at(child, "lockItem") if op == "add" and locked is not None
+                     and parse_bool(locked) else None)
+        return Entry(op, key, value, where, locked_at)
+
     def cors(self, element: etree._Element) -> CorsSection:
         entries: list[Entry[OriginRule]] = []
         for op, value, child in self.entries(element, "origin"):
@@ -254,7 +315,7 @@ class _Walk:
                 where = rule.location  # already located: 10,000 rules, 10,000 lookups fewer
             else:
                 where = self.at(child, "origin") if op != "clear" else self.at(child)
-            entries.append(Entry(op, value, rule, where))
+            entries.append(self.entry(op, value, rule, child, where))
         fail_unlisted = optional_bool(element, "failUnlistedOrigins")
         return CorsSection(optional_bool(element, "enabled"), fail_unlisted,
                            tuple(entries), self.at(element),
@@ -266,15 +327,24 @@ class _Walk:
         for op, value, child in self.entries(element, "name"):
             pair = (value, child.get("value", "")) if op == "add" else None
             where = self.at(child, "name") if op != "clear" else self.at(child)
-            entries.append(Entry(op, value, pair, where))
+            entries.append(self.entry(op, value, pair, child, where))
         return CustomHeadersSection(tuple(entries), self.at(element))
 
     def modules(self, element: etree._Element) -> ModulesSection:
         entries: list[Entry[None]] = []
         for op, value, child in self.entries(element, "name"):
             where = self.at(child, "name") if op != "clear" else self.at(child)
-            entries.append(Entry(op, value, None, where))
+            entries.append(self.entry(op, value, None, child, where))
         return ModulesSection(tuple(entries), self.at(element))
+
+    def use(self, element: etree._Element) -> SectionUse:
+        """What a section element writes, for the lock checks (contract E2)."""
+        attributes = tuple((name, self.at(element, name)) for name in map(str, element.attrib)
+                           if name not in NOT_SETTINGS and not name.startswith(XDT))
+        children = tuple((child.tag, self.at(child)) for child in element
+                         if isinstance(child.tag, str))
+        return SectionUse(str(element.tag), self.at(element), attributes, children,
+                          read_locks(element, lambda name: self.at(element, name)))
 
 
 def written_name(element: etree._Element, name: str) -> str:
@@ -332,6 +402,28 @@ def split_location_path(path: str) -> tuple[str, ...] | None:
     return tuple(fold_segment(s) for s in segments)
 
 
+#: Application paths as the user names them (contract E3), folded like location paths.
+Applications = tuple[tuple[str, ...], ...]
+
+
+def application_paths(values: Iterable[str]) -> Applications:
+    """Contract E3: the application paths a user names (``/api``, ``legacy/app``), as folded
+    segments relative to the site root, without duplicates; ``/`` (the site's own root
+    application) adds nothing.
+
+    :raises ValueError: a path IIS would refuse (``..``, ``.``, a backslash).
+    """
+    found: dict[tuple[str, ...], None] = {}
+    for value in values:
+        segments = split_location_path(value)
+        if segments is None:
+            raise ValueError(f"{value!r} is not an application path: write plain segments "
+                             "such as /api or /legacy/app")
+        if segments:
+            found[segments] = None
+    return tuple(found)
+
+
 def fold_segment(segment: str) -> str:
     """A path segment as location paths and request paths are compared (contract A9:
     case-insensitively, the whole Unicode range, as IIS compares URLs)."""
@@ -350,9 +442,17 @@ class FileLevels(NamedTuple):
     broken: Broken
 
 
+#: Maps a ``<location path>`` as written to the site-relative path it means, or None when it
+#: is about something else (an applicationHost.config's other sites, contract E4).
+LocationMap = Callable[[str], "str | None"]
+
+
 def read_levels(document: XmlDocument, *, prefix: tuple[str, ...] = (),
-                depth: int = 0) -> FileLevels:
-    """Walk one parsed web.config into its levels (``prefix``: the file's directory segments).
+                depth: int = 0, includer: Includer | None = None,
+                locations: LocationMap | None = None) -> FileLevels:
+    """Walk one parsed web.config into its levels (``prefix``: the file's directory segments;
+    ``includer`` reads the files its configSource attributes name, contract E5; ``locations``
+    maps the location paths of an applicationHost.config, contract E4).
 
     An error in the file's structure (its root element, a location path) makes the file's own
     scope unusable; an error inside a section only the scope of the place that holds it (the
@@ -364,13 +464,13 @@ def read_levels(document: XmlDocument, *, prefix: tuple[str, ...] = (),
         walk.report("E106", f"The root element is <{tag(root)}>, not <configuration>",
                     walk.at(root))
         return FileLevels([], walk.diagnostics, walk.broken)
-    places = _collect_places(walk, root, prefix)
+    places = _collect_places(walk, root, prefix, locations)
     _report_misplaced_cors(walk, root)
     specs = element_specs()
     levels = []
     for order, (path, place) in enumerate(places.items()):
         walk.scope = path
-        levels.append(_read_level(walk, path, place, depth, order, specs))
+        levels.append(_read_level(walk, path, place, depth, order, specs, includer))
     walk.scope = prefix
     # W101 (is this a CORS configuration at all?) is iiscors.config.filenotes's (contract C2)
     return FileLevels(levels, walk.diagnostics, walk.broken)
@@ -383,16 +483,18 @@ class _Place:
     display: str
     location: Location | None
     sections: dict[str, etree._Element] = field(default_factory=dict)
+    #: what the <location> holding each section says (contract E2, E3)
+    holders: dict[str, Holder] = field(default_factory=dict)
 
 
-def _collect_places(walk: _Walk, root: etree._Element,
-                    prefix: tuple[str, ...]) -> dict[tuple[str, ...], _Place]:
+def _collect_places(walk: _Walk, root: etree._Element, prefix: tuple[str, ...],
+                    locations: LocationMap | None = None) -> dict[tuple[str, ...], _Place]:
     """The sections of the file's own ``system.webServer`` and of each ``<location path>``'s,
     by path (contract A9), in file order; a section written twice for one path is E301."""
     places: dict[tuple[str, ...], _Place] = {}
 
     def collect(web_server: etree._Element, path: tuple[str, ...], display: str,
-                where: Location | None) -> None:
+                where: Location | None, holder: Holder | None) -> None:
         place = places.setdefault(path, _Place(display, where))
         for child in web_server:
             if child.tag not in _SECTIONS:
@@ -406,20 +508,56 @@ def _collect_places(walk: _Walk, root: etree._Element,
                 walk.scope = prefix
                 continue
             place.sections[child.tag] = child
+            if holder is not None:
+                place.holders[str(child.tag)] = holder
 
     for child in root:
         if child.tag == "system.webServer":
-            collect(child, prefix, "", None)
+            collect(child, prefix, "", None, None)
         elif child.tag == "location":
             raw_path = child.get("path", "")
-            segments = split_location_path(raw_path)
+            meant = raw_path if locations is None else locations(raw_path)
+            if meant is None:
+                continue  # another site's, in an applicationHost.config (contract E4)
+            segments = split_location_path(meant)
             if segments is None:
                 walk.report("E303", f"Invalid location path '{raw_path}'", walk.at(child, "path"))
                 continue
+            walk.scope = prefix + segments  # contract E6: a bad attribute breaks its path
+            holder = _location_holder(walk, child)
+            walk.scope = prefix
             for web_server in child.iterchildren("system.webServer"):
                 collect(web_server, prefix + segments, raw_path.strip().strip("/"),
-                        walk.at(child))
+                        walk.at(child), holder)
     return places
+
+
+def _location_holder(walk: _Walk, element: etree._Element) -> Holder:
+    """Check a ``<location>``'s own attributes and read what they say (contract E2, E3)."""
+    for name in map(str, element.attrib):
+        if name not in LOCATION_ATTRIBUTES and not name.startswith(XDT):
+            written = written_name(element, name)
+            walk.report("E201", f"Unrecognized attribute '{written}'", walk.at(element, written))
+    mode = element.get("overrideMode")
+    if mode is not None and mode.strip().lower() not in OVERRIDE_MODES:
+        walk.report("E211", f"Invalid overrideMode value '{mode}' (Allow, Deny or Inherit)",
+                    walk.at(element, "overrideMode"))
+        mode = None
+    flags: dict[str, bool | None] = {}
+    for name in ("allowOverride", "inheritInChildApplications"):
+        value = element.get(name)
+        flags[name] = None if value is None else parse_bool(value)
+        if value is not None and flags[name] is None:
+            walk.report("E206", f"Invalid boolean value '{value}' for attribute '{name}' "
+                        "(true or false)", walk.at(element, name))
+    if mode is not None and element.get("allowOverride") is not None:
+        walk.report("E212", "overrideMode and allowOverride cannot both be set on one "
+                    "<location>", walk.at(element, "allowOverride"))
+    written = (f'overrideMode="{mode}"' if mode is not None
+               else f'allowOverride="{element.get("allowOverride")}"')
+    where = walk.at(element, "overrideMode" if mode is not None else "allowOverride")
+    return Holder(override_of(mode, flags["allowOverride"], where, written),
+                  flags["inheritInChildApplications"] is not False, walk.at(element))
 
 
 def _report_misplaced_cors(walk: _Walk, root: etree._Element) -> None:
@@ -435,26 +573,85 @@ def _report_misplaced_cors(walk: _Walk, root: etree._Element) -> None:
 
 
 def _read_level(walk: _Walk, path: tuple[str, ...], place: _Place, depth: int, order: int,
-                specs: Mapping[str, ElementSpec]) -> Level:
+                specs: Mapping[str, ElementSpec], includer: Includer | None) -> Level:
     """Check and read the sections of one place into its :class:`Level`."""
-    sections = place.sections
+    sections = _resolved(walk, place.sections, includer)
     cors_section: CorsSection | None = None
     custom: CustomHeadersSection | None = None
     modules: ModulesSection | None = None
     if "cors" in sections:
-        cors_section = _section(walk, sections["cors"], specs["cors"], walk.cors)
+        reader, element = sections["cors"]
+        cors_section = _section(reader, element, specs["cors"], reader.cors)
+    uses = [reader.use(element) for name, (reader, element) in sections.items()
+            if name != "rewrite"]  # the lock checks (E2) read the CORS sections
     if "httpProtocol" in sections:
-        holders = sections["httpProtocol"].findall("customHeaders")
+        reader, element = sections["httpProtocol"]
+        holders = element.findall("customHeaders")
         for extra in holders[1:]:
-            walk.report("E209", "Element 'customHeaders' may appear only once here",
-                        walk.at(extra))
+            reader.report("E209", "Element 'customHeaders' may appear only once here",
+                          reader.at(extra))
         if holders:
-            custom = _section(walk, holders[0], specs["customHeaders"], walk.custom_headers)
+            custom = _section(reader, holders[0], specs["customHeaders"], reader.custom_headers)
+            uses.append(reader.use(holders[0]))
     if "modules" in sections:
-        modules = _section(walk, sections["modules"], specs["modules"], walk.modules)
-    rewrite = read_rewrite(sections["rewrite"], walk.at) if "rewrite" in sections else None
+        reader, element = sections["modules"]
+        modules = _section(reader, element, specs["modules"], reader.modules)
+    rewrite = None
+    if "rewrite" in sections:  # contract C2: read for the OPTIONS recipe only
+        reader, element = sections["rewrite"]
+        rewrite = read_rewrite(element, reader.at)
     return Level(path, place.display, walk.document.name, depth, order, cors_section, custom,
-                 modules, place.location, rewrite)
+                 modules, place.location, rewrite, tuple(uses), tuple(place.holders.items()))
+
+
+def _resolved(walk: _Walk, sections: Mapping[str, etree._Element], includer: Includer | None
+              ) -> dict[str, tuple[_Walk, etree._Element]]:
+    """Each section element to read, and the walk that locates it: the element itself, or the
+    root of the file its configSource names (contract E5; a section whose file is refused is
+    left out, its errors reported)."""
+    resolved: dict[str, tuple[_Walk, etree._Element]] = {}
+    for name in _SECTIONS:
+        element = sections.get(name)
+        if element is None:
+            continue
+        value = element.get(CONFIG_SOURCE)
+        if value is None:
+            resolved[name] = (walk, element)
+            continue
+        included = _include(walk, element, value, includer)
+        if included is not None:
+            resolved[name] = included
+    return resolved
+
+
+def _include(walk: _Walk, element: etree._Element, value: str, includer: Includer | None
+             ) -> tuple[_Walk, etree._Element] | None:
+    """The section read from ``configSource=value``, or None (its errors reported)."""
+    others = [str(n) for n in element.attrib if n != CONFIG_SOURCE and not str(n).startswith(XDT)]
+    text = element.text is not None and not _XML_SPACE.fullmatch(element.text)
+    if others or text or any(isinstance(child.tag, str) for child in element):
+        walk.report("E307", ONLY_CONFIG_SOURCE, walk.at(element))
+    where = walk.at(element, CONFIG_SOURCE)
+    if includer is None:
+        walk.report("E306", f'configSource="{value}": a configuration read from memory has no '
+                    "directory to read it from", where)
+        return None
+    document, found = includer.load(value, where)
+    for diagnostic in found:  # located in the included file, scoped as the section (E6)
+        walk.report_found(diagnostic)
+    if document is None:
+        return None
+    reader = walk.sub(document)
+    root = document.root
+    if root.tag != element.tag:
+        reader.report("E306", f"The root element of this configSource file is <{tag(root)}>, "
+                      f"not <{tag(element)}>", reader.at(root))
+        return None
+    if CONFIG_SOURCE in root.attrib:
+        reader.report("E306", "A configSource file cannot use configSource itself",
+                      reader.at(root, CONFIG_SOURCE))
+        return None
+    return reader, root
 
 
 SectionT = TypeVar("SectionT")

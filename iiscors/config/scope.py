@@ -92,8 +92,8 @@ def merge(path: tuple[str, ...], levels: Sequence[Level], diagnostics: list[Diag
             # applicationHost.config are invisible here, so a <remove> of one is normal.
             modules = apply_entries(modules, level.modules.entries, "name", diagnostics,
                                     warn_missing=False)
-            cors_module, removed_at = _cors_module(level.modules.entries, cors_module,
-                                                   removed_at)
+            cors_module, removed_at = cors_module_state(level.modules.entries, cors_module,
+                                                        removed_at)
         if broken is not None:
             for diagnostic in diagnostics[found:]:
                 if diagnostic.is_error:
@@ -115,10 +115,11 @@ def merge(path: tuple[str, ...], levels: Sequence[Level], diagnostics: list[Diag
     )
 
 
-def _cors_module(entries: Iterable[Entry[None]], present: bool, removed_at: Location | None
-                 ) -> tuple[bool, Location | None]:
-    """Contract D1: whether CorsModule is still there after one level's ``<modules>``, and
-    where it was last removed.  It is registered globally; only its presence matters."""
+def cors_module_state(entries: Iterable[Entry[None]], present: bool,
+                      removed_at: Location | None) -> tuple[bool, Location | None]:
+    """Contract D1: whether CorsModule is still there after one level's ``<modules>``
+    directives (it is registered globally; only its presence matters), and where it was last
+    removed (a ``<remove>`` or a ``<clear/>``)."""
     for entry in entries:
         if entry.op == "clear" or (entry.op == "remove" and entry.key.casefold() == CORS_MODULE):
             present, removed_at = False, entry.location
@@ -142,17 +143,50 @@ def levels_for(path: tuple[str, ...], levels: Sequence[Level]) -> list[Level]:
     return applicable
 
 
-def build_scopes(levels: Sequence[Level], broken: Broken | None = None) -> tuple[
+def application_of(path: tuple[str, ...], applications: Sequence[tuple[str, ...]]
+                   ) -> tuple[str, ...]:
+    """The application ``path`` is in: the deepest application path covering it (the site's
+    root application, ``()``, when none does)."""
+    return max((app for app in applications if covers(app, path)), key=len, default=())
+
+
+def applied(path: tuple[str, ...], levels: Sequence[Level],
+            applications: Sequence[tuple[str, ...]] = ()) -> list[Level]:
+    """:func:`levels_for`, less the sections a ``<location inheritInChildApplications="false">``
+    holds where ``path`` is in a child application of that location's (contract E3)."""
+    found = levels_for(path, levels)
+    if not applications:
+        return found  # without application boundaries the attribute changes nothing (E3)
+    here = application_of(path, applications)
+    result = []
+    for level in found:
+        dropped = [name for name, holder in level.holders
+                   if not holder.inherit_in_child_applications
+                   and application_of(level.path, applications) != here]
+        if dropped:
+            level = replace(level, cors=None if "cors" in dropped else level.cors,
+                            custom_headers=(None if "httpProtocol" in dropped
+                                            else level.custom_headers),
+                            modules=None if "modules" in dropped else level.modules)
+        result.append(level)
+    return result
+
+
+def build_scopes(levels: Sequence[Level], broken: Broken | None = None,
+                 applications: Sequence[tuple[str, ...]] = ()) -> tuple[
         dict[tuple[str, ...], EffectiveSection], list[Diagnostic]]:
-    """Effective sections for the root and for every path a level names.
+    """Effective sections for the root, for every path a level names and for every
+    application path (contract E3: an application boundary may change what applies).
 
     Errors found while merging are returned, and noted in ``broken`` by the path whose scope
     they make unusable (contract E6); a path already in ``broken`` gets a scope of its own.
     """
     diagnostics: list[Diagnostic] = []
     noted: Broken = {}
-    paths = {(): None} | {level.path: None for level in levels} | dict.fromkeys(broken or {})
-    scopes = {path: merge(path, levels_for(path, levels), diagnostics, noted) for path in paths}
+    paths = ({(): None} | {level.path: None for level in levels} | dict.fromkeys(broken or {})
+             | dict.fromkeys(applications))
+    scopes = {path: merge(path, applied(path, levels, applications), diagnostics, noted)
+              for path in paths}
     if broken is not None:
         for path, found in noted.items():
             broken.setdefault(path, []).extend(_unique(found))

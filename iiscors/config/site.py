@@ -26,14 +26,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import NamedTuple
 
 from iiscors.config.diagnostics import ConfigError, Diagnostic, make
-from iiscors.config.load import Config, SourceFile, analyse
+from iiscors.config.files import Stamp as Stamp  # re-exported: the reloader compares them
+from iiscors.config.files import stamp
+from iiscors.config.load import Config, SourceFile, read_all
 from iiscors.config.loader import DEFAULT_MAX_BYTES
-from iiscors.config.rules import fold_segment
+from iiscors.config.rules import Applications, fold_segment
 
 #: The configuration file IIS reads in every directory (compared case-insensitively).
 WEB_CONFIG = "web.config"
@@ -41,19 +43,6 @@ WEB_CONFIG = "web.config"
 #: Default bounds of a site walk.
 MAX_DIRECTORIES = 10_000
 MAX_DEPTH = 32
-
-#: A file stat as the reloader compares it: (mtime_ns, ctime_ns, size, inode), or None if absent.
-Stamp = tuple[int, int, int, int] | None
-
-
-def stamp(path: str | os.PathLike[str]) -> Stamp:
-    """What the reloader compares to notice a change (stat follows symlinks); None if absent."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
-
 
 @dataclass(frozen=True, slots=True)
 class SiteScan:
@@ -199,21 +188,25 @@ class SiteAnalysis(NamedTuple):
 
 def analyse_site(root: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES,
                  max_directories: int = MAX_DIRECTORIES, max_depth: int = MAX_DEPTH,
-                 all_or_nothing: bool = True) -> SiteAnalysis:
+                 all_or_nothing: bool = True, applications: Applications = ()) -> SiteAnalysis:
     """Scan and check a site root; never raises.
 
     :param all_or_nothing: no Config when anything has an error (contract A8); with False, a
         Config whenever the root level is usable, its unusable scopes marked (contract E6).
+    :param applications: the site's child application paths (contract E3).
     """
     scan = scan_site(root, max_directories=max_directories, max_depth=max_depth)
-    config, diagnostics = analyse(scan.files, max_bytes=max_bytes, all_or_nothing=all_or_nothing,
-                                  broken={p: list(found) for p, found in scan.broken.items()})
-    return SiteAnalysis(config, diagnostics, scan)
+    analysis = read_all(scan.files, max_bytes=max_bytes, all_or_nothing=all_or_nothing,
+                        broken={p: list(found) for p, found in scan.broken.items()},
+                        root=os.fspath(scan.root), applications=applications)
+    # Contract E5: the configSource files are watched as well (stamped before being read).
+    scan = replace(scan, stamps=scan.stamps + analysis.watched)
+    return SiteAnalysis(analysis.config, analysis.diagnostics, scan)
 
 
 def load_site(root: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES,
               max_directories: int = MAX_DIRECTORIES, max_depth: int = MAX_DEPTH,
-              all_or_nothing: bool = True) -> Config:
+              all_or_nothing: bool = True, applications: Applications = ()) -> Config:
     """Load a site root's web.config files into one :class:`Config`.
 
     :param root: the site's physical directory (IIS's ``physicalPath``).
@@ -222,11 +215,13 @@ def load_site(root: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTE
     :param max_depth: how deep below the root it may go.
     :param all_or_nothing: raise on any error (the default); with False, return a Config
         whenever the root level is usable, the scopes with errors marked unusable (contract E6).
+    :param applications: the site's child application paths (contract E3).
     :raises ConfigError: any file is unusable (or, with ``all_or_nothing=False``, the root
         level), or the walk hit a bound (every diagnostic).
     """
     analysis = analyse_site(root, max_bytes=max_bytes, max_directories=max_directories,
-                            max_depth=max_depth, all_or_nothing=all_or_nothing)
+                            max_depth=max_depth, all_or_nothing=all_or_nothing,
+                            applications=applications)
     if analysis.config is None:
         raise ConfigError(analysis.diagnostics)
     return analysis.config

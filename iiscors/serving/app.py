@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,9 @@ import click
 
 from iiscors.asgi import ASGIApplication
 from iiscors.asgi import CorsMiddleware as AsgiCorsMiddleware
+from iiscors.config.diagnostics import ConfigError
 from iiscors.config.loader import DEFAULT_MAX_BYTES
+from iiscors.config.server import ApplicationHost, analyse_server, root_directory
 from iiscors.reload import DEFAULT_RELOAD_INTERVAL
 from iiscors.serving.accesslog import LogFormat, open_access_log
 from iiscors.serving.interface import is_asgi_app
@@ -81,8 +83,14 @@ def import_app(spec: str) -> WSGIApplication:
     return app
 
 
-def _source(config: str | None, root: str | None) -> tuple[str, str]:
-    """The configuration to read (a file or a site root) and how to describe it."""
+def _source(config: str | None, root: str | None, apphost: ApplicationHost | None = None
+            ) -> tuple[str | ApplicationHost, str]:
+    """The configuration to read (a file, a site root, a site of a server) and how to
+    describe it."""
+    if apphost is not None:
+        if config is not None:
+            raise click.UsageError("give either CONFIG or --apphost FILE --site NAME, not both")
+        return apphost, apphost.description
     if config is not None and root is not None:
         raise click.UsageError("give either CONFIG or --root DIR (whose web.config files are "
                                "the configuration), not both")
@@ -97,14 +105,20 @@ def _source(config: str | None, root: str | None) -> tuple[str, str]:
 def build(config: str | None, root: str | None, app: str | None, proxy: str | None, *,
           max_bytes: int = DEFAULT_MAX_BYTES, reload: bool = True,
           reload_interval: float = DEFAULT_RELOAD_INTERVAL, strict: bool = False,
-          exempt_same_origin: bool = False, all_or_nothing: bool = False
+          exempt_same_origin: bool = False, all_or_nothing: bool = False,
+          applications: Sequence[str] = (), apphost: ApplicationHost | None = None
           ) -> tuple[CorsMiddleware, str]:
     """The WSGI application ``iiscors serve`` runs, and a one-line description of it.
+
+    With ``apphost`` (contract E4), CORS comes from that site of the server; without ``root``,
+    ``app`` or ``proxy``, the files served are those of the site's root directory.
 
     :raises click.UsageError: the options do not make sense together.
     :raises ConfigError: the configuration is unusable.
     """
-    source, where = _source(config, root)
+    source, where = _source(config, root, apphost)
+    if apphost is not None and root is None and app is None and proxy is None:
+        root = _site_root(apphost)
     if app is not None and proxy is not None:
         raise click.UsageError("give either --app or --proxy, not both")
     inner: WSGIApplication
@@ -127,26 +141,35 @@ def build(config: str | None, root: str | None, app: str | None, proxy: str | No
     middleware = CorsMiddleware(inner, source, max_bytes=max_bytes, reload=reload,
                                 reload_interval=reload_interval, strict=strict,
                                 exempt_same_origin=exempt_same_origin,
-                                all_or_nothing=all_or_nothing)
+                                all_or_nothing=all_or_nothing, applications=applications)
     return middleware, f"{what}, CORS from {where}"
 
 
 def build_asgi(config: str | None, root: str | None, app: ASGIApplication, spec: str, *,
                max_bytes: int = DEFAULT_MAX_BYTES, reload: bool = True,
                reload_interval: float = DEFAULT_RELOAD_INTERVAL, strict: bool = False,
-               exempt_same_origin: bool = False, all_or_nothing: bool = False
+               exempt_same_origin: bool = False, all_or_nothing: bool = False,
+               applications: Sequence[str] = (), apphost: ApplicationHost | None = None
                ) -> tuple[AsgiCorsMiddleware, str]:
     """An ASGI application behind :class:`iiscors.asgi.CorsMiddleware`, and its description.
 
     :raises click.UsageError: CONFIG and --root both given.
     :raises ConfigError: the configuration is unusable.
     """
-    source, where = _source(config, root)
+    source, where = _source(config, root, apphost)
     middleware = AsgiCorsMiddleware(app, source, max_bytes=max_bytes, reload=reload,
                                     reload_interval=reload_interval, strict=strict,
                                     exempt_same_origin=exempt_same_origin,
-                                    all_or_nothing=all_or_nothing)
+                                    all_or_nothing=all_or_nothing, applications=applications)
     return middleware, f"ASGI app {spec}, CORS from {where}"
+
+
+def _site_root(apphost: ApplicationHost) -> str:
+    """The local directory of the server site's root, whose files ``serve`` serves."""
+    directory = root_directory(apphost)
+    if directory is None:  # the apphost, the site or the mapping has a problem: say which
+        raise ConfigError(analyse_server(apphost).diagnostics)
+    return directory
 
 
 #: The environment variables :func:`make_app` reads, and the command-line option each stands for.

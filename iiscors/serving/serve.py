@@ -28,6 +28,8 @@ import click
 
 from iiscors.config.diagnostics import ConfigError
 from iiscors.config.loader import DEFAULT_MAX_BYTES
+from iiscors.config.rules import application_paths
+from iiscors.config.server import ApplicationHost
 from iiscors.reload import DEFAULT_RELOAD_INTERVAL, ReloadingPolicy
 from iiscors.serving.accesslog import AccessLog, LogFormat, open_access_log
 from iiscors.serving.app import DEMO_DIR, build, build_asgi, import_target, is_asgi_target
@@ -159,6 +161,20 @@ def _run(prepared: Prepared, host: str, port: int, dev: bool, threads: int,
         return waitress.drain(stop, graceful_timeout)
 
 
+def _site_options(applications: tuple[str, ...], apphost: str | None, site: str | None,
+                  maps: tuple[str, ...]) -> ApplicationHost | None:
+    """``--application`` (contract E3) and ``--apphost --site --map`` (E4), checked: a value
+    IIS would refuse, or options that do not go together, are usage errors."""
+    try:
+        application_paths(applications)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--application") from None
+    try:
+        return ApplicationHost.from_options(apphost, site, maps)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
 def _stopping(in_flight: int | None, timeout: float) -> None:
     count = "the requests" if in_flight is None else f"{in_flight} request(s)"
     click.echo(f"iiscors: stopping: no new connections; finishing {count} in flight (up to "
@@ -198,6 +214,17 @@ def _stopping(in_flight: int | None, timeout: float) -> None:
               show_default=True, help="Seconds between two checks of the files.")
 @click.option("--strict", is_flag=True, help="Answer 500 while an edited web.config is "
               "unusable (IIS's 500.19), instead of keeping the last good one.")
+@click.option("--apphost", type=click.Path(exists=True, dir_okay=False), default=None,
+              metavar="FILE", help="A server's applicationHost.config: CORS from the site "
+              "--site names, with its web.config files (without --root, --app or --proxy: "
+              "its root directory's files are served).")
+@click.option("--site", default=None, metavar="NAME", help="The site of --apphost.")
+@click.option("--map", "maps", multiple=True, metavar="WINDOWS=LOCAL",
+              help="Where a physical path of the site is here (repeatable), such as "
+              "'C:\\inetpub\\wwwroot=./wwwroot'.")
+@click.option("--application", "applications", multiple=True, metavar="PATH",
+              help="A child application of the site, as a URL path (repeatable): "
+              "<location inheritInChildApplications=\"false\"> stops there.")
 @click.option("--all-or-nothing", is_flag=True,
               help="Refuse to start when any web.config has an error, instead of answering "
               "500 under the broken <location> or sub-directory only, as IIS does.")
@@ -211,8 +238,10 @@ def _stopping(in_flight: int | None, timeout: float) -> None:
 def serve(ctx: click.Context, config: str | None, root: str | None, app: str | None,
           proxy: str | None, host: str, port: int, threads: int | None, graceful_timeout: float,
           dev: bool, access_log: str | None, no_access_log: bool, access_log_format: str,
-          reload: bool, reload_interval: float, strict: bool, all_or_nothing: bool,
-          exempt_same_origin: bool, max_bytes: int, playground: bool) -> None:
+          reload: bool, reload_interval: float, strict: bool, apphost: str | None,
+          site: str | None, maps: tuple[str, ...], applications: tuple[str, ...],
+          all_or_nothing: bool, exempt_same_origin: bool, max_bytes: int,
+          playground: bool) -> None:
     """Serve with IIS CORS behaviour (on waitress; --dev: Werkzeug's development server).
 
     \b
@@ -226,7 +255,7 @@ def serve(ctx: click.Context, config: str | None, root: str | None, app: str | N
     CONFIG alone serves the demo API behind your web.config.
     """
     if playground:
-        if root or proxy:
+        if root or proxy or apphost:
             raise click.UsageError("--playground goes with CONFIG and --app only")
         from iiscors.serving.playground import playground as playground_command
 
@@ -238,7 +267,8 @@ def serve(ctx: click.Context, config: str | None, root: str | None, app: str | N
     log = None if no_access_log else _open_log(access_log, access_log_format)
     settings = {"max_bytes": max_bytes, "reload": reload, "reload_interval": reload_interval,
                 "strict": strict, "exempt_same_origin": exempt_same_origin,
-                "all_or_nothing": all_or_nothing}
+                "all_or_nothing": all_or_nothing, "applications": applications}
+    settings["apphost"] = _site_options(applications, apphost, site, maps)
     try:
         prepared = _prepare(config, root, app, proxy, log, dev, threads, settings)
     except ConfigError as exc:
@@ -250,7 +280,8 @@ def serve(ctx: click.Context, config: str | None, root: str | None, app: str | N
     warning = exposure_warning(host, dev)
     if warning is not None:
         click.echo(warning, err=True)
-    demo = config is None and root is None and app is None and proxy is None
+    demo = (config is None and root is None and app is None and proxy is None
+            and apphost is None)
 
     def announce(bound: int, server: str) -> None:
         _announce(prepared, host, bound, server, strict, demo)

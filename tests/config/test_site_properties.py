@@ -4,7 +4,9 @@ E1, E6; issue 13's acceptance).
 Hypothesis builds site trees of one to four directory levels (a root, nested directories and a
 sibling), each web.config with random ``<cors>`` collections (``<add>``, ``<remove>``,
 ``<clear/>``, duplicates within and across files), custom headers, ``<location>`` elements,
-and now and then a bad value or a file that is not XML.  Both directions are checked:
+locks (overrideMode, allowOverride, lockAttributes, lockElements, lockAllElementsExcept,
+lockItem: contract E2), and now and then a bad value or a file that is not XML.  Both
+directions are checked:
 
 - ``validate DIR`` finds an error exactly when the running site has a broken scope: building
   the middleware raises ``ConfigError`` (the root level), or some request path answers 500;
@@ -32,6 +34,10 @@ HEADERS = ("X-A", "X-B")
 #: the directories a tree may have: up to four levels, and a sibling of the second
 DIRECTORIES = ("", "api", "api/v1", "api/v1/deep", "other")
 LOCATIONS = ("", ".", "api", "v1", "api/v1", "x")
+#: contract E2: section locks on a <location>, granular locks on <cors> (lockItem on an <add>)
+OVERRIDES = ("", "", ' overrideMode="Deny"', ' overrideMode="Allow"', ' allowOverride="false"')
+LOCKS = ("", "", "", ' lockAttributes="enabled"', ' lockElements="clear,remove"',
+         ' lockAllElementsExcept="add"')
 
 
 def collection(draw: st.DrawFn, key: str, values: tuple[str, ...]) -> str:
@@ -41,7 +47,8 @@ def collection(draw: st.DrawFn, key: str, values: tuple[str, ...]) -> str:
         if op == "clear":
             parts.append("<clear/>")
         else:
-            parts.append(f'<{op} {key}="{draw(st.sampled_from(values))}"/>')
+            locked = ' lockItem="true"' if op == "add" and draw(st.integers(0, 4)) == 0 else ""
+            parts.append(f'<{op} {key}="{draw(st.sampled_from(values))}"{locked}/>')
     return "".join(parts)
 
 
@@ -53,7 +60,8 @@ def sections(draw: st.DrawFn) -> str:
         enabled = draw(st.sampled_from(("", ' enabled="true"', ' enabled="false"',
                                         ' enabled="maybe"')))
         fail = draw(st.sampled_from(("", ' failUnlistedOrigins="true"')))
-        text += f"<cors{enabled}{fail}>{collection(draw, 'origin', ORIGINS)}</cors>"
+        locks = draw(st.sampled_from(LOCKS))
+        text += f"<cors{enabled}{fail}{locks}>{collection(draw, 'origin', ORIGINS)}</cors>"
     if draw(st.booleans()):
         text += ("<httpProtocol><customHeaders>"
                  f"{collection(draw, 'name', HEADERS)}"
@@ -67,7 +75,8 @@ def web_configs(draw: st.DrawFn) -> str:
         return "<configuration><oops></configuration>"  # not XML: its directory breaks
     body = f"<system.webServer>{draw(sections())}</system.webServer>"
     for path in draw(st.lists(st.sampled_from(LOCATIONS), max_size=2)):
-        body += (f'<location path="{path}"><system.webServer>{draw(sections())}'
+        mode = draw(st.sampled_from(OVERRIDES))
+        body += (f'<location path="{path}"{mode}><system.webServer>{draw(sections())}'
                  "</system.webServer></location>")
     return f"<configuration>{body}</configuration>"
 
@@ -139,5 +148,7 @@ def test_validate_finds_an_error_exactly_when_the_running_site_has_a_broken_scop
         # What the examples cover (pytest --hypothesis-show-statistics).
         event("no error" if exit_code == 0 else "a scope answers 500" if failing
               else "the root level refuses to start")
+        for code in sorted(codes & {"E302", "E304", "E305"}):
+            event(f"{code} found")
         assert (exit_code == 1) == broken, (files, codes, runtime_codes)
         assert codes == runtime_codes, files
