@@ -180,12 +180,7 @@ def explain(config: str | None, origin: str, method: str | None, request_method:
         raise click.UsageError("--request-headers describes a raw preflight; --header and "
                                "--content-type describe the page's request: give one or the "
                                "other")
-    server = application_host(apphost, site, maps)
-    if (config is None) == (server is None):
-        raise click.UsageError("give CONFIG, or --apphost FILE --site NAME (not both)")
-    loaded = (_load_server(server, max_bytes, application_paths(applications))
-              if server is not None
-              else _load(str(config), max_bytes, application_paths(applications)))
+    loaded = _load_target(config, apphost, site, maps, max_bytes, applications)
     if method is None:
         method = "OPTIONS" if request_method else "GET"
     page = Page(page_headers, credentials, app_status)
@@ -219,6 +214,18 @@ def explain(config: str | None, origin: str, method: str | None, request_method:
         for diagnostic in loaded.diagnostics:
             click.echo(line(str(diagnostic)), err=True)
     _assert(expect, verdict, expect_iis, decision.outcome.value)
+
+
+def _load_target(config: str | None, apphost: str | None, site: str | None,
+                 maps: tuple[str, ...], max_bytes: int, applications: tuple[str, ...]) -> Config:
+    """CONFIG (a web.config or a site's directory, contract E1), or the site of a server's
+    applicationHost.config (--apphost FILE --site NAME, contract E4): one of them."""
+    server = application_host(apphost, site, maps)
+    if (config is None) == (server is None):
+        raise click.UsageError("give CONFIG, or --apphost FILE --site NAME (not both)")
+    if server is not None:
+        return _load_server(server, max_bytes, application_paths(applications))
+    return _load(str(config), max_bytes, application_paths(applications))
 
 
 def _plan_or_none(plan: BrowserRequest | str) -> BrowserRequest | None:
