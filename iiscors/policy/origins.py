@@ -18,7 +18,7 @@ from __future__ import annotations
 import enum
 import re
 import string
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -153,6 +153,15 @@ class OriginMatcher(Generic[T]):
     @property
     def any_rule(self) -> T | None:
         return self._any
+
+    def values(self) -> Iterator[T]:
+        """Every value, each once per pattern."""
+        yield from self._exact.values()
+        for suffixes in self._hosts.values():
+            yield from suffixes.values()
+        yield from self._schemes.values()
+        if self._any is not None:
+            yield self._any
 
     @property
     def exact(self) -> dict[str, T]:

@@ -26,6 +26,9 @@ from iiscors.policy.core import Plan as Plan  # defined beside Verdict and Decis
 #: The body of the middleware's own 403 (contract B7); its headers come from the plan.
 FORBIDDEN_BODY = b"403 Forbidden: the CORS policy does not allow this origin.\n"
 _ALLOWED = Outcome.ALLOWED  # a plain alias: reading a member through its class costs more
+#: ``_new_plan(Plan, (status, headers, rule_headers))``: a Plan without the Python-level
+#: ``__new__`` of the NamedTuple, on the first sight of every allowed origin (issue 17)
+_new_plan = tuple.__new__
 
 
 def own_origin(scheme: str, host: str | None) -> str | None:
@@ -56,7 +59,7 @@ def plan_request(scope: ScopePolicy, method: str, origin: str | None,
         # First sight of this origin, or not an allowed one: the one evaluator (contract B).
         verdict = scope.verdict(method, origin, request_method, request_headers)
         if verdict.outcome is _ALLOWED:
-            return Plan(verdict.status, verdict.headers)
+            return _new_plan(Plan, (verdict.status, verdict.headers, ()))
         # Refused (403 or passed through, B7) or left alone (B1, D1): prepared by the scope.
         return scope.refused_plan if verdict.status == 403 else scope.passive_plan
     if method == "OPTIONS" and request_method:
