@@ -22,12 +22,13 @@ CORS module does not apply to WebSocket upgrades, and browsers do not send prefl
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from typing import Any
 
 from iiscors.config.load import Config
 from iiscors.config.loader import DEFAULT_MAX_BYTES, Source
-from iiscors.policy.core import Decision, Headers, preflight_headers
+from iiscors.policy import headers
+from iiscors.policy.core import Decision, preflight_headers
 from iiscors.policy.merge import BYTES_WORDS, MERGE_INITIALS_BYTES, merge_into, warn_app_cors
 from iiscors.policy.plan import FORBIDDEN_BODY, own_origin, plan_request
 from iiscors.reload import DEFAULT_RELOAD_INTERVAL, UNUSABLE_BODY, ReloadingPolicy
@@ -41,6 +42,9 @@ ASGIApplication = Callable[[Scope, Receive, Send], Awaitable[None]]
 _monotonic = time.monotonic
 _WANTED = {b"origin": "origin", b"access-control-request-method": "request_method",
            b"access-control-request-headers": "request_headers", b"host": "host"}
+#: A header name of one of these lengths may be a wanted one written in capitals.
+_WANTED_LENGTHS = frozenset(len(name) for name in _WANTED)
+_ALLOW_ORIGIN = headers.ALLOW_ORIGIN.encode("latin-1")
 
 
 def request_path(scope: Scope) -> str:
@@ -56,12 +60,26 @@ def request_path(scope: Scope) -> str:
 def request_fields(scope: Scope) -> dict[str, str]:
     """Origin, Access-Control-Request-*, Host, decoded as WSGI does (latin-1); a header sent
     several times is joined with ``", "``, as WSGI servers join it into one environ value."""
+    pairs = scope.get("headers", ())
+    try:
+        return _fields(pairs)
+    except (TypeError, AttributeError):  # names or values not bytes (a bytearray...): convert
+        return _fields([(bytes(name), bytes(value)) for name, value in pairs])
+
+
+def _fields(pairs: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
     found: dict[str, str] = {}
-    for raw_name, raw_value in scope.get("headers", ()):
-        key = _WANTED.get(bytes(raw_name).lower())
+    for raw_name, raw_value in pairs:
+        # ASGI servers send lower-case names: one lookup; lower-cased only when the length
+        # says it might be a wanted name in capitals (issue 17: the ASGI path's cost).
+        key = _WANTED.get(raw_name)
         if key is None:
-            continue
-        value = bytes(raw_value).decode("latin-1")
+            if len(raw_name) not in _WANTED_LENGTHS:
+                continue
+            key = _WANTED.get(raw_name.lower())
+            if key is None:
+                continue
+        value = raw_value.decode("latin-1")
         found[key] = f"{found[key]}, {value}" if key in found else value
     return found
 
@@ -118,11 +136,11 @@ class CorsMiddleware(ReloadingPolicy):
             request_path(scope))
         origin = fields.get("origin")
         # The fast path of iiscors.policy.plan, as in the WSGI middleware: a request without
-        # Origin and a repeat of an allowed origin read what the scope prepared.
-        head: Sequence[tuple[str, str]]
-        tail: Headers = ()
+        # Origin and a repeat of an allowed origin read what the scope prepared, in the latin-1
+        # bytes ASGI sends (prepared too, but for the origin's own Allow-Origin).
+        extra: Sequence[tuple[bytes, bytes]]
         if origin is None or (policy.exempt_same_origin and origin == _own(scope, fields)):
-            head = path_policy.passive  # contract B2/B15, B13's opt-in
+            extra = path_policy.passive_raw  # contract B2/B15, B13's opt-in
         else:
             answer = path_policy.answers.get(origin, path_policy.any_answer)
             method = scope.get("method", "GET")
@@ -134,22 +152,23 @@ class CorsMiddleware(ReloadingPolicy):
                     body = FORBIDDEN_BODY if plan.status == 403 else b""
                     await _respond(send, plan.status, plan.headers, body)
                     return
-                head, tail = plan.headers, plan.rule_headers
+                extra = _raw((*plan.headers, *plan.rule_headers))
             elif method == "OPTIONS" and fields.get("request_method"):
                 await _respond(send, 204, preflight_headers(  # contract B3/B8
                     answer, fields.get("request_headers")), b"")
                 return
-            else:
-                head, tail = answer.allow_origin, answer.rule.actual_tail  # contract B9
-        if not head:
+            elif answer is path_policy.any_answer:  # contract B10: the static "*"
+                extra = ((_ALLOW_ORIGIN, b"*"), *answer.rule.actual_tail_raw)
+            else:  # contract B9: the origin's own Allow-Origin, then its rule's shared headers
+                extra = ((_ALLOW_ORIGIN, origin.encode("latin-1")), *answer.rule.actual_tail_raw)
+        if not extra:
             await self.app(scope, receive, send)
             return
-        await self.app(scope, receive, self._merging_send(send, (*head, *tail)))
+        await self.app(scope, receive, self._merging_send(send, extra))
 
-    def _merging_send(self, send: Send, extra: Headers) -> Send:
-        """``send``, adding ``extra`` to the application's response start (contract B9/B11:
-        whatever it answers, any status)."""
-        raw_extra = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in extra]
+    def _merging_send(self, send: Send, raw_extra: Sequence[tuple[bytes, bytes]]) -> Send:
+        """``send``, adding ``raw_extra`` to the application's response start (contract
+        B9/B11: whatever it answers, any status)."""
 
         async def merging_send(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -173,6 +192,10 @@ class CorsMiddleware(ReloadingPolicy):
             await send(message)
 
         return merging_send
+
+
+def _raw(pairs: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in pairs]
 
 
 async def _respond(send: Send, status: int, headers: Sequence[tuple[str, str]],

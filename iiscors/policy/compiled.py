@@ -15,6 +15,13 @@ from iiscors.policy import headers
 from iiscors.policy.model import OriginRule
 
 Headers = tuple[tuple[str, str], ...]
+RawHeaders = tuple[tuple[bytes, bytes], ...]
+
+
+def raw(pairs: Headers) -> RawHeaders:
+    """``pairs`` as latin-1 bytes, the form ASGI servers take (every name and value was checked
+    to be ISO-8859-1 when the configuration was read, contract A4)."""
+    return tuple((name.encode("latin-1"), value.encode("latin-1")) for name, value in pairs)
 
 
 class CompiledRule:
@@ -22,14 +29,16 @@ class CompiledRule:
     shared by every rule of its scope with the same flags and lists; ``rule`` is the first of
     them (they all answer alike)."""
 
-    __slots__ = ("actual_tail", "last_echo", "preflight_after_echo", "preflight_before_echo",
-                 "preflight_tail", "rule")
+    __slots__ = ("actual_tail", "actual_tail_raw", "last_echo", "preflight_after_echo",
+                 "preflight_before_echo", "preflight_tail", "rule")
 
     def __init__(self, rule: OriginRule, *, actual_tail: Headers, preflight_tail: Headers,
                  preflight_before_echo: Headers | None, preflight_after_echo: Headers) -> None:
         self.rule = rule
         #: everything after Access-Control-Allow-Origin, for an actual request and a preflight
         self.actual_tail = actual_tail
+        #: the same, as latin-1 bytes: what the ASGI adapter appends (never encoded per request)
+        self.actual_tail_raw = raw(actual_tail)
         self.preflight_tail = preflight_tail
         #: with allowAllRequestedHeaders (B8, B14): the preflight headers before and after the
         #: echoed Access-Control-Allow-Headers; None when the rule never echoes

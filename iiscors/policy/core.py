@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from iiscors.policy import headers
-from iiscors.policy.compiled import CompiledRule, RuleCompiler, ScopeRule
+from iiscors.policy.compiled import CompiledRule, RawHeaders, RuleCompiler, ScopeRule, raw
 from iiscors.policy.model import EffectiveSection, OriginRule
 from iiscors.policy.origins import OriginMatcher
 from iiscors.policy.scopes import PathTree
@@ -248,6 +248,7 @@ class ScopePolicy:
         "fail",
         "passive",
         "passive_plan",
+        "passive_raw",
         "refused_plan",
         "section",
         "static_star",
@@ -269,6 +270,8 @@ class ScopePolicy:
         self.vary: Headers = ((headers.VARY, "Origin"), *self.custom) if echoes else self.custom
         #: headers for requests CORS leaves alone in this scope (no Origin, unlisted, disabled)
         self.passive: Headers = self.vary if self.active else self.custom
+        #: the same, as latin-1 bytes (the ASGI adapter's form)
+        self.passive_raw: RawHeaders = raw(self.passive)
         # One ScopeRule per rule, its headers compiled once per distinct set (issue 17: a few
         # bytes per origin, see iiscors.policy.compiled).
         compiler = RuleCompiler(self.vary)
