@@ -15,7 +15,8 @@ from iiscors.cli.main import main
 from iiscors.cli.report import REPORTERS
 
 #: notes only: W101 (no CORS here) and N101 (<rewrite> is not interpreted)
-NOTES_ONLY = (b"<configuration>\n<system.webServer>\n<rewrite><rules /></rewrite>\n"
+NOTES_ONLY = (b"<configuration>\n<system.webServer>\n<rewrite><rules><rule name=\"SPA\">"
+              b'<match url=".*" /><action type="Rewrite" url="/" /></rule></rules></rewrite>\n'
               b"</system.webServer>\n</configuration>\n")
 #: a clean customHeaders-only CORS configuration: notes (N301) but no warning
 CLEAN_HEADERS = (b'<?xml version="1.0" encoding="utf-8"?>\n<configuration>\n'
