@@ -12,6 +12,7 @@ run is bounded and can stop after any module) and prints the score of each::
     pip install -e '.[mutation]'
     python tools/mutation.py                     # every module, 2 workers (about an hour)
     python tools/mutation.py origins plan merge  # some modules, by file name
+    python tools/mutation.py plan merge --together  # in one mutmut run (it sets up once)
     python tools/mutation.py --report            # the scores of the last runs, nothing run
     python tools/mutation.py --report --survivors  # and each survivor's diff
     python tools/mutation.py core --rerun survivors  # after adding tests for core's survivors
@@ -30,6 +31,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tomllib
@@ -133,17 +135,48 @@ def pending(module: Module, found: dict[str, str], which: str) -> list[str]:
     return sorted(name for name, v in mine.items() if v not in CAUGHT)
 
 
-def run_module(module: Module, names: list[str], workers: int, timeout: float) -> int:
-    """Run mutmut on ``names`` (one module's); its exit status (124 when ``timeout`` ran out)."""
+def run_mutmut(label: str, names: list[str], workers: int, timeout: float) -> int:
+    """Run mutmut on ``names``; its exit status (124 when ``timeout`` ran out)."""
     command = [*mutmut_command(), "run", "--max-children", str(workers), *names]
     shown = names[0] if len(names) == 1 else f"{len(names)} mutants"
-    print(f"== {module.path}: mutmut run {shown}", flush=True)
+    print(f"== {label}: mutmut run {shown}", flush=True)
+    # its own process group, so that a timeout stops mutmut's workers too, not only mutmut
+    process = subprocess.Popen(command, cwd=REPO, env=child_env(), start_new_session=True)
     try:
-        return subprocess.run(command, cwd=REPO, env=child_env(), timeout=timeout,
-                              check=False).returncode
+        return process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        print(f"== {module.path}: stopped after {timeout:.0f} s", flush=True)
+        stop(process)
+        print(f"== {label}: stopped after {timeout:.0f} s", flush=True)
         return 124
+    except KeyboardInterrupt:
+        stop(process)
+        raise
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop mutmut and its workers (the mutants it had started stay unchecked)."""
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait()
+
+
+def run_modules(modules: list[Module], args: argparse.Namespace) -> int:
+    """Run each module's pending mutants, one mutmut run per module (or one for all of them
+    with ``--together``, which sets up once: mutmut's mypy pass and clean run take minutes)."""
+    batches: list[tuple[str, list[str]]] = []
+    for module in modules:
+        names = pending(module, verdicts() if WORK_DIR.is_dir() else {}, args.rerun)
+        if not names:
+            print(f"== {module.path}: nothing to run ({args.rerun})")
+        elif args.together and batches:
+            label, previous = batches[-1]
+            batches[-1] = (f"{label} + {module.path}", previous + names)
+        else:
+            batches.append((module.path, names))
+    for label, names in batches:
+        status = run_mutmut(label, names, args.workers, args.timeout)
+        if status not in (0, 124):
+            return status  # a failed clean run or a broken setup: mutmut said why above
+    return 0
 
 
 def verdicts() -> dict[str, str]:
@@ -195,10 +228,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2,
                         help="mutants tested at once (default 2: the machine has 2 cores)")
     parser.add_argument("--timeout", type=float, default=3600.0,
-                        help="seconds one module's run may take before it is stopped")
+                        help="seconds one mutmut run may take before it is stopped")
     parser.add_argument("--rerun", choices=("new", "survivors", "all"), default="new",
                         help="which mutants of each module to run: those not run yet (default; "
                         "a stopped run resumes), those that survived (after adding tests), all")
+    parser.add_argument("--together", action="store_true",
+                        help="one mutmut run for all the modules named (it sets up once)")
     parser.add_argument("--report", action="store_true",
                         help="print the scores of the last runs; run nothing")
     parser.add_argument("--survivors", action="store_true",
@@ -214,14 +249,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     modules = choose(configured_modules(), args.modules)
-    for module in [] if args.report else modules:
-        names = pending(module, verdicts() if WORK_DIR.is_dir() else {}, args.rerun)
-        if not names:
-            print(f"== {module.path}: nothing to run ({args.rerun})")
-            continue
-        status = run_module(module, names, args.workers, args.timeout)
-        if status not in (0, 124):
-            return status  # a failed clean run or a broken setup: mutmut said why above
+    status = 0 if args.report else run_modules(modules, args)
+    if status:
+        return status
     if not WORK_DIR.is_dir():
         raise SystemExit("no mutation results yet: run without --report first")
     found = verdicts()
