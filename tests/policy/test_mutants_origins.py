@@ -113,3 +113,11 @@ def test_the_matcher_says_a_too_long_origin_that_only_star_matched_is_not_serial
     too_long = "https://" + "a" * MAX_ORIGIN_BYTES + ".example"
     assert matcher.match(too_long) == ("any", False)
     assert matcher.match("https://x@a.contoso.com") == ("any", False)
+
+
+def test_a_rule_longer_than_the_bound_never_matches_even_the_same_origin() -> None:
+    # contract B6: a pattern past 2,048 bytes is no serialized origin, so it can never match,
+    # not even an Origin spelled exactly like it
+    long_origin = "https://" + "a" * MAX_ORIGIN_BYTES + ".example"
+    assert classify(long_origin) is PatternKind.NEVER
+    assert decide(f'<add origin="{long_origin}" />', long_origin) == (403, None)

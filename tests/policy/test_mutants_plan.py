@@ -7,7 +7,8 @@ from iiscors import load_config
 from iiscors.policy.plan import plan_request
 
 STATIC_STAR = (b'<?xml version="1.0" encoding="utf-8"?>\n<configuration><system.webServer>'
-               b'<cors enabled="true"><add origin="*" /></cors>'
+               b'<cors enabled="true"><add origin="*"><exposeHeaders><add header="X-A" />'
+               b"</exposeHeaders></add></cors>"
                b"</system.webServer></configuration>\n")
 
 
@@ -22,3 +23,5 @@ def test_the_static_star_is_read_from_the_scope_tables_at_first_sight() -> None:
     assert plan.status is None
     assert plan.headers is answer.allow_origin
     assert plan.rule_headers is answer.rule.actual_tail
+    assert plan.headers == (("Access-Control-Allow-Origin", "*"),)
+    assert plan.rule_headers == (("Access-Control-Expose-Headers", "X-A"),)
