@@ -1,0 +1,82 @@
+"""A pytest plugin for mutation runs: only the tests about the mutated modules, deterministic.
+
+``[tool.mutmut]`` in pyproject.toml loads it (``-p tools.mutation_focus``) whenever mutmut runs
+pytest; nothing else does.  It does two things:
+
+- it narrows the collection to the test files about the core that tools/mutation.py mutates
+  (origins, the decision core, the request plan, the header merge, scope, rules, the two
+  adapters, the reporters), so that mutmut's one traced run of the suite, which maps each
+  function to the tests that call it, stays short.  A file is in when it lives in
+  ``tests/policy/`` or its name holds one of :data:`TOPICS` as whole words, wherever it lives, so
+  the choice survives test files moving between room folders;
+- it runs the quickest tests first, by the durations mutmut measured in its traced run
+  (``mutmut-stats.json``): pytest stops at a mutant's first failing test (``-x``), so a mutant
+  that a quick test kills never waits for the exhaustive tables;
+- it makes Hypothesis deterministic (a fixed seed, no example database), so a mutant gets the
+  same verdict on every run and a surviving mutant is not killed later by chance.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import settings
+
+#: Test files whose name holds one of these (as whole ``_``-separated words) are about the
+#: mutated modules.
+TOPICS = (
+    "behaviour", "answers", "origins", "scope", "plan", "merge", "fast_path",  # policy
+    "middleware", "asgi", "adapters", "custom_headers", "auth_order",          # adapters
+    "rules",                                                                   # config
+    "reporters",                                                               # cli
+    "mutants",                                        # tests written from mutation runs
+)
+#: Folders whose every test file is about the mutated modules.
+FOLDERS = frozenset({"policy"})
+#: Suites that are never part of a mutation run: a real browser, a wheel build, fuzzing and load,
+#: hosting (serving code, not the core).
+NEVER = frozenset({"browser", "packaging", "hardening", "serving"})
+
+#: mutmut's measurements, in its work directory (the current directory when it runs pytest)
+STATS = Path("mutmut-stats.json")
+
+PROFILE = "mutation"
+settings.register_profile(PROFILE, derandomize=True, database=None, deadline=None,
+                          print_blob=False)
+settings.load_profile(PROFILE)
+
+
+def in_focus(path: Path) -> bool:
+    """Whether the test file at ``path`` is about the mutated modules."""
+    if NEVER.intersection(path.parts):
+        return False
+    words = f"_{path.stem}_"
+    return path.parent.name in FOLDERS or any(f"_{topic}_" in words for topic in TOPICS)
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Skip the test files out of focus (None leaves the decision to pytest)."""
+    if collection_path.is_dir():
+        return True if collection_path.name in NEVER else None
+    if collection_path.suffix == ".py" and collection_path.name.startswith("test_"):
+        return None if in_focus(collection_path) else True
+    return None
+
+
+def measured_durations(stats: Path = STATS) -> dict[str, float]:
+    """Test id -> seconds, from mutmut's traced run; empty before that run has finished."""
+    try:
+        durations = json.loads(stats.read_text(encoding="utf-8"))["duration_by_test"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return {str(k): float(v) for k, v in durations.items()}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Quickest first; a test not measured yet (a new one) counts as quick.  The sort is
+    stable, so tests of equal cost keep their written order."""
+    durations = measured_durations()
+    if durations:
+        items.sort(key=lambda item: durations.get(item.nodeid, 0.0))
