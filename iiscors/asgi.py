@@ -39,10 +39,10 @@ from iiscors.config.load import Config
 from iiscors.config.loader import DEFAULT_MAX_BYTES, Source
 from iiscors.config.server import ApplicationHost
 from iiscors.layering import CRASH_BODY, HANDLED, log_crash, warn_nested
+from iiscors.policy import headers
 from iiscors.policy.core import (
     UNUSABLE_STATUS,
     Decision,
-    Headers,
     Policy,
     ScopePolicy,
     preflight_headers,
@@ -60,6 +60,9 @@ ASGIApplication = Callable[[Scope, Receive, Send], Awaitable[None]]
 _monotonic = time.monotonic
 _WANTED = {b"origin": "origin", b"access-control-request-method": "request_method",
            b"access-control-request-headers": "request_headers", b"host": "host"}
+#: A header name of one of these lengths may be a wanted one written in capitals.
+_WANTED_LENGTHS = frozenset(len(name) for name in _WANTED)
+_ALLOW_ORIGIN = headers.ALLOW_ORIGIN.encode("latin-1")
 
 
 def request_path(scope: Scope) -> str:
@@ -75,12 +78,26 @@ def request_path(scope: Scope) -> str:
 def request_fields(scope: Scope) -> dict[str, str]:
     """Origin, Access-Control-Request-*, Host, decoded as WSGI does (latin-1); a header sent
     several times is joined with ``", "``, as WSGI servers join it into one environ value."""
+    pairs = scope.get("headers", ())
+    try:
+        return _fields(pairs)
+    except (TypeError, AttributeError):  # names or values not bytes (a bytearray...): convert
+        return _fields([(bytes(name), bytes(value)) for name, value in pairs])
+
+
+def _fields(pairs: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
     found: dict[str, str] = {}
-    for raw_name, raw_value in scope.get("headers", ()):
-        key = _WANTED.get(bytes(raw_name).lower())
+    for raw_name, raw_value in pairs:
+        # ASGI servers send lower-case names: one lookup; lower-cased only when the length
+        # says it might be a wanted name in capitals (issue 17: the ASGI path's cost).
+        key = _WANTED.get(raw_name)
         if key is None:
-            continue
-        value = bytes(raw_value).decode("latin-1")
+            if len(raw_name) not in _WANTED_LENGTHS:
+                continue
+            key = _WANTED.get(raw_name.lower())
+            if key is None:
+                continue
+        value = raw_value.decode("latin-1")
         found[key] = f"{found[key]}, {value}" if key in found else value
     return found
 
@@ -154,11 +171,11 @@ class CorsMiddleware(ReloadingPolicy):
             return  # answered before anything else (contract E6, C2)
         origin = fields.get("origin")
         # The fast path of iiscors.policy.plan, as in the WSGI middleware: a request without
-        # Origin and a repeat of an allowed origin read what the scope prepared.
-        head: Sequence[tuple[str, str]]
-        tail: Headers = ()
+        # Origin and a repeat of an allowed origin read what the scope prepared, in the latin-1
+        # bytes ASGI sends (prepared too, but for the origin's own Allow-Origin).
+        extra: Sequence[tuple[bytes, bytes]]
         if origin is None or (policy.exempt_same_origin and origin == _own(scope, fields)):
-            head = path_policy.passive  # contract B2/B15, B13's opt-in
+            extra = path_policy.passive_raw  # contract B2/B15, B13's opt-in
         else:
             answer = path_policy.answers.get(origin, path_policy.any_answer)
             method = scope.get("method", "GET")
@@ -169,24 +186,26 @@ class CorsMiddleware(ReloadingPolicy):
                 if plan.status is not None:  # contract B7/B8 (E6: the 500 of an unusable scope)
                     await _respond(send, plan.status, plan.headers, BODIES.get(plan.status, b""))
                     return
-                head, tail = plan.headers, plan.rule_headers
+                extra = _raw((*plan.headers, *plan.rule_headers))
             elif method == "OPTIONS" and fields.get("request_method"):
                 await _respond(send, 204, preflight_headers(  # contract B3/B8
                     answer, fields.get("request_headers")), b"")
                 return
-            else:
-                head, tail = answer.allow_origin, answer.rule.actual_tail  # contract B9
-        if not head:
+            elif answer is path_policy.any_answer:  # contract B10: the static "*"
+                extra = ((_ALLOW_ORIGIN, b"*"), *answer.rule.actual_tail_raw)
+            else:  # contract B9: the origin's own Allow-Origin, then its rule's shared headers
+                extra = ((_ALLOW_ORIGIN, origin.encode("latin-1")), *answer.rule.actual_tail_raw)
+        if not extra:
             await self.app(scope, receive, send)
             return
         started = [False]  # whether the application started its response (for a crash)
         try:
-            await self.app(scope, receive, self._merging_send(send, (*head, *tail), started))
+            await self.app(scope, receive, self._merging_send(send, extra, started))
         except Exception:
             # Only failures land here: a try costs nothing on the way through (Python 3.11+).
             if self.answer_crashes and not started[0]:
                 with contextlib.suppress(Exception):  # a client gone: the app's failure matters
-                    await _respond(send, 500, (*head, *tail), CRASH_BODY)
+                    await _respond_raw(send, 500, extra, CRASH_BODY)
                 log_crash(self)
             raise  # the server sees the failure too
 
@@ -228,10 +247,10 @@ class CorsMiddleware(ReloadingPolicy):
                        FORBIDDEN_BODY if plan.status == 403 else plan.body)
         return True
 
-    def _merging_send(self, send: Send, extra: Headers, started: list[bool]) -> Send:
-        """``send``, adding ``extra`` to the application's response start (contract B9/B11:
-        whatever it answers, any status), and noting in ``started`` that it was sent."""
-        raw_extra = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in extra]
+    def _merging_send(self, send: Send, raw_extra: Sequence[tuple[bytes, bytes]],
+                      started: list[bool]) -> Send:
+        """``send``, adding ``raw_extra`` to the application's response start (contract
+        B9/B11: whatever it answers, any status), and noting in ``started`` that it was sent."""
 
         async def merging_send(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -258,14 +277,25 @@ class CorsMiddleware(ReloadingPolicy):
         return merging_send
 
 
+def _raw(pairs: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in pairs]
+
+
 async def _respond(send: Send, status: int, headers: Sequence[tuple[str, str]],
                    body: bytes) -> None:
     """The middleware's own response (204, 403, strict mode's or a crash's 500), with the same
     headers in the same order as the WSGI middleware's."""
+    await _respond_raw(send, status, _raw(headers), body)
+
+
+async def _respond_raw(send: Send, status: int, extra: Sequence[tuple[bytes, bytes]],
+                       body: bytes) -> None:
+    """:func:`_respond` with its headers already in latin-1 bytes (a crash's 500 reuses what
+    the request prepared for the application's response)."""
     raw: list[tuple[bytes, bytes]] = []
     if status != 204:
         raw += [(b"content-type", b"text/plain; charset=utf-8"),
                 (b"content-length", str(len(body)).encode("ascii"))]
-    raw += [(n.encode("latin-1"), v.encode("latin-1")) for n, v in headers]
+    raw += extra
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})

@@ -3,12 +3,17 @@
 IIS re-reads web.config when it changes; so does iiscors, on by default.  The design keeps the
 request path cheap and the swap safe:
 
-- **Cheap.**  A request compares the monotonic clock with the time of the next check (one float
-  comparison).  When it is due, one request — the one that wins a non-blocking lock; the others
-  go on at once with the current policy — ``stat``\\s the files the configuration was built from
-  (and, for a site root, its directories, so that a web.config appearing anywhere is seen).
-  Files are read only when a stat differs.  No thread is started, so it is safe under forking
-  servers (gunicorn ``--preload``) and in every worker of a load-balanced pool.
+- **Off the request path.**  A request compares the monotonic clock with the time of the next
+  check (one float comparison).  When a check is due, that request wakes the middleware's reload
+  thread and goes on at once with the current policy; the thread ``stat``\\s the files the
+  configuration was built from (and, for a site root, its directories, so that a web.config
+  appearing anywhere is seen), reads them only when a stat differs, rebuilds, and swaps.  No
+  request waits for a check or a rebuild: requests keep the current policy until the new one is
+  ready.  The thread is started lazily, by the first check that falls due in a process, so a
+  server that forks after building the middleware (gunicorn ``--preload``) gets one thread in
+  each worker and none in the parent.  It holds the middleware weakly and ends when the
+  middleware is collected.  ``reload_interval=0`` (tests, development) checks in the request
+  itself instead, before answering it: every request then pays for the check and any rebuild.
 - **Atomic.**  The new :class:`~iiscors.Config` and its :class:`~iiscors.policy.core.Policy` are
   built completely before one attribute assignment makes them current.  A request reads the policy
   once, so it sees the old one or the new one, never a mixture.
@@ -18,31 +23,36 @@ request path cheap and the swap safe:
   Errors are scoped as on IIS (contract E6): when the root level stays usable, only the scope
   an edit broke keeps its last good sections (or, strict, answers 500), and the rest of the
   edit applies; a scope that was unusable from the start answers 500 until it is fixed.
+  An exception inside a check is logged and the thread goes on (the current policy serving).
 - **No missed edits.**  File systems keep coarse timestamps (a few milliseconds on Linux, two
   seconds on FAT), so an in-place edit of the same size right after a read can leave the stat
   unchanged.  As git does with "racily clean" files, while any watched file or directory was
-  modified in the last :data:`RACY_NS` the next check rebuilds regardless of the stats, and
-  swaps only if the result differs.
+  modified in the last :data:`RACY_NS` the next check compares the content of those paths (a
+  digest of a file's bytes, of a directory's names) with the content read before the last
+  rebuild, and rebuilds only when it differs: never again and again during that window.
 
-The checks run inside requests: an idle server notices a change at its next request, before
-answering it.  A site tree of thousands of directories costs that many ``stat`` calls per
-check; raise ``reload_interval`` there, or pass ``reload=False`` and restart to deploy.
+A site tree of thousands of directories costs that many ``stat`` calls per check, on the
+reload thread (see docs/serving.md); raise ``reload_interval`` there, or pass ``reload=False``
+and restart to deploy.
 """
-
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import os
+import sys
 import threading
 import time
-from collections.abc import Iterable, Sequence
+import weakref
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
 from iiscors.config.diagnostics import ConfigError, Diagnostic
-from iiscors.config.files import Stamp, stamp
+from iiscors.config.files import Stamp, read_regular_file, stamp
 from iiscors.config.load import Config, SourceFile, analyse, read_all
 from iiscors.config.loader import DEFAULT_MAX_BYTES, Source
 from iiscors.config.rules import Applications, application_paths
@@ -60,6 +70,15 @@ DEFAULT_RELOAD_INTERVAL = 1.0
 RACY_NS = 2_000_000_000
 
 Snapshot = tuple[tuple[str, Stamp], ...]
+#: A digest of what a watched path held (:func:`content_token`), None when it could not be read
+Token = bytes | None
+
+#: The reload thread's name (one per middleware and process, started by the first due check).
+THREAD_NAME = "iiscors-reload"
+#: Seconds the interpreter lets one thread run before switching while a rebuild runs on the
+#: reload thread (Python's default is 0.005): a request thread waiting for the GIL gets it
+#: this soon, instead of after up to 5 ms of rebuilding (issue 17).
+REBUILD_SWITCH_INTERVAL = 0.0005
 
 
 class ConfigSource(Protocol):
@@ -202,6 +221,28 @@ def is_racy(snapshot: Snapshot, now_ns: int | None = None) -> bool:
     return any(s is not None and abs(now - s[0]) < RACY_NS for _, s in snapshot)
 
 
+def content_token(path: str, limit: int) -> Token:
+    """A digest of what ``path`` holds now: a file's first ``limit`` bytes, a directory's
+    sorted names; None when it cannot be read (gone, a FIFO: never waits, see
+    :func:`iiscors.config.files.read_regular_file`)."""
+    try:
+        data = read_regular_file(path, limit)
+    except IsADirectoryError:
+        try:
+            data = "\0".join(sorted(os.listdir(path))).encode("utf-8", "surrogateescape")
+        except OSError:
+            return None
+    except OSError:
+        return None
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def racy_tokens(snapshot: Snapshot, limit: int, now_ns: int) -> dict[str, Token]:
+    """The content token of every path of ``snapshot`` whose stat is racy at ``now_ns``."""
+    return {path: content_token(path, limit) for path, st in snapshot
+            if is_racy(((path, st),), now_ns)}
+
+
 class ReloadingPolicy:
     """The state both adapters share: the current Config and Policy, and the reload check.
 
@@ -212,7 +253,8 @@ class ReloadingPolicy:
     :param max_bytes: the size limit for each file.
     :param exempt_same_origin: contract B13's opt-in exemption.
     :param reload: watch the files and swap in a new policy when they change (default on).
-    :param reload_interval: seconds between two checks (default 1.0).
+    :param reload_interval: seconds between two checks (default 1.0); 0 checks in every
+        request, before answering it (tests, development).
     :param strict: while an edited configuration is unusable, answer 500 to every request
         instead of keeping the last good one (contract A8, like IIS's 500.19).
     :param all_or_nothing: any error makes the whole configuration unusable; by default
@@ -240,6 +282,7 @@ class ReloadingPolicy:
         self.exempt_same_origin = exempt_same_origin
         self.strict = strict
         self.reload_interval = reload_interval
+        self.max_bytes = max_bytes
         self.source = open_source(config, max_bytes=max_bytes, all_or_nothing=all_or_nothing,
                                   applications=application_paths(applications))
         if isinstance(config, Config):
@@ -259,9 +302,16 @@ class ReloadingPolicy:
         self.config_error = None
         self._snapshot: Snapshot = snapshot
         self._racy = is_racy(snapshot)
+        #: content tokens of the racy paths, read before the build in use (none for the first:
+        #: a racy first build is rebuilt once)
+        self._tokens: Mapping[str, Token] = {}
         self._logged: set[Diagnostic] = set()
         self._log_scopes(built, [])
+        self._failure: str | None = None
         self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._thread: threading.Thread | None = None
+        self._wake = threading.Event()
         self.reload = reload and self.source.watchable
         self._next_check = (time.monotonic() + reload_interval) if self.reload else math.inf
 
@@ -271,32 +321,70 @@ class ReloadingPolicy:
         return tuple(Path(path) for path, _ in self._snapshot)
 
     def _poll(self) -> None:
-        """Called by a request that found a check due; at most one runs at a time."""
-        if not self._lock.acquire(blocking=False):
-            return  # another request is checking: carry on with the current policy
+        """Called by a request that found a check due: wakes the reload thread (starting it in
+        this process first if need be) and returns at once.  With ``reload_interval`` 0, checks
+        here instead, before the request is answered; at most one check runs at a time."""
+        if self.reload_interval == 0:
+            if self._lock.acquire(blocking=False):  # else another request is checking
+                try:
+                    self._check()
+                finally:
+                    self._lock.release()
+            return
+        self._next_check = time.monotonic() + self.reload_interval
+        thread = self._thread
+        if thread is None or self._pid != os.getpid() or not thread.is_alive():
+            self._start_thread()
+        self._wake.set()
+
+    def _start_thread(self) -> None:
+        with _START_LOCK[0]:
+            if self._pid != os.getpid():
+                # A forked child: its parent's thread (if any) does not exist here, and a lock
+                # the parent held at the fork would stay held forever.
+                self._pid, self._lock, self._wake = os.getpid(), threading.Lock(), \
+                    threading.Event()
+                self._thread = None
+            if self._thread is not None and self._thread.is_alive():
+                return  # another request started it
+            thread = threading.Thread(target=_reload_loop, args=(weakref.ref(self), self._wake),
+                                      name=THREAD_NAME, daemon=True)
+            weakref.finalize(self, self._wake.set)  # collected: wake the thread so it ends
+            thread.start()
+            self._thread = thread
+
+    def _background_check(self) -> None:
+        """One check on the reload thread; an exception is logged (once while it repeats) and
+        the current policy keeps serving (contract A8)."""
         try:
-            now = time.monotonic()
-            if now < self._next_check:
-                return
-            self._next_check = now + self.reload_interval
-            self._check()
-        finally:
-            self._lock.release()
+            with self._lock, _short_switches():
+                self._check()
+            self._failure = None
+        except Exception as exc:  # the thread must outlive anything a check raises
+            failure = f"{type(exc).__name__}: {exc}"
+            if failure != self._failure:
+                logger.exception("iiscors: checking %s for edits failed; the current "
+                                 "configuration keeps serving", self.source.description)
+            self._failure = failure
 
     def check_reload(self) -> bool:
-        """Check the watched files now, whatever the interval; True if a new policy was
-        swapped in.  Useful in tests and from a deploy hook."""
+        """Check the watched files now, whatever the interval, and wait for the rebuild; True if
+        a new policy was swapped in.  Useful in tests and from a deploy hook."""
         with self._lock:
             return self._check()
 
     def _check(self) -> bool:
         if not self.reload:
             return False
-        if not self._racy and current(self._snapshot) == self._snapshot:
+        now = time.time_ns()
+        stats = current(self._snapshot)
+        if stats == self._snapshot and (not self._racy or self._same_content(now)):
             return False
+        tokens = racy_tokens(stats, self.max_bytes + 1, now)  # read before the build reads
         built, diagnostics, snapshot = self.source.build()
         self._snapshot = snapshot
         self._racy = is_racy(snapshot)
+        self._tokens = tokens
         if built is None:
             self._unusable(diagnostics)
             return False
@@ -318,6 +406,16 @@ class ReloadingPolicy:
             self.config = built
             return False
         self._swap(built, recovered)
+        return True
+
+    def _same_content(self, now: int) -> bool:
+        """The racy paths hold what they held before the last rebuild (their stats are equal):
+        nothing to rebuild.  Once their stats are older than RACY_NS, the stats suffice."""
+        racy = racy_tokens(self._snapshot, self.max_bytes + 1, now)
+        if any(path not in self._tokens or self._tokens[path] != token
+               for path, token in racy.items()):
+            return False
+        self._racy = bool(racy)
         return True
 
     def _swap(self, built: Config, recovered: bool) -> None:
@@ -368,6 +466,49 @@ class ReloadingPolicy:
             self._logged.update(fresh)
         if self.strict:
             self.config_error = ConfigError(diagnostics)
+
+
+#: Held while a reload thread is started: no two for one middleware.  A list, so that a forked
+#: child can replace it (a lock held by another thread at the fork stays held in the child).
+_START_LOCK = [threading.Lock()]
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=lambda: _START_LOCK.__setitem__(0, threading.Lock()))
+
+
+_SWITCHES_LOCK = threading.Lock()
+#: [rebuilds running, the interval to restore when the last one ends]
+_SWITCHES: list[float] = [0, 0.0]
+
+
+@contextmanager
+def _short_switches() -> Iterator[None]:
+    """:data:`REBUILD_SWITCH_INTERVAL` while a check runs on a reload thread; the interval
+    that was set before is restored when the last concurrent check ends."""
+    with _SWITCHES_LOCK:
+        if _SWITCHES[0] == 0:
+            _SWITCHES[1] = sys.getswitchinterval()
+            sys.setswitchinterval(min(_SWITCHES[1], REBUILD_SWITCH_INTERVAL))
+        _SWITCHES[0] += 1
+    try:
+        yield
+    finally:
+        with _SWITCHES_LOCK:
+            _SWITCHES[0] -= 1
+            if _SWITCHES[0] == 0:
+                sys.setswitchinterval(_SWITCHES[1])
+
+
+def _reload_loop(owner: weakref.ref[ReloadingPolicy], wake: threading.Event) -> None:
+    """The reload thread: one check each time a request finds one due; it ends once the
+    middleware is collected (holding it only weakly, so that it can be)."""
+    while True:
+        wake.wait()
+        wake.clear()
+        policy = owner()
+        if policy is None:
+            return
+        policy._background_check()
+        del policy  # hold no strong reference while waiting
 
 
 #: The body of the strict-mode 500 (details go to the log, never to the client, as IIS does

@@ -113,6 +113,22 @@ def wildcard_scenario(n: int) -> Scenario:
     )
 
 
+def realistic_webconfig(n: int) -> bytes:
+    """``n`` rules shaped like real ones (issue 17): ``allowCredentials`` and an
+    ``<allowMethods>`` child each, one rule per line (10,000 rules: 1.2 MB)."""
+    rules = [f'<add origin="{exact_origin(i)}" allowCredentials="true"><allowMethods>'
+             '<add method="GET"/></allowMethods></add>\n' for i in range(1, n + 1)]
+    return _webconfig(rules, fail_unlisted=False)
+
+
+#: The rule shapes whose load is measured: bench.py's own bare ``<add origin/>`` rules (as in
+#: :func:`exact_scenario`) and the realistic ones.
+LOAD_SHAPES: dict[str, Callable[[int], bytes]] = {
+    "bare": lambda n: exact_scenario(n).webconfig,
+    "realistic": realistic_webconfig,
+}
+
+
 # The configuration reference's own sample (iis-cors-behaviour.md §2.2), the mixed case:
 # a bare `*`, a host wildcard with credentials, and a scheme wildcard that is denied.
 MIXED_WEBCONFIG = b"""<?xml version="1.0" encoding="utf-8"?>

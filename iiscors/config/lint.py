@@ -41,6 +41,11 @@ _LOOPBACK = re.compile(r"(localhost|[^/]*\.localhost|127(\.[0-9]{1,3}){3}|\[::1\
 #: origin (such as the site's own) hits.
 _PROBES = ("https://own-site.invalid", "http://own-site.invalid")
 
+#: The origin most rules of a large file are: a lower-case http(s) origin without a port or a
+#: path.  :func:`origin_problems` has nothing to say about it and it is an exact pattern, which
+#: one match tells without the checks (a 100,000-rule file is linted on every load, issue 17).
+_PLAIN = re.compile(r"https?://[a-z0-9-]+(?:\.[a-z0-9-]+)*")
+
 
 def lint(levels: Sequence[Level], scopes: Mapping[tuple[str, ...], EffectiveSection]
          ) -> list[Diagnostic]:
@@ -51,8 +56,9 @@ def lint(levels: Sequence[Level], scopes: Mapping[tuple[str, ...], EffectiveSect
         if level.cors is None:
             continue
         for entry in level.cors.entries:
-            if entry.op == "add" and entry.value is not None:
-                found.extend(rule_checks(entry.value))
+            rule = entry.value
+            if rule is not None and entry.op == "add" and not _quiet(rule):
+                found.extend(rule_checks(rule))
     found.extend(_unused_rules(levels, scopes))
     for section in scopes.values():
         found.extend(_section_checks(section))
@@ -116,12 +122,24 @@ def origin_problems(pattern: str) -> list[tuple[str, str]]:
     return problems
 
 
+def _quiet(rule: OriginRule) -> bool:
+    """Whether :func:`rule_checks` has nothing to say about ``rule``, told without building
+    anything: a plain origin (:data:`_PLAIN`), credentials only over https:, a maxAge browsers
+    honour, no lists."""
+    return (_PLAIN.fullmatch(rule.origin) is not None and rule.max_age <= MAX_AGE_HONOURED
+            and not rule.header_locations
+            and not (rule.allow_credentials and rule.allowed and rule.origin[4] == ":"))
+
+
 def rule_checks(rule: OriginRule) -> Iterator[Diagnostic]:
     """The checks about one ``<add origin>`` rule and its own lists."""
     where = rule.location
-    for code, message in origin_problems(rule.origin):
-        yield make_at(code, message, where)
-    kind = classify(rule.origin)
+    if _PLAIN.fullmatch(rule.origin) is not None:
+        kind = PatternKind.EXACT  # and no origin problem (see _PLAIN)
+    else:
+        for code, message in origin_problems(rule.origin):
+            yield make_at(code, message, where)
+        kind = classify(rule.origin)
     if rule.allowed and rule.allow_credentials:
         yield from _credential_checks(rule, kind)
     ignored = max_age_ignored_by(rule.max_age)
@@ -129,9 +147,10 @@ def rule_checks(rule: OriginRule) -> Iterator[Diagnostic]:
         yield make_at("W215", f"maxAge=\"{rule.max_age}\" is more than {ignored} honour "
                       f"(Chromium caps preflight caching at {MAX_AGE_HONOURED} s, Firefox at "
                       f"{MAX_AGE_FIREFOX} s)", attribute_at(rule, "maxAge"))
-    headers = [(what, value, at) for what, value, at in rule.header_locations]
-    allow_headers = [item for item in headers if item[0] == "allowHeaders"]
-    if rule.allow_all_requested_headers and allow_headers:
+    headers = rule.header_locations
+    allow_headers = [item for item in headers if item[0] == "allowHeaders"] \
+        if rule.allow_all_requested_headers else []
+    if allow_headers:
         yield make_at("W216", "allowAllRequestedHeaders=\"true\" together with a header list: "
                       "preflights echo the requested headers, and the list is sent only when a "
                       "preflight asks for none (contract B8)",
@@ -227,7 +246,9 @@ def _fail_unlisted_checks(section: EffectiveSection, where: Location | None,
     # matched by no exact or host-wildcard rule gets.  Unless both an https: and an http:
     # stranger are allowed (a * or scheme wildcard), the site's own POST/PUT/DELETE (browsers
     # send Origin on them) get 403 unless its origin is one of the rules.
-    matcher: OriginMatcher[OriginRule] = OriginMatcher((rule.origin, rule) for rule in rules)
+    # Only a wildcard or a probe itself can match a probe: the other rules need no classifying.
+    matcher: OriginMatcher[OriginRule] = OriginMatcher(
+        (rule.origin, rule) for rule in rules if "*" in rule.origin or rule.origin in _PROBES)
     refused = []
     for probe in _PROBES:
         rule, _ = matcher.match(probe)

@@ -15,6 +15,7 @@ import codecs
 import os
 import re
 from dataclasses import dataclass
+from itertools import accumulate
 
 from lxml import etree
 
@@ -207,7 +208,15 @@ def _syntax_diagnostic(exc: etree.XMLSyntaxError, name: str) -> Diagnostic:
     return make(code, message, name, line or None, (column or None) if line else None)
 
 
+#: The elements nested deeper than MAX_DEPTH, found by libxml2 in one pass (no Python per
+#: element: a 100,000-rule file is read on every load, issue 17).
+_BELOW_MAX_DEPTH = etree.XPath("/*" + "/*" * MAX_DEPTH)
+
+
 def _too_deep(root: etree._Element) -> etree._Element | None:
+    if not _BELOW_MAX_DEPTH(root):
+        return None
+    # Which one is reported: the first the walk below meets, as it always was.
     # Iterative on purpose: a recursive walk would raise RecursionError on hostile nesting.
     stack: list[tuple[etree._Element, int]] = [(root, 1)]
     while stack:
@@ -241,20 +250,27 @@ class Locator:
     lxml iterates elements, so the n-th start tag belongs to the n-th element.
     """
 
-    __slots__ = ("_line_starts", "_offsets", "_text")
+    __slots__ = ("_attributes", "_line_starts", "_lines", "_offsets", "_text")
 
     def __init__(self, text: str, root: etree._Element) -> None:
         self._text = text
-        self._line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        starts = [0]
+        starts += accumulate(len(line) + 1 for line in text.split("\n"))
+        starts.pop()
+        self._line_starts = starts
+        #: one int object per line number, shared by every Location on that line (memory)
+        self._lines = list(range(1, len(starts) + 1))
         offsets = [m.start() for m in _MARKUP.finditer(text) if m.group(1)]
-        elements = [el for el in root.iter() if isinstance(el.tag, str)]
+        elements = list(root.iter(etree.Element))
         self._offsets: dict[etree._Element, int] = {}
         if len(offsets) == len(elements):
             self._offsets = dict(zip(elements, offsets, strict=True))
+        #: each start tag's attribute offsets, read once for all its attributes
+        self._attributes: dict[int, dict[str, int]] = {}
 
     def _position(self, offset: int) -> tuple[int, int]:
         line = bisect.bisect_right(self._line_starts, offset)
-        return line, offset - self._line_starts[line - 1] + 1
+        return self._lines[line - 1], offset - self._line_starts[line - 1] + 1
 
     def element(self, element: etree._Element) -> tuple[int | None, int | None]:
         offset = self._offsets.get(element)
@@ -266,13 +282,21 @@ class Locator:
         offset = self._offsets.get(element)
         if offset is None:
             return element.sourceline, None
+        attributes = self._attributes.get(offset)
+        if attributes is None:
+            attributes = self._attributes[offset] = self._read_attributes(offset)
+        return self._position(attributes.get(attribute, offset))
+
+    def _read_attributes(self, offset: int) -> dict[str, int]:
+        """Where each attribute of the start tag at ``offset`` is written (the first, if one is
+        written twice)."""
         tag = _START_TAG.match(self._text, offset)
         end = tag.end() if tag is not None else len(self._text)
+        found: dict[str, int] = {}
         # Attributes one by one, so a name inside a quoted value is never taken for one.
-        for found in _ATTRIBUTE.finditer(self._text, offset, end):
-            if found.group(1) == attribute:
-                return self._position(found.start(1))
-        return self._position(offset)
+        for match in _ATTRIBUTE.finditer(self._text, offset, end):
+            found.setdefault(match.group(1), match.start(1))
+        return found
 
 
 #: A start tag from its "<" to its ">", quoted values skipped (they may hold ">").

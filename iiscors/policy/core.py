@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from iiscors.policy import headers
+from iiscors.policy.compiled import CompiledRule, RawHeaders, RuleCompiler, ScopeRule, raw
 from iiscors.policy.model import EffectiveSection, OptionsRecipe, OriginRule
 from iiscors.policy.origins import OriginMatcher
 from iiscors.policy.scopes import PathTree
@@ -99,6 +100,10 @@ _PASSTHROUGH = Outcome.PASSTHROUGH
 _ACTUAL_ALLOWED = Reason.ACTUAL_ALLOWED
 _PREFLIGHT_ALLOWED = Reason.PREFLIGHT_ALLOWED
 _ALLOW_ANY: tuple[tuple[str, str], ...] = ((headers.ALLOW_ORIGIN, "*"),)
+_ALLOW_ORIGIN = headers.ALLOW_ORIGIN
+#: ``_new_tuple(Cls, (fields...))`` builds a NamedTuple without the Python-level ``__new__`` of
+#: its class: the first sight of an origin builds two (its Answer and Verdict), see verdict().
+_new_tuple = tuple.__new__
 
 
 #: How many allowed origins a whole :class:`Policy` (all its scopes together) keeps a ready
@@ -237,27 +242,6 @@ class Decision(NamedTuple):
                 f"request itself, before the app: {self.recipe.status} {self.recipe.reason}")
 
 
-class CompiledRule:
-    """One allowed rule's response headers, precomputed once (contract B8, B9, B12)."""
-
-    __slots__ = ("actual_tail", "last_echo", "preflight_after_echo", "preflight_before_echo",
-                 "preflight_tail", "rule")
-
-    def __init__(self, rule: OriginRule, *, actual_tail: Headers, preflight_tail: Headers,
-                 preflight_before_echo: Headers | None, preflight_after_echo: Headers) -> None:
-        self.rule = rule
-        #: everything after Access-Control-Allow-Origin, for an actual request and a preflight
-        self.actual_tail = actual_tail
-        self.preflight_tail = preflight_tail
-        #: with allowAllRequestedHeaders (B8, B14): the preflight headers before and after the
-        #: echoed Access-Control-Allow-Headers; None when the rule never echoes
-        self.preflight_before_echo = preflight_before_echo
-        self.preflight_after_echo = preflight_after_echo
-        #: the last Access-Control-Request-Headers value proven safe and its header: only ever
-        #: replaced as one tuple (see :func:`preflight_headers`)
-        self.last_echo: tuple[str | None, tuple[str, str]] = (None, ("", ""))
-
-
 class _Budget:
     """The entries all the answer tables of one :class:`Policy` may hold together."""
 
@@ -267,12 +251,10 @@ class _Budget:
         self.used = 0
         self.tables: list[dict[str, Answer]] = []
 
-    def spend(self) -> None:
-        if self.used >= ANSWER_CACHE_SIZE:
-            for table in self.tables:
-                table.clear()  # bounded; emptied tables refill from the next requests
-            self.used = 0
-        self.used += 1
+    def empty(self) -> None:
+        for table in self.tables:
+            table.clear()  # bounded; emptied tables refill from the next requests
+        self.used = 0
 
 
 class ScopePolicy:
@@ -301,6 +283,7 @@ class ScopePolicy:
         "fail",
         "passive",
         "passive_plan",
+        "passive_raw",
         "recipe",
         "refused_plan",
         "section",
@@ -328,9 +311,14 @@ class ScopePolicy:
         self.vary: Headers = ((headers.VARY, "Origin"), *self.custom) if echoes else self.custom
         #: headers for requests CORS leaves alone in this scope (no Origin, unlisted, disabled)
         self.passive: Headers = self.vary if self.active else self.custom
-        self._compiled = tuple(self._compile(rule) for rule in rules)
-        self._matcher: OriginMatcher[CompiledRule] = OriginMatcher(
-            (compiled.rule.origin, compiled) for compiled in self._compiled)
+        #: the same, as latin-1 bytes (the ASGI adapter's form)
+        self.passive_raw: RawHeaders = raw(self.passive)
+        # One ScopeRule per rule, its headers compiled once per distinct set (issue 17: a few
+        # bytes per origin, see iiscors.policy.compiled).
+        compiler = RuleCompiler(self.vary)
+        self._matcher: OriginMatcher[ScopeRule] = OriginMatcher(
+            (rule.origin, compiler.rule(rule)) for rule in rules)
+        self._compiled = compiler.compiled
         self._exact = self._matcher.exact
         self._build_fixed_verdicts()
         #: Ready answers of allowed origins already seen, so that the adapters can answer a
@@ -346,8 +334,9 @@ class ScopePolicy:
         #: contract B10: with the static "*" every origin gets the same answer (None otherwise)
         self.any_answer: Answer | None = None
         star = self._matcher.any_rule
-        if self.static_star and self.active and star is not None and star.rule.allowed:
-            self.any_answer = Answer(_ALLOW_ANY, star)
+        if self.static_star and self.active and star is not None and star.compiled is not None:
+            self.any_answer = Answer(_ALLOW_ANY, star.compiled)
+
 
     def _build_fixed_verdicts(self) -> None:
         """Every verdict (and plan) that does not depend on the origin's text, built once: a
@@ -376,37 +365,16 @@ class ScopePolicy:
         self._unlisted = refusals(None, Reason.UNLISTED_FAIL, Reason.UNLISTED_PASS)
         self._not_serialized = refusals(None, Reason.NOT_SERIALIZED_FAIL,
                                         Reason.NOT_SERIALIZED_PASS)  # contract B6
-        self._denied = {compiled: refusals(compiled.rule, Reason.DENIED_FAIL, Reason.DENIED_PASS)
-                        for compiled in self._compiled if not compiled.rule.allowed}
+        self._denied = {entry: refusals(entry.rule, Reason.DENIED_FAIL, Reason.DENIED_PASS)
+                        for entry in self._matcher.values() if entry.compiled is None}
         if self.unusable:
             # Contract E6: IIS answers 500.19 before any module runs, so no CORS header and no
             # custom header; the adapters check ``unusable`` before their fast path.
             self.passive = ()
+            self.passive_raw = ()
             self.passive_plan = self.refused_plan = UNUSABLE_PLAN
             self._inactive = {kind: Verdict(kind, Outcome.UNUSABLE, UNUSABLE_STATUS, (), None,
                                             Reason.UNUSABLE) for kind in RequestKind}
-
-    def _compile(self, rule: OriginRule) -> CompiledRule:
-        def header(name: str, value: str, present: bool) -> Headers:
-            return ((name, value),) if present else ()
-
-        credentials = header(headers.ALLOW_CREDENTIALS, "true", rule.allow_credentials)
-        methods = header(headers.ALLOW_METHODS, headers.join(rule.allow_methods),
-                         bool(rule.allow_methods))
-        allow_headers = header(headers.ALLOW_HEADERS, headers.join(rule.allow_headers),
-                               bool(rule.allow_headers))
-        max_age = header(headers.MAX_AGE, str(rule.max_age), rule.max_age >= 0)
-        expose = header(headers.EXPOSE_HEADERS, headers.join(rule.expose_headers),
-                        bool(rule.expose_headers))
-        before = credentials + methods
-        after = max_age + self.vary
-        return CompiledRule(
-            rule,
-            actual_tail=credentials + expose + self.vary,
-            preflight_tail=before + allow_headers + after,
-            preflight_before_echo=before if rule.allow_all_requested_headers else None,
-            preflight_after_echo=after,
-        )
 
     def verdict(self, method: str, origin: str | None, request_method: str | None = None,
                 request_headers: str | None = None, own_origin: str | None = None) -> Verdict:
@@ -433,27 +401,39 @@ class ScopePolicy:
         if own_origin is not None and origin == own_origin:
             return self._same_origin
         # The common case first: one dict lookup, no method call (an exact key is serialized).
-        compiled = self._exact.get(origin)
-        if compiled is not None:
+        entry = self._exact.get(origin)
+        if entry is not None:
             serialized = True
         else:
-            compiled, serialized = self._matcher.match_patterns(origin)
-        if compiled is None:
+            entry, serialized = self._matcher.match_patterns(origin)
+        if entry is None:
             return self._unlisted[kind]
-        rule = compiled.rule
-        if not rule.allowed:
-            return self._denied[compiled][kind]
+        rule, compiled = entry.rule, entry.compiled
+        if compiled is None:
+            return self._denied[entry][kind]  # allowed="false"
         if self.any_answer is not None:
             answer = self.any_answer  # contract B10: the static "*", whatever the Origin
         elif serialized:
-            answer = self.answers.get(origin) or self._remember(origin, compiled)
+            kept = self.answers.get(origin)  # (the adapters ask only after a miss)
+            if kept is None:
+                # Kept for the repeats (B10: the origin echoed) when short enough; every table
+                # of the policy is emptied when their shared budget is spent.
+                kept = _new_tuple(Answer, (((_ALLOW_ORIGIN, origin),), compiled))
+                if len(origin) <= ANSWER_CACHE_MAX_ORIGIN:
+                    budget = self._budget
+                    if budget.used >= ANSWER_CACHE_SIZE:
+                        budget.empty()
+                    budget.used += 1
+                    self.answers[origin] = kept
+            answer = kept
         else:
             # Contract B6: only "*" matched a value that is not a serialized origin, and the
             # response would echo it: treat it as unlisted, never copy it into a header.
             return self._not_serialized[kind]
         if kind is not _PREFLIGHT:
-            return Verdict(kind, _ALLOWED, None, answer.allow_origin + compiled.actual_tail,
-                           rule, _ACTUAL_ALLOWED)
+            return _new_tuple(Verdict, (kind, _ALLOWED, None,
+                                        answer.allow_origin + compiled.actual_tail, rule,
+                                        _ACTUAL_ALLOWED, None))  # every field: no defaults
         return Verdict(kind, _ALLOWED, 204, tuple(preflight_headers(answer, request_headers)),
                        rule, _PREFLIGHT_ALLOWED)
 
@@ -463,14 +443,6 @@ class ScopePolicy:
         self.answers.clear()
         for compiled in self._compiled:
             compiled.last_echo = (None, ("", ""))
-
-    def _remember(self, origin: str, compiled: CompiledRule) -> Answer:
-        """The answer of an allowed serialized origin, echoed (B10), kept when short enough."""
-        answer = Answer(((headers.ALLOW_ORIGIN, origin),), compiled)
-        if len(origin) <= ANSWER_CACHE_MAX_ORIGIN:
-            self._budget.spend()
-            self.answers[origin] = answer
-        return answer
 
 
 class RecipeScopePolicy(ScopePolicy):

@@ -37,6 +37,10 @@ UNUSABLE_SCOPE_BODY = (b"500 Internal Server Error: the configuration of this pa
 #: The body of each status the middleware answers with itself (a 204 has none).
 BODIES = {403: FORBIDDEN_BODY, 500: UNUSABLE_SCOPE_BODY}
 _ALLOWED = Outcome.ALLOWED  # a plain alias: reading a member through its class costs more
+#: ``_new_plan(Plan, (status, headers, rule_headers, reason, body))``: a Plan (every field, no
+#: defaults apply) without the Python-level ``__new__`` of the NamedTuple, on the first sight of
+#: every allowed origin (issue 17)
+_new_plan = tuple.__new__
 
 
 def own_origin(scheme: str, host: str | None) -> str | None:
@@ -70,7 +74,7 @@ def plan_request(scope: ScopePolicy, method: str, origin: str | None,
         # First sight of this origin, or not an allowed one: the one evaluator (contract B).
         verdict = scope.verdict(method, origin, request_method, request_headers)
         if verdict.outcome is _ALLOWED:
-            return Plan(verdict.status, verdict.headers)
+            return _new_plan(Plan, (verdict.status, verdict.headers, (), "", b""))
         # Refused (403 or passed through, B7) or left alone (B1, D1): prepared by the scope.
         return scope.refused_plan if verdict.status == 403 else scope.passive_plan
     if method == "OPTIONS" and request_method:

@@ -88,6 +88,8 @@ def test_no_file_is_touched_between_checks(adapter: Adapter, config_file: Path,
     stats: list[str] = []
     real = reload_module.stamp
     monkeypatch.setattr(reload_module, "stamp", lambda p: stats.append(p) or real(p))
+    old = time.time() - 3600  # not racy: a check only stats it (a racy one reads it too)
+    os.utime(config_file, (old, old))
     middleware, spec = adapter.build(str(config_file), reload_interval=3600)
     stats.clear()  # the stat taken when the configuration was read
     for _ in range(200):
@@ -95,6 +97,9 @@ def test_no_file_is_touched_between_checks(adapter: Adapter, config_file: Path,
     assert stats == []
     middleware._next_check = 0.0  # make one check due: exactly one stat of the one file
     tag_of(adapter, middleware, spec)
+    deadline = time.monotonic() + 10
+    while not stats and time.monotonic() < deadline:  # the check runs on the reload thread
+        time.sleep(0.01)
     assert stats == [str(config_file)]
 
 

@@ -1,4 +1,5 @@
-"""One-off costs: loading a web.config (time and memory) and the ``iiscors validate`` start-up."""
+"""One-off costs: loading a web.config (time against the parser's floor, memory per origin) and
+the ``iiscors validate`` start-up."""
 
 from __future__ import annotations
 
@@ -14,43 +15,70 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from _benchlib import Scenario, raw_wsgi_app
+from _benchlib import raw_wsgi_app
 
 from benchmark.timing import CLOCK
 
 
-def measure_load(scenario: Scenario, repeats: int) -> dict[str, Any]:
-    """load_config, check_config and CorsMiddleware construction (load + validate + compile)."""
+def measure_load(shape: str, origins: int, webconfig: bytes, repeats: int) -> dict[str, Any]:
+    """CorsMiddleware construction (load + validate + compile) against the parser's floor in
+    the same rounds, load_config, check_config, and the memory the result keeps per origin."""
     from iiscors import CorsMiddleware, check_config, load_config
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "web.config"
-        path.write_bytes(scenario.webconfig)
-        limit = scenario.max_bytes
+        path.write_bytes(webconfig)
+        limit = max(256_000, 2 * len(webconfig))
         walls: list[float] = []
 
         def build() -> object:
             return CorsMiddleware(raw_wsgi_app, str(path), max_bytes=limit)
 
-        build_s = [timed(build, walls) for _ in range(repeats)]
-        build_wall_s = list(walls)
-        load_s = [timed(lambda: load_config(str(path), max_bytes=limit), walls)
+        floor_s: list[float] = []
+        build_s: list[float] = []
+        for _ in range(repeats):  # in turns: the floor and the build see the same machine
+            floor_s.append(timed(lambda: parse_floor(path.read_bytes()), []))
+            build_s.append(timed(build, walls))
+        load_s = [timed(lambda: load_config(str(path), max_bytes=limit), [])
                   for _ in range(repeats)]
-        check_s = [timed(lambda: check_config(str(path), max_bytes=limit), walls)
+        check_s = [timed(lambda: check_config(str(path), max_bytes=limit), [])
                    for _ in range(repeats)]
-        current, peak = traced_memory(build)
+        retained, peak = traced_memory(build)
+        rss = rss_growth(path, limit)
     return {
-        "scenario": scenario.name,
-        "file_bytes": len(scenario.webconfig),
+        "scenario": f"{shape}-{origins}",
+        "shape": shape,
+        "origins": origins,
+        "file_bytes": len(webconfig),
         "build_s": statistics.median(build_s),
         "build_min_s": min(build_s),
         "build_max_s": max(build_s),
-        "build_wall_s": statistics.median(build_wall_s),
+        "build_wall_s": statistics.median(walls),
+        "floor_s": statistics.median(floor_s),
+        "floor_ratio": statistics.median(b / f for b, f in zip(build_s, floor_s, strict=True)),
+        "floor_ratio_min": min(b / f for b, f in zip(build_s, floor_s, strict=True)),
+        "floor_ratio_max": max(b / f for b, f in zip(build_s, floor_s, strict=True)),
         "load_config_s": statistics.median(load_s),
         "check_config_s": statistics.median(check_s),
         "peak_mib": peak / 2**20,
-        "retained_mib": current / 2**20,
+        "retained_mib": retained / 2**20,
+        "retained_bytes_per_origin": retained / origins,
+        "rss_bytes_per_origin": None if rss is None else rss / origins,
     }
+
+
+def parse_floor(data: bytes) -> int:
+    """The floor of issue 17: lxml's parse with the loader's settings, and one walk reading
+    each element's line and origin (what any loader must at least do)."""
+    from lxml import etree
+
+    parser = etree.XMLParser(resolve_entities=False, load_dtd=False, no_network=True,
+                             huge_tree=False)
+    total = 0
+    for element in etree.fromstring(data, parser).iter():
+        total += element.sourceline or 0
+        element.get("origin")
+    return total
 
 
 def timed(fn: Callable[[], object], walls: list[float]) -> float:
@@ -66,14 +94,45 @@ def timed(fn: Callable[[], object], walls: list[float]) -> float:
 
 def traced_memory(fn: Callable[[], object]) -> tuple[int, int]:
     """(retained, peak) bytes allocated by ``fn()``, in a run of its own: tracemalloc slows
-    allocation down several times, so it never runs while timing."""
+    allocation down several times, so it never runs while timing.  Retained: what is still
+    allocated while ``fn()``'s result is kept, after a garbage collection."""
     gc.collect()
     tracemalloc.start()
     kept = fn()
+    gc.collect()
     current, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     del kept
     return current, peak
+
+
+#: Run in a fresh interpreter: the growth of its resident set when it builds the middleware
+#: (imports and a first small build done before, so that they are not counted).
+_RSS_SCRIPT = """
+import gc, sys
+from iiscors import CorsMiddleware
+def rss():
+    with open("/proc/self/status") as status:
+        return next(int(l.split()[1]) * 1024 for l in status if l.startswith("VmRSS:"))
+app = lambda environ, start_response: []
+CorsMiddleware(app, b'<configuration><system.webServer><cors enabled="true">'
+               b'<add origin="https://a.example"/></cors></system.webServer></configuration>')
+gc.collect()
+before = rss()
+kept = CorsMiddleware(app, sys.argv[1], max_bytes=int(sys.argv[2]))
+gc.collect()
+print(rss() - before)
+"""
+
+
+def rss_growth(path: Path, limit: int) -> int | None:
+    """Bytes the resident set grows by when a fresh interpreter builds the middleware for
+    ``path`` (None where /proc is not there)."""
+    if not Path("/proc/self/status").exists():
+        return None
+    proc = subprocess.run([sys.executable, "-c", _RSS_SCRIPT, str(path), str(limit)],
+                          check=False, capture_output=True, text=True, timeout=600)
+    return int(proc.stdout.strip()) if proc.returncode == 0 else None
 
 
 def measure_startup(webconfig: bytes, repeats: int) -> dict[str, Any]:

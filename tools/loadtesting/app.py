@@ -2,7 +2,8 @@
 
 gunicorn imports it as ``loadtesting.app:make_app()`` (from ``tools/``), configured by the
 environment: :data:`CONFIG_ENV` names the web.config, :data:`RELOAD_ENV` sets
-``reload_interval``, :data:`LOG_ENV` (--faults) names a file that receives the ``iiscors`` log.
+``reload_interval``, :data:`LOG_ENV` (--faults) names a file that receives the ``iiscors`` log,
+:data:`MAX_BYTES_ENV` (--reload-edits) raises the size limit for a large web.config.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from faults.injector import LOG_FORMAT
 CONFIG_ENV = "IISCORS_LOADTEST_CONFIG"
 RELOAD_ENV = "IISCORS_LOADTEST_RELOAD_INTERVAL"
 LOG_ENV = "IISCORS_LOADTEST_LOG"
+MAX_BYTES_ENV = "IISCORS_LOADTEST_MAX_BYTES"
 
 WSGIApp = Callable[..., Iterable[bytes]]
 
@@ -55,11 +57,14 @@ def make_app() -> Any:
     worker answered (``X-Worker``).
     """
     from iiscors import CorsMiddleware
+    from iiscors.config.loader import DEFAULT_MAX_BYTES
     from iiscors.reload import DEFAULT_RELOAD_INTERVAL
 
     log_path = os.environ.get(LOG_ENV)
     if log_path:
         log_to(log_path)
     interval = float(os.environ.get(RELOAD_ENV, DEFAULT_RELOAD_INTERVAL))
-    app = CorsMiddleware(raw_wsgi_app, Path(os.environ[CONFIG_ENV]), reload_interval=interval)
+    max_bytes = int(os.environ.get(MAX_BYTES_ENV, DEFAULT_MAX_BYTES))
+    app = CorsMiddleware(raw_wsgi_app, Path(os.environ[CONFIG_ENV]), reload_interval=interval,
+                         max_bytes=max_bytes)
     return with_worker(app) if log_path else app

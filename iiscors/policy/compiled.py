@@ -1,0 +1,115 @@
+"""The response headers of a scope's rules, compiled once and shared (contract B8, B9, B12).
+
+Rules of a large configuration mostly differ only in their origin: ten thousand
+``<add origin="…" allowCredentials="true">`` with the same method list answer with the same
+Access-Control-* headers.  :class:`RuleCompiler` builds one :class:`CompiledRule` (the headers)
+per distinct set of flags and lists in a scope and hands every rule a small
+:class:`ScopeRule` (the rule and its shared headers), so that a configuration costs a few bytes
+per origin beyond the origin itself (issue 17).  An answer kept for an origin
+(:class:`~iiscors.policy.core.Answer`) points at the shared headers, never copies them.
+"""
+
+from __future__ import annotations
+
+from iiscors.policy import headers
+from iiscors.policy.model import OriginRule
+
+Headers = tuple[tuple[str, str], ...]
+RawHeaders = tuple[tuple[bytes, bytes], ...]
+
+
+def raw(pairs: Headers) -> RawHeaders:
+    """``pairs`` as latin-1 bytes, the form ASGI servers take (every name and value was checked
+    to be ISO-8859-1 when the configuration was read, contract A4)."""
+    return tuple((name.encode("latin-1"), value.encode("latin-1")) for name, value in pairs)
+
+
+class CompiledRule:
+    """The response headers of an allowed rule, precomputed once (contract B8, B9, B12) and
+    shared by every rule of its scope with the same flags and lists; ``rule`` is the first of
+    them (they all answer alike)."""
+
+    __slots__ = ("actual_tail", "actual_tail_raw", "last_echo", "preflight_after_echo",
+                 "preflight_before_echo", "preflight_tail", "rule")
+
+    def __init__(self, rule: OriginRule, *, actual_tail: Headers, preflight_tail: Headers,
+                 preflight_before_echo: Headers | None, preflight_after_echo: Headers) -> None:
+        self.rule = rule
+        #: everything after Access-Control-Allow-Origin, for an actual request and a preflight
+        self.actual_tail = actual_tail
+        #: the same, as latin-1 bytes: what the ASGI adapter appends (never encoded per request)
+        self.actual_tail_raw = raw(actual_tail)
+        self.preflight_tail = preflight_tail
+        #: with allowAllRequestedHeaders (B8, B14): the preflight headers before and after the
+        #: echoed Access-Control-Allow-Headers; None when the rule never echoes
+        self.preflight_before_echo = preflight_before_echo
+        self.preflight_after_echo = preflight_after_echo
+        #: the last Access-Control-Request-Headers value proven safe and its header: only ever
+        #: replaced as one tuple (see :func:`iiscors.policy.core.preflight_headers`)
+        self.last_echo: tuple[str | None, tuple[str, str]] = (None, ("", ""))
+
+
+class ScopeRule:
+    """One rule of a scope, as the origin lookup finds it: the rule (for the Decision and
+    explain) and its shared headers, None for a rule with ``allowed="false"``."""
+
+    __slots__ = ("compiled", "rule")
+
+    def __init__(self, rule: OriginRule, compiled: CompiledRule | None) -> None:
+        self.rule = rule
+        self.compiled = compiled
+
+
+#: What makes two allowed rules of one scope answer alike: everything but the origin.
+_Shape = tuple[bool, int, bool, tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+
+
+class RuleCompiler:
+    """Compiles the rules of one scope, each distinct set of headers once.
+
+    :param vary: the scope's ``Vary: Origin`` and customHeaders, which end every allowed
+        answer (contract B15, C1).
+    """
+
+    __slots__ = ("_by_shape", "_vary")
+
+    def __init__(self, vary: Headers) -> None:
+        self._vary = vary
+        self._by_shape: dict[_Shape, CompiledRule] = {}
+
+    @property
+    def compiled(self) -> list[CompiledRule]:
+        """Every distinct CompiledRule built so far."""
+        return list(self._by_shape.values())
+
+    def rule(self, rule: OriginRule) -> ScopeRule:
+        if not rule.allowed:
+            return ScopeRule(rule, None)
+        shape = (rule.allow_credentials, rule.max_age, rule.allow_all_requested_headers,
+                 rule.allow_headers, rule.allow_methods, rule.expose_headers)
+        compiled = self._by_shape.get(shape)
+        if compiled is None:
+            compiled = self._by_shape[shape] = self._compile(rule)
+        return ScopeRule(rule, compiled)
+
+    def _compile(self, rule: OriginRule) -> CompiledRule:
+        def header(name: str, value: str, present: bool) -> Headers:
+            return ((name, value),) if present else ()
+
+        credentials = header(headers.ALLOW_CREDENTIALS, "true", rule.allow_credentials)
+        methods = header(headers.ALLOW_METHODS, headers.join(rule.allow_methods),
+                         bool(rule.allow_methods))
+        allow_headers = header(headers.ALLOW_HEADERS, headers.join(rule.allow_headers),
+                               bool(rule.allow_headers))
+        max_age = header(headers.MAX_AGE, str(rule.max_age), rule.max_age >= 0)
+        expose = header(headers.EXPOSE_HEADERS, headers.join(rule.expose_headers),
+                        bool(rule.expose_headers))
+        before = credentials + methods
+        after = max_age + self._vary
+        return CompiledRule(
+            rule,
+            actual_tail=credentials + expose + self._vary,
+            preflight_tail=before + allow_headers + after,
+            preflight_before_echo=before if rule.allow_all_requested_headers else None,
+            preflight_after_echo=after,
+        )

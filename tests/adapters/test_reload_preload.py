@@ -1,0 +1,127 @@
+"""The reload thread under a forking server, for real: gunicorn ``--preload`` on 127.0.0.1.
+
+With ``--preload`` the middleware is built in gunicorn's master process, which then forks the
+workers.  A thread started in the master would not exist in the workers; the reload thread is
+started lazily, by the first check that falls due in each process (the master serves no
+request, so it never starts one), and each worker gets its own (issue 17).  An edit must then be
+served by every worker.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ORIGIN = "https://app.example.com"
+PATIENCE = 30.0
+
+MODULE = """\
+import json, os, threading
+from iiscors import CorsMiddleware
+
+BUILT_IN = os.getpid()
+
+
+def inner(environ, start_response):
+    body = json.dumps({"pid": os.getpid(), "built_in": BUILT_IN,
+                       "threads": sorted(t.name for t in threading.enumerate())}).encode()
+    start_response("200 OK", [("Content-Type", "application/json"),
+                              ("Content-Length", str(len(body)))])
+    return [body]
+
+
+application = CorsMiddleware(inner, os.environ["IISCORS_TEST_CONFIG"], reload_interval=0.1)
+with open(os.environ["IISCORS_TEST_THREADS"], "w") as out:  # in the master, before the fork
+    out.write(json.dumps(sorted(t.name for t in threading.enumerate())))
+"""
+
+
+def config(tag: str) -> bytes:
+    return (f'<configuration><system.webServer><cors enabled="true">'
+            f'<add origin="{ORIGIN}" /></cors><httpProtocol><customHeaders>'
+            f'<add name="X-Version" value="{tag}"/></customHeaders></httpProtocol>'
+            "</system.webServer></configuration>").encode()
+
+
+@contextmanager
+def gunicorn(tmp_path: Path, web: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """gunicorn --preload, 2 sync workers, a free loopback port; stopped on exit."""
+    log = tmp_path / "gunicorn.log"
+    argv = [sys.executable, "-m", "gunicorn", "--preload", "--workers", "2", "--bind",
+            "127.0.0.1:0", "--graceful-timeout", "2", "--chdir", str(tmp_path),
+            "served:application"]
+    env = dict(os.environ, IISCORS_TEST_CONFIG=str(web), PYTHONUNBUFFERED="1",
+               IISCORS_TEST_THREADS=str(tmp_path / "threads.json"))
+    with log.open("wb") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
+    try:
+        deadline = time.monotonic() + PATIENCE
+        while (found := re.search(r"Listening at: http://127\.0\.0\.1:(\d+)",
+                                  log.read_text(errors="replace"))) is None:
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        yield proc, int(found.group(1))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def get(port: int) -> tuple[str | None, dict[str, Any]]:
+    """One allowed GET on a new connection: (X-Version, the app's JSON)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", "/", headers={"Origin": ORIGIN})
+        response = conn.getresponse()
+        body = json.loads(response.read())
+        assert response.getheader("Access-Control-Allow-Origin") == ORIGIN
+        return response.getheader("X-Version"), body
+    finally:
+        conn.close()
+
+
+def test_each_forked_worker_reloads_on_its_own_thread(
+        tmp_path: Path) -> None:
+    pytest.importorskip("gunicorn")
+    (tmp_path / "served.py").write_text(MODULE)
+    web = tmp_path / "web.config"
+    web.write_bytes(config("1"))
+    with gunicorn(tmp_path, web) as (master, port):
+        built = json.loads((tmp_path / "threads.json").read_text())
+        assert "iiscors-reload" not in built  # none at construction
+        version, body = get(port)
+        assert version == "1"
+        assert body["built_in"] == master.pid != body["pid"]  # built before the fork
+        new = web.with_name("web.config.new")
+        new.write_bytes(config("2"))
+        new.replace(web)
+        deadline = time.monotonic() + PATIENCE
+        workers: dict[int, list[str]] = {}
+        streak = 0
+        while streak < 40 or len(workers) < 2:
+            assert time.monotonic() < deadline, f"not every worker reloaded: {workers}"
+            version, body = get(port)
+            streak = streak + 1 if version == "2" else 0
+            if version == "2":
+                workers[body["pid"]] = body["threads"]
+            time.sleep(0.01)
+        assert master.pid not in workers
+        for pid, names in workers.items():
+            assert names.count("iiscors-reload") == 1, (pid, names)
