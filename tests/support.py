@@ -13,7 +13,8 @@ Every room folder imports this module as ``support`` (pyproject: ``pythonpath = 
   must not depend on them);
 - both adapters: :class:`Req`, :class:`App`, :class:`Adapter`, :data:`WSGI`, :data:`ASGI`,
   :data:`ADAPTERS`, for a test that runs the same request through either;
-- real servers on 127.0.0.1: :func:`running` and :func:`request`.
+- real servers on 127.0.0.1: :func:`running` (a :class:`Server`), :func:`request`,
+  :func:`eventually`, :func:`free_port`, :func:`python`, :func:`serve_command`.
 """
 
 from __future__ import annotations
@@ -22,11 +23,14 @@ import asyncio
 import http.client
 import os
 import queue
+import re
+import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -243,53 +247,153 @@ ADAPTERS = [pytest.param(WSGI, id="wsgi"), pytest.param(ASGI, id="asgi")]
 
 # -- real servers on 127.0.0.1 -------------------------------------------------------------------
 
-def _lines(stream: Iterable[str], into: queue.Queue[str]) -> None:
+#: the ready line of ``iiscors serve`` (and of this project's test servers)
+LISTENING = re.compile(r"listening on http://127\.0\.0\.1:(\d+)/")
+
+
+@dataclass
+class Server:
+    """A running server process and everything it printed so far."""
+
+    process: subprocess.Popen[str]
+    lines: queue.Queue[str]
+    output: list[str] = field(default_factory=list)
+    #: the port it was told to listen on (None: read from its ``listening on`` line)
+    given_port: int | None = None
+
+    def text(self) -> str:
+        self.collect()
+        return "".join(self.output)
+
+    def collect(self, wait: float = 0.0) -> None:
+        """Move what the process printed into :attr:`output` (waiting up to ``wait`` s)."""
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                self.output.append(self.lines.get(timeout=max(0.0, deadline - time.monotonic())
+                                                  if wait else 0))
+            except queue.Empty:
+                return
+
+    def wait_for(self, needle: str, timeout: float = 20) -> str:
+        """The first line containing ``needle``, waiting for it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in self.output:
+                if needle in line:
+                    return line
+            if self.process.poll() is not None and self.lines.empty():
+                raise AssertionError(f"exited {self.process.returncode}: {''.join(self.output)}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {needle!r} in {timeout}s: {''.join(self.output)}")
+            with suppress(queue.Empty):
+                self.output.append(self.lines.get(timeout=0.1))
+
+    @property
+    def port(self) -> int:
+        if self.given_port is not None:
+            return self.given_port
+        found = LISTENING.search(self.wait_for("listening on"))
+        assert found, self.output
+        return int(found.group(1))
+
+
+def free_port() -> int:
+    """A port of 127.0.0.1 free right now (for servers that cannot be told to pick one)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _pump(stream: Iterable[str], into: queue.Queue[str]) -> None:
     for line in stream:
         into.put(line)
 
 
-@contextmanager
-def running(args: list[str], *, cwd: Path | None = None, ready: str = "listening on",
-            env: dict[str, str] | None = None, timeout: float = 30) -> Iterator[
-                tuple[subprocess.Popen[str], list[str]]]:
-    """Start a server process, wait for a line containing ``ready``, yield it with the output
-    seen so far; always stop it (SIGTERM, then SIGKILL) and close its pipes."""
-    process = subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, env={**os.environ, **(env or {})})
-    output: list[str] = []
-    lines: queue.Queue[str] = queue.Queue()
-    reader = threading.Thread(target=_lines, args=(process.stdout, lines), daemon=True)
-    reader.start()
+def _answers(port: int) -> bool:
     try:
-        deadline = time.monotonic() + timeout
-        while not any(ready in line for line in output):
-            if process.poll() is not None and lines.empty():
-                raise AssertionError(f"server exited {process.returncode}: {''.join(output)}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"server not ready in {timeout}s: {''.join(output)}")
-            with suppress(queue.Empty):
-                output.append(lines.get(timeout=0.1))
-        yield process, output
+        request(port, "GET", "/", timeout=2)
+    except OSError:
+        return False
+    return True
+
+
+def _wait_ready(server: Server, ready: str, timeout: float) -> None:
+    """Until the ready line is printed or, for a server given its port, until it answers."""
+    if server.given_port is None:
+        server.wait_for(ready, timeout)
+        return
+    deadline = time.monotonic() + timeout
+    while not _answers(server.given_port):
+        if server.process.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"the server did not start: {server.text()}")
+        time.sleep(0.2)
+
+
+@contextmanager
+def running(args: list[str], port: int | None = None, *, cwd: Path | None = None,
+            ready: str = "listening on", env: dict[str, str] | None = None,
+            timeout: float = 60, stderr_to: Path | None = None) -> Iterator[Server]:
+    """Start a server process and wait until it is ready: until it prints a line containing
+    ``ready`` or, when it was given ``port``, until it answers HTTP there.  Always stop it after
+    (SIGTERM, then SIGKILL) and close its pipe.  Its standard error is read with its standard
+    output, or written to ``stderr_to``.  ``PYTHONPATH`` starts with this checkout, so that
+    the iiscors under test is the one a server imports."""
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    with (open(stderr_to, "w") if stderr_to is not None else nullcontext()) as errors:
+        process = subprocess.Popen(
+            args, cwd=cwd, stdout=subprocess.PIPE, text=True,
+            stderr=errors if errors is not None else subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": path, **(env or {})})
+    lines: queue.Queue[str] = queue.Queue()
+    assert process.stdout is not None
+    reader = threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True)
+    reader.start()
+    server = Server(process, lines, given_port=port)
+    try:
+        _wait_ready(server, ready, timeout)
+        yield server
     finally:
-        process.terminate()
+        if process.poll() is None:
+            process.terminate()
         try:
-            process.wait(10)
+            process.wait(15)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(10)
         reader.join(5)
-        if process.stdout is not None:
-            process.stdout.close()
+        process.stdout.close()
 
 
 def request(port: int, method: str = "GET", path: str = "/",
-            headers: dict[str, str] | None = None,
-            body: bytes | None = None) -> tuple[int, http.client.HTTPMessage, bytes]:
+            headers: Mapping[str, str] | None = None, body: bytes | None = None,
+            timeout: float = 30) -> tuple[int, http.client.HTTPMessage, bytes]:
     """One HTTP request to 127.0.0.1:``port`` over a fresh connection."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        connection.request(method, path, body=body, headers=headers or {})
+        connection.request(method, path, body=body, headers=dict(headers or {}))
         response = connection.getresponse()
         return response.status, response.headers, response.read()
     finally:
         connection.close()
+
+
+def eventually(check: Callable[[], bool], timeout: float = 15) -> bool:
+    """Whether ``check()`` becomes true within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def python(*args: str) -> list[str]:
+    """A command line that runs this interpreter."""
+    return [sys.executable, *args]
+
+
+def serve_command(*args: str) -> list[str]:
+    """``iiscors serve`` on a port the system picks (read it from :attr:`Server.port`)."""
+    return python("-m", "iiscors", "serve", "--port", "0", *args)

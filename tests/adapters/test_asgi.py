@@ -84,8 +84,8 @@ def test_under_a_real_uvicorn(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "uvicorn", "served_asgi:app", "--host", "127.0.0.1",
                "--port", "0"]
     with running(command, cwd=tmp_path, ready="Uvicorn running on",
-                 env={"IISCORS_TEST_CONFIG": str(tmp_path / "web.config")}) as (_, output):
-        port = int(re.search(r"127\.0\.0\.1:(\d+)", "".join(output)).group(1))  # type: ignore[union-attr]
+                 env={"IISCORS_TEST_CONFIG": str(tmp_path / "web.config")}) as server:
+        port = int(re.search(r"127\.0\.0\.1:(\d+)", server.text()).group(1))  # type: ignore[union-attr]
         status, headers, body = request(port, "OPTIONS", "/items", {
             "Origin": "https://a.example", "Access-Control-Request-Method": "PUT"})
         assert (status, body) == (204, b"")

@@ -60,8 +60,8 @@ def test_cors_under_a_real_server(server: str, tmp_path: Path) -> None:
     web.write_bytes(config("1"))
     command, ready = SERVERS[server]
     with running(command, cwd=tmp_path, ready=ready,
-                 env={"IISCORS_TEST_CONFIG": str(web), "PYTHONUNBUFFERED": "1"}) as (_, output):
-        port = listening_port(output)
+                 env={"IISCORS_TEST_CONFIG": str(web), "PYTHONUNBUFFERED": "1"}) as process:
+        port = listening_port(process.output)
         # Preflight: answered by the middleware, 204, every header.
         status, headers, body = request(port, "OPTIONS", "/api/items", {
             "Origin": APP, "Access-Control-Request-Method": "POST",

@@ -1,6 +1,6 @@
 """Shared setup for the framework tests (issue 15).
 
-Puts this directory on ``sys.path`` (for ``_frameworks_procs``) and, for the in-process Django
+Puts this directory on ``sys.path`` (for ``_project``) and, for the in-process Django
 tests, the test project (``django_project``) with its settings module; Django is set up once,
 on first use, by the ``django_project`` fixture.
 """

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _frameworks_procs import eventually, free_port, python, request, running
+
+from support import eventually, free_port, python, request, running
 
 starlette = pytest.importorskip("starlette")
 httpx = pytest.importorskip("httpx")

@@ -11,7 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
-from _frameworks_procs import copy_project, eventually, free_port, python, request, running
+from _project import copy_project
+
+from support import eventually, free_port, python, request, running
 
 pytest.importorskip("django")
 

@@ -17,7 +17,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from _frameworks_procs import eventually, free_port, python, request, running
+
+from support import eventually, free_port, python, request, running
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = Path(__file__).resolve().parent / "django_project"

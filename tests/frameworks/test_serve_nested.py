@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from _frameworks_procs import eventually, free_port, python, request, running
+from support import eventually, free_port, python, request, running
 
 ORIGIN = "https://app.example"
 WEB_CONFIG = ('<?xml version="1.0" encoding="utf-8"?>\n<configuration><system.webServer>'

@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _serving_procs import request, running, serve_command
 
 from iiscors import CorsMiddleware
 from iiscors.serving.accesslog import AccessLog, escape
 from iiscors.serving.logged import LoggedWSGI
+
+from support import request, running, serve_command
 
 CONFIG = """\
 <?xml version="1.0" encoding="utf-8"?>

@@ -16,10 +16,11 @@ from typing import Any
 
 import click
 import pytest
-from _serving_procs import request, running, serve_command, web_config
 
 from iiscors.serving.app import build
 from iiscors.serving.interface import is_asgi_app
+
+from support import request, running, serve_command, web_config
 
 ALLOW_A = web_config('<cors enabled="true" failUnlistedOrigins="true">'
                      '<add origin="https://a.example"><allowMethods><add method="PUT"/>'

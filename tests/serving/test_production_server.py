@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
-from _serving_procs import request, running, serve_command, web_config
+
+from support import request, running, serve_command, web_config
 
 pytestmark = pytest.mark.slow
 

@@ -12,10 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _serving_procs import request, running, serve_command, web_config
 from werkzeug.test import Client
 
 from iiscors.serving.app import make_app
+
+from support import request, running, serve_command, web_config
 
 CREDENTIALED = web_config(
     '<cors enabled="true"><add origin="https://partner.example" allowCredentials="true"/></cors>')

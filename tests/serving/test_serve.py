@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -15,24 +14,11 @@ import pytest
 from iiscors import CorsMiddleware
 from iiscors.serving.static import StaticSite
 
-from support import Req, call, request, running, web_config
+from support import Req, call, request, running, serve_command, web_config
 
 ALLOW_A = web_config('<cors enabled="true" failUnlistedOrigins="true">'
                      '<add origin="https://a.example"/></cors>')
 A = ("Origin", "https://a.example")
-
-
-# -- running servers (support.running starts one, support.request asks it) ---------------------
-
-def port_from(output: list[str]) -> int:
-    for line in output:
-        if "listening on http://127.0.0.1:" in line:
-            return int(line.split("127.0.0.1:")[1].split("/")[0])
-    raise AssertionError(output)
-
-
-def serve_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "iiscors", "serve", "--port", "0", *args]
 
 
 # -- the static site, in process ---------------------------------------------------------------
@@ -120,9 +106,9 @@ def test_sub_directory_web_config_applies_below_it(site: Path) -> None:
 # -- the command, for real ---------------------------------------------------------------------
 
 def test_demo_prints_what_to_try_and_answers_it() -> None:
-    with running(serve_command(), ready="iiscors validate") as (_, output):
-        port = port_from(output)
-        text = "".join(output)
+    with running(serve_command(), ready="iiscors validate") as server:
+        port = server.port
+        text = server.text()
         status, headers, _ = request(port, "OPTIONS", "/api/items", {
             "Origin": "https://app.example.com", "Access-Control-Request-Method": "POST"})
         assert status == 204
@@ -140,8 +126,8 @@ def test_demo_prints_what_to_try_and_answers_it() -> None:
 
 
 def test_root_mode_serves_files_and_hides_web_config(site: Path) -> None:
-    with running(serve_command("--root", str(site))) as (_, output):
-        port = port_from(output)
+    with running(serve_command("--root", str(site))) as server:
+        port = server.port
         assert request(port, "GET", "/web.config")[0] == 404
         assert request(port, "GET", "/api/web.config")[0] == 404
         assert request(port, "GET", "/../secret.txt")[0] == 404
@@ -168,8 +154,8 @@ def test_app_mode_wraps_an_importable_wsgi_app(tmp_path: Path) -> None:
         "    return [b'from myapp ' + environ['PATH_INFO'].encode()]\n")
     (tmp_path / "web.config").write_bytes(ALLOW_A)
     with running(serve_command("web.config", "--app", "myapp:application"),
-                 cwd=tmp_path) as (_, output):
-        port = port_from(output)
+                 cwd=tmp_path) as server:
+        port = server.port
         status, headers, body = request(port, "GET", "/x", {"Origin": "https://a.example"})
         assert (status, body) == (200, b"from myapp /x")
         assert headers["Access-Control-Allow-Origin"] == "https://a.example"
@@ -195,9 +181,8 @@ def test_proxy_mode_puts_cors_in_front_of_another_server(tmp_path: Path) -> None
     (tmp_path / "web.config").write_bytes(ALLOW_A)
     try:
         target = f"http://127.0.0.1:{server.server_port}"
-        with running(serve_command(str(tmp_path / "web.config"), "--proxy", target)) as (
-                _, output):
-            port = port_from(output)
+        with running(serve_command(str(tmp_path / "web.config"), "--proxy", target)) as proxy:
+            port = proxy.port
             status, headers, body = request(port, "POST", "/p/%C3%A9?q=1",
                                             {"Origin": "https://a.example"}, b"hello")
             assert status == 418
@@ -215,9 +200,8 @@ def test_proxy_mode_puts_cors_in_front_of_another_server(tmp_path: Path) -> None
         server.shutdown()
         server.server_close()
     # With the backend gone: 502, still with CORS headers.
-    with running(serve_command(str(tmp_path / "web.config"), "--proxy", target)) as (
-            _, output):
-        status, headers, _ = request(port_from(output), "GET", "/",
+    with running(serve_command(str(tmp_path / "web.config"), "--proxy", target)) as proxy:
+        status, headers, _ = request(proxy.port, "GET", "/",
                                      {"Origin": "https://a.example"})
         assert (status, headers["Access-Control-Allow-Origin"]) == (502, "https://a.example")
 
@@ -248,8 +232,8 @@ def test_the_middleware_accepts_a_site_directory_directly(site: Path) -> None:
 
 
 def test_playground_flag_serves_the_page_next_to_the_api() -> None:
-    with running(serve_command("--playground"), ready="playground:") as (_, output):
-        text = "".join(output)
+    with running(serve_command("--playground"), ready="playground:") as server:
+        text = server.text()
         page = int(text.split("playground: http://127.0.0.1:")[1].split("/")[0])
         api = int(text.split("API:        http://127.0.0.1:")[1].split("/")[0])
         status, headers, body = request(page, "GET", "/")

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _serving_procs import request, running, web_config
 
 from iiscors import ConfigError, CorsMiddleware
 from iiscors.serving.app import make_app
 from iiscors.serving.logged import LoggedWSGI
+
+from support import request, running, web_config
 
 ALLOW_A = web_config('<cors enabled="true" failUnlistedOrigins="true">'
                      '<add origin="https://a.example"/></cors>')
