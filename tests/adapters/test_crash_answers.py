@@ -25,11 +25,7 @@ from iiscors.asgi import CorsMiddleware as AsgiMiddleware
 from iiscors.layering import CRASH_BODY, DEBUGGER
 from iiscors.wsgi import CorsMiddleware as WsgiMiddleware
 
-
-def web_config(cors: str, *, server: str = "") -> bytes:
-    return (f'<?xml version="1.0" encoding="utf-8"?>\n<configuration>\n<system.webServer>\n'
-            f"{cors}\n{server}\n</system.webServer>\n</configuration>\n").encode()
-
+from support import web_config
 
 CONFIG = web_config('<cors enabled="true" failUnlistedOrigins="false">'
                     '<add origin="https://app.example" allowCredentials="true">'

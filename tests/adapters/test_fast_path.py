@@ -26,11 +26,7 @@ from iiscors.policy.merge import merge_headers
 from iiscors.policy.plan import FORBIDDEN_BODY, own_origin, plan_request
 from iiscors.wsgi import CorsMiddleware as WsgiMiddleware
 
-
-def web_config(cors: str, *, outside: str = "", server: str = "") -> bytes:
-    return (f'<?xml version="1.0" encoding="utf-8"?>\n<configuration>\n<system.webServer>\n'
-            f"{cors}\n{server}\n</system.webServer>\n{outside}\n</configuration>\n").encode()
-
+from support import web_config
 
 CONFIG = web_config(
     '<cors enabled="true" failUnlistedOrigins="false">'

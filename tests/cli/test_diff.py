@@ -16,6 +16,8 @@ from click.testing import CliRunner, Result
 
 from iiscors.cli.main import main
 
+from support import web_config as support_web_config
+
 ON = '<cors enabled="true">'
 END = "</cors>"
 A = '<add origin="https://a.example"/>'
@@ -24,10 +26,9 @@ B_CRED = '<add origin="https://b.example" allowCredentials="true"/>'
 NARROWER = f'<cors enabled="true" failUnlistedOrigins="true">{A}{END}'
 
 
-def web_config(cors: str, server: str = "") -> str:
-    """A web.config whose ``<cors>`` snippet starts on line 4."""
-    return ('<?xml version="1.0" encoding="utf-8"?>\n<configuration>\n<system.webServer>\n'
-            f"{cors}\n{server}\n</system.webServer>\n</configuration>\n")
+def web_config_text(cors: str, server: str = "") -> str:
+    """A web.config whose ``<cors>`` snippet starts on line 4 (support.web_config, as text)."""
+    return support_web_config(cors, server=server).decode()
 
 
 def write(path: Path, text: str) -> Path:
@@ -43,8 +44,8 @@ def run(*args: str, env: dict[str, str] | None = None) -> Result:
 @pytest.fixture
 def pair(tmp_path: Path) -> tuple[str, str]:
     """old: a allowed; new: a allowed, b allowed with credentials (on line 5)."""
-    old = write(tmp_path / "old.config", web_config(f"{ON}\n{A}\n{END}"))
-    new = write(tmp_path / "new.config", web_config(f"{ON}\n{A}\n{B_CRED}\n{END}"))
+    old = write(tmp_path / "old.config", web_config_text(f"{ON}\n{A}\n{END}"))
+    new = write(tmp_path / "new.config", web_config_text(f"{ON}\n{A}\n{B_CRED}\n{END}"))
     return str(old), str(new)
 
 
@@ -63,8 +64,8 @@ def test_text_names_the_line_the_class_the_scope_and_what_changed(pair: tuple[st
 
 
 def test_no_change(tmp_path: Path) -> None:
-    old = write(tmp_path / "a.config", web_config(f"{ON}{A}{B}{END}"))
-    new = write(tmp_path / "b.config", web_config(f"{ON}\n  {B}\n  {A}\n{END}"))
+    old = write(tmp_path / "a.config", web_config_text(f"{ON}{A}{B}{END}"))
+    new = write(tmp_path / "b.config", web_config_text(f"{ON}\n  {B}\n  {A}\n{END}"))
     result = run(str(old), str(new), "--fail-on", "any")
     assert result.exit_code == 0
     assert result.stdout == "Compared 1 configuration: no change in access.\n"
@@ -90,8 +91,8 @@ def test_json_shape(pair: tuple[str, str]) -> None:
 
 
 def test_github_annotations(tmp_path: Path) -> None:
-    old = write(tmp_path / "old.config", web_config(f"{ON}\n{A}\n{B}\n{END}"))
-    new = write(tmp_path / "new.config", web_config(f'{ON}\n{B_CRED}\n<add origin="https://'
+    old = write(tmp_path / "old.config", web_config_text(f"{ON}\n{A}\n{B}\n{END}"))
+    new = write(tmp_path / "new.config", web_config_text(f'{ON}\n{B_CRED}\n<add origin="https://'
                                                     f'c.example"/>\n{END}'))
     lines = run(str(old), str(new), "--format", "github").stdout.splitlines()
     assert lines[0] == (f"::error file={new},line=5,title=iiscors diff%3A widens%2C with "
@@ -124,8 +125,8 @@ def test_markdown_comment(pair: tuple[str, str]) -> None:
 
 def test_markdown_rows_are_bounded(tmp_path: Path) -> None:
     rules = "".join(f'<add origin="https://app{i}.example"/>' for i in range(250))
-    old = write(tmp_path / "old.config", web_config(f"{ON}{A}{END}"))
-    new = write(tmp_path / "new.config", web_config(f"{ON}{A}{rules}{END}"))
+    old = write(tmp_path / "old.config", web_config_text(f"{ON}{A}{END}"))
+    new = write(tmp_path / "new.config", web_config_text(f"{ON}{A}{rules}{END}"))
     lines = run(str(old), str(new), "--format", "markdown").stdout.splitlines()
     assert sum(line.startswith(("| widens |", "| **widens**")) for line in lines) == 200
     assert lines[-1] == "… and 50 more (`--format json` lists them all)."
@@ -148,8 +149,8 @@ def test_sarif(pair: tuple[str, str]) -> None:
 
 
 def test_sarif_places_a_removal_on_line_1_and_names_the_old_line(tmp_path: Path) -> None:
-    old = write(tmp_path / "old.config", web_config(f"{ON}\n{A}\n{B}\n{END}"))
-    new = write(tmp_path / "new.config", web_config(f"{ON}\n{A}\n{END}"))
+    old = write(tmp_path / "old.config", web_config_text(f"{ON}\n{A}\n{B}\n{END}"))
+    new = write(tmp_path / "new.config", web_config_text(f"{ON}\n{A}\n{END}"))
     (result,) = json.loads(run(str(old), str(new), "-f", "sarif").stdout)["runs"][0]["results"]
     assert (result["ruleId"], result["level"]) == ("access-narrows", "note")
     assert result["locations"][0]["physicalLocation"]["region"] == {"startLine": 1}
@@ -181,8 +182,8 @@ def test_output_file(pair: tuple[str, str], tmp_path: Path) -> None:
 ], ids=["credentials-none", "credentials-credentials", "widen-credentials", "widen-widen",
         "narrow-widen", "narrow-any", "neutral-widen", "neutral-any", "nothing-any"])
 def test_fail_on(tmp_path: Path, new: str, fail_on: str, code: int) -> None:
-    old = write(tmp_path / "old.config", web_config(f"{ON}{A}{END}"))
-    changed = write(tmp_path / "new.config", web_config(new))
+    old = write(tmp_path / "old.config", web_config_text(f"{ON}{A}{END}"))
+    changed = write(tmp_path / "new.config", web_config_text(new))
     result = run(str(old), str(changed), "--fail-on", fail_on, "--format", "json")
     assert result.exit_code == code, result.output
     assert bool(json.loads(result.stdout)["summary"]["failing"]) == bool(code)
@@ -221,14 +222,14 @@ def test_not_xml_exits_2_with_its_line(tmp_path: Path, pair: tuple[str, str]) ->
 
 
 def test_unusable_configuration_exits_2(tmp_path: Path, pair: tuple[str, str]) -> None:
-    duplicate = write(tmp_path / "dup.config", web_config(f"{ON}\n{A}\n{A}\n{END}"))
+    duplicate = write(tmp_path / "dup.config", web_config_text(f"{ON}\n{A}\n{A}\n{END}"))
     result = run(pair[0], str(duplicate))
     assert result.exit_code == 2
     assert f"{duplicate}:6:" in result.stderr and "E302" in result.stderr
 
 
 def test_github_format_annotates_the_errors_too(tmp_path: Path, pair: tuple[str, str]) -> None:
-    duplicate = write(tmp_path / "dup.config", web_config(f"{ON}\n{A}\n{A}\n{END}"))
+    duplicate = write(tmp_path / "dup.config", web_config_text(f"{ON}\n{A}\n{A}\n{END}"))
     result = run(pair[0], str(duplicate), "--format", "github")
     assert result.exit_code == 2
     assert result.stdout.startswith(f"::error file={duplicate},line=6,title=iiscors diff::E302")
@@ -236,7 +237,7 @@ def test_github_format_annotates_the_errors_too(tmp_path: Path, pair: tuple[str,
 
 def test_warnings_do_not_stop_a_diff(tmp_path: Path, pair: tuple[str, str]) -> None:
     # credentials on "*" is a warning (W-code): the configuration is usable and compared.
-    warned = write(tmp_path / "warned.config", web_config(
+    warned = write(tmp_path / "warned.config", web_config_text(
         f'{ON}<add origin="*" allowCredentials="true"/>{END}'))
     result = run(pair[0], str(warned))
     assert result.exit_code == 0 and "* (every origin no other rule matches)" in result.stdout
@@ -247,8 +248,8 @@ def test_warnings_do_not_stop_a_diff(tmp_path: Path, pair: tuple[str, str]) -> N
 
 def test_site_directories(tmp_path: Path) -> None:
     for side, extra in (("old", ""), ("new", B)):
-        write(tmp_path / side / "web.config", web_config(f"{ON}{A}{END}"))
-        write(tmp_path / side / "API" / "web.config", web_config(f"<cors>\n{extra}\n{END}"))
+        write(tmp_path / side / "web.config", web_config_text(f"{ON}{A}{END}"))
+        write(tmp_path / side / "API" / "web.config", web_config_text(f"<cors>\n{extra}\n{END}"))
     result = run(str(tmp_path / "old"), str(tmp_path / "new"), "--format", "json")
     (change,) = json.loads(result.stdout)["changes"]
     assert (change["scopes"], change["origin"], change["class"]) == (
@@ -257,7 +258,7 @@ def test_site_directories(tmp_path: Path) -> None:
 
 
 def test_a_file_against_a_site(tmp_path: Path, pair: tuple[str, str]) -> None:
-    write(tmp_path / "site" / "web.config", web_config(f"{ON}{A}{END}"))
+    write(tmp_path / "site" / "web.config", web_config_text(f"{ON}{A}{END}"))
     result = run(pair[0], str(tmp_path / "site"), "--fail-on", "any")
     assert result.exit_code == 0 and "no change in access" in result.stdout
 
@@ -289,10 +290,10 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = tmp_path / "repo"
     root.mkdir()
     git(root, "init", "-q")
-    write(root / "web.config", web_config(f"{ON}\n{A}\n{END}"))
-    write(root / "api" / "web.config", web_config(f"{ON}\n{A}\n{END}"))
-    write(root / "gone" / "web.config", web_config(f"{ON}\n{A}\n{END}"))
-    write(root / "app.config", web_config(f"{ON}\n{A}\n{END}"))
+    write(root / "web.config", web_config_text(f"{ON}\n{A}\n{END}"))
+    write(root / "api" / "web.config", web_config_text(f"{ON}\n{A}\n{END}"))
+    write(root / "gone" / "web.config", web_config_text(f"{ON}\n{A}\n{END}"))
+    write(root / "app.config", web_config_text(f"{ON}\n{A}\n{END}"))
     write(root / "packages.config", '<?xml version="1.0"?>\n<packages>\n</packages>\n')
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "first")
@@ -302,13 +303,13 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @needs_git
 def test_git_compares_every_changed_configuration_file(repo: Path) -> None:
-    write(repo / "web.config", web_config(f"{ON}\n{A}\n{B_CRED}\n{END}"))   # modified
+    write(repo / "web.config", web_config_text(f"{ON}\n{A}\n{B_CRED}\n{END}"))   # modified
     (repo / "gone" / "web.config").unlink()                                   # deleted
-    write(repo / "new" / "Web.config", web_config(f"{ON}\n{B}\n{END}"))       # untracked
+    write(repo / "new" / "Web.config", web_config_text(f"{ON}\n{B}\n{END}"))       # untracked
     write(repo / "packages.config", "<packages><package id='x'/></packages>")  # not IIS
-    write(repo / "node_modules" / "web.config", web_config(f"{ON}{B}{END}"))  # skipped
-    write(repo / ".hidden" / "web.config", web_config(f"{ON}{B}{END}"))       # skipped
-    write(repo / "ignored" / "web.config", web_config(f"{ON}{B}{END}"))       # ignored
+    write(repo / "node_modules" / "web.config", web_config_text(f"{ON}{B}{END}"))  # skipped
+    write(repo / ".hidden" / "web.config", web_config_text(f"{ON}{B}{END}"))       # skipped
+    write(repo / "ignored" / "web.config", web_config_text(f"{ON}{B}{END}"))       # ignored
     write(repo / ".gitignore", "ignored/\n")
     result = run("--git", "HEAD", "--format", "json")
     assert result.exit_code == 0, result.output
@@ -329,7 +330,7 @@ def test_git_compares_every_changed_configuration_file(repo: Path) -> None:
 def test_git_from_a_sub_directory_and_the_old_side_marked(repo: Path,
                                                           monkeypatch: pytest.MonkeyPatch
                                                           ) -> None:
-    write(repo / "api" / "web.config", web_config(f"{ON}\n{END}"))
+    write(repo / "api" / "web.config", web_config_text(f"{ON}\n{END}"))
     monkeypatch.chdir(repo / "api")
     result = run("--git", "HEAD")
     assert result.exit_code == 0, result.output
@@ -346,7 +347,7 @@ def test_git_nothing_changed(repo: Path) -> None:
 
 @needs_git
 def test_git_other_config_files_by_their_root(repo: Path) -> None:
-    write(repo / "app.config", web_config(f"{ON}\n{A}\n{B}\n{END}"))
+    write(repo / "app.config", web_config_text(f"{ON}\n{A}\n{B}\n{END}"))
     changes = json.loads(run("--git", "HEAD", "-f", "json").stdout)["changes"]
     assert [(c["file"], c["origin"]) for c in changes] == [("app.config", "https://b.example")]
 
@@ -372,9 +373,9 @@ def test_git_outside_a_repository_exits_2(tmp_path: Path, monkeypatch: pytest.Mo
 
 @needs_git
 def test_git_old_version_unusable_exits_2_marked(repo: Path) -> None:
-    write(repo / "web.config", web_config(f"{ON}\n{A}\n{A}\n{END}"))
+    write(repo / "web.config", web_config_text(f"{ON}\n{A}\n{A}\n{END}"))
     git(repo, "commit", "-q", "-am", "broken")
-    write(repo / "web.config", web_config(f"{ON}\n{A}\n{END}"))
+    write(repo / "web.config", web_config_text(f"{ON}\n{A}\n{END}"))
     result = run("--git", "HEAD")
     assert result.exit_code == 2
     assert "web.config:6:" in result.stderr and "(at HEAD)" in result.stderr
@@ -382,9 +383,10 @@ def test_git_old_version_unusable_exits_2_marked(repo: Path) -> None:
 
 @needs_git
 def test_git_old_version_too_large_is_e101_without_reading_it_all(repo: Path) -> None:
-    write(repo / "web.config", web_config(f"{ON}{A}{END}", server="<!--" + "x" * 300_000 + "-->"))
+    write(repo / "web.config",
+          web_config_text(f"{ON}{A}{END}", server="<!--" + "x" * 300_000 + "-->"))
     git(repo, "commit", "-q", "-am", "large")
-    write(repo / "web.config", web_config(f"{ON}{A}{END}"))
+    write(repo / "web.config", web_config_text(f"{ON}{A}{END}"))
     result = run("--git", "HEAD")
     assert result.exit_code == 2 and "E101" in result.stderr
 
@@ -392,7 +394,7 @@ def test_git_old_version_too_large_is_e101_without_reading_it_all(repo: Path) ->
 @needs_git
 @pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symbolic links")
 def test_git_symbolic_links_are_skipped_with_a_note(repo: Path, tmp_path: Path) -> None:
-    secret = write(tmp_path / "outside.config", web_config(f"{ON}{B_CRED}{END}"))
+    secret = write(tmp_path / "outside.config", web_config_text(f"{ON}{B_CRED}{END}"))
     os.symlink(secret, repo / "linked.config")
     result = run("--git", "HEAD", "--fail-on", "any")
     assert result.exit_code == 0
@@ -406,7 +408,7 @@ def test_git_a_symbolic_link_at_the_old_revision_is_skipped(repo: Path, tmp_path
     git(repo, "add", "alias.config")
     git(repo, "commit", "-q", "-m", "link")
     (repo / "alias.config").unlink()
-    write(repo / "alias.config", web_config(f"{ON}{B_CRED}{END}"))
+    write(repo / "alias.config", web_config_text(f"{ON}{B_CRED}{END}"))
     result = run("--git", "HEAD", "--fail-on", "any")
     assert result.exit_code == 0
     assert "alias.config: skipped, not a regular file at the old revision" in result.stderr
@@ -418,8 +420,8 @@ def test_git_a_symbolic_link_at_the_old_revision_is_skipped(repo: Path, tmp_path
 @pytest.mark.skipif(sys.platform == "win32", reason="such names are POSIX only")
 def test_hostile_file_name_is_escaped_everywhere(tmp_path: Path) -> None:
     name = "we\x1b[31mb\u202e,:%\nX.config"
-    old = write(tmp_path / "old.config", web_config(f"{ON}{A}{END}"))
-    new = write(tmp_path / name, web_config(f"{ON}{A}{B}{END}"))
+    old = write(tmp_path / "old.config", web_config_text(f"{ON}{A}{END}"))
+    new = write(tmp_path / name, web_config_text(f"{ON}{A}{B}{END}"))
     text = run(str(old), str(new)).stdout
     assert "\x1b" not in text and "\u202e" not in text and "\\x1b[31m" in text
     assert "\\u202e" in text and "\\x0aX.config:4:" in text
@@ -435,10 +437,10 @@ def test_hostile_file_name_is_escaped_everywhere(tmp_path: Path) -> None:
 @pytest.mark.skipif(sys.platform != "linux", reason="names that are not UTF-8: POSIX bytes")
 @pytest.mark.parametrize("format_name", ["text", "json", "github", "markdown", "sarif"])
 def test_a_file_name_that_is_not_utf8_in_every_format(tmp_path: Path, format_name: str) -> None:
-    old = write(tmp_path / "old.config", web_config(f"{ON}{A}{END}"))
+    old = write(tmp_path / "old.config", web_config_text(f"{ON}{A}{END}"))
     new = os.path.join(os.fsencode(tmp_path), b"n\xffew.config")
     with open(new, "wb") as handle:
-        handle.write(web_config(f"{ON}{A}{B}{END}").encode())
+        handle.write(web_config_text(f"{ON}{A}{B}{END}").encode())
     done = subprocess.run([sys.executable, "-m", "iiscors", "diff", os.fsencode(old), new,
                            "-f", format_name], capture_output=True, timeout=60, check=False,
                           env={**os.environ, "PYTHONIOENCODING": "utf-8:strict",
@@ -456,9 +458,9 @@ def test_a_file_name_that_is_not_utf8_in_every_format(tmp_path: Path, format_nam
 
 
 def test_hostile_header_value_in_markdown_and_text(tmp_path: Path) -> None:
-    old = write(tmp_path / "old.config", web_config(f"{ON}{A}{END}"))
+    old = write(tmp_path / "old.config", web_config_text(f"{ON}{A}{END}"))
     hostile = "x|`y`\xad"  # a soft hyphen: invisible formatting, ISO-8859-1 (E210 allows it)
-    new = write(tmp_path / "new.config", web_config(
+    new = write(tmp_path / "new.config", web_config_text(
         f"{ON}{A}{END}", server=f'<httpProtocol><customHeaders><add name="Access-Control-'
                                 f'Expose-Headers" value="{hostile}"/></customHeaders>'
                                 "</httpProtocol>"))
@@ -484,7 +486,7 @@ HOSTILE = {
 @pytest.mark.parametrize("content", list(HOSTILE.values()), ids=list(HOSTILE))
 def test_hostile_files_exit_2_quickly_and_write_nothing(tmp_path: Path, content: str) -> None:
     site = tmp_path / "site"
-    write(site / "web.config", web_config(f"{ON}{A}{END}"))
+    write(site / "web.config", web_config_text(f"{ON}{A}{END}"))
     hostile = tmp_path / "hostile" / "web.config"
     write(hostile, content)
     before = sorted((p, p.stat().st_mtime_ns) for p in tmp_path.rglob("*"))

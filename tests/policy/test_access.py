@@ -16,18 +16,14 @@ from iiscors.policy.access import NO_CONFIGURATION, Change, compare_access
 from iiscors.policy.core import ScopePolicy, Verdict
 from iiscors.policy.witnesses import MALFORMED_LABEL, UNLISTED_LABEL
 
+from support import web_config
+
 Expected = tuple[tuple[str, ...], str, str, str, bool, tuple[str, ...], str, str]
-
-
-def web_config(cors: str, server: str = "", outside: str = "") -> bytes:
-    """A web.config whose ``<cors>`` snippet starts on line 4."""
-    return ('<?xml version="1.0" encoding="utf-8"?>\n<configuration>\n<system.webServer>\n'
-            f"{cors}\n{server}\n</system.webServer>\n{outside}\n</configuration>\n").encode()
 
 
 def scopes(cors: str, server: str = "", outside: str = "", name: str = "web.config"
            ) -> dict[tuple[str, ...], object]:
-    return dict(load_config(web_config(cors, server, outside), name=name).scopes)
+    return dict(load_config(web_config(cors, server=server, outside=outside), name=name).scopes)
 
 
 def summary(change: Change) -> Expected:
@@ -284,7 +280,7 @@ CASES = [
 
 
 def _file(cors: str, server: str, outside: str) -> bytes:
-    return web_config(cors, server, outside)
+    return web_config(cors, server=server, outside=outside)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])

@@ -15,11 +15,7 @@ from iiscors import load_config
 from iiscors.policy.core import Outcome, Plan, Policy, ScopePolicy
 from iiscors.policy.plan import own_origin, plan_request
 
-
-def web_config(cors: str, *, outside: str = "", server: str = "") -> bytes:
-    return (f'<?xml version="1.0" encoding="utf-8"?>\n<configuration>\n<system.webServer>\n'
-            f"{cors}\n{server}\n</system.webServer>\n{outside}\n</configuration>\n").encode()
-
+from support import web_config
 
 CUSTOM = ('<httpProtocol><customHeaders><add name="X-Site" value="1" /></customHeaders>'
           "</httpProtocol>")
