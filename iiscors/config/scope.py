@@ -18,7 +18,7 @@ from typing import TypeVar, cast
 
 from iiscors.config.diagnostics import Diagnostic, make_at, related_at
 from iiscors.config.rewrite import effective_recipe
-from iiscors.config.rules import FIRST_ADDED, Broken, Entry, Level, duplicate_message
+from iiscors.config.rules import FIRST_ADDED, Broken, Directive, Entry, Level, duplicate_message
 from iiscors.policy.model import EffectiveSection, Location, OriginRule
 
 T = TypeVar("T")
@@ -27,7 +27,7 @@ T = TypeVar("T")
 CORS_MODULE = "corsmodule"
 
 
-def apply_entries(inherited: Sequence[tuple[str, T, Location]], entries: Iterable[Entry[T]],
+def apply_entries(inherited: Sequence[tuple[str, T, Location]], entries: Iterable[Directive[T]],
                   key: str, diagnostics: list[Diagnostic], *,
                   warn_missing: bool = True) -> list[tuple[str, T, Location]]:
     """Apply one level's add/remove/clear to an inherited collection (contract A6).
