@@ -13,14 +13,14 @@ generated ones, and shows that the XSD finds nothing in a section it accepts).
 
 Not located here: where each list entry and each attribute other than ``origin`` is written
 (``OriginRule.header_locations``/``attribute_locations``).  Only lint reads them, for the few
-checks listed in :func:`_lint_reads_places`; a rule they may fire on is built the long way.
+checks listed in :func:`_shape`; a rule they may fire on is built the long way.
 """
 
 from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 from lxml import etree
@@ -90,12 +90,15 @@ def read_plain_cors(document: XmlDocument, cors: etree._Element,
 def _rules(document: XmlDocument, cors: etree._Element,
            slow_rule: SlowRule) -> tuple[OriginRule, ...] | None:
     locator = document.locator
-    name = document.name
-    shapes: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-    intern = sys.intern
+    #: per distinct settings: the interned shape, and whether lint may read the rule's places
+    #: (True, False, or None: it depends on the origin, see _lint_reads_places)
+    shapes: dict[tuple[Any, ...], tuple[tuple[Any, ...], bool | None]] = {}
     rules: list[OriginRule] = []
+    last_key: tuple[Any, ...] = ()
+    shape: tuple[Any, ...] = ()
+    places: bool | None = False
     for child in cors:
-        if not _blank(child.tail):
+        if child.tail is not None and child.tail.strip(_XML_SPACE):
             return None
         if child.tag != "add":
             if isinstance(child, etree._Comment):
@@ -104,50 +107,83 @@ def _rules(document: XmlDocument, cors: etree._Element,
         read = _rule_values(child)
         if read is None:
             return None
-        origin, key = read[0], read[1:]
-        if _lint_reads_places(origin, *key):
-            rules.append(slow_rule(child, origin))
-            continue
+        origin, key = read
         offset = locator.offset_of(child)
-        if offset is None:
-            return None
-        first = locator.first_attribute(child, offset, "origin")
+        # Written "<add origin=": so the element is at the origin's line, 5 columns left
+        # (RuleChildren, the lock checks' places), and one comparison finds the origin.
+        first = -1 if offset is None else locator.first_attribute(child, offset, "origin")
         if first < 0:
             return None
-        line, column = locator.line_and_column(first)
-        shape = shapes.get(key)
-        if shape is None:
-            shape = shapes[key] = OriginRule.shape_of(
-                name, key[0], key[1], key[2], key[3],
-                tuple(map(intern, key[4])), tuple(map(intern, key[5])),
-                tuple(map(intern, key[6])))
-        rules.append(OriginRule.located(origin, shape, line, column))
+        if key is not last_key:
+            found = shapes.get(key)
+            if found is None:
+                found = shapes[key] = _shape(document.name, key)
+            last_key, (shape, places) = key, found
+        if places or (places is None and _credentials_warned(origin)):
+            rules.append(slow_rule(child, origin))
+        else:
+            line, column = locator.line_and_column(first)
+            rules.append(OriginRule.located(origin, shape, line, column))
     return tuple(rules)
 
 
-def _rule_values(element: etree._Element) -> tuple[Any, ...] | None:
-    """``(origin, allowed, allow_credentials, max_age, allow_all_requested_headers,
-    allow_headers, allow_methods, expose_headers)`` of a plain ``<add origin>``, else None."""
-    attributes = element.attrib
-    if not _RULE_ATTRIBUTES.issuperset(attributes.keys()):
-        return None
-    origin = attributes.get("origin")
+#: The settings of ``<add origin="..."/>`` (every default), shared by every bare rule read
+_BARE = (True, False, -1, False, (), (), ())
+
+
+def _shape(file: str, key: tuple[Any, ...]) -> tuple[tuple[Any, ...], bool | None]:
+    allowed, credentials, max_age, allow_all, allow_headers, methods, exposed = key
+    intern = sys.intern
+    shape = OriginRule.shape_of(file, allowed, credentials, max_age, allow_all,
+                                tuple(map(intern, allow_headers)), tuple(map(intern, methods)),
+                                tuple(map(intern, exposed)))
+    # Lint reports at a rule's attributes and list entries (W213-W216, W201-W203) only when
+    # these hold; a superset of its conditions, so that when in doubt the places are kept.
+    places = (max_age > MAX_AGE_HONOURED or bool(exposed) or (allow_all and bool(allow_headers))
+              or any(method.upper() == "OPTIONS" for method in methods))
+    return shape, (True if places else None if credentials and allowed else False)
+
+
+def _credentials_warned(origin: str) -> bool:
+    """Whether lint may warn about credentials on ``origin`` (W201-W203, at the rule's
+    allowCredentials): anything but an https: origin or host wildcard."""
+    return not origin.startswith("https://") or origin.startswith("https://*")
+
+
+def _rule_values(element: etree._Element) -> tuple[str, tuple[Any, ...]] | None:
+    """``(origin, (allowed, allow_credentials, max_age, allow_all_requested_headers,
+    allow_headers, allow_methods, expose_headers))`` of a plain ``<add origin>``, else None."""
+    origin = element.get("origin")
     if origin is None or not _PLAIN_KEY.fullmatch(origin):
         return None
-    allowed, allow_credentials, max_age = True, False, -1
-    if len(attributes) > 1:
-        flags = (_bool_or(attributes.get("allowed"), True),
-                 _bool_or(attributes.get("allowCredentials"), False))
-        if None in flags:
-            return None
-        allowed, allow_credentials = bool(flags[0]), bool(flags[1])
-        written = attributes.get("maxAge")
-        if written is not None:
-            if not _INT32.fullmatch(written) or not -(2**31) <= int(written) < 2**31:
-                return None
-            max_age = int(written)
-    if not _blank(element.text):
+    text = element.text
+    if text is not None and text.strip(_XML_SPACE):
         return None
+    names = element.keys()
+    if len(names) == 1 and not len(element):
+        return origin, _BARE
+    if not _RULE_ATTRIBUTES.issuperset(names):
+        return None
+    allowed = _bool_or(element.get("allowed"), True)
+    credentials = _bool_or(element.get("allowCredentials"), False)
+    if allowed is None or credentials is None:
+        return None
+    max_age = -1
+    written = element.get("maxAge")
+    if written is not None:
+        if not _INT32.fullmatch(written) or not -(2**31) <= int(written) < 2**31:
+            return None
+        max_age = int(written)
+    lists = _lists(element)
+    if lists is None:
+        return None
+    names_of, allow_all = lists
+    return origin, (allowed, credentials, max_age, allow_all, names_of.get("allowHeaders", ()),
+                    names_of.get("allowMethods", ()), names_of.get("exposeHeaders", ()))
+
+
+def _lists(element: etree._Element) -> tuple[dict[str, tuple[str, ...]], bool] | None:
+    """The lists of a rule by element name, and allowAllRequestedHeaders; None if unusual."""
     lists: dict[str, tuple[str, ...]] = {}
     allow_all = False
     for child in element:
@@ -169,9 +205,7 @@ def _rule_values(element: etree._Element) -> tuple[Any, ...] | None:
                 return None
             allow_all = flag
         lists[str(tag)] = names
-    return (origin, allowed, allow_credentials, max_age, allow_all,
-            lists.get("allowHeaders", ()), lists.get("allowMethods", ()),
-            lists.get("exposeHeaders", ()))
+    return lists, allow_all
 
 
 def _list_values(element: etree._Element, key: str) -> tuple[str, ...] | None:
@@ -197,17 +231,36 @@ def _list_values(element: etree._Element, key: str) -> tuple[str, ...] | None:
     return tuple(names)
 
 
-def _lint_reads_places(origin: str, allowed: bool, allow_credentials: bool, max_age: int,
-                       allow_all: bool, allow_headers: tuple[str, ...],
-                       allow_methods: tuple[str, ...], expose_headers: tuple[str, ...]) -> bool:
-    """Whether lint may report at one of the rule's attributes or list entries (W201-W203 at
-    allowCredentials, W215 at maxAge, W213/W214/W216 at list entries): such a rule keeps its
-    places (a superset of lint's conditions: when in doubt, True)."""
-    return (max_age > MAX_AGE_HONOURED
-            or (allow_credentials and allowed
-                and (not origin.startswith("https://") or origin.startswith("https://*")))
-            or bool(expose_headers) or (allow_all and bool(allow_headers))
-            or any(method.upper() == "OPTIONS" for method in allow_methods))
+class RuleChildren:
+    """The child elements of a section :func:`read_plain_cors` read, as the lock checks see
+    them (contract E2: ``lockElements="add"`` above is violated at each ``<add>``), computed
+    when asked from the rules instead of kept: each ``<add>`` is written ``<add origin=``, so
+    it starts on its origin's line, 5 columns left of it."""
+
+    __slots__ = ("rules",)
+
+    def __init__(self, rules: tuple[OriginRule, ...]) -> None:
+        self.rules = rules
+
+    def __iter__(self) -> Iterator[tuple[str, Location]]:
+        for rule in self.rules:
+            where = rule.location
+            column = None if where.column is None else where.column - len("<add ")
+            yield "add", Location(where.file, where.line, column)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, RuleChildren):
+            return self.rules == other.rules
+        return isinstance(other, tuple) and tuple(self) == other
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"RuleChildren({tuple(self)!r})"
 
 
 def _blank(text: str | None) -> bool:

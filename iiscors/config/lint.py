@@ -52,12 +52,15 @@ def lint(levels: Sequence[Level], scopes: Mapping[tuple[str, ...], EffectiveSect
     """Every lint warning and note for a configuration that has no errors, each reported once
     (at the place that causes it, whichever scopes it shows in)."""
     found: list[Diagnostic] = []
+    shapes: dict[int, tuple[bool, bool]] = {}
     for level in levels:
         if level.cors is None:
             continue
         for entry in level.cors.entries:
-            rule = entry.value
-            if rule is not None and entry.op == "add" and not _quiet(rule):
+            rule = entry if isinstance(entry, OriginRule) else entry.value
+            if rule is None or entry.op != "add":
+                continue
+            if not _quiet(rule, shapes):
                 found.extend(rule_checks(rule))
     found.extend(_unused_rules(levels, scopes))
     for section in scopes.values():
@@ -122,13 +125,27 @@ def origin_problems(pattern: str) -> list[tuple[str, str]]:
     return problems
 
 
-def _quiet(rule: OriginRule) -> bool:
+def _quiet(rule: OriginRule, shapes: dict[int, tuple[bool, bool]] | None = None) -> bool:
     """Whether :func:`rule_checks` has nothing to say about ``rule``, told without building
     anything: a plain origin (:data:`_PLAIN`), credentials only over https:, a maxAge browsers
-    honour, no lists."""
-    return (_PLAIN.fullmatch(rule.origin) is not None and rule.max_age <= MAX_AGE_HONOURED
-            and not rule.header_locations
-            and not (rule.allow_credentials and rule.allowed and rule.origin[4] == ":"))
+    honour, no located lists.  ``shapes``: what is known of the shapes met so far."""
+    shapes = {} if shapes is None else shapes
+    known = shapes.get(id(rule.shape))
+    if known is None:
+        known = shapes[id(rule.shape)] = _quiet_shape(rule)
+    quiet, credentialed = known
+    return (quiet and _PLAIN.fullmatch(rule.origin) is not None
+            and not (credentialed and rule.origin[4] == ":"))
+
+
+def _quiet_shape(rule: OriginRule) -> tuple[bool, bool]:
+    """What :func:`rule_checks` needs to know of ``rule``'s shape (file, flags, lists:
+    :attr:`OriginRule.shape`, shared by many rules, so asked once per shape) to tell, without
+    building anything, that it has nothing to say: whether the shape is quiet (a maxAge
+    browsers honour, no located list entry), and whether it allows credentials (then the
+    origin must be https:).  The origin itself must be plain (:data:`_PLAIN`)."""
+    return (rule.max_age <= MAX_AGE_HONOURED and not rule.header_locations,
+            rule.allow_credentials and rule.allowed)
 
 
 def rule_checks(rule: OriginRule) -> Iterator[Diagnostic]:
@@ -195,14 +212,18 @@ def _credential_checks(rule: OriginRule, kind: PatternKind) -> Iterator[Diagnost
 def _unused_rules(levels: Sequence[Level], scopes: Mapping[tuple[str, ...], EffectiveSection]
                   ) -> Iterator[Diagnostic]:
     """W218: a ``<cors>`` whose rules apply in no scope where CORS is enabled (contract B1)."""
-    enabled_rules = {id(rule) for section in scopes.values() if section.enabled
-                     for rule in section.rules}
+    enabled_rules: set[int] = set()
+    for section in scopes.values():
+        if section.enabled:
+            enabled_rules.update(map(id, section.rules))
     for level in levels:
         cors = level.cors
         if cors is None:
             continue
-        rules = [entry.value for entry in cors.entries if entry.value is not None]
-        if rules and not any(id(rule) in enabled_rules for rule in rules):
+        rules = (entry if isinstance(entry, OriginRule) else entry.value
+                 for entry in cors.entries)
+        ids = [id(rule) for rule in rules if rule is not None]
+        if ids and not any(map(enabled_rules.__contains__, ids)):
             yield make_at("W218", "Origin rules are configured but CORS is not enabled wherever "
                           "they apply (enabled is false or unset), so they do nothing",
                           cors.location)

@@ -20,7 +20,7 @@ from typing import Generic, Literal, NamedTuple, Protocol, TypeVar
 from lxml import etree
 
 from iiscors.config.diagnostics import Diagnostic, Related, make_at
-from iiscors.config.fastcors import read_plain_cors
+from iiscors.config.fastcors import RuleChildren, read_plain_cors
 from iiscors.config.include import CONFIG_SOURCE, ONLY_CONFIG_SOURCE, Includer
 from iiscors.config.loader import XmlDocument
 from iiscors.config.lockspec import (
@@ -116,7 +116,9 @@ class SectionUse:
     name: str
     location: Location
     attributes: tuple[tuple[str, Location], ...]
-    children: tuple[tuple[str, Location], ...]
+    #: a tuple, or the :class:`RuleChildren` of a ``<cors>`` read in one pass (no object per
+    #: ``<add>`` kept for a check that rarely has anything to say)
+    children: tuple[tuple[str, Location], ...] | RuleChildren
     locks: Locks = field(default_factory=Locks)
 
 
@@ -360,12 +362,13 @@ class _Walk:
             entries.append(self.entry(op, value, None, child, where))
         return ModulesSection(tuple(entries), self.at(element))
 
-    def use(self, element: etree._Element) -> SectionUse:
-        """What a section element writes, for the lock checks (contract E2)."""
+    def use(self, element: etree._Element, plain: RuleChildren | None = None) -> SectionUse:
+        """What a section element writes, for the lock checks (contract E2); ``plain``: its
+        children when it is a ``<cors>`` read in one pass."""
         attributes = tuple((name, self.at(element, name)) for name in map(str, element.attrib)
                            if name not in NOT_SETTINGS and not name.startswith(XDT))
-        children = tuple((child.tag, self.at(child)) for child in element
-                         if isinstance(child.tag, str))
+        children = plain if plain is not None else tuple(
+            (child.tag, self.at(child)) for child in element if isinstance(child.tag, str))
         return SectionUse(str(element.tag), self.at(element), attributes, children,
                           read_locks(element, lambda name: self.at(element, name)))
 
@@ -602,6 +605,7 @@ def _read_level(walk: _Walk, path: tuple[str, ...], place: _Place, depth: int, o
     cors_section: CorsSection | None = None
     custom: CustomHeadersSection | None = None
     modules: ModulesSection | None = None
+    plain_children: RuleChildren | None = None
     if "cors" in sections:
         reader, element = sections["cors"]
         plain = read_plain_cors(reader.document, element, reader.origin_rule)
@@ -609,7 +613,9 @@ def _read_level(walk: _Walk, path: tuple[str, ...], place: _Place, depth: int, o
             cors_section = _section(reader, element, specs["cors"], reader.cors)
         else:
             cors_section = CorsSection(*plain)
-    uses = [reader.use(element) for name, (reader, element) in sections.items()
+            plain_children = RuleChildren(plain.rules)
+    uses = [reader.use(element, plain_children if name == "cors" else None)
+            for name, (reader, element) in sections.items()
             if name != "rewrite"]  # the lock checks (E2) read the CORS sections
     if "httpProtocol" in sections:
         reader, element = sections["httpProtocol"]

@@ -65,14 +65,16 @@ class OriginRule:
     the lint checks) are empty unless a reader located them.
     """
 
-    __slots__ = ("_at", "_shape", "origin")
+    __slots__ = ("_at", "origin", "shape")
 
     #: The public fields, as :func:`dataclasses.fields` and :func:`dataclasses.replace` see
     #: them (set below the class): callers such as ``iiscors fix`` replace a rule's origin.
     __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
 
     origin: str
-    _shape: tuple[Any, ...]
+    #: the rule's file, flags and lists, one tuple shared by every rule with the same ones
+    #: (:meth:`shape_of`): what a reader of many rules may judge once per shape
+    shape: tuple[Any, ...]
     _at: int | Location
 
     def __init__(self, origin: str, allowed: bool = True, allow_credentials: bool = False,
@@ -92,7 +94,7 @@ class OriginRule:
             shape = _shape(shape)
         setter = object.__setattr__
         setter(self, "origin", origin)
-        setter(self, "_shape", shape)
+        setter(self, "shape", shape)
         setter(self, "_at", at)
 
     @classmethod
@@ -104,7 +106,7 @@ class OriginRule:
         rule = object.__new__(cls)
         setter = object.__setattr__
         setter(rule, "origin", origin)
-        setter(rule, "_shape", shape)
+        setter(rule, "shape", shape)
         setter(rule, "_at", line << _COLUMN_BITS | column if 0 <= column < _COLUMN_LIMIT
                and line >= 0 else Location(shape[0], line, column))
         return rule
@@ -121,55 +123,55 @@ class OriginRule:
     @property
     def allowed(self) -> bool:
         """``allowed`` (default true)"""
-        value: bool = self._shape[1]
+        value: bool = self.shape[1]
         return value
 
     @property
     def allow_credentials(self) -> bool:
         """``allowCredentials``"""
-        value: bool = self._shape[2]
+        value: bool = self.shape[2]
         return value
 
     @property
     def max_age(self) -> int:
         """``maxAge`` (-1 where it is not written)"""
-        value: int = self._shape[3]
+        value: int = self.shape[3]
         return value
 
     @property
     def allow_all_requested_headers(self) -> bool:
         """``allowAllRequestedHeaders`` of ``<allowHeaders>``"""
-        value: bool = self._shape[4]
+        value: bool = self.shape[4]
         return value
 
     @property
     def allow_headers(self) -> tuple[str, ...]:
         """``<allowHeaders>``'s names"""
-        value: tuple[str, ...] = self._shape[5]
+        value: tuple[str, ...] = self.shape[5]
         return value
 
     @property
     def allow_methods(self) -> tuple[str, ...]:
         """``<allowMethods>``'s methods"""
-        value: tuple[str, ...] = self._shape[6]
+        value: tuple[str, ...] = self.shape[6]
         return value
 
     @property
     def expose_headers(self) -> tuple[str, ...]:
         """``<exposeHeaders>``'s names"""
-        value: tuple[str, ...] = self._shape[7]
+        value: tuple[str, ...] = self.shape[7]
         return value
 
     @property
     def header_locations(self) -> tuple[tuple[str, str, Location], ...]:
         """(list, value, where) of each list entry, for lint"""
-        value: tuple[tuple[str, str, Location], ...] = self._shape[8]
+        value: tuple[tuple[str, str, Location], ...] = self.shape[8]
         return value
 
     @property
     def attribute_locations(self) -> tuple[tuple[str, Location], ...]:
         """(name, where) of its other attributes, for lint"""
-        value: tuple[tuple[str, Location], ...] = self._shape[9]
+        value: tuple[tuple[str, Location], ...] = self.shape[9]
         return value
 
     @property
@@ -178,7 +180,7 @@ class OriginRule:
         at = self._at
         if isinstance(at, Location):
             return at
-        return Location(self._shape[0], at >> _COLUMN_BITS, at & (_COLUMN_LIMIT - 1))
+        return Location(self.shape[0], at >> _COLUMN_BITS, at & (_COLUMN_LIMIT - 1))
 
     # -- what a collection directive is (iiscors.config.scope): an <add> needs no Entry -----
 
@@ -201,7 +203,7 @@ class OriginRule:
     # -- a frozen value ---------------------------------------------------------------------
 
     def _identity(self) -> tuple[object, ...]:
-        return (self.origin, self._shape, self.location)
+        return (self.origin, self.shape, self.location)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, OriginRule):

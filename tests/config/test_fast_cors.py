@@ -21,7 +21,7 @@ from lxml import etree
 
 import iiscors.config.rules as rules_module
 from iiscors.config.diagnostics import Diagnostic
-from iiscors.config.fastcors import PlainCors, read_plain_cors
+from iiscors.config.fastcors import PlainCors, RuleChildren, read_plain_cors
 from iiscors.config.load import Config, SourceFile, analyse
 from iiscors.config.loader import parse_bytes
 from iiscors.config.schema import schema_violations
@@ -193,6 +193,24 @@ def test_the_xsd_finds_nothing_in_a_section_the_one_pass_reader_accepts(
         assert schema_violations(cors) == [], name
 
 
+def test_the_children_of_a_section_read_in_one_pass_are_where_the_long_way_puts_them(
+        every_file: list[tuple[str, bytes]]) -> None:
+    """The lock checks (contract E2) report a locked ``<add>`` at its element's place."""
+    for name, data in every_file:
+        document, _ = parse_bytes(data, name)
+        if document is None:
+            continue
+        walk = rules_module._Walk(document, ())
+        for cors in document.root.iter("cors"):
+            plain = read_plain_cors(document, cors, walk.origin_rule)
+            if plain is None:
+                continue
+            slow = walk.use(cors).children
+            fast = walk.use(cors, RuleChildren(plain.rules)).children
+            assert isinstance(fast, RuleChildren) and len(fast) == len(slow)
+            assert tuple(fast) == slow and fast == slow, name
+
+
 def test_unusual_sections_are_left_to_the_long_way() -> None:
     for number, unusual in enumerate(UNUSUAL_RULES):
         rule = unusual.format(n=number)
@@ -221,7 +239,7 @@ def test_a_plain_section_is_read_in_one_pass_into_rules_that_share_their_setting
     assert (bare.location.line, bare.location.column) == (5, 10)
     assert credentialed.allow_methods == ("GET",) and credentialed.allow_credentials
     # one settings tuple per distinct shape, one interned method tuple (issue 17: memory)
-    assert {id(rule._shape) for rule in plain.rules} == {id(bare._shape), id(credentialed._shape)}
+    assert {id(rule.shape) for rule in plain.rules} == {id(bare.shape), id(credentialed.shape)}
 
 
 def test_an_add_is_its_own_entry_and_the_only_tracked_object_of_its_rule() -> None:
