@@ -90,6 +90,7 @@ def read_plain_cors(document: XmlDocument, cors: etree._Element,
 def _rules(document: XmlDocument, cors: etree._Element,
            slow_rule: SlowRule) -> tuple[OriginRule, ...] | None:
     locator = document.locator
+    memo: dict[Any, Any] = {}
     #: per distinct settings: the interned shape, and whether lint may read the rule's places
     #: (True, False, or None: it depends on the origin, see _lint_reads_places)
     shapes: dict[tuple[Any, ...], tuple[tuple[Any, ...], bool | None]] = {}
@@ -104,15 +105,14 @@ def _rules(document: XmlDocument, cors: etree._Element,
             if isinstance(child, etree._Comment):
                 continue
             return None
-        read = _rule_values(child)
+        read = _rule_values(child, memo)
         if read is None:
             return None
         origin, key = read
-        offset = locator.offset_of(child)
         # Written "<add origin=": so the element is at the origin's line, 5 columns left
         # (RuleChildren, the lock checks' places), and one comparison finds the origin.
-        first = -1 if offset is None else locator.first_attribute(child, offset, "origin")
-        if first < 0:
+        place = locator.first_attribute_at(child, "origin")
+        if place is None:
             return None
         if key is not last_key:
             found = shapes.get(key)
@@ -122,8 +122,7 @@ def _rules(document: XmlDocument, cors: etree._Element,
         if places or (places is None and _credentials_warned(origin)):
             rules.append(slow_rule(child, origin))
         else:
-            line, column = locator.line_and_column(first)
-            rules.append(OriginRule.located(origin, shape, line, column))
+            rules.append(OriginRule.located(origin, shape, *place))
     return tuple(rules)
 
 
@@ -150,19 +149,41 @@ def _credentials_warned(origin: str) -> bool:
     return not origin.startswith("https://") or origin.startswith("https://*")
 
 
-def _rule_values(element: etree._Element) -> tuple[str, tuple[Any, ...]] | None:
-    """``(origin, (allowed, allow_credentials, max_age, allow_all_requested_headers,
-    allow_headers, allow_methods, expose_headers))`` of a plain ``<add origin>``, else None."""
-    origin = element.get("origin")
-    if origin is None or not _PLAIN_KEY.fullmatch(origin):
+#: What a memo of :func:`_settings` holds for a rule not yet met
+_UNSEEN: Any = object()
+#: Serializes one element with its tail, in C (the memo's key)
+_TOSTRING = etree.tostring
+
+
+def _rule_values(element: etree._Element, memo: dict[Any, Any]
+                 ) -> tuple[str, tuple[Any, ...]] | None:
+    """``(origin, settings)`` of a plain ``<add origin>``, else None (see :func:`_settings`).
+
+    Rules that differ only by origin are many: the settings are judged once per distinct
+    written form (the other attributes as written, each child serialized with its tail, by
+    lxml in C: equal bytes, equal content), remembered in ``memo``."""
+    items = element.items()
+    if not items or items[0][0] != "origin":
+        return None
+    origin = items[0][1]
+    if not _PLAIN_KEY.fullmatch(origin):
         return None
     text = element.text
     if text is not None and text.strip(_XML_SPACE):
         return None
-    names = element.keys()
-    if len(names) == 1 and not len(element):
+    if len(items) == 1 and not len(element):
         return origin, _BARE
-    if not _RULE_ATTRIBUTES.issuperset(names):
+    written = (tuple(items[1:]), tuple(map(_TOSTRING, element)))
+    settings = memo.get(written, _UNSEEN)
+    if settings is _UNSEEN:
+        settings = memo[written] = _settings(element)
+    return None if settings is None else (origin, settings)
+
+
+def _settings(element: etree._Element) -> tuple[Any, ...] | None:
+    """``(allowed, allow_credentials, max_age, allow_all_requested_headers, allow_headers,
+    allow_methods, expose_headers)`` of a plain ``<add origin>``, else None."""
+    if not _RULE_ATTRIBUTES.issuperset(element.keys()):
         return None
     allowed = _bool_or(element.get("allowed"), True)
     credentials = _bool_or(element.get("allowCredentials"), False)
@@ -178,8 +199,8 @@ def _rule_values(element: etree._Element) -> tuple[str, tuple[Any, ...]] | None:
     if lists is None:
         return None
     names_of, allow_all = lists
-    return origin, (allowed, credentials, max_age, allow_all, names_of.get("allowHeaders", ()),
-                    names_of.get("allowMethods", ()), names_of.get("exposeHeaders", ()))
+    return (allowed, credentials, max_age, allow_all, names_of.get("allowHeaders", ()),
+            names_of.get("allowMethods", ()), names_of.get("exposeHeaders", ()))
 
 
 def _lists(element: etree._Element) -> tuple[dict[str, tuple[str, ...]], bool] | None:

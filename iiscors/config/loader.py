@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import bisect
 import codecs
+import operator
 import os
 import re
 from dataclasses import dataclass
-from itertools import accumulate
+from itertools import accumulate, count
 
 from lxml import etree
 
@@ -260,7 +261,7 @@ class Locator:
         self._line_starts = starts
         #: one int object per line number, shared by every Location on that line (memory)
         self._lines = list(range(1, len(starts) + 1))
-        offsets = [m.start() for m in _MARKUP.finditer(text) if m.group(1)]
+        offsets = _start_tags(text)
         elements = list(root.iter(etree.Element))
         self._offsets: dict[etree._Element, int] = {}
         if len(offsets) == len(elements):
@@ -289,6 +290,16 @@ class Locator:
         if attributes is None:
             attributes = self._attributes[offset] = self._read_attributes(offset)
         return self._position(attributes.get(attribute, offset))
+
+    def first_attribute_at(self, element: etree._Element, attribute: str
+                           ) -> tuple[int, int] | None:
+        """Line and column of ``attribute`` when it is written first, as
+        :meth:`first_attribute` tells; None otherwise (ask :meth:`attribute`)."""
+        offset = self._offsets.get(element)
+        if offset is None:
+            return None
+        first = self.first_attribute(element, offset, attribute)
+        return None if first < 0 else self._position(first)
 
     def first_attribute(self, element: etree._Element, offset: int, attribute: str) -> int:
         """Where ``attribute`` is written when it is the first one of the start tag at
@@ -319,6 +330,21 @@ class Locator:
         for match in _ATTRIBUTE.finditer(self._text, offset, end):
             found.setdefault(match.group(1), match.start(1))
         return found
+
+
+def _start_tags(text: str) -> list[int]:
+    """Where each start tag begins, in document order.  Without comments, CDATA sections and
+    processing instructions (the XML declaration aside), every "<" not followed by "/" begins
+    one (attribute values and text cannot hold a raw "<"): found by C-level iterators, without
+    a Python step per tag (issue 17).  Else :data:`_MARKUP` skips what those constructs hold."""
+    if "<!" in text or text.find("<?", 1) >= 0:
+        return [m.start() for m in _MARKUP.finditer(text) if m.group(1)]
+    # End tags' "<" hidden (same length, and the text holds no NUL: parse_bytes refused it),
+    # the n-th "<" is at the length of the pieces before it plus the n-1 "<" among them.
+    pieces = text.replace("</", "\x00/").split("<")
+    starts = list(map(operator.add, accumulate(map(len, pieces)), count()))
+    starts.pop()  # the end of the text
+    return starts[1:] if text.startswith("<?") else starts
 
 
 #: A start tag from its "<" to its ">", quoted values skipped (they may hold ">").

@@ -23,7 +23,7 @@ import iiscors.config.rules as rules_module
 from iiscors.config.diagnostics import Diagnostic
 from iiscors.config.fastcors import PlainCors, RuleChildren, read_plain_cors
 from iiscors.config.load import Config, SourceFile, analyse
-from iiscors.config.loader import parse_bytes
+from iiscors.config.loader import _MARKUP, _start_tags, parse_bytes
 from iiscors.config.schema import schema_violations
 from iiscors.policy.model import OriginRule
 
@@ -253,3 +253,16 @@ def test_an_add_is_its_own_entry_and_the_only_tracked_object_of_its_rule() -> No
     gc.collect()
     assert [o for o in gc.get_referents(rule)
             if gc.is_tracked(o) and not isinstance(o, type)] == []
+
+
+def test_start_tags_are_found_where_the_markup_scan_finds_them(
+        every_file: list[tuple[str, bytes]]) -> None:
+    """The Locator's C-level scan (files without comments, CDATA or processing instructions)
+    finds the start tags the markup regex finds, on every file with and without those."""
+    texts = [data.decode("utf-8", errors="replace").lstrip("\ufeff") for _, data in every_file]
+    texts += [text.replace("<!-- a comment between rules -->", "") for text in texts]
+    texts += [text.split("\n", 1)[-1] for text in texts]  # without the XML declaration
+    quick = [text for text in texts if "<!" not in text and text.find("<?", 1) < 0]
+    assert len(quick) > 100
+    for text in texts:
+        assert _start_tags(text) == [m.start() for m in _MARKUP.finditer(text) if m.group(1)]
