@@ -90,9 +90,9 @@ def read_plain_cors(document: XmlDocument, cors: etree._Element,
 def _rules(document: XmlDocument, cors: etree._Element,
            slow_rule: SlowRule) -> tuple[OriginRule, ...] | None:
     locator = document.locator
-    memo: dict[Any, Any] = {}
+    memo: dict[bytes, Any] = {}
     #: per distinct settings: the interned shape, and whether lint may read the rule's places
-    #: (True, False, or None: it depends on the origin, see _lint_reads_places)
+    #: (True, False, or None: it depends on the origin, see below)
     shapes: dict[tuple[Any, ...], tuple[tuple[Any, ...], bool | None]] = {}
     rules: list[OriginRule] = []
     last_key: tuple[Any, ...] = ()
@@ -119,7 +119,9 @@ def _rules(document: XmlDocument, cors: etree._Element,
             if found is None:
                 found = shapes[key] = _shape(document.name, key)
             last_key, (shape, places) = key, found
-        if places or (places is None and _credentials_warned(origin)):
+        # W201-W203 (credentials) may be reported for anything but https: origins and
+        # host wildcards (places None: the shape allows credentials).
+        if places or (places is None and (origin[:8] != "https://" or origin[8:9] == "*")):
             rules.append(slow_rule(child, origin))
         else:
             rules.append(OriginRule.located(origin, shape, *place))
@@ -143,47 +145,45 @@ def _shape(file: str, key: tuple[Any, ...]) -> tuple[tuple[Any, ...], bool | Non
     return shape, (True if places else None if credentials and allowed else False)
 
 
-def _credentials_warned(origin: str) -> bool:
-    """Whether lint may warn about credentials on ``origin`` (W201-W203, at the rule's
-    allowCredentials): anything but an https: origin or host wildcard."""
-    return not origin.startswith("https://") or origin.startswith("https://*")
-
-
 #: What a memo of :func:`_settings` holds for a rule not yet met
 _UNSEEN: Any = object()
 #: Serializes one element with its tail, in C (the memo's key)
 _TOSTRING = etree.tostring
 
 
-def _rule_values(element: etree._Element, memo: dict[Any, Any]
+def _rule_values(element: etree._Element, memo: dict[bytes, Any]
                  ) -> tuple[str, tuple[Any, ...]] | None:
     """``(origin, settings)`` of a plain ``<add origin>``, else None (see :func:`_settings`).
 
-    Rules that differ only by origin are many: the settings are judged once per distinct
-    written form (the other attributes as written, each child serialized with its tail, by
-    lxml in C: equal bytes, equal content), remembered in ``memo``."""
-    items = element.items()
-    if not items or items[0][0] != "origin":
+    Rules that differ only by origin are many: their settings are judged once per distinct
+    written form, remembered in ``memo`` by the element's serialization (lxml's, in C) past
+    its origin: the other attributes, the text and the children, as parsed (equal bytes,
+    equal content).  The origin must be written first (a serialization keeps the order)."""
+    origin = element.get("origin")
+    if origin is None or not _PLAIN_KEY.fullmatch(origin):
         return None
-    origin = items[0][1]
-    if not _PLAIN_KEY.fullmatch(origin):
-        return None
-    text = element.text
-    if text is not None and text.strip(_XML_SPACE):
-        return None
-    if len(items) == 1 and not len(element):
+    if element.text is None and not len(element) and len(element.keys()) == 1:
         return origin, _BARE
-    written = (tuple(items[1:]), tuple(map(_TOSTRING, element)))
-    settings = memo.get(written, _UNSEEN)
+    written = _TOSTRING(element, with_tail=False)
+    if not written.startswith(_WRITTEN_ORIGIN):
+        return None
+    # The serialized origin holds no '"' (escaped as &quot;): the next one closes it.
+    key = written[written.index(b'"', len(_WRITTEN_ORIGIN)) + 1:]
+    settings = memo.get(key, _UNSEEN)
     if settings is _UNSEEN:
-        settings = memo[written] = _settings(element)
+        settings = memo[key] = _settings(element)
     return None if settings is None else (origin, settings)
+
+
+#: How lxml serializes the start of an ``<add>`` whose first attribute is its origin
+_WRITTEN_ORIGIN = b'<add origin="'
 
 
 def _settings(element: etree._Element) -> tuple[Any, ...] | None:
     """``(allowed, allow_credentials, max_age, allow_all_requested_headers, allow_headers,
     allow_methods, expose_headers)`` of a plain ``<add origin>``, else None."""
-    if not _RULE_ATTRIBUTES.issuperset(element.keys()):
+    text = element.text
+    if not _RULE_ATTRIBUTES.issuperset(element.keys()) or not _blank(text):
         return None
     allowed = _bool_or(element.get("allowed"), True)
     credentials = _bool_or(element.get("allowCredentials"), False)

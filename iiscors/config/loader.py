@@ -298,8 +298,12 @@ class Locator:
         offset = self._offsets.get(element)
         if offset is None:
             return None
-        first = self.first_attribute(element, offset, attribute)
-        return None if first < 0 else self._position(first)
+        at = self.first_attribute(element, offset, attribute)
+        if at < 0:
+            return None
+        starts = self._line_starts
+        line = bisect.bisect_right(starts, at)
+        return self._lines[line - 1], at - starts[line - 1] + 1
 
     def first_attribute(self, element: etree._Element, offset: int, attribute: str) -> int:
         """Where ``attribute`` is written when it is the first one of the start tag at
