@@ -89,12 +89,14 @@ def read_plain_cors(document: XmlDocument, cors: etree._Element,
 
 def _rules(document: XmlDocument, cors: etree._Element,
            slow_rule: SlowRule) -> tuple[OriginRule, ...] | None:
-    locator = document.locator
     memo: dict[bytes, Any] = {}
     #: per distinct settings: the interned shape, and whether lint may read the rule's places
     #: (True, False, or None: it depends on the origin, see below)
     shapes: dict[tuple[Any, ...], tuple[tuple[Any, ...], bool | None]] = {}
-    rules: list[OriginRule] = []
+    children: list[etree._Element] = []
+    origins: list[str] = []
+    #: each rule's shape, or None for a rule built the long way (lint may read its places)
+    rule_shapes: list[tuple[Any, ...] | None] = []
     last_key: tuple[Any, ...] = ()
     shape: tuple[Any, ...] = ()
     places: bool | None = False
@@ -109,23 +111,26 @@ def _rules(document: XmlDocument, cors: etree._Element,
         if read is None:
             return None
         origin, key = read
-        # Written "<add origin=": so the element is at the origin's line, 5 columns left
-        # (RuleChildren, the lock checks' places), and one comparison finds the origin.
-        place = locator.first_attribute_at(child, "origin")
-        if place is None:
-            return None
         if key is not last_key:
             found = shapes.get(key)
             if found is None:
                 found = shapes[key] = _shape(document.name, key)
             last_key, (shape, places) = key, found
+        children.append(child)
+        origins.append(origin)
         # W201-W203 (credentials) may be reported for anything but https: origins and
         # host wildcards (places None: the shape allows credentials).
-        if places or (places is None and (origin[:8] != "https://" or origin[8:9] == "*")):
-            rules.append(slow_rule(child, origin))
-        else:
-            rules.append(OriginRule.located(origin, shape, *place))
-    return tuple(rules)
+        slow = places or (places is None and (origin[:8] != "https://" or origin[8:9] == "*"))
+        rule_shapes.append(None if slow else shape)
+    # Written "<add origin=": so each element is at its origin's line, 5 columns left
+    # (RuleChildren, the lock checks' places), and one comparison finds the origin.
+    where = document.locator.first_attributes(children, "origin")
+    if where is None:
+        return None
+    return tuple(OriginRule.located(origin, shape, line, column) if shape is not None
+                 else slow_rule(child, origin)
+                 for origin, shape, (line, column), child
+                 in zip(origins, rule_shapes, where, children, strict=True))
 
 
 #: The settings of ``<add origin="..."/>`` (every default), shared by every bare rule read
