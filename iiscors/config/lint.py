@@ -15,8 +15,11 @@ Not for: errors (the configuration system's refusals live in :mod:`iiscors.confi
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import compress, repeat
+from typing import cast
 
 from iiscors.config.browsers import (
     MAX_AGE_FIREFOX,
@@ -28,7 +31,7 @@ from iiscors.config.browsers import (
 )
 from iiscors.config.diagnostics import Diagnostic, make_at
 from iiscors.config.headerlint import custom_header_checks
-from iiscors.config.rules import Level
+from iiscors.config.rules import Entry, Level
 from iiscors.policy.model import EffectiveSection, Location, OriginRule
 from iiscors.policy.origins import OriginMatcher, PatternKind, classify
 
@@ -54,13 +57,8 @@ def lint(levels: Sequence[Level], scopes: Mapping[tuple[str, ...], EffectiveSect
     found: list[Diagnostic] = []
     shapes: dict[int, tuple[bool, bool]] = {}
     for level in levels:
-        if level.cors is None:
-            continue
-        for entry in level.cors.entries:
-            rule = entry if isinstance(entry, OriginRule) else entry.value
-            if rule is None or entry.op != "add":
-                continue
-            if not _quiet(rule, shapes):
+        if level.cors is not None:
+            for rule in _loud_rules(_rules_of(level.cors.entries), shapes):
                 found.extend(rule_checks(rule))
     found.extend(_unused_rules(levels, scopes))
     for section in scopes.values():
@@ -123,6 +121,33 @@ def origin_problems(pattern: str) -> list[tuple[str, str]]:
             problems.append(("W223", f"origin=\"{pattern}\" is not a serialized origin "
                              "(contract B6), so it never matches a browser's Origin"))
     return problems
+
+
+def _rules_of(entries: Sequence[Entry[OriginRule] | OriginRule]) -> Sequence[OriginRule]:
+    """The rules a level's ``<cors>`` adds: its entries themselves, unless some is an
+    :class:`Entry` (a ``<remove>``, a ``<clear/>``, an ``<add lockItem>``)."""
+    if all(map(isinstance, entries, repeat(OriginRule))):
+        return cast(Sequence[OriginRule], entries)
+    return [rule for entry in entries
+            if (rule := entry if isinstance(entry, OriginRule) else entry.value) is not None]
+
+
+def _loud_rules(rules: Sequence[OriginRule], shapes: dict[int, tuple[bool, bool]]
+                ) -> Iterable[OriginRule]:
+    """The rules :func:`rule_checks` may have something to say about (the others are
+    :func:`_quiet`).  When every shape among them is quiet and without credentials, as in a
+    large file of plain rules, these are the rules whose origin is not plain, found by C-level
+    iterators (issue 17: a 100,000-rule file is linted on every load)."""
+    for rule in dict(zip(map(id, map(_SHAPE, rules)), rules, strict=True)).values():
+        if id(rule.shape) not in shapes:
+            shapes[id(rule.shape)] = _quiet_shape(rule)
+    if all(quiet and not credentialed for quiet, credentialed in shapes.values()):
+        return compress(rules, map(operator.not_, map(_PLAIN.fullmatch, map(_ORIGIN, rules))))
+    return [rule for rule in rules if not _quiet(rule, shapes)]
+
+
+_SHAPE = operator.attrgetter("shape")
+_ORIGIN = operator.attrgetter("origin")
 
 
 def _quiet(rule: OriginRule, shapes: dict[int, tuple[bool, bool]] | None = None) -> bool:
@@ -220,10 +245,8 @@ def _unused_rules(levels: Sequence[Level], scopes: Mapping[tuple[str, ...], Effe
         cors = level.cors
         if cors is None:
             continue
-        rules = (entry if isinstance(entry, OriginRule) else entry.value
-                 for entry in cors.entries)
-        ids = [id(rule) for rule in rules if rule is not None]
-        if ids and not any(map(enabled_rules.__contains__, ids)):
+        rules = _rules_of(cors.entries)
+        if rules and not any(map(enabled_rules.__contains__, map(id, rules))):
             yield make_at("W218", "Origin rules are configured but CORS is not enabled wherever "
                           "they apply (enabled is false or unset), so they do nothing",
                           cors.location)

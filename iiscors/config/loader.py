@@ -16,7 +16,7 @@ import operator
 import os
 import re
 from dataclasses import dataclass
-from itertools import accumulate, count
+from itertools import accumulate, count, repeat
 
 from lxml import etree
 
@@ -255,8 +255,9 @@ class Locator:
 
     def __init__(self, text: str, root: etree._Element) -> None:
         self._text = text
+        # line n+1 starts after the n first lines and their n line feeds
         starts = [0]
-        starts += accumulate(len(line) + 1 for line in text.split("\n"))
+        starts += map(operator.add, accumulate(map(len, text.split("\n"))), count(1))
         starts.pop()
         self._line_starts = starts
         #: one int object per line number, shared by every Location on that line (memory)
@@ -292,28 +293,31 @@ class Locator:
         return self._position(attributes.get(attribute, offset))
 
     def first_attributes(self, elements: list[etree._Element], attribute: str
-                         ) -> list[tuple[int, int]] | None:
-        """Line and column of ``attribute`` in each of ``elements``, all written
-        ``<tag attribute=`` (one tag name); None as soon as one is not (ask
-        :meth:`attribute`).  One call for a whole section's rules (issue 17)."""
+                         ) -> tuple[list[int], list[int]] | None:
+        """Lines and columns of ``attribute`` in each of ``elements``, all written
+        ``<tag attribute=`` (one tag name); None unless they all are (ask
+        :meth:`attribute`).  A whole section's rules at once, by C-level iterators (issue 17:
+        100,000 rules, no Python step per rule)."""
         if not elements:
-            return []
+            return [], []
         tag = elements[0].tag
-        if not isinstance(tag, str) or "{" in tag:
+        if not isinstance(tag, str) or "{" in tag or any(
+                map(operator.ne, map(_TAG, elements), repeat(tag))):
             return None
-        text, offsets, starts, lines = self._text, self._offsets, self._line_starts, self._lines
-        written = f" {attribute}="
-        skip = len(tag) + 1
-        found: list[tuple[int, int]] = []
-        for element in elements:
-            offset = offsets.get(element)
-            if offset is None or element.tag != tag or not text.startswith(written,
-                                                                             offset + skip):
-                return None
-            at = offset + skip + 1
-            line = bisect.bisect_right(starts, at)
-            found.append((lines[line - 1], at - starts[line - 1] + 1))
-        return found
+        try:
+            offsets = list(map(self._offsets.__getitem__, elements))
+        except KeyError:
+            return None
+        # the space before the attribute's name, then the name: "<tag name="
+        spaces = list(map(operator.add, offsets, repeat(len(tag) + 1)))
+        if not all(map(self._text.startswith, repeat(f" {attribute}="), spaces)):
+            return None
+        at = list(map(operator.add, spaces, repeat(1)))
+        starts = self._line_starts
+        lines = list(map(bisect.bisect_right, repeat(starts), at))  # 1-based: ends at index
+        begins = map(starts.__getitem__, map(operator.sub, lines, repeat(1)))
+        columns = list(map(operator.sub, map(operator.add, at, repeat(1)), begins))
+        return lines, columns
 
     def first_attribute_at(self, element: etree._Element, attribute: str
                            ) -> tuple[int, int] | None:
@@ -374,6 +378,8 @@ def _start_tags(text: str) -> list[int]:
     starts.pop()  # the end of the text
     return starts[1:] if text.startswith("<?") else starts
 
+
+_TAG = operator.attrgetter("tag")
 
 #: A start tag from its "<" to its ">", quoted values skipped (they may hold ">").
 _START_TAG = re.compile(r"""<(?:[^>"']+|"[^"]*"|'[^']*')*>?""")

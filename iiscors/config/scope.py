@@ -12,8 +12,10 @@ that a request only has to find the deepest configured path above it (:mod:`iisc
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
+from itertools import repeat
 from typing import TypeVar, cast
 
 from iiscors.config.diagnostics import Diagnostic, make_at, related_at
@@ -62,11 +64,14 @@ def apply_entries(inherited: Collection[T], entries: Sequence[Directive[T]], key
 def _only_rules(entries: Sequence[Directive[T]]) -> Collection[T] | None:
     """The collection a level's ``<add origin>`` rules make on their own, when they are nothing
     else and no two share an origin (the common case, told by one dict: issue 17); else None."""
-    if not all(isinstance(entry, OriginRule) for entry in entries):
+    if not all(map(isinstance, entries, repeat(OriginRule))):
         return None
     rules = cast(Sequence[OriginRule], entries)
-    found = {rule.origin.casefold(): rule for rule in rules}
+    found = dict(zip(map(str.casefold, map(_ORIGIN, rules)), rules, strict=True))
     return cast("Collection[T]", found) if len(found) == len(entries) else None
+
+
+_ORIGIN = operator.attrgetter("origin")
 
 
 def merge(path: tuple[str, ...], levels: Sequence[Level], diagnostics: list[Diagnostic],
@@ -135,9 +140,8 @@ def _values(rules: Collection[OriginRule], levels: Sequence[Level]) -> tuple[Ori
     (one reference per origin fewer: issue 17)."""
     for level in levels:
         entries = level.cors.entries if level.cors is not None else ()
-        if len(entries) == len(rules) and all(
-                a is b and isinstance(a, OriginRule)
-                for a, b in zip(entries, rules.values(), strict=True)):
+        if len(entries) == len(rules) and all(map(operator.is_, entries, rules.values())) \
+                and all(map(isinstance, entries, repeat(OriginRule))):
             return cast(tuple[OriginRule, ...], entries)
     return tuple(rule if type(rule) is OriginRule else cast(OriginRule, rule.value)
                  for rule in rules.values())

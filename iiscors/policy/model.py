@@ -7,7 +7,10 @@ the file readers (contract A3, A9, C1, D1).
 
 from __future__ import annotations
 
+import operator
+from collections import deque
 from dataclasses import Field, FrozenInstanceError, dataclass
+from itertools import repeat
 from typing import Any, ClassVar, Literal
 
 
@@ -109,6 +112,22 @@ class OriginRule:
         _set_at(rule, line << _COLUMN_BITS | column if 0 <= column < _COLUMN_LIMIT
                 and line >= 0 else Location(shape[0], line, column))
         return rule
+
+    @classmethod
+    def located_all(cls, origins: list[str], shapes: list[tuple[Any, ...]], lines: list[int],
+                    columns: list[int]) -> list[OriginRule]:
+        """:meth:`located` for many rules at once, by C-level iterators (a loader building
+        100,000 rules: issue 17)."""
+        if not origins:
+            return []
+        if max(columns) >= _COLUMN_LIMIT or min(columns) < 0 or min(lines) < 0:
+            return [cls.located(*rule) for rule in zip(origins, shapes, lines, columns,
+                                                          strict=True)]
+        rules = list(map(_new_rule, repeat(cls, len(origins))))
+        packed = map(operator.or_, map(operator.lshift, lines, repeat(_COLUMN_BITS)), columns)
+        for setter, values in ((_set_origin, origins), (_set_shape, shapes), (_set_at, packed)):
+            deque(map(setter, rules, values), maxlen=0)
+        return rules
 
     @staticmethod
     def shape_of(file: str, allowed: bool = True, allow_credentials: bool = False,
