@@ -23,7 +23,7 @@ import re
 import sys
 from collections.abc import Callable, Iterator
 from itertools import compress, count, repeat
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from lxml import etree
 
@@ -141,8 +141,11 @@ def _rules(document: XmlDocument, cors: etree._Element,
         return _rules_each(document, cors, slow_rule) if children else ()
     if not all(map(_blank, set(map(_TAIL, children)))):
         return None
-    origins: list[str] = list(map(_ORIGIN, children))
-    if None in origins or not all(map(_PLAIN_KEY.fullmatch, origins)):
+    written = list(map(_GET, children, repeat("origin")))
+    if None in written:
+        return None
+    origins = cast(list[str], written)
+    if not _plain_keys(origins):
         return None
     # 1 for a bare <add origin="..."/>: one attribute, no child, no text
     forms = list(map(operator.add, map(operator.add, map(len, children),
@@ -184,7 +187,14 @@ def _built(document: XmlDocument, children: list[etree._Element], origins: list[
 
 
 _TAG = operator.attrgetter("tag")
-_ORIGIN = operator.methodcaller("get", "origin")
+_GET = cast(Callable[[etree._Element, str], "str | None"], etree._Element.get)
+
+
+def _plain_keys(origins: list[str]) -> bool:
+    """Whether every origin matches :data:`_PLAIN_KEY` (printable ASCII, no space), told of
+    all of them at once."""
+    joined = "".join(origins)
+    return joined.isascii() and joined.isprintable() and " " not in joined and all(origins)
 _TAIL = operator.attrgetter("tail")
 _TEXT = operator.attrgetter("text")
 

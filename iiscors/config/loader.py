@@ -301,8 +301,7 @@ class Locator:
         if not elements:
             return [], []
         tag = elements[0].tag
-        if not isinstance(tag, str) or "{" in tag or any(
-                map(operator.ne, map(_TAG, elements), repeat(tag))):
+        if not isinstance(tag, str) or "{" in tag or set(map(_TAG, elements)) != {tag}:
             return None
         try:
             offsets = list(map(self._offsets.__getitem__, elements))

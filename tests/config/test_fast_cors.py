@@ -21,7 +21,13 @@ from lxml import etree
 
 import iiscors.config.rules as rules_module
 from iiscors.config.diagnostics import Diagnostic
-from iiscors.config.fastcors import PlainCors, RuleChildren, read_plain_cors
+from iiscors.config.fastcors import (
+    _PLAIN_KEY,
+    PlainCors,
+    RuleChildren,
+    _plain_keys,
+    read_plain_cors,
+)
 from iiscors.config.load import Config, SourceFile, analyse
 from iiscors.config.loader import _MARKUP, _start_tags, parse_bytes
 from iiscors.config.schema import schema_violations
@@ -266,3 +272,12 @@ def test_start_tags_are_found_where_the_markup_scan_finds_them(
     assert len(quick) > 100
     for text in texts:
         assert _start_tags(text) == [m.start() for m in _MARKUP.finditer(text) if m.group(1)]
+
+
+def test_origins_are_judged_together_as_one_by_one() -> None:
+    rng = random.Random(17)
+    alphabet = [chr(code) for code in range(300)] + ["\u3000", "\u00a0", "\u2028", "é"]
+    for _ in range(20_000):
+        origins = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 3)))
+                   for _ in range(rng.randint(1, 3))]
+        assert _plain_keys(origins) == all(_PLAIN_KEY.fullmatch(o) for o in origins), origins
