@@ -15,8 +15,11 @@ Not for: errors (the configuration system's refusals live in :mod:`iiscors.confi
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import compress, repeat
+from typing import cast
 
 from iiscors.config.browsers import (
     MAX_AGE_FIREFOX,
@@ -28,7 +31,7 @@ from iiscors.config.browsers import (
 )
 from iiscors.config.diagnostics import Diagnostic, make_at
 from iiscors.config.headerlint import custom_header_checks
-from iiscors.config.rules import Level
+from iiscors.config.rules import Entry, Level
 from iiscors.policy.model import EffectiveSection, Location, OriginRule
 from iiscors.policy.origins import OriginMatcher, PatternKind, classify
 
@@ -52,12 +55,10 @@ def lint(levels: Sequence[Level], scopes: Mapping[tuple[str, ...], EffectiveSect
     """Every lint warning and note for a configuration that has no errors, each reported once
     (at the place that causes it, whichever scopes it shows in)."""
     found: list[Diagnostic] = []
+    shapes: dict[int, tuple[bool, bool]] = {}
     for level in levels:
-        if level.cors is None:
-            continue
-        for entry in level.cors.entries:
-            rule = entry.value
-            if rule is not None and entry.op == "add" and not _quiet(rule):
+        if level.cors is not None:
+            for rule in _loud_rules(_rules_of(level.cors.entries), shapes):
                 found.extend(rule_checks(rule))
     found.extend(_unused_rules(levels, scopes))
     for section in scopes.values():
@@ -122,13 +123,54 @@ def origin_problems(pattern: str) -> list[tuple[str, str]]:
     return problems
 
 
-def _quiet(rule: OriginRule) -> bool:
+def _rules_of(entries: Sequence[Entry[OriginRule] | OriginRule]) -> Sequence[OriginRule]:
+    """The rules a level's ``<cors>`` adds: its entries themselves, unless some is an
+    :class:`Entry` (a ``<remove>``, a ``<clear/>``, an ``<add lockItem>``)."""
+    if all(map(isinstance, entries, repeat(OriginRule))):
+        return cast(Sequence[OriginRule], entries)
+    return [rule for entry in entries
+            if (rule := entry if isinstance(entry, OriginRule) else entry.value) is not None]
+
+
+def _loud_rules(rules: Sequence[OriginRule], shapes: dict[int, tuple[bool, bool]]
+                ) -> Iterable[OriginRule]:
+    """The rules :func:`rule_checks` may have something to say about (the others are
+    :func:`_quiet`).  When every shape among them is quiet and without credentials, as in a
+    large file of plain rules, these are the rules whose origin is not plain, found by C-level
+    iterators (issue 17: a 100,000-rule file is linted on every load)."""
+    for rule in dict(zip(map(id, map(_SHAPE, rules)), rules, strict=True)).values():
+        if id(rule.shape) not in shapes:
+            shapes[id(rule.shape)] = _quiet_shape(rule)
+    if all(quiet and not credentialed for quiet, credentialed in shapes.values()):
+        return compress(rules, map(operator.not_, map(_PLAIN.fullmatch, map(_ORIGIN, rules))))
+    return [rule for rule in rules if not _quiet(rule, shapes)]
+
+
+_SHAPE = operator.attrgetter("shape")
+_ORIGIN = operator.attrgetter("origin")
+
+
+def _quiet(rule: OriginRule, shapes: dict[int, tuple[bool, bool]] | None = None) -> bool:
     """Whether :func:`rule_checks` has nothing to say about ``rule``, told without building
     anything: a plain origin (:data:`_PLAIN`), credentials only over https:, a maxAge browsers
-    honour, no lists."""
-    return (_PLAIN.fullmatch(rule.origin) is not None and rule.max_age <= MAX_AGE_HONOURED
-            and not rule.header_locations
-            and not (rule.allow_credentials and rule.allowed and rule.origin[4] == ":"))
+    honour, no located lists.  ``shapes``: what is known of the shapes met so far."""
+    shapes = {} if shapes is None else shapes
+    known = shapes.get(id(rule.shape))
+    if known is None:
+        known = shapes[id(rule.shape)] = _quiet_shape(rule)
+    quiet, credentialed = known
+    return (quiet and _PLAIN.fullmatch(rule.origin) is not None
+            and not (credentialed and rule.origin[4] == ":"))
+
+
+def _quiet_shape(rule: OriginRule) -> tuple[bool, bool]:
+    """What :func:`rule_checks` needs to know of ``rule``'s shape (file, flags, lists:
+    :attr:`OriginRule.shape`, shared by many rules, so asked once per shape) to tell, without
+    building anything, that it has nothing to say: whether the shape is quiet (a maxAge
+    browsers honour, no located list entry), and whether it allows credentials (then the
+    origin must be https:).  The origin itself must be plain (:data:`_PLAIN`)."""
+    return (rule.max_age <= MAX_AGE_HONOURED and not rule.header_locations,
+            rule.allow_credentials and rule.allowed)
 
 
 def rule_checks(rule: OriginRule) -> Iterator[Diagnostic]:
@@ -195,14 +237,16 @@ def _credential_checks(rule: OriginRule, kind: PatternKind) -> Iterator[Diagnost
 def _unused_rules(levels: Sequence[Level], scopes: Mapping[tuple[str, ...], EffectiveSection]
                   ) -> Iterator[Diagnostic]:
     """W218: a ``<cors>`` whose rules apply in no scope where CORS is enabled (contract B1)."""
-    enabled_rules = {id(rule) for section in scopes.values() if section.enabled
-                     for rule in section.rules}
+    enabled_rules: set[int] = set()
+    for section in scopes.values():
+        if section.enabled:
+            enabled_rules.update(map(id, section.rules))
     for level in levels:
         cors = level.cors
         if cors is None:
             continue
-        rules = [entry.value for entry in cors.entries if entry.value is not None]
-        if rules and not any(id(rule) in enabled_rules for rule in rules):
+        rules = _rules_of(cors.entries)
+        if rules and not any(map(enabled_rules.__contains__, map(id, rules))):
             yield make_at("W218", "Origin rules are configured but CORS is not enabled wherever "
                           "they apply (enabled is false or unset), so they do nothing",
                           cors.location)

@@ -27,7 +27,7 @@ from typing import Any
 from iiscors.config.apphost import SectionDefinition
 from iiscors.config.diagnostics import Diagnostic, make_at, related_at
 from iiscors.config.lockspec import Override
-from iiscors.config.rules import Applications, Entry, Level, SectionUse
+from iiscors.config.rules import Applications, Directive, Level, SectionUse
 from iiscors.config.scope import levels_for
 
 #: How a lock's related place is introduced.
@@ -151,7 +151,7 @@ def _granular(use: SectionUse, uppers: Sequence[Level]) -> Iterator[Diagnostic]:
                                   (related_at(LOCKED_AT, lock.location),))
 
 
-def _collections(level: Level) -> Iterator[tuple[str, Sequence[Entry[Any]]]]:
+def _collections(level: Level) -> Iterator[tuple[str, Sequence[Directive[Any]]]]:
     if level.cors is not None:
         yield "cors", level.cors.entries
     if level.custom_headers is not None:
@@ -160,7 +160,7 @@ def _collections(level: Level) -> Iterator[tuple[str, Sequence[Entry[Any]]]]:
         yield "modules", level.modules.entries
 
 
-def _locked_items(name: str, entries: Sequence[Entry[Any]],
+def _locked_items(name: str, entries: Sequence[Directive[Any]],
                   uppers: Sequence[Level]) -> Iterator[Diagnostic]:
     """lockItem: a locked entry above may be neither removed nor cleared below."""
     locked = {entry.key.casefold(): entry for upper in uppers

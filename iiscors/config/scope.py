@@ -12,13 +12,15 @@ that a request only has to find the deepest configured path above it (:mod:`iisc
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
+from itertools import repeat
 from typing import TypeVar, cast
 
 from iiscors.config.diagnostics import Diagnostic, make_at, related_at
 from iiscors.config.rewrite import effective_recipe
-from iiscors.config.rules import FIRST_ADDED, Broken, Entry, Level, duplicate_message
+from iiscors.config.rules import FIRST_ADDED, Broken, Directive, Entry, Level, duplicate_message
 from iiscors.policy.model import EffectiveSection, Location, OriginRule
 
 T = TypeVar("T")
@@ -27,14 +29,20 @@ T = TypeVar("T")
 CORS_MODULE = "corsmodule"
 
 
-def apply_entries(inherited: Sequence[tuple[str, T, Location]], entries: Iterable[Entry[T]],
-                  key: str, diagnostics: list[Diagnostic], *,
-                  warn_missing: bool = True) -> list[tuple[str, T, Location]]:
-    """Apply one level's add/remove/clear to an inherited collection (contract A6).
+#: A collection as levels build it: each item by its case-folded key, the directive that
+#: added it (an :class:`Entry`, or an ``<add origin>``'s :class:`OriginRule` itself)
+Collection = dict[str, Directive[T]]
 
-    Items are ``(key as written, value, location)``; keys compare case-insensitively.
-    """
-    items = {k.casefold(): (k, v, where) for k, v, where in inherited}
+
+def apply_entries(inherited: Collection[T], entries: Sequence[Directive[T]], key: str,
+                  diagnostics: list[Diagnostic], *, warn_missing: bool = True) -> Collection[T]:
+    """Apply one level's add/remove/clear to an inherited collection (contract A6); keys
+    compare case-insensitively."""
+    if not inherited:
+        added = _only_rules(entries)
+        if added is not None:
+            return added
+    items = dict(inherited)
     for entry in entries:
         folded = entry.key.casefold()
         if entry.op == "clear":
@@ -47,11 +55,23 @@ def apply_entries(inherited: Sequence[tuple[str, T, Location]], entries: Iterabl
             # Contract E1: located at the lower entry, naming the first one (maybe another
             # file's) as related information.
             diagnostics.append(make_at("E302", duplicate_message(key, entry.key), entry.location,
-                                       (related_at(FIRST_ADDED, items[folded][2]),)))
+                                       (related_at(FIRST_ADDED, items[folded].location),)))
         else:
-            # An add always carries its value (None only for <modules>, whose adds have none).
-            items[folded] = (entry.key, cast(T, entry.value), entry.location)
-    return list(items.values())
+            items[folded] = entry
+    return items
+
+
+def _only_rules(entries: Sequence[Directive[T]]) -> Collection[T] | None:
+    """The collection a level's ``<add origin>`` rules make on their own, when they are nothing
+    else and no two share an origin (the common case, told by one dict: issue 17); else None."""
+    if not all(map(isinstance, entries, repeat(OriginRule))):
+        return None
+    rules = cast(Sequence[OriginRule], entries)
+    found = dict(zip(map(str.casefold, map(_ORIGIN, rules)), rules, strict=True))
+    return cast("Collection[T]", found) if len(found) == len(entries) else None
+
+
+_ORIGIN = operator.attrgetter("origin")
 
 
 def merge(path: tuple[str, ...], levels: Sequence[Level], diagnostics: list[Diagnostic],
@@ -62,9 +82,9 @@ def merge(path: tuple[str, ...], levels: Sequence[Level], diagnostics: list[Diag
     under that level's path: its scope is unusable (contract E6).
     """
     enabled = fail_unlisted = False
-    rules: list[tuple[str, OriginRule, Location]] = []
-    headers: list[tuple[str, tuple[str, str], Location]] = []
-    modules: list[tuple[str, None, Location]] = []
+    rules: Collection[OriginRule] = {}
+    headers: Collection[tuple[str, str]] = {}
+    modules: Collection[None] = {}
     cors_module = True
     modules_at: Location | None = None
     removed_at: Location | None = None
@@ -102,17 +122,29 @@ def merge(path: tuple[str, ...], levels: Sequence[Level], diagnostics: list[Diag
         path=path,
         enabled=enabled,
         fail_unlisted_origins=fail_unlisted,
-        rules=tuple(rule for _, rule, _ in rules),
-        custom_headers=tuple(pair for _, pair, _ in headers),
+        rules=_values(rules, levels),
+        custom_headers=tuple(cast(tuple[str, str], entry.value) for entry in headers.values()),
         cors_module=cors_module,
         cors_configured=bool(cors_at),
         cors_locations=tuple(cors_at),
-        custom_header_locations=tuple(where for _, _, where in headers),
+        custom_header_locations=tuple(entry.location for entry in headers.values()),
         modules_location=modules_at,
         fail_unlisted_location=fail_at,
         module_removed_location=None if cors_module else removed_at,
         options_recipe=effective_recipe(level.rewrite for level in levels),  # contract C2
     )
+
+
+def _values(rules: Collection[OriginRule], levels: Sequence[Level]) -> tuple[OriginRule, ...]:
+    """The rules in effect; the very tuple a level holds when they are all of its entries
+    (one reference per origin fewer: issue 17)."""
+    for level in levels:
+        entries = level.cors.entries if level.cors is not None else ()
+        if len(entries) == len(rules) and all(map(operator.is_, entries, rules.values())) \
+                and all(map(isinstance, entries, repeat(OriginRule))):
+            return cast(tuple[OriginRule, ...], entries)
+    return tuple(rule if type(rule) is OriginRule else cast(OriginRule, rule.value)
+                 for rule in rules.values())
 
 
 def cors_module_state(entries: Iterable[Entry[None]], present: bool,

@@ -7,7 +7,11 @@ the file readers (contract A3, A9, C1, D1).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import operator
+from collections import deque
+from dataclasses import Field, FrozenInstanceError, dataclass
+from itertools import repeat
+from typing import Any, ClassVar, Literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,9 +35,219 @@ def format_location(file: str, line: int | None = None, column: int | None = Non
     return f"{file}:{line}" if column is None else f"{file}:{line}:{column}"
 
 
-@dataclass(frozen=True, slots=True)
+#: The memory an :class:`OriginRule` keeps is what a worker keeps per configured origin: a
+#: 100,000-origin file is loaded by every worker of a pool (issue 17).  So a rule holds three
+#: references: its origin, one tuple shared by every rule with the same file, flags and lists
+#: (:data:`_SHAPES` interns them), and where it was written, packed into one int when the
+#: column is small enough.
+_COLUMN_BITS = 10
+_COLUMN_LIMIT = 1 << _COLUMN_BITS
+#: The interned shapes (file, allowed, allow_credentials, max_age, allow_all_requested_headers,
+#: allow_headers, allow_methods, expose_headers, header_locations, attribute_locations); emptied
+#: when it grows past _SHAPES_LIMIT so that a long-lived process never keeps old files' shapes.
+_SHAPES: dict[tuple[object, ...], tuple[object, ...]] = {}
+_SHAPES_LIMIT = 4096
+_NO_LOCATION = Location("<memory>")
+
+
+def _shape(key: tuple[object, ...]) -> tuple[object, ...]:
+    shape = _SHAPES.get(key)
+    if shape is None:
+        if len(_SHAPES) >= _SHAPES_LIMIT:
+            _SHAPES.clear()
+        shape = _SHAPES[key] = key
+    return shape
+
+
 class OriginRule:
-    """One ``<add origin>`` of ``system.webServer/cors``, with its own lists resolved."""
+    """One ``<add origin>`` of ``system.webServer/cors``, with its own lists resolved.
+
+    Immutable, compared and hashed by value, like the frozen dataclass it was; its attributes
+    are computed from a compact storage (see :data:`_COLUMN_BITS`).  ``header_locations`` and
+    ``attribute_locations`` (where each list entry and each other attribute was written, for
+    the lint checks) are empty unless a reader located them.
+    """
+
+    __slots__ = ("_at", "origin", "shape")
+
+    #: The public fields, as :func:`dataclasses.fields` and :func:`dataclasses.replace` see
+    #: them (set below the class): callers such as ``iiscors fix`` replace a rule's origin.
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
+
+    origin: str
+    #: the rule's file, flags and lists, one tuple shared by every rule with the same ones
+    #: (:meth:`shape_of`): what a reader of many rules may judge once per shape
+    shape: tuple[Any, ...]
+    _at: int | Location
+
+    def __init__(self, origin: str, allowed: bool = True, allow_credentials: bool = False,
+                 max_age: int = -1, allow_all_requested_headers: bool = False,
+                 allow_headers: tuple[str, ...] = (), allow_methods: tuple[str, ...] = (),
+                 expose_headers: tuple[str, ...] = (), location: Location = _NO_LOCATION,
+                 header_locations: tuple[tuple[str, str, Location], ...] = (),
+                 attribute_locations: tuple[tuple[str, Location], ...] = ()) -> None:
+        line, column = location.line, location.column
+        at: int | Location = location
+        if line is not None and column is not None and 0 <= column < _COLUMN_LIMIT and line >= 0:
+            at = line << _COLUMN_BITS | column
+        shape: tuple[object, ...] = (location.file, allowed, allow_credentials, max_age,
+                                     allow_all_requested_headers, allow_headers, allow_methods,
+                                     expose_headers, header_locations, attribute_locations)
+        if not (header_locations or attribute_locations):  # located ones are the rule's own
+            shape = _shape(shape)
+        setter = object.__setattr__
+        setter(self, "origin", origin)
+        setter(self, "shape", shape)
+        setter(self, "_at", at)
+
+    @classmethod
+    def located(cls, origin: str, shape: tuple[Any, ...], line: int, column: int
+                ) -> OriginRule:
+        """A rule whose shape came from :meth:`shape_of` (a loader building thousands of
+        rules asks once per distinct shape), written at ``line``/``column`` of the shape's
+        file."""
+        rule = _new_rule(cls)
+        _set_origin(rule, origin)
+        _set_shape(rule, shape)
+        _set_at(rule, line << _COLUMN_BITS | column if 0 <= column < _COLUMN_LIMIT
+                and line >= 0 else Location(shape[0], line, column))
+        return rule
+
+    @classmethod
+    def located_all(cls, origins: list[str], shapes: list[tuple[Any, ...]], lines: list[int],
+                    columns: list[int]) -> list[OriginRule]:
+        """:meth:`located` for many rules at once, by C-level iterators (a loader building
+        100,000 rules: issue 17)."""
+        if not origins:
+            return []
+        if max(columns) >= _COLUMN_LIMIT or min(columns) < 0 or min(lines) < 0:
+            return [cls.located(*rule) for rule in zip(origins, shapes, lines, columns,
+                                                          strict=True)]
+        rules = list(map(_new_rule, repeat(cls, len(origins))))
+        packed = map(operator.or_, map(operator.lshift, lines, repeat(_COLUMN_BITS)), columns)
+        for setter, values in ((_set_origin, origins), (_set_shape, shapes), (_set_at, packed)):
+            deque(map(setter, rules, values), maxlen=0)
+        return rules
+
+    @staticmethod
+    def shape_of(file: str, allowed: bool = True, allow_credentials: bool = False,
+                 max_age: int = -1, allow_all_requested_headers: bool = False,
+                 allow_headers: tuple[str, ...] = (), allow_methods: tuple[str, ...] = (),
+                 expose_headers: tuple[str, ...] = ()) -> tuple[Any, ...]:
+        """The interned shape :meth:`located` takes (no located lists or attributes)."""
+        return _shape((file, allowed, allow_credentials, max_age, allow_all_requested_headers,
+                       allow_headers, allow_methods, expose_headers, (), ()))
+
+    @property
+    def allowed(self) -> bool:
+        """``allowed`` (default true)"""
+        value: bool = self.shape[1]
+        return value
+
+    @property
+    def allow_credentials(self) -> bool:
+        """``allowCredentials``"""
+        value: bool = self.shape[2]
+        return value
+
+    @property
+    def max_age(self) -> int:
+        """``maxAge`` (-1 where it is not written)"""
+        value: int = self.shape[3]
+        return value
+
+    @property
+    def allow_all_requested_headers(self) -> bool:
+        """``allowAllRequestedHeaders`` of ``<allowHeaders>``"""
+        value: bool = self.shape[4]
+        return value
+
+    @property
+    def allow_headers(self) -> tuple[str, ...]:
+        """``<allowHeaders>``'s names"""
+        value: tuple[str, ...] = self.shape[5]
+        return value
+
+    @property
+    def allow_methods(self) -> tuple[str, ...]:
+        """``<allowMethods>``'s methods"""
+        value: tuple[str, ...] = self.shape[6]
+        return value
+
+    @property
+    def expose_headers(self) -> tuple[str, ...]:
+        """``<exposeHeaders>``'s names"""
+        value: tuple[str, ...] = self.shape[7]
+        return value
+
+    @property
+    def header_locations(self) -> tuple[tuple[str, str, Location], ...]:
+        """(list, value, where) of each list entry, for lint"""
+        value: tuple[tuple[str, str, Location], ...] = self.shape[8]
+        return value
+
+    @property
+    def attribute_locations(self) -> tuple[tuple[str, Location], ...]:
+        """(name, where) of its other attributes, for lint"""
+        value: tuple[tuple[str, Location], ...] = self.shape[9]
+        return value
+
+    @property
+    def location(self) -> Location:
+        """Where the rule's ``origin`` attribute was written."""
+        at = self._at
+        if isinstance(at, Location):
+            return at
+        return Location(self.shape[0], at >> _COLUMN_BITS, at & (_COLUMN_LIMIT - 1))
+
+    # -- what a collection directive is (iiscors.config.scope): an <add> needs no Entry -----
+
+    @property
+    def op(self) -> Literal["add"]:
+        return "add"
+
+    @property
+    def key(self) -> str:
+        return self.origin
+
+    @property
+    def value(self) -> OriginRule:
+        return self
+
+    @property
+    def locked_at(self) -> None:
+        return None
+
+    # -- a frozen value ---------------------------------------------------------------------
+
+    def _identity(self) -> tuple[object, ...]:
+        return (self.origin, self.shape, self.location)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, OriginRule):
+            return NotImplemented
+        return self is other or self._identity() == other._identity()
+
+    def __hash__(self) -> int:
+        return hash(self._identity())
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __reduce__(self) -> tuple[type[OriginRule], tuple[object, ...]]:
+        return OriginRule, tuple(getattr(self, name) for name in _RULE_FIELDS)
+
+    def __repr__(self) -> str:
+        values = ", ".join(f"{name}={getattr(self, name)!r}" for name in _RULE_FIELDS)
+        return f"OriginRule({values})"
+
+
+@dataclass(frozen=True)
+class _OriginRuleFields:
+    """The public fields of :class:`OriginRule`, for :mod:`dataclasses` (never built)."""
 
     origin: str
     allowed: bool = True
@@ -43,11 +257,18 @@ class OriginRule:
     allow_headers: tuple[str, ...] = ()
     allow_methods: tuple[str, ...] = ()
     expose_headers: tuple[str, ...] = ()
-    location: Location = field(default_factory=lambda: Location("<memory>"))
-    #: where each list entry was written, for the lint checks
+    location: Location = _NO_LOCATION
     header_locations: tuple[tuple[str, str, Location], ...] = ()
-    #: where the rule's other attributes (allowCredentials, maxAge...) were written, for lint
     attribute_locations: tuple[tuple[str, Location], ...] = ()
+
+
+OriginRule.__dataclass_fields__ = _OriginRuleFields.__dataclass_fields__
+# The slots' own setters, in C: what OriginRule.located builds 100,000 rules with (issue 17).
+_new_rule = object.__new__
+_set_origin = vars(OriginRule)["origin"].__set__
+_set_shape = vars(OriginRule)["shape"].__set__
+_set_at = vars(OriginRule)["_at"].__set__
+_RULE_FIELDS = tuple(_OriginRuleFields.__dataclass_fields__)
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,6 +44,7 @@ def measure_load(shape: str, origins: int, webconfig: bytes, repeats: int) -> di
         check_s = [timed(lambda: check_config(str(path), max_bytes=limit), [])
                    for _ in range(repeats)]
         retained, peak = traced_memory(build)
+        tracked = tracked_objects(build)
         rss = rss_growth(path, limit)
     return {
         "scenario": f"{shape}-{origins}",
@@ -63,6 +64,7 @@ def measure_load(shape: str, origins: int, webconfig: bytes, repeats: int) -> di
         "peak_mib": peak / 2**20,
         "retained_mib": retained / 2**20,
         "retained_bytes_per_origin": retained / origins,
+        "tracked_objects_per_origin": tracked / origins,
         "rss_bytes_per_origin": None if rss is None else rss / origins,
     }
 
@@ -104,6 +106,18 @@ def traced_memory(fn: Callable[[], object]) -> tuple[int, int]:
     tracemalloc.stop()
     del kept
     return current, peak
+
+
+def tracked_objects(fn: Callable[[], object]) -> int:
+    """How many more objects the cyclic garbage collector tracks while ``fn()``'s result is
+    kept: what each of its full collections walks (issue 17: reload pauses)."""
+    gc.collect()
+    before = len(gc.get_objects())
+    kept = fn()
+    gc.collect()
+    after = len(gc.get_objects())
+    del kept
+    return after - before
 
 
 #: Run in a fresh interpreter: the growth of its resident set when it builds the middleware
