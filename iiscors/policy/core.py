@@ -319,7 +319,9 @@ class ScopePolicy:
         self._matcher: OriginMatcher[ScopeRule] = OriginMatcher(
             (rule.origin, compiler.rule(rule)) for rule in rules)
         self._compiled = compiler.compiled
-        self._exact = self._matcher.exact
+        #: the exact origins that :meth:`admit` tries first; empty where CORS is off (B1, D1),
+        #: so that a hit needs no other test
+        self._exact = self._matcher.exact if self.active else {}
         self._build_fixed_verdicts()
         #: Ready answers of allowed origins already seen, so that the adapters can answer a
         #: repeated origin with one dict lookup and no call into :meth:`verdict` (the origin
@@ -346,7 +348,11 @@ class ScopePolicy:
         #: what the adapters do with a request CORS leaves alone here, and with an origin the
         #: rules do not allow: every verdict but an allowance carries the passive headers
         self.passive_plan = Plan(None, passive)
-        self.refused_plan = Plan(403, passive) if self.fail else self.passive_plan
+        #: the plan of every request from an origin the scope does not allow (unlisted,
+        #: denied, not serialized: contract B6, B7), and of every request with an Origin
+        #: where CORS is off (B1, D1): the adapters take it when :meth:`admit` says None
+        self.refused_plan = (Plan(403, passive) if self.fail and self.active
+                             else self.passive_plan)
         self._no_origin = Verdict(_NOT_CORS, _PASSTHROUGH, None, passive, None, Reason.NO_ORIGIN)
         self._same_origin = Verdict(_NOT_CORS, _PASSTHROUGH, None, passive, None,
                                     Reason.SAME_ORIGIN)  # contract B13's opt-in
@@ -400,42 +406,62 @@ class ScopePolicy:
             return self._no_origin
         if own_origin is not None and origin == own_origin:
             return self._same_origin
-        # The common case first: one dict lookup, no method call (an exact key is serialized).
-        entry = self._exact.get(origin)
-        if entry is not None:
-            serialized = True
-        else:
-            entry, serialized = self._matcher.match_patterns(origin)
+        entry, serialized = self._matcher.match(origin)
         if entry is None:
             return self._unlisted[kind]
-        rule, compiled = entry.rule, entry.compiled
-        if compiled is None:
+        if entry.compiled is None:
             return self._denied[entry][kind]  # allowed="false"
-        if self.any_answer is not None:
-            answer = self.any_answer  # contract B10: the static "*", whatever the Origin
-        elif serialized:
-            kept = self.answers.get(origin)  # (the adapters ask only after a miss)
-            if kept is None:
-                # Kept for the repeats (B10: the origin echoed) when short enough; every table
-                # of the policy is emptied when their shared budget is spent.
-                kept = _new_tuple(Answer, (((_ALLOW_ORIGIN, origin),), compiled))
-                if len(origin) <= ANSWER_CACHE_MAX_ORIGIN:
-                    budget = self._budget
-                    if budget.used >= ANSWER_CACHE_SIZE:
-                        budget.empty()
-                    budget.used += 1
-                    self.answers[origin] = kept
-            answer = kept
-        else:
+        if self.any_answer is None and not serialized:
             # Contract B6: only "*" matched a value that is not a serialized origin, and the
             # response would echo it: treat it as unlisted, never copy it into a header.
             return self._not_serialized[kind]
+        # The answer comes from admit(), as the adapters' first sight takes it: what this
+        # verdict says is what they write (contract B9, B10: the static "*" whatever the Origin).
+        answer = self.answers.get(origin, self.any_answer)
+        if answer is None:
+            answer = self.admit(origin)
+            assert answer is not None  # the tests above are admit's, in the same order
+        rule, compiled = entry.rule, answer.rule
         if kind is not _PREFLIGHT:
             return _new_tuple(Verdict, (kind, _ALLOWED, None,
                                         answer.allow_origin + compiled.actual_tail, rule,
                                         _ACTUAL_ALLOWED, None))  # every field: no defaults
         return Verdict(kind, _ALLOWED, 204, tuple(preflight_headers(answer, request_headers)),
                        rule, _PREFLIGHT_ALLOWED)
+
+    def admit(self, origin: str) -> Answer | None:
+        """The first sight of ``origin`` (not in :attr:`answers`: callers look there first):
+        its :class:`Answer`, kept for the repeats, when this scope's rules allow it (contract
+        B4-B6, B9, B10), else None; every request from an origin not allowed is then planned
+        as :attr:`refused_plan` (B6, B7; B1 and D1 where CORS is off), whatever its method.
+
+        The adapters call it on a miss in :attr:`answers`, so that an allowed origin's first
+        request builds neither a :class:`Verdict` nor a :class:`Plan` (issue 17);
+        :meth:`verdict` takes its answers from here too, so what explain prints is still what
+        the middleware does.  Own-origin exemption (B13) and the recipe (C2) are the caller's.
+        """
+        entry = self._exact.get(origin)  # the common case: one lookup, a serialized origin
+        if entry is None:
+            if not self.active:
+                return None
+            if self.any_answer is not None:
+                return self.any_answer  # contract B10: the static "*", whatever the Origin
+            entry, serialized = self._matcher.match_patterns(origin)
+            if entry is None or not serialized:
+                return None  # unlisted, or (B6) only "*" matched what is not an origin
+        compiled = entry.compiled
+        if compiled is None:
+            return None  # allowed="false"
+        answer: Answer = _new_tuple(Answer, (((_ALLOW_ORIGIN, origin),), compiled))
+        if len(origin) <= ANSWER_CACHE_MAX_ORIGIN:
+            # Kept for the repeats (B10: the origin echoed) when short enough; every table of
+            # the policy is emptied when their shared budget is spent.
+            budget = self._budget
+            if budget.used >= ANSWER_CACHE_SIZE:
+                budget.empty()
+            budget.used += 1
+            self.answers[origin] = answer
+        return answer
 
     def forget(self) -> None:
         """Empty this scope's memo (its answers and its rules' last echo): every origin is then
