@@ -31,7 +31,15 @@ from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from iiscors.policy import headers
-from iiscors.policy.compiled import CompiledRule, RawHeaders, RuleCompiler, ScopeRule, raw
+from iiscors.policy.compiled import (
+    DENIED,
+    CompiledRule,
+    Denied,
+    RawHeaders,
+    RuleCompiler,
+    ScopeRule,
+    raw,
+)
 from iiscors.policy.model import EffectiveSection, OptionsRecipe, OriginRule
 from iiscors.policy.origins import OriginMatcher
 from iiscors.policy.scopes import PathTree
@@ -268,13 +276,15 @@ class ScopePolicy:
     __slots__ = (
         "_budget",
         "_compiled",
+        "_compiler",
         "_denied",
         "_exact",
         "_inactive",
-        "_matcher",
         "_no_origin",
         "_not_serialized",
+        "_rules",
         "_same_origin",
+        "_table",
         "_unlisted",
         "active",
         "answers",
@@ -313,15 +323,18 @@ class ScopePolicy:
         self.passive: Headers = self.vary if self.active else self.custom
         #: the same, as latin-1 bytes (the ASGI adapter's form)
         self.passive_raw: RawHeaders = raw(self.passive)
-        # One ScopeRule per rule, its headers compiled once per distinct set (issue 17: a few
-        # bytes per origin, see iiscors.policy.compiled).
-        compiler = RuleCompiler(self.vary)
-        self._matcher: OriginMatcher[ScopeRule] = OriginMatcher(
-            (rule.origin, compiler.rule(rule)) for rule in rules)
+        # Each origin maps straight to its rule's headers, compiled once per distinct set and
+        # shared (issue 17: a dict entry per origin, nothing more; iiscors.policy.compiled).
+        # The keys are the rules' own origin strings.
+        self._compiler = compiler = RuleCompiler(self.vary)
+        self._table: OriginMatcher[CompiledRule | Denied] = OriginMatcher(
+            (rule.origin, compiler.compiled_of(rule)) for rule in rules)
         self._compiled = compiler.compiled
         #: the exact origins that :meth:`admit` tries first; empty where CORS is off (B1, D1),
         #: so that a hit needs no other test
-        self._exact = self._matcher.exact if self.active else {}
+        self._exact = self._table.exact if self.active else {}
+        #: which rule matches, for a Decision (:meth:`verdict`): built at the first one
+        self._rules: OriginMatcher[ScopeRule] | None = None
         self._build_fixed_verdicts()
         #: Ready answers of allowed origins already seen, so that the adapters can answer a
         #: repeated origin with one dict lookup and no call into :meth:`verdict` (the origin
@@ -335,9 +348,21 @@ class ScopePolicy:
         self._budget.tables.append(self.answers)
         #: contract B10: with the static "*" every origin gets the same answer (None otherwise)
         self.any_answer: Answer | None = None
-        star = self._matcher.any_rule
-        if self.static_star and self.active and star is not None and star.compiled is not None:
-            self.any_answer = Answer(_ALLOW_ANY, star.compiled)
+        star = self._table.any_rule
+        if self.static_star and self.active and isinstance(star, CompiledRule):
+            self.any_answer = Answer(_ALLOW_ANY, star)
+
+    @property
+    def _matcher(self) -> OriginMatcher[ScopeRule]:
+        """Which rule an origin matches, each rule with its shared headers: what a Decision
+        names (its line, for explain).  Built at the first :meth:`verdict`, from the rules and
+        the same compiled headers, by the same matcher as the origin table :meth:`admit` reads,
+        so the two find the same pattern."""
+        if self._rules is None:
+            compiler = self._compiler
+            self._rules = OriginMatcher((rule.origin, compiler.rule(rule))
+                                        for rule in self.section.rules)
+        return self._rules
 
 
     def _build_fixed_verdicts(self) -> None:
@@ -360,19 +385,11 @@ class ScopePolicy:
         self._inactive = {kind: Verdict(kind, _PASSTHROUGH, None, self.custom, None, off)
                           for kind in RequestKind}  # contract B1, D1
 
-        def refusals(rule: OriginRule | None, if_fail: Reason,
-                     if_pass: Reason) -> dict[RequestKind, Verdict]:
-            # Contract B7: 403 with failUnlistedOrigins, else the app answers without CORS.
-            outcome, status, why = ((Outcome.DENIED, 403, if_fail) if self.fail
-                                    else (_PASSTHROUGH, None, if_pass))
-            return {kind: Verdict(kind, outcome, status, passive, rule, why)
-                    for kind in (_PREFLIGHT, _ACTUAL)}
-
-        self._unlisted = refusals(None, Reason.UNLISTED_FAIL, Reason.UNLISTED_PASS)
-        self._not_serialized = refusals(None, Reason.NOT_SERIALIZED_FAIL,
-                                        Reason.NOT_SERIALIZED_PASS)  # contract B6
-        self._denied = {entry: refusals(entry.rule, Reason.DENIED_FAIL, Reason.DENIED_PASS)
-                        for entry in self._matcher.values() if entry.compiled is None}
+        self._unlisted = self._refusals(None, Reason.UNLISTED_FAIL, Reason.UNLISTED_PASS)
+        self._not_serialized = self._refusals(None, Reason.NOT_SERIALIZED_FAIL,
+                                              Reason.NOT_SERIALIZED_PASS)  # contract B6
+        #: the refusals of each allowed="false" rule, built at its first Decision
+        self._denied: dict[ScopeRule, dict[RequestKind, Verdict]] = {}
         if self.unusable:
             # Contract E6: IIS answers 500.19 before any module runs, so no CORS header and no
             # custom header; the adapters check ``unusable`` before their fast path.
@@ -381,6 +398,15 @@ class ScopePolicy:
             self.passive_plan = self.refused_plan = UNUSABLE_PLAN
             self._inactive = {kind: Verdict(kind, Outcome.UNUSABLE, UNUSABLE_STATUS, (), None,
                                             Reason.UNUSABLE) for kind in RequestKind}
+
+    def _refusals(self, rule: OriginRule | None, if_fail: Reason,
+                  if_pass: Reason) -> dict[RequestKind, Verdict]:
+        """The verdicts of a refusal, by kind (contract B7: 403 with failUnlistedOrigins, else
+        the app answers without CORS)."""
+        outcome, status, why = ((Outcome.DENIED, 403, if_fail) if self.fail
+                                else (_PASSTHROUGH, None, if_pass))
+        return {kind: Verdict(kind, outcome, status, self.passive, rule, why)
+                for kind in (_PREFLIGHT, _ACTUAL)}
 
     def verdict(self, method: str, origin: str | None, request_method: str | None = None,
                 request_headers: str | None = None, own_origin: str | None = None) -> Verdict:
@@ -409,8 +435,12 @@ class ScopePolicy:
         entry, serialized = self._matcher.match(origin)
         if entry is None:
             return self._unlisted[kind]
-        if entry.compiled is None:
-            return self._denied[entry][kind]  # allowed="false"
+        if entry.compiled is None:  # allowed="false"
+            denied = self._denied.get(entry)
+            if denied is None:
+                denied = self._denied[entry] = self._refusals(
+                    entry.rule, Reason.DENIED_FAIL, Reason.DENIED_PASS)
+            return denied[kind]
         if self.any_answer is None and not serialized:
             # Contract B6: only "*" matched a value that is not a serialized origin, and the
             # response would echo it: treat it as unlisted, never copy it into a header.
@@ -440,17 +470,16 @@ class ScopePolicy:
         :meth:`verdict` takes its answers from here too, so what explain prints is still what
         the middleware does.  Own-origin exemption (B13) and the recipe (C2) are the caller's.
         """
-        entry = self._exact.get(origin)  # the common case: one lookup, a serialized origin
-        if entry is None:
+        compiled = self._exact.get(origin)  # the common case: one lookup, a serialized origin
+        if compiled is None:
             if not self.active:
                 return None
             if self.any_answer is not None:
                 return self.any_answer  # contract B10: the static "*", whatever the Origin
-            entry, serialized = self._matcher.match_patterns(origin)
-            if entry is None or not serialized:
+            compiled, serialized = self._table.match_patterns(origin)
+            if compiled is None or not serialized:
                 return None  # unlisted, or (B6) only "*" matched what is not an origin
-        compiled = entry.compiled
-        if compiled is None:
+        if compiled is DENIED:
             return None  # allowed="false"
         answer: Answer = _new_tuple(Answer, (((_ALLOW_ORIGIN, origin),), compiled))
         if len(origin) <= ANSWER_CACHE_MAX_ORIGIN:
