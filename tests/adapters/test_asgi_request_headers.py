@@ -95,4 +95,4 @@ def test_the_applications_message_is_not_modified() -> None:
     before = {**START, "headers": list(START["headers"])}
     status, sent = call(SPELLINGS["lower-case"])
     assert status == 200 and len(sent) > 1
-    assert START == before
+    assert before == START
