@@ -280,6 +280,7 @@ class ScopePolicy:
         "_denied",
         "_exact",
         "_inactive",
+        "_last_refused",
         "_no_origin",
         "_not_serialized",
         "_rules",
@@ -335,6 +336,8 @@ class ScopePolicy:
         self._exact = self._table.exact if self.active else {}
         #: which rule matches, for a Decision (:meth:`verdict`): built at the first one
         self._rules: OriginMatcher[ScopeRule] | None = None
+        #: the last origin :meth:`admit` refused after a pattern lookup (a memo, one slot)
+        self._last_refused: str | None = None
         self._build_fixed_verdicts()
         #: Ready answers of allowed origins already seen, so that the adapters can answer a
         #: repeated origin with one dict lookup and no call into :meth:`verdict` (the origin
@@ -472,13 +475,18 @@ class ScopePolicy:
         """
         compiled = self._exact.get(origin)  # the common case: one lookup, a serialized origin
         if compiled is None:
-            if not self.active:
+            if not self.active or origin == self._last_refused:
+                # (the last origin refused here: plan_request asks again right after the
+                # adapters, and a refused origin often comes again and again)
                 return None
             if self.any_answer is not None:
                 return self.any_answer  # contract B10: the static "*", whatever the Origin
             compiled, serialized = self._table.match_patterns(origin)
             if compiled is None or not serialized:
-                return None  # unlisted, or (B6) only "*" matched what is not an origin
+                # unlisted, or (B6) only "*" matched what is not an origin; one slot, replaced
+                # as a whole: a refusal depends on nothing but the origin's text
+                self._last_refused = origin
+                return None
         if compiled is DENIED:
             return None  # allowed="false"
         answer: Answer = _new_tuple(Answer, (((_ALLOW_ORIGIN, origin),), compiled))
@@ -493,9 +501,11 @@ class ScopePolicy:
         return answer
 
     def forget(self) -> None:
-        """Empty this scope's memo (its answers and its rules' last echo): every origin is then
-        decided again from the rules at its next request.  Nothing else changes."""
+        """Empty this scope's memo (its answers, its last refusal and its rules' last echo):
+        every origin is then decided again from the rules at its next request.  Nothing else
+        changes."""
         self.answers.clear()
+        self._last_refused = None
         for compiled in self._compiled:
             compiled.last_echo = (None, ("", ""))
 

@@ -172,3 +172,27 @@ def test_the_policy_keeps_a_dict_entry_per_origin_and_nothing_more() -> None:
         tracemalloc.stop()
     assert len(policy.root._table.exact) == count
     assert held / count < 50, held / count
+
+
+def test_a_refusal_is_looked_up_once_for_the_adapter_and_the_plan(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The adapters ask admit, then plan_request asks it again for the same refused origin:
+    the pattern lookup runs once (a one-slot memo), and the refusal is the same."""
+    scope = load_config(config_for("true")).policy.root
+    table = scope._table
+    looked: list[str] = []
+    lookup = type(table).match_patterns
+
+    def counting(self: Any, origin: str) -> Any:
+        looked.append(origin)
+        return lookup(self, origin)
+
+    monkeypatch.setattr(type(table), "match_patterns", counting)
+    other = "https://x@a.contoso.com"  # userinfo: not a serialized origin (B6)
+    for origin in ("https://x.contoso.com/p", "https://x.contoso.com/p", other):
+        assert scope.admit(origin) is None
+        assert plan_request(scope, "GET", origin) is scope.refused_plan
+    assert looked == ["https://x.contoso.com/p", other]
+    scope.forget()
+    assert scope.admit(other) is None
+    assert looked == ["https://x.contoso.com/p", other, other]
