@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
 from typing import Any
 
 from iiscors.config.load import Config
@@ -40,6 +40,7 @@ from iiscors.config.loader import DEFAULT_MAX_BYTES, Source
 from iiscors.config.server import ApplicationHost
 from iiscors.layering import CRASH_BODY, HANDLED, log_crash, warn_nested
 from iiscors.policy import headers
+from iiscors.policy.compiled import RawHeaders
 from iiscors.policy.core import (
     UNUSABLE_STATUS,
     Decision,
@@ -58,11 +59,14 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApplication = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _monotonic = time.monotonic
-_WANTED = {b"origin": "origin", b"access-control-request-method": "request_method",
-           b"access-control-request-headers": "request_headers", b"host": "host"}
-#: A header name of one of these lengths may be a wanted one written in capitals.
-_WANTED_LENGTHS = frozenset(len(name) for name in _WANTED)
+_ACRM = b"access-control-request-method"
+_ACRH = b"access-control-request-headers"
+#: The request headers the adapter reads, by lower-case name, and their request_fields keys.
+_WANTED = {b"origin": "origin", _ACRM: "request_method", _ACRH: "request_headers",
+           b"host": "host"}
 _ALLOW_ORIGIN = headers.ALLOW_ORIGIN.encode("latin-1")
+#: a name with a capital is not islower(), nor one with no letter at all (read the slow way)
+_islower = bytes.islower
 
 
 def request_path(scope: Scope) -> str:
@@ -78,33 +82,55 @@ def request_path(scope: Scope) -> str:
 def request_fields(scope: Scope) -> dict[str, str]:
     """Origin, Access-Control-Request-*, Host, decoded as WSGI does (latin-1); a header sent
     several times is joined with ``", "``, as WSGI servers join it into one environ value."""
+    sent = request_headers(scope)
+    return {key: str(sent[name], "latin-1") for name, key in _WANTED.items() if name in sent}
+
+
+def request_headers(scope: Scope) -> Mapping[bytes, Any]:
+    """The request's headers by lower-case name, what :func:`request_fields` reads: the values
+    as sent (bytes, or another buffer: read them with ``str(value, "latin-1")``).
+
+    What ASGI servers send (lower-case names, each once) is taken as it is, by ``dict()`` and
+    a check of the names, both looping in C (issue 17: a Python loop over a browser's 15
+    headers took 4.0-5.1 µs on the project's VM, these 2.7-3.0; the same for 4 headers);
+    anything else (a name in capitals or sent twice, a name that is not bytes) goes through
+    :func:`_joined`.  Either way the wanted names read the same.
+    """
     pairs = scope.get("headers", ())
     try:
-        return _fields(pairs)
-    except (TypeError, AttributeError):  # names or values not bytes (a bytearray...): convert
-        return _fields([(bytes(name), bytes(value)) for name, value in pairs])
+        count = len(pairs)  # first: a generator would be used up by dict()
+        sent = dict(pairs)
+        if len(sent) == count and all(map(_islower, sent)):  # C loops: no Python per header
+            return sent
+    except TypeError:  # headers without a len(), an unhashable name (a bytearray)...
+        pass
+    return _joined(pairs)
 
 
-def _fields(pairs: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
-    found: dict[str, str] = {}
+def _joined(pairs: Iterable[tuple[Any, Any]]) -> dict[bytes, bytes]:
+    """The wanted headers of ``pairs`` by lower-case name, a repeated one's values joined with
+    ``", "``; names and values of any buffer type are read as bytes."""
+    found: dict[bytes, bytes] = {}
     for raw_name, raw_value in pairs:
-        # ASGI servers send lower-case names: one lookup; lower-cased only when the length
-        # says it might be a wanted name in capitals (issue 17: the ASGI path's cost).
-        key = _WANTED.get(raw_name)
-        if key is None:
-            if len(raw_name) not in _WANTED_LENGTHS:
-                continue
-            key = _WANTED.get(raw_name.lower())
-            if key is None:
-                continue
-        value = raw_value.decode("latin-1")
-        found[key] = f"{found[key]}, {value}" if key in found else value
+        try:
+            name = bytes(raw_name).lower()
+        except TypeError:  # not a buffer (a str from a server that breaks the spec): not read
+            continue
+        if name in _WANTED:
+            value = bytes(raw_value)
+            found[name] = found[name] + b", " + value if name in found else value
     return found
 
 
-def _own(scope: Scope, fields: dict[str, str]) -> str | None:
+def _text(sent: Mapping[bytes, Any], name: bytes) -> str | None:
+    """The header ``name`` of :func:`request_headers` as text (latin-1, as WSGI decodes it)."""
+    value = sent.get(name)
+    return None if value is None else str(value, "latin-1")
+
+
+def _own(scope: Scope, sent: Mapping[bytes, Any]) -> str | None:
     """Contract B13: this request's own origin, from the scope and its Host header."""
-    return own_origin(scope.get("scheme", "http"), fields.get("host"))
+    return own_origin(scope.get("scheme", "http"), _text(sent, b"host"))
 
 
 class CorsMiddleware(ReloadingPolicy):
@@ -143,80 +169,113 @@ class CorsMiddleware(ReloadingPolicy):
     def decide(self, scope: Scope) -> Decision:
         """The decision for one HTTP request: the scope unpacked, the policy asked."""
         policy = self.policy
-        fields = request_fields(scope)
+        sent = request_headers(scope)
         verdict = policy.scope_for(request_path(scope)).verdict(
-            scope.get("method", "GET"), fields.get("origin"), fields.get("request_method"),
-            fields.get("request_headers"),
-            _own(scope, fields) if policy.exempt_same_origin else None)
-        return verdict.decision(fields.get("origin"))
+            scope.get("method", "GET"), _text(sent, b"origin"), _text(sent, _ACRM),
+            _text(sent, _ACRH), _own(scope, sent) if policy.exempt_same_origin else None)
+        return verdict.decision(_text(sent, b"origin"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
+        if scope["type"] != "http" or scope.setdefault(HANDLED, self) is not self:
+            await self._step_aside(scope, receive, send)  # one dict operation: read and mark
             return
-        marked: object = scope.setdefault(HANDLED, self)  # one dict operation: read and mark
-        if marked is not self:
-            await self._step_aside(scope, receive, send)  # iiscors.layering
-            return
-        if _monotonic() >= self._next_check:
-            self._poll()  # at most once per reload_interval (iiscors.reload)
-        if self.config_error is not None:
-            await _respond(send, 500, (), UNUSABLE_BODY)
-            return
+        if (_monotonic() >= self._next_check or self.config_error is not None) and (
+                await self._checked(send)):
+            return  # strict mode's 500 while the configuration is unusable (contract A8)
         policy = self.policy  # read once: a reload swaps it atomically (contract A8)
-        fields = request_fields(scope)
+        sent = request_headers(scope)
         path_policy = (policy.root if policy.direct
-                       else await self._scope(scope, fields, policy, send))
+                       else await self._scope(scope, sent, policy, send))
         if path_policy is None:
             return  # answered before anything else (contract E6, C2)
-        origin = fields.get("origin")
-        # The fast path of iiscors.policy.plan, as in the WSGI middleware: a request without
-        # Origin and a repeat of an allowed origin read what the scope prepared, in the latin-1
-        # bytes ASGI sends (prepared too, but for the origin's own Allow-Origin).
-        extra: Sequence[tuple[bytes, bytes]]
-        if origin is None or (policy.exempt_same_origin and origin == _own(scope, fields)):
-            extra = path_policy.passive_raw  # contract B2/B15, B13's opt-in
+        raw_origin = sent.get(b"origin")
+        origin = None if raw_origin is None else str(raw_origin, "latin-1")
+        # The fast path of iiscors.policy.plan, as in the WSGI middleware, in latin-1 bytes.
+        head: RawHeaders
+        tail: RawHeaders = ()
+        if origin is None or (policy.exempt_same_origin and origin == _own(scope, sent)):
+            head = path_policy.passive_raw  # contract B2/B15, B13's opt-in
         else:
             answer = path_policy.answers.get(origin, path_policy.any_answer)
-            method = scope.get("method", "GET")
-            if answer is None:
-                # Not decided before: the plan (the exemption does not apply, seen above).
-                plan = plan_request(path_policy, method, origin, fields.get("request_method"),
-                                    fields.get("request_headers"))
-                if plan.status is not None:  # contract B7/B8 (E6: the 500 of an unusable scope)
-                    await _respond(send, plan.status, plan.headers, BODIES.get(plan.status, b""))
-                    return
-                extra = _raw((*plan.headers, *plan.rule_headers))
-            elif method == "OPTIONS" and fields.get("request_method"):
+            if answer is None:  # first sight: the scope's lookup keeps what it allows
+                answer = path_policy.admit(origin)
+            if answer is None:  # not allowed: the plan (the exemption does not apply here)
+                head = await self._planned(scope, sent, path_policy, origin, send)
+                if head is None:
+                    return  # answered: contract B7 (403)
+            elif scope.get("method") == "OPTIONS" and sent.get(_ACRM):
                 await _respond(send, 204, preflight_headers(  # contract B3/B8
-                    answer, fields.get("request_headers")), b"")
+                    answer, _text(sent, _ACRH)), b"")
                 return
-            elif answer is path_policy.any_answer:  # contract B10: the static "*"
-                extra = ((_ALLOW_ORIGIN, b"*"), *answer.rule.actual_tail_raw)
-            else:  # contract B9: the origin's own Allow-Origin, then its rule's shared headers
-                extra = ((_ALLOW_ORIGIN, origin.encode("latin-1")), *answer.rule.actual_tail_raw)
-        if not extra:
+            else:  # contract B9, B10: the origin's own Allow-Origin (or "*"), the rule's headers
+                head = ((_ALLOW_ORIGIN, b"*" if answer is path_policy.any_answer
+                         else origin.encode("latin-1")),)
+                tail = answer.rule.actual_tail_raw
+        if not head:
             await self.app(scope, receive, send)
             return
-        started = [False]  # whether the application started its response (for a crash)
+        started = False  # whether the application started its response (for a crash)
+
+        def merging_send(message: Message) -> Awaitable[None]:
+            # built here, returning send's awaitable: no call, no coroutine per message
+            nonlocal started
+            if message["type"] != "http.response.start":
+                return send(message)
+            started = True
+            raw = message.get("headers", ())
+            for name, _value in raw:  # contract B11: see iiscors.policy.merge
+                if name[:1] in MERGE_INITIALS_BYTES:
+                    return send(self._merged(message, raw, (*head, *tail)))
+            message = dict(message)  # a new message: the application's is left as it was
+            message["headers"] = [*raw, *head, *tail]
+            return send(message)
+
         try:
-            await self.app(scope, receive, self._merging_send(send, extra, started))
-        except Exception:
-            # Only failures land here: a try costs nothing on the way through (Python 3.11+).
-            if self.answer_crashes and not started[0]:
-                with contextlib.suppress(Exception):  # a client gone: the app's failure matters
-                    await _respond_raw(send, 500, extra, CRASH_BODY)
-                log_crash(self)
+            await self.app(scope, receive, merging_send)
+        except Exception:  # only failures land here: a try costs nothing on the way through
+            await self._crashed(send, (*head, *tail), started)
             raise  # the server sees the failure too
 
+    async def _checked(self, send: Send) -> bool:
+        """The files checked when due (at most once per reload_interval, iiscors.reload); True
+        when strict mode answered 500 because the configuration is unusable (contract A8)."""
+        if _monotonic() >= self._next_check:
+            self._poll()
+        if self.config_error is None:
+            return False
+        await _respond(send, 500, (), UNUSABLE_BODY)
+        return True
+
+    async def _planned(self, scope: Scope, sent: Mapping[bytes, Any], path_policy: ScopePolicy,
+                       origin: str, send: Send) -> RawHeaders | None:
+        """The plan of an origin the scope does not allow: None when it was answered here (the
+        403 of contract B7), else the headers to add to the application's response."""
+        plan = plan_request(path_policy, scope.get("method", "GET"), origin,
+                            _text(sent, _ACRM), _text(sent, _ACRH))
+        if plan.status is not None:
+            await _respond(send, plan.status, plan.headers, BODIES.get(plan.status, b""))
+            return None
+        if plan.headers is path_policy.passive:
+            return path_policy.passive_raw  # prepared as bytes
+        return tuple(_raw((*plan.headers, *plan.rule_headers)))
+
     async def _step_aside(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Another iiscors layer met this request first and handles it (iiscors.layering)."""
-        if not self._warned_nested:
+        """What this layer does not judge: a scope that is not HTTP (websocket, lifespan), or
+        a request another iiscors layer met first and handles (iiscors.layering)."""
+        if scope["type"] == "http" and not self._warned_nested:
             self._warned_nested = True
             warn_nested(self, scope[HANDLED])
         await self.app(scope, receive, send)
 
-    async def _scope(self, scope: Scope, fields: dict[str, str], policy: Policy,
+    async def _crashed(self, send: Send, extra: RawHeaders, started: bool) -> None:
+        """The application raised: unless its response had started, send a 500 with ``extra``
+        (``answer_crashes``), and log the exception being handled."""
+        if self.answer_crashes and not started:
+            with contextlib.suppress(Exception):  # a client gone: the app's failure matters
+                await _respond_raw(send, 500, extra, CRASH_BODY)
+            log_crash(self)
+
+    async def _scope(self, scope: Scope, sent: Mapping[bytes, Any], policy: Policy,
                      send: Send) -> ScopePolicy | None:
         """The request path's scope (contract A9); None when it answered before anything else:
         the 500 of an unusable scope (contract E6), or URL Rewrite's OPTIONS recipe (C2)."""
@@ -225,11 +284,11 @@ class CorsMiddleware(ReloadingPolicy):
             await _respond(send, UNUSABLE_STATUS, (), BODIES[UNUSABLE_STATUS])
             return None
         if path_policy.recipe is not None and await self._answer_recipe(
-                scope, fields, path_policy, policy.exempt_same_origin, send):
+                scope, sent, path_policy, policy.exempt_same_origin, send):
             return None
         return path_policy
 
-    async def _answer_recipe(self, scope: Scope, fields: dict[str, str],
+    async def _answer_recipe(self, scope: Scope, sent: Mapping[bytes, Any],
                              path_policy: ScopePolicy, exempt: bool, send: Send) -> bool:
         """Where URL Rewrite's OPTIONS recipe matches the method (contract C2), answer: the
         recipe's status and body, or CORS's own 204 or 403 (the plan says which); True when
@@ -238,43 +297,24 @@ class CorsMiddleware(ReloadingPolicy):
         method = scope.get("method", "GET")
         if path_policy.recipe is None or not path_policy.recipe.matches(method):
             return False
-        plan = recipe_plan(path_policy, method, fields.get("origin"),
-                           fields.get("request_method"), fields.get("request_headers"),
-                           _own(scope, fields) if exempt else None)
+        plan = recipe_plan(path_policy, method, _text(sent, b"origin"), _text(sent, _ACRM),
+                           _text(sent, _ACRH), _own(scope, sent) if exempt else None)
         if plan.status is None:
             return False
         await _respond(send, plan.status, plan.headers,
                        FORBIDDEN_BODY if plan.status == 403 else plan.body)
         return True
 
-    def _merging_send(self, send: Send, raw_extra: Sequence[tuple[bytes, bytes]],
-                      started: list[bool]) -> Send:
-        """``send``, adding ``raw_extra`` to the application's response start (contract
-        B9/B11: whatever it answers, any status), and noting in ``started`` that it was sent."""
-
-        async def merging_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                started[0] = True
-                # Only a Vary or an Access-Control-* header of the application needs more than
-                # appending (see iiscors.policy.merge); the first letter rules both out.
-                raw = message.get("headers", ())
-                message = dict(message)
-                for name, _value in raw:
-                    if name[:1] in MERGE_INITIALS_BYTES:
-                        break
-                else:
-                    message["headers"] = [*raw, *raw_extra]
-                    await send(message)
-                    return
-                merged = merge_into([(bytes(n), bytes(v)) for n, v in raw], raw_extra,
-                                    BYTES_WORDS)
-                if merged.app_sets_cors and not self._warned_duplicate:
-                    self._warned_duplicate = warn_app_cors(
-                        bytes(n).decode("latin-1") for n, _value in raw)
-                message["headers"] = merged.headers
-            await send(message)
-
-        return merging_send
+    def _merged(self, message: Message, raw: Iterable[tuple[Any, Any]],
+                extra: RawHeaders) -> Message:
+        """The application's response start, as a new message, with ``extra`` merged into its
+        headers ``raw``, which hold a Vary or an Access-Control-* header (contract B11)."""
+        merged = merge_into([(bytes(n), bytes(v)) for n, v in raw], extra, BYTES_WORDS)
+        if merged.app_sets_cors and not self._warned_duplicate:
+            self._warned_duplicate = warn_app_cors(bytes(n).decode("latin-1") for n, _value in raw)
+        message = dict(message)
+        message["headers"] = merged.headers
+        return message
 
 
 def _raw(pairs: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:

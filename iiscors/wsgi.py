@@ -167,15 +167,15 @@ class CorsMiddleware(ReloadingPolicy):
             head = path_policy.passive  # contract B2/B15, B13's opt-in: not a CORS request
         else:
             answer = path_policy.answers.get(origin, path_policy.any_answer)
-            method = get("REQUEST_METHOD", "GET")
-            if answer is None:
-                # Not decided before: the plan (the exemption does not apply, seen above).
-                plan = plan_request(path_policy, method, origin, get(ACRM), get(ACRH))
+            if answer is None:  # first sight: the scope's lookup keeps what it allows
+                answer = path_policy.admit(origin)
+            if answer is None:  # not allowed: the plan (the exemption does not apply here)
+                plan = plan_request(path_policy, get("REQUEST_METHOD", "GET"), origin,
+                                    get(ACRM), get(ACRH))
                 if plan.status is not None:
                     return self._answer(plan, start_response)
                 head, tail = plan.headers, plan.rule_headers
-            elif method == "OPTIONS" and get(ACRM):
-                # Contract B3/B8: an allowed preflight, answered here; the app never runs.
+            elif get("REQUEST_METHOD") == "OPTIONS" and get(ACRM):  # B3/B8: the app never runs
                 start_response(_NO_CONTENT, preflight_headers(answer, get(ACRH)))
                 return [b""]
             else:

@@ -3,13 +3,17 @@
 Rules of a large configuration mostly differ only in their origin: ten thousand
 ``<add origin="…" allowCredentials="true">`` with the same method list answer with the same
 Access-Control-* headers.  :class:`RuleCompiler` builds one :class:`CompiledRule` (the headers)
-per distinct set of flags and lists in a scope and hands every rule a small
-:class:`ScopeRule` (the rule and its shared headers), so that a configuration costs a few bytes
-per origin beyond the origin itself (issue 17).  An answer kept for an origin
-(:class:`~iiscors.policy.core.Answer`) points at the shared headers, never copies them.
+per distinct set of flags and lists in a scope: a scope's origin table maps each origin straight
+to them (:meth:`RuleCompiler.compiled_of`, :data:`DENIED` for ``allowed="false"``), so that a
+configuration costs a dict entry per origin and nothing more (issue 17).  Which rule decided
+(its line, for a Decision and explain) is a :class:`ScopeRule`, built only when a Decision is
+asked for.  An answer kept for an origin (:class:`~iiscors.policy.core.Answer`) points at the
+shared headers, never copies them.
 """
 
 from __future__ import annotations
+
+import enum
 
 from iiscors.policy import headers
 from iiscors.policy.model import OriginRule
@@ -49,8 +53,18 @@ class CompiledRule:
         self.last_echo: tuple[str | None, tuple[str, str]] = (None, ("", ""))
 
 
+class Denied(enum.Enum):
+    """What a scope's origin table holds for a rule with ``allowed="false"``: nothing to send."""
+
+    DENIED = "denied"
+
+
+#: The one value of every ``allowed="false"`` rule in a scope's origin table (contract B7).
+DENIED = Denied.DENIED
+
+
 class ScopeRule:
-    """One rule of a scope, as the origin lookup finds it: the rule (for the Decision and
+    """One rule of a scope, as the Decision's lookup finds it: the rule (for the Decision and
     explain) and its shared headers, None for a rule with ``allowed="false"``."""
 
     __slots__ = ("compiled", "rule")
@@ -83,14 +97,21 @@ class RuleCompiler:
         return list(self._by_shape.values())
 
     def rule(self, rule: OriginRule) -> ScopeRule:
+        """``rule`` and its shared headers (None for ``allowed="false"``)."""
+        compiled = self.compiled_of(rule)
+        return ScopeRule(rule, None if compiled is DENIED else compiled)
+
+    def compiled_of(self, rule: OriginRule) -> CompiledRule | Denied:
+        """The shared headers of ``rule``, compiled at its shape's first rule; :data:`DENIED`
+        for ``allowed="false"``."""
         if not rule.allowed:
-            return ScopeRule(rule, None)
+            return DENIED
         shape = (rule.allow_credentials, rule.max_age, rule.allow_all_requested_headers,
                  rule.allow_headers, rule.allow_methods, rule.expose_headers)
         compiled = self._by_shape.get(shape)
         if compiled is None:
             compiled = self._by_shape[shape] = self._compile(rule)
-        return ScopeRule(rule, compiled)
+        return compiled
 
     def _compile(self, rule: OriginRule) -> CompiledRule:
         def header(name: str, value: str, present: bool) -> Headers:

@@ -31,7 +31,15 @@ from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from iiscors.policy import headers
-from iiscors.policy.compiled import CompiledRule, RawHeaders, RuleCompiler, ScopeRule, raw
+from iiscors.policy.compiled import (
+    DENIED,
+    CompiledRule,
+    Denied,
+    RawHeaders,
+    RuleCompiler,
+    ScopeRule,
+    raw,
+)
 from iiscors.policy.model import EffectiveSection, OptionsRecipe, OriginRule
 from iiscors.policy.origins import OriginMatcher
 from iiscors.policy.scopes import PathTree
@@ -268,13 +276,16 @@ class ScopePolicy:
     __slots__ = (
         "_budget",
         "_compiled",
+        "_compiler",
         "_denied",
         "_exact",
         "_inactive",
-        "_matcher",
+        "_last_refused",
         "_no_origin",
         "_not_serialized",
+        "_rules",
         "_same_origin",
+        "_table",
         "_unlisted",
         "active",
         "answers",
@@ -313,13 +324,20 @@ class ScopePolicy:
         self.passive: Headers = self.vary if self.active else self.custom
         #: the same, as latin-1 bytes (the ASGI adapter's form)
         self.passive_raw: RawHeaders = raw(self.passive)
-        # One ScopeRule per rule, its headers compiled once per distinct set (issue 17: a few
-        # bytes per origin, see iiscors.policy.compiled).
-        compiler = RuleCompiler(self.vary)
-        self._matcher: OriginMatcher[ScopeRule] = OriginMatcher(
-            (rule.origin, compiler.rule(rule)) for rule in rules)
+        # Each origin maps straight to its rule's headers, compiled once per distinct set and
+        # shared (issue 17: a dict entry per origin, nothing more; iiscors.policy.compiled).
+        # The keys are the rules' own origin strings.
+        self._compiler = compiler = RuleCompiler(self.vary)
+        self._table: OriginMatcher[CompiledRule | Denied] = OriginMatcher(
+            (rule.origin, compiler.compiled_of(rule)) for rule in rules)
         self._compiled = compiler.compiled
-        self._exact = self._matcher.exact
+        #: the exact origins that :meth:`admit` tries first; empty where CORS is off (B1, D1),
+        #: so that a hit needs no other test
+        self._exact = self._table.exact if self.active else {}
+        #: which rule matches, for a Decision (:meth:`verdict`): built at the first one
+        self._rules: OriginMatcher[ScopeRule] | None = None
+        #: the last origin :meth:`admit` refused after a pattern lookup (a memo, one slot)
+        self._last_refused: str | None = None
         self._build_fixed_verdicts()
         #: Ready answers of allowed origins already seen, so that the adapters can answer a
         #: repeated origin with one dict lookup and no call into :meth:`verdict` (the origin
@@ -333,9 +351,21 @@ class ScopePolicy:
         self._budget.tables.append(self.answers)
         #: contract B10: with the static "*" every origin gets the same answer (None otherwise)
         self.any_answer: Answer | None = None
-        star = self._matcher.any_rule
-        if self.static_star and self.active and star is not None and star.compiled is not None:
-            self.any_answer = Answer(_ALLOW_ANY, star.compiled)
+        star = self._table.any_rule
+        if self.static_star and self.active and isinstance(star, CompiledRule):
+            self.any_answer = Answer(_ALLOW_ANY, star)
+
+    @property
+    def _matcher(self) -> OriginMatcher[ScopeRule]:
+        """Which rule an origin matches, each rule with its shared headers: what a Decision
+        names (its line, for explain).  Built at the first :meth:`verdict`, from the rules and
+        the same compiled headers, by the same matcher as the origin table :meth:`admit` reads,
+        so the two find the same pattern."""
+        if self._rules is None:
+            compiler = self._compiler
+            self._rules = OriginMatcher((rule.origin, compiler.rule(rule))
+                                        for rule in self.section.rules)
+        return self._rules
 
 
     def _build_fixed_verdicts(self) -> None:
@@ -346,7 +376,11 @@ class ScopePolicy:
         #: what the adapters do with a request CORS leaves alone here, and with an origin the
         #: rules do not allow: every verdict but an allowance carries the passive headers
         self.passive_plan = Plan(None, passive)
-        self.refused_plan = Plan(403, passive) if self.fail else self.passive_plan
+        #: the plan of every request from an origin the scope does not allow (unlisted,
+        #: denied, not serialized: contract B6, B7), and of every request with an Origin
+        #: where CORS is off (B1, D1): the adapters take it when :meth:`admit` says None
+        self.refused_plan = (Plan(403, passive) if self.fail and self.active
+                             else self.passive_plan)
         self._no_origin = Verdict(_NOT_CORS, _PASSTHROUGH, None, passive, None, Reason.NO_ORIGIN)
         self._same_origin = Verdict(_NOT_CORS, _PASSTHROUGH, None, passive, None,
                                     Reason.SAME_ORIGIN)  # contract B13's opt-in
@@ -354,19 +388,11 @@ class ScopePolicy:
         self._inactive = {kind: Verdict(kind, _PASSTHROUGH, None, self.custom, None, off)
                           for kind in RequestKind}  # contract B1, D1
 
-        def refusals(rule: OriginRule | None, if_fail: Reason,
-                     if_pass: Reason) -> dict[RequestKind, Verdict]:
-            # Contract B7: 403 with failUnlistedOrigins, else the app answers without CORS.
-            outcome, status, why = ((Outcome.DENIED, 403, if_fail) if self.fail
-                                    else (_PASSTHROUGH, None, if_pass))
-            return {kind: Verdict(kind, outcome, status, passive, rule, why)
-                    for kind in (_PREFLIGHT, _ACTUAL)}
-
-        self._unlisted = refusals(None, Reason.UNLISTED_FAIL, Reason.UNLISTED_PASS)
-        self._not_serialized = refusals(None, Reason.NOT_SERIALIZED_FAIL,
-                                        Reason.NOT_SERIALIZED_PASS)  # contract B6
-        self._denied = {entry: refusals(entry.rule, Reason.DENIED_FAIL, Reason.DENIED_PASS)
-                        for entry in self._matcher.values() if entry.compiled is None}
+        self._unlisted = self._refusals(None, Reason.UNLISTED_FAIL, Reason.UNLISTED_PASS)
+        self._not_serialized = self._refusals(None, Reason.NOT_SERIALIZED_FAIL,
+                                              Reason.NOT_SERIALIZED_PASS)  # contract B6
+        #: the refusals of each allowed="false" rule, built at its first Decision
+        self._denied: dict[ScopeRule, dict[RequestKind, Verdict]] = {}
         if self.unusable:
             # Contract E6: IIS answers 500.19 before any module runs, so no CORS header and no
             # custom header; the adapters check ``unusable`` before their fast path.
@@ -375,6 +401,15 @@ class ScopePolicy:
             self.passive_plan = self.refused_plan = UNUSABLE_PLAN
             self._inactive = {kind: Verdict(kind, Outcome.UNUSABLE, UNUSABLE_STATUS, (), None,
                                             Reason.UNUSABLE) for kind in RequestKind}
+
+    def _refusals(self, rule: OriginRule | None, if_fail: Reason,
+                  if_pass: Reason) -> dict[RequestKind, Verdict]:
+        """The verdicts of a refusal, by kind (contract B7: 403 with failUnlistedOrigins, else
+        the app answers without CORS)."""
+        outcome, status, why = ((Outcome.DENIED, 403, if_fail) if self.fail
+                                else (_PASSTHROUGH, None, if_pass))
+        return {kind: Verdict(kind, outcome, status, self.passive, rule, why)
+                for kind in (_PREFLIGHT, _ACTUAL)}
 
     def verdict(self, method: str, origin: str | None, request_method: str | None = None,
                 request_headers: str | None = None, own_origin: str | None = None) -> Verdict:
@@ -400,36 +435,26 @@ class ScopePolicy:
             return self._no_origin
         if own_origin is not None and origin == own_origin:
             return self._same_origin
-        # The common case first: one dict lookup, no method call (an exact key is serialized).
-        entry = self._exact.get(origin)
-        if entry is not None:
-            serialized = True
-        else:
-            entry, serialized = self._matcher.match_patterns(origin)
+        entry, serialized = self._matcher.match(origin)
         if entry is None:
             return self._unlisted[kind]
-        rule, compiled = entry.rule, entry.compiled
-        if compiled is None:
-            return self._denied[entry][kind]  # allowed="false"
-        if self.any_answer is not None:
-            answer = self.any_answer  # contract B10: the static "*", whatever the Origin
-        elif serialized:
-            kept = self.answers.get(origin)  # (the adapters ask only after a miss)
-            if kept is None:
-                # Kept for the repeats (B10: the origin echoed) when short enough; every table
-                # of the policy is emptied when their shared budget is spent.
-                kept = _new_tuple(Answer, (((_ALLOW_ORIGIN, origin),), compiled))
-                if len(origin) <= ANSWER_CACHE_MAX_ORIGIN:
-                    budget = self._budget
-                    if budget.used >= ANSWER_CACHE_SIZE:
-                        budget.empty()
-                    budget.used += 1
-                    self.answers[origin] = kept
-            answer = kept
-        else:
+        if entry.compiled is None:  # allowed="false"
+            denied = self._denied.get(entry)
+            if denied is None:
+                denied = self._denied[entry] = self._refusals(
+                    entry.rule, Reason.DENIED_FAIL, Reason.DENIED_PASS)
+            return denied[kind]
+        if self.any_answer is None and not serialized:
             # Contract B6: only "*" matched a value that is not a serialized origin, and the
             # response would echo it: treat it as unlisted, never copy it into a header.
             return self._not_serialized[kind]
+        # The answer comes from admit(), as the adapters' first sight takes it: what this
+        # verdict says is what they write (contract B9, B10: the static "*" whatever the Origin).
+        answer = self.answers.get(origin, self.any_answer)
+        if answer is None:
+            answer = self.admit(origin)
+            assert answer is not None  # the tests above are admit's, in the same order
+        rule, compiled = entry.rule, answer.rule
         if kind is not _PREFLIGHT:
             return _new_tuple(Verdict, (kind, _ALLOWED, None,
                                         answer.allow_origin + compiled.actual_tail, rule,
@@ -437,10 +462,50 @@ class ScopePolicy:
         return Verdict(kind, _ALLOWED, 204, tuple(preflight_headers(answer, request_headers)),
                        rule, _PREFLIGHT_ALLOWED)
 
+    def admit(self, origin: str) -> Answer | None:
+        """The first sight of ``origin`` (not in :attr:`answers`: callers look there first):
+        its :class:`Answer`, kept for the repeats, when this scope's rules allow it (contract
+        B4-B6, B9, B10), else None; every request from an origin not allowed is then planned
+        as :attr:`refused_plan` (B6, B7; B1 and D1 where CORS is off), whatever its method.
+
+        The adapters call it on a miss in :attr:`answers`, so that an allowed origin's first
+        request builds neither a :class:`Verdict` nor a :class:`Plan` (issue 17);
+        :meth:`verdict` takes its answers from here too, so what explain prints is still what
+        the middleware does.  Own-origin exemption (B13) and the recipe (C2) are the caller's.
+        """
+        compiled = self._exact.get(origin)  # the common case: one lookup, a serialized origin
+        if compiled is None:
+            if not self.active or origin == self._last_refused:
+                # (the last origin refused here: plan_request asks again right after the
+                # adapters, and a refused origin often comes again and again)
+                return None
+            if self.any_answer is not None:
+                return self.any_answer  # contract B10: the static "*", whatever the Origin
+            compiled, serialized = self._table.match_patterns(origin)
+            if compiled is None or not serialized:
+                # unlisted, or (B6) only "*" matched what is not an origin; one slot, replaced
+                # as a whole: a refusal depends on nothing but the origin's text
+                self._last_refused = origin
+                return None
+        if compiled is DENIED:
+            return None  # allowed="false"
+        answer: Answer = _new_tuple(Answer, (((_ALLOW_ORIGIN, origin),), compiled))
+        if len(origin) <= ANSWER_CACHE_MAX_ORIGIN:
+            # Kept for the repeats (B10: the origin echoed) when short enough; every table of
+            # the policy is emptied when their shared budget is spent.
+            budget = self._budget
+            if budget.used >= ANSWER_CACHE_SIZE:
+                budget.empty()
+            budget.used += 1
+            self.answers[origin] = answer
+        return answer
+
     def forget(self) -> None:
-        """Empty this scope's memo (its answers and its rules' last echo): every origin is then
-        decided again from the rules at its next request.  Nothing else changes."""
+        """Empty this scope's memo (its answers, its last refusal and its rules' last echo):
+        every origin is then decided again from the rules at its next request.  Nothing else
+        changes."""
         self.answers.clear()
+        self._last_refused = None
         for compiled in self._compiled:
             compiled.last_echo = (None, ("", ""))
 

@@ -25,8 +25,8 @@ first sight and repeat; ``test_answers.py`` holds them to the
 
 from __future__ import annotations
 
-from iiscors.policy.core import Outcome, ScopePolicy, preflight_headers
 from iiscors.policy.core import Plan as Plan  # defined beside Verdict and Decision
+from iiscors.policy.core import ScopePolicy, preflight_headers
 
 #: The body of the middleware's own 403 (contract B7); its headers come from the plan.
 FORBIDDEN_BODY = b"403 Forbidden: the CORS policy does not allow this origin.\n"
@@ -36,11 +36,6 @@ UNUSABLE_SCOPE_BODY = (b"500 Internal Server Error: the configuration of this pa
                        b"(like IIS's 500.19); see the server log.\n")
 #: The body of each status the middleware answers with itself (a 204 has none).
 BODIES = {403: FORBIDDEN_BODY, 500: UNUSABLE_SCOPE_BODY}
-_ALLOWED = Outcome.ALLOWED  # a plain alias: reading a member through its class costs more
-#: ``_new_plan(Plan, (status, headers, rule_headers, reason, body))``: a Plan (every field, no
-#: defaults apply) without the Python-level ``__new__`` of the NamedTuple, on the first sight of
-#: every allowed origin (issue 17)
-_new_plan = tuple.__new__
 
 
 def own_origin(scheme: str, host: str | None) -> str | None:
@@ -61,8 +56,9 @@ def plan_request(scope: ScopePolicy, method: str, origin: str | None,
         enabled, else None.
 
     Requests already decided are read from the scope's tables (the adapters' fast path does the
-    same, see the module docstring); the others are decided by
-    :meth:`~iiscors.policy.core.ScopePolicy.verdict`, which keeps what it allowed for next time.
+    same, see the module docstring); the others by the scope's first-sight lookup,
+    :meth:`~iiscors.policy.core.ScopePolicy.admit`, which keeps what it allowed for next time
+    (:meth:`~iiscors.policy.core.ScopePolicy.verdict` takes its answers from there too).
     """
     recipe = scope.recipe
     if recipe is not None and recipe.matches(method):
@@ -71,12 +67,12 @@ def plan_request(scope: ScopePolicy, method: str, origin: str | None,
         return scope.passive_plan  # contract B2/B15, B13's opt-in: not a CORS request
     answer = scope.answers.get(origin, scope.any_answer)
     if answer is None:
-        # First sight of this origin, or not an allowed one: the one evaluator (contract B).
-        verdict = scope.verdict(method, origin, request_method, request_headers)
-        if verdict.outcome is _ALLOWED:
-            return _new_plan(Plan, (verdict.status, verdict.headers, (), "", b""))
-        # Refused (403 or passed through, B7) or left alone (B1, D1): prepared by the scope.
-        return scope.refused_plan if verdict.status == 403 else scope.passive_plan
+        # First sight of this origin, or not an allowed one: the scope's first-sight lookup
+        # (contract B4-B6), which keeps what it allows; what it refuses (403 or passed through,
+        # B7) or leaves alone (B1, D1) is planned alike for every method, prepared by the scope.
+        answer = scope.admit(origin)
+        if answer is None:
+            return scope.refused_plan
     if method == "OPTIONS" and request_method:
         return Plan(204, preflight_headers(answer, request_headers))  # contract B3/B8
     return Plan(None, answer.allow_origin, answer.rule.actual_tail)  # contract B9

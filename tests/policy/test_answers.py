@@ -265,17 +265,23 @@ def test_a_kept_answer_never_outlives_a_reload(tmp_path: Path) -> None:
 
 
 def test_repeated_origins_do_not_call_the_policy(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The design of issue 6: the policy decides an allowed origin once; the repeats are one
-    dict lookup in the adapter.  (A static "*" is never decided per origin at all.)"""
+    """The design of issue 6: the policy decides an allowed origin once (by its first-sight
+    lookup, ``admit``, since issue 17, or by ``verdict``); the repeats are one dict lookup in
+    the adapter.  (A static "*" is never decided per origin at all.)"""
     calls: list[str | None] = []
-    verdict = ScopePolicy.verdict
+    verdict, admit = ScopePolicy.verdict, ScopePolicy.admit
 
     def counting(self: ScopePolicy, method: str, origin: str | None,
                  *args: Any) -> Any:
         calls.append(origin)
         return verdict(self, method, origin, *args)
 
+    def counting_admit(self: ScopePolicy, origin: str) -> Any:
+        calls.append(origin)
+        return admit(self, origin)
+
     monkeypatch.setattr(ScopePolicy, "verdict", counting)
+    monkeypatch.setattr(ScopePolicy, "admit", counting_admit)
     middleware = CorsMiddleware(Recorder(), MIXED)
     preflight = {"Origin": "https://www.contoso.com", "Access-Control-Request-Method": "PUT"}
     for _ in range(3):
