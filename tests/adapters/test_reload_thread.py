@@ -25,7 +25,7 @@ import pytest
 
 import iiscors.reload as reload_module
 from iiscors import CorsMiddleware
-from iiscors.reload import REBUILD_SWITCH_INTERVAL, THREAD_NAME
+from iiscors.reload import NO_FULL_COLLECTION, REBUILD_SWITCH_INTERVAL, THREAD_NAME
 
 ORIGIN = "https://a.example"
 #: Long enough for a loaded 2-core machine; a test only waits this long when it fails.
@@ -155,11 +155,12 @@ def test_requests_keep_the_current_policy_while_the_new_one_is_built(
     building, release = threading.Event(), threading.Event()
     default = sys.getswitchinterval()
     during: list[float] = []
-    collector: list[bool] = []
+    collector: list[tuple[int, int, int]] = []
+    thresholds = gc.get_threshold()
 
     def held_build() -> Any:
         during.append(sys.getswitchinterval())
-        collector.append(gc.isenabled())
+        collector.append(gc.get_threshold())
         building.set()
         assert release.wait(PATIENCE)
         return real_build()
@@ -177,10 +178,10 @@ def test_requests_keep_the_current_policy_while_the_new_one_is_built(
     # GIL), and the interval is restored afterwards.
     assert during == [min(default, REBUILD_SWITCH_INTERVAL)]
     until(lambda: sys.getswitchinterval() == default, "the switch interval was not restored")
-    # ... and the cyclic collector was paused (no full collection stops the requests), and is
-    # enabled again afterwards.
-    assert collector == [False]
-    until(gc.isenabled, "the garbage collector was not enabled again")
+    # ... and the collector made no full collection (which would stop the requests), young ones
+    # only; its thresholds are restored afterwards.
+    assert collector == [(*thresholds[:2], NO_FULL_COLLECTION)]
+    until(lambda: gc.get_threshold() == thresholds, "the collector's thresholds were not restored")
 
 
 def test_concurrent_requests_see_one_version_or_the_other_never_a_mixture(
