@@ -3,17 +3,35 @@
 IIS re-reads web.config when it changes; so does iiscors, on by default.  The design keeps the
 request path cheap and the swap safe:
 
-- **Off the request path.**  A request compares the monotonic clock with the time of the next
-  check (one float comparison).  When a check is due, that request wakes the middleware's reload
-  thread and goes on at once with the current policy; the thread ``stat``\\s the files the
+- **Off the request path.**  Each middleware has a reload thread that checks the files every
+  ``reload_interval`` seconds, whether or not requests come: it ``stat``\\s the files the
   configuration was built from (and, for a site root, its directories, so that a web.config
   appearing anywhere is seen), reads them only when a stat differs, rebuilds, and swaps.  No
-  request waits for a check or a rebuild: requests keep the current policy until the new one is
-  ready.  The thread is started lazily, by the first check that falls due in a process, so a
-  server that forks after building the middleware (gunicorn ``--preload``) gets one thread in
-  each worker and none in the parent.  It holds the middleware weakly and ends when the
-  middleware is collected.  ``reload_interval=0`` (tests, development) checks in the request
-  itself instead, before answering it: every request then pays for the check and any rebuild.
+  request waits for a check or a rebuild, nor looks at the files: requests keep the current
+  policy until the new one is ready (a request only compares the clock with a deadline that is
+  infinite while the thread runs).  ``reload_interval=0`` (tests, development) has no thread and
+  checks in each request instead, before answering it: that request pays for the check and
+  any rebuild.
+- **What a worker promises.**  In every process that holds the middleware (each gunicorn
+  worker, with or without ``--preload``), whatever requests that process gets, an edit is
+  applied within ``reload_interval`` plus the rebuild then in flight, if any, plus its own
+  rebuild (what loading that configuration costs); every request that starts after that is
+  answered from it, and each request is answered wholly from one policy, old or new.  The
+  thread is started with the middleware.  A thread does not survive a fork: at ``os.fork``
+  (hooks of :func:`os.register_at_fork`) the child starts its own at once, and the parent stops
+  its thread, waiting for a check in flight (a fork in mid-rebuild would copy lxml's and
+  logging's locks, held, into the child), until its next request starts it again: a gunicorn
+  ``--preload`` master, which serves no request, keeps none.  The thread holds the middleware
+  weakly and ends when the middleware is collected; one ended by an error is started again
+  by the next request.
+- **Sharing the process.**  While a check runs, the interpreter switches threads every
+  :data:`REBUILD_SWITCH_INTERVAL` (a request waits less for the GIL) and the cyclic collector
+  makes no full collection (young ones go on): a rebuild's allocations would otherwise trigger
+  full collections over both configurations, each stopping every thread.  The replaced
+  configuration is released a chunk at a time (:func:`release_gradually`), not in one cascade
+  of deallocations.  What remains is the one full collection that the new configuration's
+  objects later cause, as any large allocation does (docs/performance.md, "Hot reload under
+  load").
 - **Atomic.**  The new :class:`~iiscors.Config` and its :class:`~iiscors.policy.core.Policy` are
   built completely before one attribute assignment makes them current.  A request reads the policy
   once, so it sees the old one or the new one, never a mixture.
