@@ -3,17 +3,35 @@
 IIS re-reads web.config when it changes; so does iiscors, on by default.  The design keeps the
 request path cheap and the swap safe:
 
-- **Off the request path.**  A request compares the monotonic clock with the time of the next
-  check (one float comparison).  When a check is due, that request wakes the middleware's reload
-  thread and goes on at once with the current policy; the thread ``stat``\\s the files the
+- **Off the request path.**  Each middleware has a reload thread that checks the files every
+  ``reload_interval`` seconds, whether or not requests come: it ``stat``\\s the files the
   configuration was built from (and, for a site root, its directories, so that a web.config
   appearing anywhere is seen), reads them only when a stat differs, rebuilds, and swaps.  No
-  request waits for a check or a rebuild: requests keep the current policy until the new one is
-  ready.  The thread is started lazily, by the first check that falls due in a process, so a
-  server that forks after building the middleware (gunicorn ``--preload``) gets one thread in
-  each worker and none in the parent.  It holds the middleware weakly and ends when the
-  middleware is collected.  ``reload_interval=0`` (tests, development) checks in the request
-  itself instead, before answering it: every request then pays for the check and any rebuild.
+  request waits for a check or a rebuild, nor looks at the files: requests keep the current
+  policy until the new one is ready (a request only compares the clock with a deadline that is
+  infinite while the thread runs).  ``reload_interval=0`` (tests, development) has no thread and
+  checks in each request instead, before answering it: that request pays for the check and
+  any rebuild.
+- **What a worker promises.**  In every process that holds the middleware (each gunicorn
+  worker, with or without ``--preload``), whatever requests that process gets, an edit is
+  applied within ``reload_interval`` plus the rebuild then in flight, if any, plus its own
+  rebuild (what loading that configuration costs); every request that starts after that is
+  answered from it, and each request is answered wholly from one policy, old or new.  The
+  thread is started with the middleware.  A thread does not survive a fork: at ``os.fork``
+  (hooks of :func:`os.register_at_fork`) the child starts its own at once, and the parent stops
+  its thread, waiting for a check in flight (a fork in mid-rebuild would copy lxml's and
+  logging's locks, held, into the child), until its next request starts it again: a gunicorn
+  ``--preload`` master, which serves no request, keeps none.  The thread holds the middleware
+  weakly and ends when the middleware is collected; one ended by an error is started again
+  by the next request.
+- **Sharing the process.**  While a check runs, the interpreter switches threads every
+  :data:`REBUILD_SWITCH_INTERVAL` (a request waits less for the GIL) and the cyclic collector
+  makes no full collection (young ones go on): a rebuild's allocations would otherwise trigger
+  full collections over both configurations, each stopping every thread.  The replaced
+  configuration is released a chunk at a time (:func:`release_gradually`), not in one cascade
+  of deallocations.  What remains is the one full collection that the new configuration's
+  objects later cause, as any large allocation does (docs/performance.md, "Hot reload under
+  load").
 - **Atomic.**  The new :class:`~iiscors.Config` and its :class:`~iiscors.policy.core.Policy` are
   built completely before one attribute assignment makes them current.  A request reads the policy
   once, so it sees the old one or the new one, never a mixture.
@@ -37,6 +55,7 @@ and restart to deploy.
 """
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import math
@@ -79,6 +98,12 @@ THREAD_NAME = "iiscors-reload"
 #: reload thread (Python's default is 0.005): a request thread waiting for the GIL gets it
 #: this soon, instead of after up to 5 ms of rebuilding (issue 17).
 REBUILD_SWITCH_INTERVAL = 0.0005
+#: The collector's oldest-generation threshold while a rebuild runs: no full collection.
+NO_FULL_COLLECTION = 1 << 30
+#: Objects freed at once when a replaced configuration is released (:func:`release_gradually`)
+RELEASE_CHUNK = 500
+#: Seconds a fork waits for a check in flight on the forking process's reload thread.
+FORK_JOIN_SECONDS = 30.0
 
 
 class ConfigSource(Protocol):
@@ -243,6 +268,43 @@ def racy_tokens(snapshot: Snapshot, limit: int, now_ns: int) -> dict[str, Token]
             if is_racy(((path, st),), now_ns)}
 
 
+def _dismantled(value: object) -> bool:
+    """Whether :func:`release_gradually` follows ``value``'s references: the containers and
+    iiscors's own objects a configuration is made of; never a type, a module or a function,
+    which lead to the whole program."""
+    return type(value) in _CONTAINERS or type(value).__module__.startswith("iiscors.")
+
+
+_CONTAINERS = frozenset({tuple, list, dict, set, frozenset})
+
+
+def release_gradually(roots: list[object]) -> None:
+    """Free what ``roots`` alone hold (a configuration and policy a swap replaced) a chunk of
+    :data:`RELEASE_CHUNK` objects at a time, emptying ``roots``.
+
+    Dropping the last reference to a configuration frees its every object in one cascade of
+    deallocations, which holds the GIL throughout: 47 ms for 10,000 realistic rules on the
+    project's VM, every request thread stopped (issue 17).  Holding each reachable object in
+    one list first, then deleting that list's entries in breadth-first order, frees one object
+    per entry (its children are still held by the list), so the interpreter can switch threads
+    between chunks.  An object something else still refers to (a request in flight, the new
+    configuration's shared parts) simply outlives its entry."""
+    held = list(roots)
+    roots.clear()
+    seen = {id(value) for value in held}
+    index = 0
+    while index < len(held):
+        for child in gc.get_referents(held[index]):
+            if id(child) not in seen and _dismantled(child):
+                seen.add(id(child))
+                held.append(child)
+        index += 1
+    seen.clear()
+    held.reverse()  # a slice deleted from the end is released from its last entry backwards
+    while held:
+        del held[-RELEASE_CHUNK:]
+
+
 class ReloadingPolicy:
     """The state both adapters share: the current Config and Policy, and the reload check.
 
@@ -313,7 +375,12 @@ class ReloadingPolicy:
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
         self.reload = reload and self.source.watchable
-        self._next_check = (time.monotonic() + reload_interval) if self.reload else math.inf
+        # reload_interval 0: every request checks (always due); otherwise the thread times the
+        # checks and no request needs to look (never due, unless the thread must be restarted).
+        self._next_check = 0.0 if self.reload and reload_interval == 0 else math.inf
+        if self.reload and reload_interval > 0:
+            _WATCHING.add(self)
+            self._start_thread()
 
     @property
     def watched(self) -> tuple[Path, ...]:
@@ -321,9 +388,10 @@ class ReloadingPolicy:
         return tuple(Path(path) for path, _ in self._snapshot)
 
     def _poll(self) -> None:
-        """Called by a request that found a check due: wakes the reload thread (starting it in
-        this process first if need be) and returns at once.  With ``reload_interval`` 0, checks
-        here instead, before the request is answered; at most one check runs at a time."""
+        """Called by a request that found a check due.  With ``reload_interval`` 0: checks
+        here, before the request is answered (at most one check runs at a time).  Otherwise the
+        reload thread is not running in this process (stopped at a fork, or ended by an error):
+        start it, have it check at once, and return without waiting."""
         if self.reload_interval == 0:
             if self._lock.acquire(blocking=False):  # else another request is checking
                 try:
@@ -331,33 +399,54 @@ class ReloadingPolicy:
                 finally:
                     self._lock.release()
             return
-        self._next_check = time.monotonic() + self.reload_interval
+        self._next_check = math.inf  # the thread times the checks again
         thread = self._thread
         if thread is None or self._pid != os.getpid() or not thread.is_alive():
             self._start_thread()
         self._wake.set()
 
     def _start_thread(self) -> None:
+        """Start this process's reload thread, unless it runs already."""
         with _START_LOCK[0]:
-            if self._pid != os.getpid():
-                # A forked child: its parent's thread (if any) does not exist here, and a lock
-                # the parent held at the fork would stay held forever.
-                self._pid, self._lock, self._wake = os.getpid(), threading.Lock(), \
-                    threading.Event()
-                self._thread = None
+            if self._pid != os.getpid():  # forked without the hooks (no os.register_at_fork)
+                self._forked(start=False)
             if self._thread is not None and self._thread.is_alive():
                 return  # another request started it
-            thread = threading.Thread(target=_reload_loop, args=(weakref.ref(self), self._wake),
+            wake = threading.Event()  # its own: a stopped thread must not eat the next's wakes
+            thread = threading.Thread(target=_reload_loop,
+                                      args=(weakref.ref(self), wake, self.reload_interval),
                                       name=THREAD_NAME, daemon=True)
-            weakref.finalize(self, self._wake.set)  # collected: wake the thread so it ends
+            self._wake, self._thread = wake, thread  # before start: the loop compares it
+            weakref.finalize(self, wake.set)  # collected: wake the thread so that it ends
             thread.start()
-            self._thread = thread
+
+    def _stop_thread(self) -> None:
+        """Before a fork: end this process's reload thread, waiting for a check in flight (a
+        fork in mid-rebuild would copy lxml's and logging's locks held, forever, into the
+        child).  No request restarts it until the fork is done."""
+        thread = self._thread
+        self._next_check, self._thread = math.inf, None
+        if thread is None or thread is threading.current_thread() or not thread.is_alive():
+            return
+        self._wake.set()
+        thread.join(FORK_JOIN_SECONDS)
+        if thread.is_alive():
+            logger.warning("iiscors: a check of %s was still running at a fork after %s s; "
+                           "forking anyway", self.source.description, FORK_JOIN_SECONDS)
+
+    def _forked(self, *, start: bool) -> None:
+        """In a forked child: the parent's thread does not exist here, and a lock it held at
+        the fork would stay held forever; new ones, and this process's own thread."""
+        self._pid, self._lock, self._thread = os.getpid(), threading.Lock(), None
+        self._wake = threading.Event()
+        if start:
+            self._start_thread()
 
     def _background_check(self) -> None:
         """One check on the reload thread; an exception is logged (once while it repeats) and
         the current policy keeps serving (contract A8)."""
         try:
-            with self._lock, _short_switches():
+            with self._lock, _rebuild_conditions():
                 self._check()
             self._failure = None
         except Exception as exc:  # the thread must outlive anything a check raises
@@ -420,10 +509,13 @@ class ReloadingPolicy:
 
     def _swap(self, built: Config, recovered: bool) -> None:
         policy = built.compile(exempt_same_origin=self.exempt_same_origin)  # off to the side
+        retired: list[object] = [self.policy, self.config]
         # The swap: the policy first (what requests read), then the rest.
         self.policy = policy
         self.config = built
         self.config_error = None
+        if threading.current_thread() is self._thread:
+            release_gradually(retired)  # not in one stop of every thread (issue 17)
         # A recovery is reported at the level its failure was (an operator who saw the error
         # must see it end); a routine reload is only information.
         logger.log(logging.WARNING if recovered else logging.INFO,
@@ -468,47 +560,95 @@ class ReloadingPolicy:
             self.config_error = ConfigError(diagnostics)
 
 
-#: Held while a reload thread is started: no two for one middleware.  A list, so that a forked
-#: child can replace it (a lock held by another thread at the fork stays held in the child).
+#: Held while a reload thread is started or stopped: no two for one middleware, none started
+#: during a fork.  A list, so that a forked child can replace it (the forking thread holds it).
 _START_LOCK = [threading.Lock()]
+
+#: The middlewares of this process that have a reload thread to run (reload on, an interval
+#: above 0), held weakly: a fork stops their threads in the parent and starts them in the child.
+_WATCHING: weakref.WeakSet[ReloadingPolicy] = weakref.WeakSet()
+
+
+def _before_fork() -> None:
+    """Stop this process's reload threads, waiting for checks in flight (see _stop_thread)."""
+    _START_LOCK[0].acquire()
+    for policy in list(_WATCHING):
+        policy._stop_thread()
+
+
+def _after_fork_in_parent() -> None:
+    """The parent's threads start again at its next request (a gunicorn --preload master
+    serves none: it keeps none)."""
+    for policy in list(_WATCHING):
+        policy._next_check = 0.0
+    _START_LOCK[0].release()
+
+
+def _after_fork_in_child() -> None:
+    """A child (a gunicorn worker) starts its own thread for each middleware it inherited."""
+    _START_LOCK[0] = threading.Lock()
+    for policy in list(_WATCHING):
+        policy._forked(start=True)
+
+
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=lambda: _START_LOCK.__setitem__(0, threading.Lock()))
+    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
+                        after_in_child=_after_fork_in_child)
 
 
-_SWITCHES_LOCK = threading.Lock()
-#: [rebuilds running, the interval to restore when the last one ends]
-_SWITCHES: list[float] = [0, 0.0]
+_CONDITIONS_LOCK = threading.Lock()
+#: Checks running on reload threads now, and what to restore when the last one ends: the
+#: switch interval and the collector's thresholds.
+_CONDITIONS: list[tuple[float, tuple[int, int, int]]] = []
 
 
 @contextmanager
-def _short_switches() -> Iterator[None]:
-    """:data:`REBUILD_SWITCH_INTERVAL` while a check runs on a reload thread; the interval
-    that was set before is restored when the last concurrent check ends."""
-    with _SWITCHES_LOCK:
-        if _SWITCHES[0] == 0:
-            _SWITCHES[1] = sys.getswitchinterval()
-            sys.setswitchinterval(min(_SWITCHES[1], REBUILD_SWITCH_INTERVAL))
-        _SWITCHES[0] += 1
+def _rebuild_conditions() -> Iterator[None]:
+    """While a check runs on a reload thread: the interpreter switches threads every
+    :data:`REBUILD_SWITCH_INTERVAL`, and the cyclic garbage collector makes no full collection
+    (its oldest generation's threshold is :data:`NO_FULL_COLLECTION`).  A rebuild allocates
+    more than a hundred thousand lasting objects per 10,000 rules, which would trigger full
+    collections over both configurations, stopping every thread (issue 17: 285-410 ms each);
+    young collections go on, so that the requests' own garbage is still collected.  What a
+    rebuild drops holds no cycles and is freed by reference counting.  Both are restored when
+    the last concurrent check ends."""
+    with _CONDITIONS_LOCK:
+        if not _CONDITIONS:
+            thresholds = gc.get_threshold()
+            _CONDITIONS.append((sys.getswitchinterval(), thresholds))
+            sys.setswitchinterval(min(_CONDITIONS[0][0], REBUILD_SWITCH_INTERVAL))
+            gc.set_threshold(thresholds[0], thresholds[1], NO_FULL_COLLECTION)
+        else:
+            _CONDITIONS.append(_CONDITIONS[0])
     try:
         yield
     finally:
-        with _SWITCHES_LOCK:
-            _SWITCHES[0] -= 1
-            if _SWITCHES[0] == 0:
-                sys.setswitchinterval(_SWITCHES[1])
+        with _CONDITIONS_LOCK:
+            interval, thresholds = _CONDITIONS.pop()
+            if not _CONDITIONS:
+                sys.setswitchinterval(interval)
+                gc.set_threshold(*thresholds)
 
 
-def _reload_loop(owner: weakref.ref[ReloadingPolicy], wake: threading.Event) -> None:
-    """The reload thread: one check each time a request finds one due; it ends once the
-    middleware is collected (holding it only weakly, so that it can be)."""
-    while True:
-        wake.wait()
-        wake.clear()
+def _reload_loop(owner: weakref.ref[ReloadingPolicy], wake: threading.Event,
+                 interval: float) -> None:
+    """The reload thread: a check every ``interval`` seconds (sooner when woken), whether or
+    not requests come.  It holds the middleware weakly and ends once it is collected, or
+    when a fork or a restart gave the middleware another thread."""
+    me = threading.current_thread()
+    try:
+        while True:
+            wake.wait(interval)
+            wake.clear()
+            policy = owner()
+            if policy is None or policy._thread is not me:
+                return
+            policy._background_check()
+            del policy  # hold no strong reference while waiting
+    finally:
         policy = owner()
-        if policy is None:
-            return
-        policy._background_check()
-        del policy  # hold no strong reference while waiting
+        if policy is not None and policy._thread is me:  # ended by an error: the next
+            policy._next_check = 0.0  # request starts another
 
 
 #: The body of the strict-mode 500 (details go to the log, never to the client, as IIS does

@@ -1,10 +1,11 @@
 """The reload thread under a forking server, for real: gunicorn ``--preload`` on 127.0.0.1.
 
 With ``--preload`` the middleware is built in gunicorn's master process, which then forks the
-workers.  A thread started in the master would not exist in the workers; the reload thread is
-started lazily, by the first check that falls due in each process (the master serves no
-request, so it never starts one), and each worker gets its own (issue 17).  An edit must then be
-served by every worker.
+workers.  A thread started in the master does not exist in the workers: the master's reload
+thread (started with the middleware) is stopped at the fork and not started again, since the
+master serves no request, and each worker starts its own at the fork (issue 17).  An edit made
+while no request comes must then be applied by every worker on its own, and served by it from
+then on.
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ ORIGIN = "https://app.example.com"
 PATIENCE = 30.0
 
 MODULE = """\
-import json, os, threading
+import json, logging, os, threading
 from iiscors import CorsMiddleware
+
+logging.basicConfig(level=logging.INFO, format="%(process)d %(message)s")
 
 BUILT_IN = os.getpid()
 
@@ -97,6 +100,12 @@ def get(port: int) -> tuple[str | None, dict[str, Any]]:
         conn.close()
 
 
+def reloaded_by(log: Path) -> set[int]:
+    """The processes that logged a reload of the web.config."""
+    return {int(pid) for pid in re.findall(r"^(\d+) iiscors: reloaded ", log.read_text(
+        errors="replace"), re.MULTILINE)}
+
+
 def test_each_forked_worker_reloads_on_its_own_thread(
         tmp_path: Path) -> None:
     pytest.importorskip("gunicorn")
@@ -105,23 +114,28 @@ def test_each_forked_worker_reloads_on_its_own_thread(
     web.write_bytes(config("1"))
     with gunicorn(tmp_path, web) as (master, port):
         built = json.loads((tmp_path / "threads.json").read_text())
-        assert "iiscors-reload" not in built  # none at construction
+        assert built.count("iiscors-reload") == 1  # the master's, until it forks
         version, body = get(port)
         assert version == "1"
         assert body["built_in"] == master.pid != body["pid"]  # built before the fork
+        # The master stopped its thread at the fork and serves no request: one thread left.
+        assert os.listdir(f"/proc/{master.pid}/task") == [str(master.pid)]
         new = web.with_name("web.config.new")
         new.write_bytes(config("2"))
         new.replace(web)
+        # No request now: each worker's own thread must apply the edit.
         deadline = time.monotonic() + PATIENCE
+        while len(reloaded_by(tmp_path / "gunicorn.log")) < 2:
+            assert time.monotonic() < deadline, "not every worker reloaded without requests"
+            time.sleep(0.05)
+        reloaded = reloaded_by(tmp_path / "gunicorn.log")
+        assert master.pid not in reloaded
         workers: dict[int, list[str]] = {}
-        streak = 0
-        while streak < 40 or len(workers) < 2:
-            assert time.monotonic() < deadline, f"not every worker reloaded: {workers}"
+        while len(workers) < 2:
+            assert time.monotonic() < deadline, f"a worker answered nothing: {workers}"
             version, body = get(port)
-            streak = streak + 1 if version == "2" else 0
-            if version == "2":
-                workers[body["pid"]] = body["threads"]
-            time.sleep(0.01)
-        assert master.pid not in workers
+            assert version == "2", body  # every worker reloaded: never the old version
+            workers[body["pid"]] = body["threads"]
+        assert set(workers) == reloaded
         for pid, names in workers.items():
             assert names.count("iiscors-reload") == 1, (pid, names)

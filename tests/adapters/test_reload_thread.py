@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import io
 import logging
+import math
 import os
 import sys
 import threading
@@ -24,7 +25,7 @@ import pytest
 
 import iiscors.reload as reload_module
 from iiscors import CorsMiddleware
-from iiscors.reload import REBUILD_SWITCH_INTERVAL, THREAD_NAME
+from iiscors.reload import NO_FULL_COLLECTION, REBUILD_SWITCH_INTERVAL, THREAD_NAME
 
 ORIGIN = "https://a.example"
 #: Long enough for a loaded 2-core machine; a test only waits this long when it fails.
@@ -100,17 +101,51 @@ def config_file(tmp_path: Path) -> Path:
     return path
 
 
-def test_no_thread_until_a_check_falls_due(config_file: Path) -> None:
-    before = set(reload_threads())
+def test_one_thread_from_construction_and_no_request_looks_at_the_files(
+        config_file: Path) -> None:
     middleware = CorsMiddleware(app, str(config_file), reload_interval=3600)
-    for _ in range(5):
-        assert answer(middleware)[0] == "A"
-    assert middleware._thread is None and set(reload_threads()) == before
-    middleware._next_check = 0.0  # a check falls due: the request that finds it starts it
-    answer(middleware)
     thread = middleware._thread
     assert thread is not None and thread.name == THREAD_NAME and thread.daemon
-    assert thread in reload_threads()
+    assert thread.is_alive() and thread in reload_threads()
+    assert middleware._next_check == math.inf  # the thread times the checks, not requests
+    for _ in range(5):
+        assert answer(middleware)[0] == "A"
+    assert middleware._thread is thread
+    # Nothing to watch, or no reload, or reload_interval 0 (the request checks): no thread.
+    for built in (CorsMiddleware(app, version("A")),
+                  CorsMiddleware(app, str(config_file), reload=False),
+                  CorsMiddleware(app, str(config_file), reload_interval=0)):
+        assert built._thread is None
+
+
+def test_an_edit_is_applied_without_any_request(config_file: Path) -> None:
+    """The promise of every worker: an edit is served within about reload_interval plus the
+    rebuild, whatever requests come (here none at all until it is applied)."""
+    middleware = CorsMiddleware(app, str(config_file), reload_interval=INTERVAL)
+    old = middleware.policy
+    write(config_file, version("B"))
+    until(lambda: middleware.policy is not old, "the edit was not applied without requests")
+    assert answer(middleware)[0] == "B"
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_thread_ended_by_an_error_is_started_again_by_the_next_request(
+        config_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    middleware = CorsMiddleware(app, str(config_file), reload_interval=INTERVAL)
+    first = middleware._thread
+    assert first is not None
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt  # not an Exception: _background_check lets it end the thread
+
+    monkeypatch.setattr(middleware, "_background_check", interrupted)
+    first.join(PATIENCE)
+    assert not first.is_alive() and middleware._next_check == 0.0
+    monkeypatch.undo()
+    write(config_file, version("B"))
+    served(middleware, "B")
+    second = middleware._thread
+    assert second is not None and second is not first and second.is_alive()
 
 
 def test_requests_keep_the_current_policy_while_the_new_one_is_built(
@@ -120,9 +155,12 @@ def test_requests_keep_the_current_policy_while_the_new_one_is_built(
     building, release = threading.Event(), threading.Event()
     default = sys.getswitchinterval()
     during: list[float] = []
+    collector: list[tuple[int, int, int]] = []
+    thresholds = gc.get_threshold()
 
     def held_build() -> Any:
         during.append(sys.getswitchinterval())
+        collector.append(gc.get_threshold())
         building.set()
         assert release.wait(PATIENCE)
         return real_build()
@@ -140,6 +178,10 @@ def test_requests_keep_the_current_policy_while_the_new_one_is_built(
     # GIL), and the interval is restored afterwards.
     assert during == [min(default, REBUILD_SWITCH_INTERVAL)]
     until(lambda: sys.getswitchinterval() == default, "the switch interval was not restored")
+    # ... and the collector made no full collection (which would stop the requests), young ones
+    # only; its thresholds are restored afterwards.
+    assert collector == [(*thresholds[:2], NO_FULL_COLLECTION)]
+    until(lambda: gc.get_threshold() == thresholds, "the collector's thresholds were not restored")
 
 
 def test_concurrent_requests_see_one_version_or_the_other_never_a_mixture(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import statistics
 import tempfile
 import threading
@@ -107,6 +108,8 @@ def run_once(options: ReloadOptions, edits: int, tmp: Path, log: Callable[[str],
     """One load of ``options.duration`` on a fresh server, with ``edits`` rewrites."""
     config, log_file = tmp / "web.config", tmp / f"iiscors-{edits}.log"
     config.write_bytes(version_config(options.rules, "v0"))
+    deployed = time.time() - 3600  # not racy: the first check does not rebuild it again
+    os.utime(config, (deployed, deployed))
     log_file.write_text("")
     env = {CONFIG_ENV: str(config), RELOAD_ENV: str(options.reload_interval),
            LOG_ENV: str(log_file), MAX_BYTES_ENV: str(4 * config.stat().st_size)}

@@ -1,0 +1,111 @@
+"""A replaced configuration is released gradually on the reload thread (issue 17): not in one
+cascade of deallocations, which holds the GIL and stops every request thread for its whole
+length (tens of milliseconds at 10,000 rules), but one object per list entry, in chunks."""
+
+from __future__ import annotations
+
+import gc
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import iiscors.reload as reload_module
+from iiscors import CorsMiddleware
+from iiscors.reload import release_gradually
+
+#: the order in which Nodes were freed
+FREED: list[str] = []
+
+
+class Node:
+    """A part of a configuration, as far as release_gradually knows (an iiscors object)."""
+
+    __module__ = "iiscors.tests_release"
+    __slots__ = ("children", "name")
+
+    def __init__(self, name: str, children: tuple[Node, ...] = ()) -> None:
+        self.name, self.children = name, children
+
+    def __del__(self) -> None:
+        FREED.append(self.name)
+
+
+def tree() -> Node:
+    """r → (a, b), a → [a1, a2], b → {b1}: a tuple, a list and a dict on the way."""
+    return Node("r", (Node("a", [Node("a1"), Node("a2")]),  # type: ignore[arg-type]
+                      Node("b", ({"k": Node("b1")},))))  # type: ignore[arg-type]
+
+
+def breadth_first(order: list[str]) -> bool:
+    """The root, then both children, then the three grandchildren (names are paths)."""
+    return [len(name) for name in order] == [1, 1, 1, 2, 2, 2]
+
+
+@pytest.fixture(autouse=True)
+def collector_off() -> Iterator[None]:
+    """Everything must be freed by reference counting alone."""
+    FREED.clear()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def test_a_plain_drop_is_one_cascade_depth_first() -> None:
+    """What the release avoids: the last reference dropped, everything goes at once."""
+    root = tree()
+    del root
+    assert FREED[0] == "r" and sorted(FREED) == ["a", "a1", "a2", "b", "b1", "r"]
+    assert not breadth_first(FREED)  # a grandchild went before a child: one cascade
+
+
+def test_everything_is_freed_one_object_per_entry_breadth_first() -> None:
+    roots: list[object] = [tree()]
+    release_gradually(roots)
+    assert roots == []
+    # Breadth-first: each object went when its own entry was deleted, not with its parent.
+    assert breadth_first(FREED) and len(FREED) == 6
+
+
+def test_what_something_else_holds_outlives_the_release() -> None:
+    root = tree()
+    kept = root.children[0]
+    roots: list[object] = [root]
+    del root
+    release_gradually(roots)
+    assert sorted(FREED) == ["b", "b1", "r"]
+    assert kept.name == "a" and [n.name for n in kept.children] == ["a1", "a2"]
+
+
+def test_types_modules_and_functions_are_not_followed() -> None:
+    assert not reload_module._dismantled(Node)
+    assert not reload_module._dismantled(os)
+    assert not reload_module._dismantled(tree)
+    assert reload_module._dismantled(Node("x")) and reload_module._dismantled((1,))
+
+
+def test_the_reload_thread_releases_the_replaced_policy_gradually(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    gc.enable()
+    config = tmp_path / "web.config"
+    config.write_bytes(b'<configuration><system.webServer><cors enabled="true">'
+                       b'<add origin="https://a.example"/></cors></system.webServer>'
+                       b"</configuration>")
+    middleware = CorsMiddleware(lambda e, s: [], str(config), reload_interval=0.02)
+    old_policy, old_config = middleware.policy, middleware.config
+    released: list[list[object]] = []
+    monkeypatch.setattr(reload_module, "release_gradually",
+                        lambda roots: released.append(list(roots)))
+    new = config.with_name("new")
+    new.write_bytes(config.read_bytes().replace(b"a.example", b"b.example"))
+    new.replace(config)
+    deadline = time.monotonic() + 20
+    while not released:
+        assert time.monotonic() < deadline, "the edit was never applied"
+        time.sleep(0.01)
+    assert released == [[old_policy, old_config]]
+    assert middleware.policy is not old_policy
