@@ -125,8 +125,6 @@ def _rules_each(document: XmlDocument, cors: etree._Element,
         # host wildcards (places None: the shape allows credentials).
         slow = places or (places is None and (origin[:8] != "https://" or origin[8:9] == "*"))
         rule_shapes.append(() if slow else shape)
-    # Written "<add origin=": so each element is at its origin's line, 5 columns left
-    # (RuleChildren, the lock checks' places), and one comparison finds the origin.
     return _built(document, children, origins, rule_shapes, slow_rule)
 
 
@@ -187,6 +185,8 @@ def _built(document: XmlDocument, children: list[etree._Element], origins: list[
 
 
 _TAG = operator.attrgetter("tag")
+_TAIL = operator.attrgetter("tail")
+_TEXT = operator.attrgetter("text")
 _GET = cast(Callable[[etree._Element, str], "str | None"], etree._Element.get)
 
 
@@ -195,8 +195,6 @@ def _plain_keys(origins: list[str]) -> bool:
     all of them at once."""
     joined = "".join(origins)
     return joined.isascii() and joined.isprintable() and " " not in joined and all(origins)
-_TAIL = operator.attrgetter("tail")
-_TEXT = operator.attrgetter("text")
 
 
 #: The settings of ``<add origin="..."/>`` (every default), shared by every bare rule read

@@ -221,7 +221,10 @@ class OriginRule:
     # -- a frozen value ---------------------------------------------------------------------
 
     def _identity(self) -> tuple[object, ...]:
-        return (self.origin, self.shape, self.location)
+        # A place is packed whenever it can be (the same line and column always the same
+        # way), and the file is the shape's: comparing the storage compares the fields, with
+        # no Location built (a reload compares 100,000 rules with the ones in use).
+        return (self.origin, self.shape, self._at)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, OriginRule):
