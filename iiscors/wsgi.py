@@ -10,7 +10,8 @@ the merge is :mod:`iiscors.policy.merge`).
 Decisions that were already made are not asked for again: a request without Origin, and a
 repeat of an allowed origin, read the headers the policy prepared (``ScopePolicy.passive``,
 ``ScopePolicy.answers``) with one dict lookup — the plan's fast path, written out in
-:meth:`CorsMiddleware.__call__` (see :mod:`iiscors.policy.plan`).
+:meth:`CorsMiddleware.__call__` (see :mod:`iiscors.policy.plan`); the first request of an
+allowed origin asks ``ScopePolicy.admit``, which keeps its answer, and goes on the same way.
 ``tests/policy/test_answers.py`` checks every request shape, first and repeated, against the
 Decision, and ``tests/adapters/test_fast_path.py`` against the plan.
 

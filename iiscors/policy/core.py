@@ -3,17 +3,20 @@
 Pure on purpose: it imports neither werkzeug nor lxml, and everything that depends only on the
 configuration (header tuples, the origin table, the decisions that never vary) is computed once
 in :class:`ScopePolicy`.  The only state that changes after construction is a memo of its own
-results: the answers of allowed origins already decided (:attr:`ScopePolicy.answers`, bounded)
-and each rule's last proven Access-Control-Request-Headers echo; neither changes a decision.
+results: the answers of allowed origins already decided (:attr:`ScopePolicy.answers`, bounded),
+the last origin refused after a pattern lookup, and each rule's last proven
+Access-Control-Request-Headers echo; none changes a decision.
 
 One operation, one evaluator: :meth:`ScopePolicy.verdict` decides a request in one scope and
-returns a :class:`Verdict`.  Everything else wraps it:
+returns a :class:`Verdict`.  Everything else wraps it or shares its lookup:
 
 - :meth:`Policy.evaluate` (and the public ``Config.evaluate``/``Config.decide`` and the adapters'
   ``CorsMiddleware.decide``) find the scope and add the origin: a :class:`Decision`, which
   ``iiscors explain`` and the tests read;
-- the adapters' request plan, :func:`iiscors.policy.plan.plan_request`, turns it into what to
-  write, reading :attr:`ScopePolicy.answers` first so that a repeat is not decided again.
+- :meth:`ScopePolicy.admit`, the first sight of an origin, returns (and keeps) the
+  :class:`Answer` of an allowed origin, or None; ``verdict`` takes its answers from it, and the
+  adapters and the request plan (:func:`iiscors.policy.plan.plan_request`) ask it on a miss in
+  :attr:`ScopePolicy.answers`, so that neither a repeat nor a first sight builds a Verdict.
 
 So what explain prints is what the middleware does.
 
@@ -110,7 +113,7 @@ _PREFLIGHT_ALLOWED = Reason.PREFLIGHT_ALLOWED
 _ALLOW_ANY: tuple[tuple[str, str], ...] = ((headers.ALLOW_ORIGIN, "*"),)
 _ALLOW_ORIGIN = headers.ALLOW_ORIGIN
 #: ``_new_tuple(Cls, (fields...))`` builds a NamedTuple without the Python-level ``__new__`` of
-#: its class: the first sight of an origin builds two (its Answer and Verdict), see verdict().
+#: its class: the first sight of an origin builds its Answer this way, see admit().
 _new_tuple = tuple.__new__
 
 
@@ -340,9 +343,9 @@ class ScopePolicy:
         self._last_refused: str | None = None
         self._build_fixed_verdicts()
         #: Ready answers of allowed origins already seen, so that the adapters can answer a
-        #: repeated origin with one dict lookup and no call into :meth:`verdict` (the origin
+        #: repeated origin with one dict lookup and no call into the policy (the origin
         #: lookup, B4-B6, is then done once per origin, not per request).  Filled only by
-        #: :meth:`verdict` with what it decided, never with an origin the rules do not allow;
+        #: :meth:`admit` with what it allowed, never with an origin the rules do not allow;
         #: origins longer than ANSWER_CACHE_MAX_ORIGIN are not kept, and the tables of a whole
         #: Policy hold at most ANSWER_CACHE_SIZE entries together before they are all emptied.
         #: A reload builds new scopes, so an answer never outlives its configuration.
@@ -416,11 +419,11 @@ class ScopePolicy:
         """Decide one request (contract B1-B15); ``own_origin`` enables the B13 exemption.
 
         The one evaluator: :meth:`Policy.evaluate` adds the origin to its :class:`Verdict` to
-        make the :class:`Decision` that ``explain`` and the tests read, and the adapters'
-        request plan (:func:`iiscors.policy.plan.plan_request`) acts on it.  (Runs on every
-        request the adapters cannot answer from :attr:`answers`: the verdicts that never vary
-        are built in advance, module-level aliases of the enum members and tuple concatenation
-        keep the rest short.)
+        make the :class:`Decision` that ``explain`` and the tests read, and the recipe's plan
+        (:func:`iiscors.policy.plan.recipe_plan`) acts on it.  An allowed origin's answer comes
+        from :meth:`admit`, what the adapters write at first sight.  (The verdicts that never
+        vary are built in advance, module-level aliases of the enum members and tuple
+        concatenation keep the rest short.)
         """
         if origin is None:
             kind = _NOT_CORS

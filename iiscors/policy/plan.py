@@ -6,18 +6,21 @@ contract B13's opt-in, the request's own origin) and :func:`plan_request` turns 
 :class:`Plan`: answer the request itself with a status and headers, or call the application and
 add headers to whatever it answers.  The adapters only write that plan in their protocol.
 
-**The fast path.**  A request without Origin, and a repeat of an allowed origin, need no
+**The fast path.** A request without Origin, and a repeat of an allowed origin, need no
 decision: the scope prepared their headers (:attr:`~iiscors.policy.core.ScopePolicy.passive`,
-:attr:`~iiscors.policy.core.ScopePolicy.answers`).  They are nearly every request, and a call
+:attr:`~iiscors.policy.core.ScopePolicy.answers`). They are nearly every request, and a call
 into this module and the :class:`Plan` it returns cost more than reading those tables (+0.15 µs
 without Origin, +0.35 µs for a repeated allowed GET or preflight, on a WSGI path of about 1 µs,
-measured when the plan was written; repeats may cost at most +0.2 µs), so each adapter reads them
-itself, exactly as the first branches of :func:`plan_request` do, and calls :func:`plan_request`
-for everything else.  Where URL Rewrite's OPTIONS recipe applies (contract C2) and the method
-matches it, the adapters skip the fast path and ask :func:`recipe_plan`: the middleware then
-always answers itself (the recipe, or CORS's own 204 or 403).  A policy without the recipe and
-without path levels is ``direct`` (:attr:`~iiscors.policy.core.Policy.direct`): the adapters
-read its root with neither the path lookup nor the recipe's check.
+measured when the plan was written; repeats may cost at most +0.2 µs), so each adapter reads
+them itself, exactly as the first branches of :func:`plan_request` do; on a miss they ask the
+scope's first-sight lookup (:meth:`~iiscors.policy.core.ScopePolicy.admit`) themselves, as
+:func:`plan_request` does, and go on as for a repeat when it allows the origin (no Verdict, no
+Plan: issue 17); they call :func:`plan_request` for everything else. Where URL Rewrite's OPTIONS
+recipe applies (contract C2) and the method matches it, the adapters skip the fast path and ask
+:func:`recipe_plan`: the middleware then always answers itself (the recipe, or CORS's own 204 or
+403). A policy without the recipe and without path levels is ``direct``
+(:attr:`~iiscors.policy.core.Policy.direct`): the adapters read its root with neither the path
+lookup nor the recipe's check.
 ``test_fast_path.py`` holds both adapters to the plan, request by request,
 first sight and repeat; ``test_answers.py`` holds them to the
 :class:`~iiscors.policy.core.Decision`.

@@ -9,9 +9,13 @@
 - :mod:`benchmark.experiments`, :mod:`benchmark.first_sight`, :mod:`benchmark.flatness`,
   :mod:`benchmark.costs`: what is measured (repeated requests, a new origin every call,
   growth with the configuration's size, web.config load and CLI start-up);
-- :mod:`benchmark.targets`: the targets of issue 6, judged (``--check``);
+- :mod:`benchmark.policy_memory`: what the compiled policy alone keeps per origin (issue 17);
+- :mod:`benchmark.targets`: the targets of issues 6 and 17, judged (``--check``);
 - :mod:`benchmark.report`: the Markdown table;
 - :mod:`benchmark.cli`: the command line.
+
+:mod:`benchmark.ab` (run on its own) compares a commit's request path with the working
+tree's in one process (issue 17's method).
 
 The configurations, requests and bare apps are shared with the HTTP benchmark in
 ``tools/_benchlib.py``.

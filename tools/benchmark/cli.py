@@ -24,6 +24,7 @@ from benchmark.costs import measure_load, measure_startup
 from benchmark.experiments import run_scenario
 from benchmark.first_sight import run_first_sight
 from benchmark.flatness import run_flatness
+from benchmark.policy_memory import measure_policy_memory
 from benchmark.report import render_table, versions
 from benchmark.results import Cell, Flat
 from benchmark.targets import Target, evaluate_targets
@@ -90,6 +91,7 @@ class Figures:
     startup: dict[str, Any] | None
     targets: list[Target]
     notes: list[str]
+    policy: list[dict[str, Any]]
 
     def as_json(self, meta: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -97,6 +99,7 @@ class Figures:
             "cells": [asdict(c) for c in self.cells],
             "flatness": [asdict(f) for f in self.flats],
             "load": self.loads,
+            "policy_memory": self.policy,
             "startup": self.startup,
             "targets": self.targets,
             "notes": self.notes,
@@ -124,16 +127,22 @@ def measure(args: argparse.Namespace, rounds: int, sample_time: float) -> Figure
         log("flatness: every configuration in the same rounds")
         flats = run_flatness(scenarios, rounds, sample_time)
     loads = []
+    policy: list[dict[str, Any]] = []
     if not args.no_load:
         for n in LOAD_SIZES:
             for shape, webconfig in LOAD_SHAPES.items():
                 log(f"load: {n} {shape} rules")
                 loads.append(measure_load(shape, n, webconfig(n), repeats))
+        log("policy memory: Policy(scopes) alone, 100,000 origins")
+        policy = measure_policy_memory()
+        notes += [f"{p['scenario']}: the policy keeps {p['policy_bytes_per_origin']:.1f} bytes "
+                  "per origin" for p in policy]
     startup = None
     if not args.no_startup:
         log("start-up: python -m iiscors validate")
         startup = measure_startup(exact_scenario(1).webconfig, repeats)
-    return Figures(cells, flats, loads, startup, evaluate_targets(cells, loads, flats), notes)
+    return Figures(cells, flats, loads, startup, evaluate_targets(cells, loads, flats, policy),
+                   notes, policy)
 
 
 def meta_of(args: argparse.Namespace, rounds: int, sample_time: float) -> dict[str, Any]:

@@ -24,6 +24,9 @@ TARGET_BARE_LOAD_S = 0.05  # bench.py's own 10,000 bare <add origin/> rules
 TARGET_FIRST_SIGHT_US = 2.0  # allowed GET, a new origin every call, added to a bare WSGI app
 TARGET_BYTES_PER_ORIGIN = 200.0  # retained (tracemalloc, after gc.collect), 100,000 origins
 TARGET_ASGI_ADDED_US = 2.5  # allowed GET added to a bare Starlette app, 10,000 origins
+#: The compiled policy alone, per configured origin: a dict entry, no per-origin object (a
+#: ScopeRule per origin cost 48 bytes more; benchmark.policy_memory).
+TARGET_POLICY_BYTES_PER_ORIGIN = 48.0
 
 #: The first-sight cells judged against TARGET_FIRST_SIGHT_US (exact and host wildcard).
 FIRST_SIGHT_SCENARIOS = ("exact-10000", "exact-100000", "wildcard-10000")
@@ -48,7 +51,8 @@ def find(cells: list[Cell], scenario: str, request: str, candidate: str) -> Cell
 
 
 def evaluate_targets(
-    cells: list[Cell], loads: list[dict[str, Any]], flats: list[Flat]
+    cells: list[Cell], loads: list[dict[str, Any]], flats: list[Flat],
+    policy: list[dict[str, Any]] | None = None,
 ) -> list[Target]:
     """Every target of issue 6 that the figures allow judging, in the report's order."""
     scenarios = list(dict.fromkeys(c.scenario for c in cells))
@@ -62,6 +66,7 @@ def evaluate_targets(
         *asgi_targets(cells),
         *floor_targets(loads),
         *memory_targets(loads),
+        *policy_memory_targets(policy or []),
     ]
 
 
@@ -197,3 +202,15 @@ def asgi_targets(cells: list[Cell]) -> list[Target]:
     return [target(f"exact-10000: ASGI allowed GET adds <= {TARGET_ASGI_ADDED_US} us to a "
                    "bare Starlette app", c.added_us, f"<= {TARGET_ASGI_ADDED_US}",
                    c.added_us <= TARGET_ASGI_ADDED_US)]
+
+
+def policy_memory_targets(policy: list[dict[str, Any]]) -> list[Target]:
+    """Issue 17: the compiled policy keeps a dict entry per origin and nothing more."""
+    return [
+        target(f"{ld['scenario']}: the policy keeps <= {TARGET_POLICY_BYTES_PER_ORIGIN:g} bytes "
+               "per origin", ld["policy_bytes_per_origin"],
+               f"<= {TARGET_POLICY_BYTES_PER_ORIGIN:g}",
+               ld["policy_bytes_per_origin"] <= TARGET_POLICY_BYTES_PER_ORIGIN,
+               "tracemalloc after gc.collect(), Policy(scopes) alone")
+        for ld in policy
+    ]

@@ -1,0 +1,200 @@
+#!/usr/bin/env python
+"""A/B of the request path in one process: a commit's iiscors against the working tree's.
+
+Issue 17's method for changes of a few tenths of a µs on a shared VM whose speed moves by more
+than that between minutes: both versions are imported into the same interpreter (the commit's
+``iiscors`` and ``schemas`` extracted by ``git archive`` into a temporary directory, imported
+first, then set aside in ``sys.modules`` terms so that the working tree's is imported too), and
+their timers take turns within every round, beside the bare application.  Reported: the median
+per-call µs of each and the median of the per-round differences against the bare app (added
+µs).  Also the bytes a ``Policy`` keeps per configured origin (tracemalloc, 100,000 origins),
+each version in turn.
+
+Usage::
+
+    python tools/benchmark/ab.py --base HEAD~3 [--rounds 9] [--sample-time 0.02] [--no-asgi]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import statistics
+import subprocess
+import sys
+import tempfile
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+TOOLS = Path(__file__).resolve().parents[1]
+REPO = TOOLS.parent
+sys.path.insert(0, str(TOOLS))
+
+from _benchlib import (  # noqa: E402  (after the path above)
+    LOAD_SHAPES,
+    REQUESTS,
+    Scenario,
+    exact_scenario,
+    raw_wsgi_app,
+    wildcard_scenario,
+    wsgi_environ,
+)
+
+from benchmark.answers import asgi_scope  # noqa: E402
+from benchmark.candidates import starlette_app  # noqa: E402
+from benchmark.first_sight import first_sight_environs  # noqa: E402
+from benchmark.timing import (  # noqa: E402
+    Timer,
+    _time_asgi,
+    calibrate,
+    cycle_timer,
+    repeat_timer,
+    sample_in_turns,
+)
+
+#: The repeated requests timed beside each configuration's first sight.
+REPEATS = ("allowed GET", "allowed preflight", "unlisted GET", "no-origin GET")
+#: The ASGI requests, around a bare Starlette app (exact-10000).
+ASGI_REQUESTS = ("allowed GET", "no-origin GET", "allowed preflight")
+#: Configured origins of the memory figure.
+MEMORY_ORIGINS = 100_000
+
+
+def extract(commit: str, into: Path) -> None:
+    """``iiscors`` and ``schemas`` of ``commit``, as files under ``into``."""
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", commit, "iiscors", "schemas"],
+                             check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+
+
+def forget_iiscors() -> None:
+    """Unload every iiscors module: the next import reads the other version (the objects
+    already built keep their own modules' globals)."""
+    for name in [m for m in sys.modules if m == "iiscors" or m.startswith("iiscors.")]:
+        del sys.modules[name]
+
+
+def build(scenarios: list[Scenario], asgi: bool) -> dict[str, Any]:
+    """The middlewares of the version importable now, and its Policy class."""
+    from iiscors import CorsMiddleware
+    from iiscors.asgi import CorsMiddleware as AsgiMiddleware
+    from iiscors.policy.core import Policy
+
+    built: dict[str, Any] = {"Policy": Policy}
+    for s in scenarios:
+        built[s.name] = CorsMiddleware(raw_wsgi_app, s.webconfig, max_bytes=s.max_bytes)
+    if asgi:
+        s = scenarios[0]
+        built["asgi"] = AsgiMiddleware(starlette_app(None), s.webconfig, max_bytes=s.max_bytes)
+    return built
+
+
+def versions(base: str, scenarios: list[Scenario], asgi: bool) -> dict[str, dict[str, Any]]:
+    """``{"A": the commit's, "B": the working tree's}`` middlewares."""
+    with tempfile.TemporaryDirectory() as tmp:
+        extract(base, Path(tmp))
+        forget_iiscors()
+        sys.path.insert(0, tmp)
+        try:
+            old = build(scenarios, asgi)
+        finally:
+            sys.path.remove(tmp)
+            forget_iiscors()
+        sys.path.insert(0, str(REPO))
+        return {"A": old, "B": build(scenarios, asgi)}
+
+
+def report(label: str, samples: dict[str, list[float]]) -> None:
+    bare = samples["bare"]
+    parts = [f"{label:42s} bare {statistics.median(bare):6.2f}"]
+    for key in ("A", "B"):
+        added = statistics.median([x - b for x, b in zip(samples[key], bare, strict=True)])
+        parts.append(f"{key} {statistics.median(samples[key]):6.2f} (+{added:.2f})")
+    print("  ".join(parts), flush=True)
+
+
+def in_turns(label: str, timers: dict[str, Timer], rounds: int, sample_time: float) -> None:
+    counts = {k: calibrate(t, sample_time) for k, t in timers.items()}
+    report(label, sample_in_turns(timers, counts, rounds))
+
+
+def run_wsgi(built: dict[str, dict[str, Any]], scenarios: list[Scenario], rounds: int,
+             sample_time: float) -> None:
+    by = {r.name: r for r in REQUESTS}
+    for s in scenarios:
+        apps = {"bare": raw_wsgi_app, "A": built["A"][s.name], "B": built["B"][s.name]}
+        environs = first_sight_environs(s, by["allowed GET"])
+        assert environs is not None
+        in_turns(f"{s.name} allowed GET (first sight)",
+                 {k: cycle_timer(app, environs) for k, app in apps.items()}, rounds, sample_time)
+        for name in REPEATS:
+            environ = wsgi_environ(s, by[name])
+            in_turns(f"{s.name} {name}", {k: repeat_timer(app, environ) for k, app in apps.items()},
+                     rounds, sample_time)
+
+
+def run_asgi(built: dict[str, dict[str, Any]], scenario: Scenario, rounds: int,
+             sample_time: float) -> None:
+    by = {r.name: r for r in REQUESTS}
+    loop = asyncio.new_event_loop()
+    apps = {"bare": starlette_app(None), "A": built["A"]["asgi"], "B": built["B"]["asgi"]}
+    try:
+        for name in ASGI_REQUESTS:
+            scope = asgi_scope(scenario, by[name])
+
+            def timer(app: Any, scope: dict[str, Any] = scope) -> Timer:
+                return lambda n: loop.run_until_complete(_time_asgi(app, scope, n))
+            in_turns(f"ASGI {scenario.name} {name}", {k: timer(a) for k, a in apps.items()},
+                     rounds, sample_time)
+    finally:
+        loop.close()
+
+
+def policy_bytes(policy_class: Callable[..., Any], scopes: Any) -> float:
+    """Bytes a Policy keeps per configured origin (tracemalloc, after gc.collect())."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        policy = policy_class(scopes)
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    del policy
+    return held / MEMORY_ORIGINS
+
+
+def run_memory(built: dict[str, dict[str, Any]]) -> None:
+    from iiscors import load_config
+
+    for shape, webconfig in LOAD_SHAPES.items():
+        scopes = load_config(webconfig(MEMORY_ORIGINS), max_bytes=10**9).scopes
+        figures = {k: policy_bytes(built[k]["Policy"], scopes) for k in ("A", "B")}
+        print(f"policy bytes per origin, {shape}-{MEMORY_ORIGINS}: A {figures['A']:.1f}  "
+              f"B {figures['B']:.1f}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p.add_argument("--base", required=True, help="the commit to compare with (A)")
+    p.add_argument("--rounds", type=int, default=9)
+    p.add_argument("--sample-time", type=float, default=0.02)
+    p.add_argument("--no-asgi", action="store_true")
+    p.add_argument("--no-memory", action="store_true")
+    args = p.parse_args(argv)
+    scenarios = [exact_scenario(10_000), exact_scenario(100_000), wildcard_scenario(10_000)]
+    built = versions(args.base, scenarios, not args.no_asgi)
+    run_wsgi(built, scenarios, args.rounds, args.sample_time)
+    if not args.no_asgi:
+        run_asgi(built, scenarios[0], args.rounds, args.sample_time)
+    if not args.no_memory:
+        run_memory(built)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
