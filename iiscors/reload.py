@@ -292,13 +292,19 @@ def release_gradually(roots: list[object]) -> None:
     held = list(roots)
     roots.clear()
     seen = {id(value) for value in held}
-    index = 0
-    while index < len(held):
-        for child in gc.get_referents(held[index]):
-            if id(child) not in seen and _dismantled(child):
+    follow: dict[type, bool] = {}  # _dismantled, once per type
+    start = 0
+    while start < len(held):
+        end = min(len(held), start + RELEASE_CHUNK)
+        for child in gc.get_referents(*held[start:end]):
+            kind = type(child)
+            wanted = follow.get(kind)
+            if wanted is None:
+                wanted = follow[kind] = _dismantled(child)
+            if wanted and id(child) not in seen:
                 seen.add(id(child))
                 held.append(child)
-        index += 1
+        start = end
     seen.clear()
     held.reverse()  # a slice deleted from the end is released from its last entry backwards
     while held:
