@@ -283,7 +283,7 @@ def release_gradually(roots: list[object]) -> None:
     :data:`RELEASE_CHUNK` objects at a time, emptying ``roots``.
 
     Dropping the last reference to a configuration frees its every object in one cascade of
-    deallocations, which holds the GIL throughout: 47 ms for 10,000 realistic rules on the
+    deallocations, which holds the GIL throughout: 20-47 ms for 10,000 realistic rules on the
     project's VM, every request thread stopped (issue 17).  Holding each reachable object in
     one list first, then deleting that list's entries in breadth-first order, frees one object
     per entry (its children are still held by the list), so the interpreter can switch threads
