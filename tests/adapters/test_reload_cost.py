@@ -15,8 +15,10 @@ import pytest
 import iiscors.reload as reload_module
 from iiscors import CorsMiddleware
 
-CONFIG = (b'<configuration><system.webServer><cors enabled="true">'
-          b'<add origin="https://a.example"/></cors></system.webServer></configuration>')
+
+def config(origin: str) -> bytes:
+    return (f'<configuration><system.webServer><cors enabled="true"><add origin="{origin}"/>'
+            "</cors></system.webServer></configuration>").encode()
 
 
 def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -27,12 +29,12 @@ def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable
 def site(root: Path, directories: int) -> None:
     """``directories`` sub-directories, every third with its own web.config; all old (not
     racy, so that a check only stats)."""
-    (root / "web.config").write_bytes(CONFIG)
+    (root / "web.config").write_bytes(config("https://a.example"))
     for i in range(directories):
         sub = root / f"d{i:03d}"
         sub.mkdir()
         if i % 3 == 0:
-            (sub / "web.config").write_bytes(CONFIG)
+            (sub / "web.config").write_bytes(config(f"https://d{i}.example"))
     old = time.time() - 3600
     for path in (root, *root.rglob("*")):
         os.utime(path, (old, old))
@@ -42,6 +44,7 @@ def test_a_check_of_an_unchanged_tree_stats_each_watched_path_once_and_reads_not
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     site(tmp_path, 300)
     middleware = CorsMiddleware(app, str(tmp_path), reload_interval=3600)
+    assert not middleware.config.errors
     watched = {str(path) for path in middleware.watched}
     assert str(tmp_path / "d299") in watched and str(tmp_path / "d000" / "web.config") in watched
     assert len(watched) >= 300 + 100

@@ -1,10 +1,12 @@
 """Hot reload off the request path (issue 17, contract A8): the reload thread of iiscors.reload.
 
 Correctness, not timing: a rebuild held back on purpose shows that requests keep the current
-policy meanwhile; the swap is whole; a bad edit keeps the last good policy; the thread outlives
-an exception, is not started before a check falls due, ends with its middleware, and does not
-rebuild again and again while a file is racy when its content is unchanged.  That it works in
-forked workers is tests/adapters/test_reload_preload.py (gunicorn --preload, for real).
+policy meanwhile; the swap is whole; a bad edit keeps the last good policy; the thread runs from
+the middleware's construction and applies an edit with no request at all, outlives an
+exception (and, ended by anything else, is started again by the next request), ends with its
+middleware, and does not rebuild again and again while a file is racy when its content is
+unchanged.  Across a fork: tests/adapters/test_reload_fork.py (os.fork in process) and
+tests/adapters/test_reload_preload.py (gunicorn --preload, for real).
 """
 
 from __future__ import annotations

@@ -49,3 +49,10 @@ def test_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert "served by version, 200 rules, during rebuilds: {'v0':" in out
     with pytest.raises(SystemExit):
         reload_bench.main(["--rules", "0"])
+
+
+def test_the_cost_of_a_check_of_a_site_tree(capsys: pytest.CaptureFixture[str]) -> None:
+    assert reload_bench.main(["--site-dirs", "50"]) == 0
+    out = capsys.readouterr().out
+    # 50 directories, their 1 parent, the root, and 1 + 5 web.config files
+    assert "a check of a site tree of 50 directories (58 watched paths): " in out
