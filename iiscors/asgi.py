@@ -35,10 +35,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
 from typing import Any
 
-from iiscors.config.load import Config
-from iiscors.config.loader import DEFAULT_MAX_BYTES, Source
-from iiscors.config.server import ApplicationHost
-from iiscors.layering import CRASH_BODY, HANDLED, log_crash, warn_nested
+from iiscors.layering import CRASH_BODY, HANDLED, Layer, log_crash, warn_nested
 from iiscors.policy import headers
 from iiscors.policy.compiled import RawHeaders
 from iiscors.policy.core import (
@@ -50,7 +47,7 @@ from iiscors.policy.core import (
 )
 from iiscors.policy.merge import BYTES_WORDS, MERGE_INITIALS_BYTES, merge_into, warn_app_cors
 from iiscors.policy.plan import BODIES, FORBIDDEN_BODY, own_origin, plan_request, recipe_plan
-from iiscors.reload import DEFAULT_RELOAD_INTERVAL, UNUSABLE_BODY, ReloadingPolicy
+from iiscors.reload import UNUSABLE_BODY
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -133,7 +130,7 @@ def _own(scope: Scope, sent: Mapping[bytes, Any]) -> str | None:
     return own_origin(scope.get("scheme", "http"), _text(sent, b"host"))
 
 
-class CorsMiddleware(ReloadingPolicy):
+class CorsMiddleware(Layer[ASGIApplication]):
     """Wrap an ASGI application with the CORS policy of a web.config.
 
     :param app: the ASGI application to protect.
@@ -153,18 +150,6 @@ class CorsMiddleware(ReloadingPolicy):
     :raises ConfigError: the root level is unusable (or, all or nothing, anything is).
     """
 
-    def __init__(self, app: ASGIApplication, config: Source | Config | ApplicationHost, *,
-                 max_bytes: int = DEFAULT_MAX_BYTES, exempt_same_origin: bool = False,
-                 reload: bool = True, reload_interval: float = DEFAULT_RELOAD_INTERVAL,
-                 strict: bool = False, answer_crashes: bool = True,
-                 all_or_nothing: bool = False, applications: Iterable[str] = ()) -> None:
-        self.app = app
-        self._init_policy(config, max_bytes=max_bytes, exempt_same_origin=exempt_same_origin,
-                          reload=reload, reload_interval=reload_interval, strict=strict,
-                          all_or_nothing=all_or_nothing, applications=applications)
-        self.answer_crashes = answer_crashes
-        self._warned_duplicate = False
-        self._warned_nested = False
 
     def decide(self, scope: Scope) -> Decision:
         """The decision for one HTTP request: the scope unpacked, the policy asked."""

@@ -16,11 +16,21 @@ instead of the real failure.  The adapters' ``answer_crashes`` option answers su
 a 500 carrying the decision's headers and logs the exception with its traceback here
 (:func:`log_crash`); docs/behaviour.md ("An application's crash") says when, and why it is on
 by default.
+
+**One constructor.**  Both adapters take the same options and keep the same state;
+:class:`Layer` holds their constructor, so that an option is added in one place.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
+from typing import Generic, TypeVar
+
+from iiscors.config.load import Config
+from iiscors.config.loader import DEFAULT_MAX_BYTES, Source
+from iiscors.config.server import ApplicationHost
+from iiscors.reload import DEFAULT_RELOAD_INTERVAL, ReloadingPolicy
 
 logger = logging.getLogger("iiscors")
 
@@ -37,6 +47,29 @@ DEBUGGER = "werkzeug.debug.preserve_context"
 #: client).
 CRASH_STATUS = "500 Internal Server Error"
 CRASH_BODY = b"500 Internal Server Error: the application failed; see the server log.\n"
+
+
+#: the application a layer wraps (WSGI or ASGI)
+App = TypeVar("App")
+
+
+class Layer(ReloadingPolicy, Generic[App]):
+    """The constructor both adapters share (their classes document the options)."""
+
+    def __init__(self, app: App, config: Source | Config | ApplicationHost, *,
+                 max_bytes: int = DEFAULT_MAX_BYTES, exempt_same_origin: bool = False,
+                 reload: bool = True, reload_interval: float = DEFAULT_RELOAD_INTERVAL,
+                 strict: bool = False, answer_crashes: bool = True,
+                 all_or_nothing: bool = False, applications: Iterable[str] = ()) -> None:
+        self.app = app
+        #: ``config`` and ``policy`` are replaced, never modified, by a reload; a request reads
+        #: ``policy`` once, so the swap is atomic for every request (contract A8)
+        self._init_policy(config, max_bytes=max_bytes, exempt_same_origin=exempt_same_origin,
+                          reload=reload, reload_interval=reload_interval, strict=strict,
+                          all_or_nothing=all_or_nothing, applications=applications)
+        self.answer_crashes = answer_crashes
+        self._warned_duplicate = False
+        self._warned_nested = False
 
 
 def describe(layer: object) -> str:

@@ -33,10 +33,15 @@ from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Any, Protocol
 
-from iiscors.config.load import Config
-from iiscors.config.loader import DEFAULT_MAX_BYTES, Source
-from iiscors.config.server import ApplicationHost
-from iiscors.layering import CRASH_BODY, CRASH_STATUS, DEBUGGER, HANDLED, log_crash, warn_nested
+from iiscors.layering import (
+    CRASH_BODY,
+    CRASH_STATUS,
+    DEBUGGER,
+    HANDLED,
+    Layer,
+    log_crash,
+    warn_nested,
+)
 from iiscors.policy import headers
 from iiscors.policy.core import (
     UNUSABLE_STATUS,
@@ -50,7 +55,7 @@ from iiscors.policy.merge import MERGE_INITIALS, STR_WORDS, merge_into, warn_app
 from iiscors.policy.merge import merge_headers as merge_headers  # importable from here too
 from iiscors.policy.plan import BODIES, Plan, own_origin, plan_request, recipe_plan
 from iiscors.policy.plan import FORBIDDEN_BODY as FORBIDDEN_BODY  # importable from here too
-from iiscors.reload import DEFAULT_RELOAD_INTERVAL, UNUSABLE_BODY, ReloadingPolicy
+from iiscors.reload import UNUSABLE_BODY
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType] | tuple[None, None, None]
 WSGIEnvironment = dict[str, Any]
@@ -86,7 +91,7 @@ def text_path(path_info: str) -> str:
         return path_info  # a server that already decoded it
 
 
-class CorsMiddleware(ReloadingPolicy):
+class CorsMiddleware(Layer[WSGIApplication]):
     """Wrap a WSGI application with the CORS policy of a web.config.
 
     :param app: the WSGI application to protect.
@@ -121,20 +126,6 @@ class CorsMiddleware(ReloadingPolicy):
     :raises ValueError: an application path IIS would refuse.
     """
 
-    def __init__(self, app: WSGIApplication, config: Source | Config | ApplicationHost, *,
-                 max_bytes: int = DEFAULT_MAX_BYTES, exempt_same_origin: bool = False,
-                 reload: bool = True, reload_interval: float = DEFAULT_RELOAD_INTERVAL,
-                 strict: bool = False, answer_crashes: bool = True,
-                 all_or_nothing: bool = False, applications: Iterable[str] = ()) -> None:
-        self.app = app
-        #: ``config`` and ``policy`` are replaced, never modified, by a reload; a request reads
-        #: ``policy`` once, so the swap is atomic for every request (contract A8)
-        self._init_policy(config, max_bytes=max_bytes, exempt_same_origin=exempt_same_origin,
-                          reload=reload, reload_interval=reload_interval, strict=strict,
-                          all_or_nothing=all_or_nothing, applications=applications)
-        self.answer_crashes = answer_crashes
-        self._warned_duplicate = False
-        self._warned_nested = False
 
     def decide(self, environ: WSGIEnvironment) -> Decision:
         """The decision for one request: environ unpacked, the policy asked."""
