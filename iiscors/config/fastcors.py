@@ -154,10 +154,10 @@ def _rules(document: XmlDocument, cors: etree._Element,
     memo: dict[bytes, Any] = {}
     shapes: dict[tuple[Any, ...], tuple[tuple[Any, ...], bool | None]] = {}
     for index in compress(count(), map(operator.ne, forms, repeat(1))):
-        read = _rule_values(children[index], memo)
-        if read is None:
+        key = _written_settings(children[index], memo)  # its origin is judged above
+        if key is None:
             return None
-        origin, key = read
+        origin = origins[index]
         found = shapes.get(key)
         if found is None:
             found = shapes[key] = _shape(document.name, key)
@@ -233,6 +233,14 @@ def _rule_values(element: etree._Element, memo: dict[bytes, Any]
         return None
     if element.text is None and not len(element) and len(element.keys()) == 1:
         return origin, _BARE
+    settings = _written_settings(element, memo)
+    return None if settings is None else (origin, settings)
+
+
+def _written_settings(element: etree._Element, memo: dict[bytes, Any]
+                      ) -> tuple[Any, ...] | None:
+    """:func:`_settings` of an ``<add>`` whose origin is written first, once per written
+    form (see :func:`_rule_values`); None for an unusual one."""
     written = _TOSTRING(element, with_tail=False)
     if not written.startswith(_WRITTEN_ORIGIN):
         return None
@@ -241,7 +249,7 @@ def _rule_values(element: etree._Element, memo: dict[bytes, Any]
     settings = memo.get(key, _UNSEEN)
     if settings is _UNSEEN:
         settings = memo[key] = _settings(element)
-    return None if settings is None else (origin, settings)
+    return cast("tuple[Any, ...] | None", settings)
 
 
 #: How lxml serializes the start of an ``<add>`` whose first attribute is its origin

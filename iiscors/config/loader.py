@@ -251,7 +251,8 @@ class Locator:
     lxml iterates elements, so the n-th start tag belongs to the n-th element.
     """
 
-    __slots__ = ("_attributes", "_line_starts", "_lines", "_offsets", "_text")
+    __slots__ = ("_asked", "_attributes", "_line_starts", "_lines", "_matched", "_offsets",
+                 "_root", "_tags", "_text")
 
     def __init__(self, text: str, root: etree._Element) -> None:
         self._text = text
@@ -262,26 +263,54 @@ class Locator:
         self._line_starts = starts
         #: one int object per line number, shared by every Location on that line (memory)
         self._lines = list(range(1, len(starts) + 1))
-        offsets = _start_tags(text)
-        elements = list(root.iter(etree.Element))
-        self._offsets: dict[etree._Element, int] = {}
-        if len(offsets) == len(elements):
-            self._offsets = dict(zip(elements, offsets, strict=True))
+        self._tags = _start_tags(text)
+        self._root = root
+        #: every element's start tag, mapped when many are asked for (None until then): a
+        #: load that reads its rules in one pass asks for a few (issue 17)
+        self._offsets: dict[etree._Element, int] | None = None
+        self._asked = 0
+        #: whether the start tags found are the elements (counted once, when first asked)
+        self._matched: bool | None = None
         #: each start tag's attribute offsets, read once for all its attributes
         self._attributes: dict[int, dict[str, int]] = {}
+
+    def _offset(self, element: etree._Element) -> int | None:
+        """Where ``element``'s start tag begins: its place in document order, counted by
+        libxml2 for the first few asked, then looked up in a map of every element."""
+        offsets = self._offsets
+        if offsets is None:
+            if self._asked < _COUNTED_LOOKUPS:
+                self._asked += 1
+                index = self._index(element)
+                return None if index is None else self._tags[index]
+            offsets = self._offsets = self._offset_map()
+        return offsets.get(element)
+
+    def _offset_map(self) -> dict[etree._Element, int]:
+        elements = list(self._root.iter(etree.Element))
+        if len(self._tags) != len(elements):
+            return {}  # the start tags found are not the elements: locate by line only
+        return dict(zip(elements, self._tags, strict=True))
+
+    def _index(self, element: etree._Element) -> int | None:
+        """``element``'s place among the document's elements (None when the start tags found
+        are not the elements)."""
+        if self._matched is None:
+            self._matched = int(_ELEMENT_COUNT(self._root)) == len(self._tags)
+        return int(_ELEMENTS_BEFORE(element)) if self._matched else None
 
     def _position(self, offset: int) -> tuple[int, int]:
         line = bisect.bisect_right(self._line_starts, offset)
         return self._lines[line - 1], offset - self._line_starts[line - 1] + 1
 
     def element(self, element: etree._Element) -> tuple[int | None, int | None]:
-        offset = self._offsets.get(element)
+        offset = self._offset(element)
         if offset is None:
             return element.sourceline, None
         return self._position(offset)
 
     def attribute(self, element: etree._Element, attribute: str) -> tuple[int | None, int | None]:
-        offset = self._offsets.get(element)
+        offset = self._offset(element)
         if offset is None:
             return element.sourceline, None
         first = self.first_attribute(element, offset, attribute)
@@ -303,9 +332,8 @@ class Locator:
         tag = elements[0].tag
         if not isinstance(tag, str) or "{" in tag or set(map(_TAG, elements)) != {tag}:
             return None
-        try:
-            offsets = list(map(self._offsets.__getitem__, elements))
-        except KeyError:
+        offsets = self._offsets_of(elements)
+        if offsets is None:
             return None
         # the space before the attribute's name, then the name: "<tag name="
         spaces = list(map(operator.add, offsets, repeat(len(tag) + 1)))
@@ -318,11 +346,26 @@ class Locator:
         columns = list(map(operator.sub, map(operator.add, at, repeat(1)), begins))
         return lines, columns
 
+    def _offsets_of(self, elements: list[etree._Element]) -> list[int] | None:
+        """The start tags of ``elements`` (in document order), or None when one is unknown.
+        Consecutive elements without children (a section of bare rules) are counted from the
+        first: the map of every element is not needed."""
+        if self._offsets is None and not any(map(len, elements)):
+            first, last = self._index(elements[0]), self._index(elements[-1])
+            if first is not None and last == first + len(elements) - 1:
+                return self._tags[first:last + 1]
+        if self._offsets is None:
+            self._offsets = self._offset_map()
+        try:
+            return list(map(self._offsets.__getitem__, elements))
+        except KeyError:
+            return None
+
     def first_attribute_at(self, element: etree._Element, attribute: str
                            ) -> tuple[int, int] | None:
         """Line and column of ``attribute`` when it is written first, as
         :meth:`first_attribute` tells; None otherwise (ask :meth:`attribute`)."""
-        offset = self._offsets.get(element)
+        offset = self._offset(element)
         if offset is None:
             return None
         at = self.first_attribute(element, offset, attribute)
@@ -349,7 +392,7 @@ class Locator:
 
     def offset_of(self, element: etree._Element) -> int | None:
         """Where ``element``'s start tag begins in the decoded text (None when unknown)."""
-        return self._offsets.get(element)
+        return self._offset(element)
 
     def _read_attributes(self, offset: int) -> dict[str, int]:
         """Where each attribute of the start tag at ``offset`` is written (the first, if one is
@@ -379,6 +422,10 @@ def _start_tags(text: str) -> list[int]:
 
 
 _TAG = operator.attrgetter("tag")
+#: How many single elements the Locator places by counting before it maps them all
+_COUNTED_LOOKUPS = 32
+_ELEMENT_COUNT = etree.XPath("count(//*)")
+_ELEMENTS_BEFORE = etree.XPath("count(preceding::*) + count(ancestor::*)")
 
 #: A start tag from its "<" to its ">", quoted values skipped (they may hold ">").
 _START_TAG = re.compile(r"""<(?:[^>"']+|"[^"]*"|'[^']*')*>?""")
