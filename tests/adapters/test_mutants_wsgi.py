@@ -1,0 +1,122 @@
+"""WSGI middleware behaviours that a mutation run of iiscors/wsgi.py found no test for
+(docs/mutation.md).
+
+Each test drives :class:`iiscors.wsgi.CorsMiddleware` through its public surface: a WSGI call
+(environ in, ``start_response`` and body out) or :meth:`CorsMiddleware.decide`, the decision
+``iiscors serve``'s access log reads for a request.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import pytest
+
+from iiscors.layering import CRASH_BODY
+from iiscors.policy import headers
+from iiscors.wsgi import CorsMiddleware
+
+from support import Recorder, environ_for, web_config
+
+ORIGIN = "https://app.example"
+#: allowed everywhere, every requested header echoed; under /admin, nothing is allowed
+CONFIG = web_config(
+    f'<cors enabled="true" failUnlistedOrigins="true"><add origin="{ORIGIN}">'
+    '<allowMethods><add method="GET" /></allowMethods>'
+    '<allowHeaders allowAllRequestedHeaders="true" /></add></cors>',
+    outside='<location path="admin"><system.webServer><cors enabled="true" '
+    'failUnlistedOrigins="true"><clear /></cors></system.webServer></location>')
+PREFLIGHT = {"Origin": ORIGIN, "Access-Control-Request-Method": "GET",
+             "Access-Control-Request-Headers": "X-Token"}
+
+
+def middleware(app: Any = None, **options: Any) -> CorsMiddleware:
+    return CorsMiddleware(app or Recorder(), CONFIG, reload=False, **options)
+
+
+# -- decide: the decision for one environ ---------------------------------------------------------
+
+def test_decide_reads_the_preflight_method_and_headers() -> None:
+    preflight = middleware().decide(environ_for("OPTIONS", "/", PREFLIGHT))
+    assert preflight.status == 204 and preflight.origin == ORIGIN
+    # contract B8: allowAllRequestedHeaders echoes Access-Control-Request-Headers
+    assert dict(preflight.headers)[headers.ALLOW_HEADERS] == "X-Token"
+    # contract B3: an OPTIONS without Access-Control-Request-Method is an actual request
+    actual = middleware().decide(environ_for("OPTIONS", "/", {"Origin": ORIGIN}))
+    assert actual.status is None and headers.ALLOW_METHODS not in dict(actual.headers)
+
+
+def test_decide_reads_the_request_path() -> None:
+    # contract A9: /admin has its own, empty, rule list
+    assert middleware().decide(environ_for("GET", "/items", {"Origin": ORIGIN})).status is None
+    assert middleware().decide(environ_for("GET", "/admin/x", {"Origin": ORIGIN})).status == 403
+
+
+def test_decide_without_a_path_or_a_method_is_a_get_at_the_root() -> None:
+    environ = environ_for("OPTIONS", "/admin", {"Origin": ORIGIN})
+    del environ["PATH_INFO"], environ["REQUEST_METHOD"]
+    decision = middleware().decide(environ)
+    assert decision.status is None  # the root's rules, for a GET
+    assert dict(decision.headers)[headers.ALLOW_ORIGIN] == ORIGIN
+
+
+def test_decide_applies_the_same_origin_exemption_only_when_asked() -> None:
+    own = environ_for("GET", "/admin", {"Origin": "https://api.contoso.com"})
+    # contract B13's opt-in: an Origin equal to the request's own is no CORS request
+    assert middleware(exempt_same_origin=True).decide(own).status is None
+    assert middleware().decide(own).status == 403
+
+
+def test_the_same_origin_exemption_assumes_http_without_a_url_scheme() -> None:
+    app = Recorder()
+    environ = environ_for("GET", "/admin", {"Origin": "http://api.contoso.com"}, scheme="http")
+    del environ["wsgi.url_scheme"]
+    body = middleware(app, exempt_same_origin=True)(environ, Started())
+    assert list(body) == [b"app body"] and len(app.calls) == 1
+
+
+# -- a crash: the application raises --------------------------------------------------------------
+
+class Started:
+    """A ``start_response`` that keeps what it was given."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, list[tuple[str, str]], Any]] = []
+
+    def __call__(self, status: str, response_headers: list[tuple[str, str]],
+                 exc_info: Any = None) -> Any:
+        self.calls.append((status, response_headers, exc_info))
+        return lambda data: None
+
+
+def raising_before_start(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    raise RuntimeError("boom")
+
+
+def raising_after_start(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    start_response("200 OK", [])
+    raise RuntimeError("boom")
+
+
+def test_a_crash_before_the_response_is_a_500_with_its_length_and_no_exc_info(
+        caplog: pytest.LogCaptureFixture) -> None:
+    start = Started()
+    with caplog.at_level(logging.ERROR, "iiscors"):
+        body = middleware(raising_before_start)(environ_for("GET", "/", {"Origin": ORIGIN}), start)
+    assert list(body) == [CRASH_BODY]
+    ((status, sent, exc_info),) = start.calls
+    assert status.startswith("500") and exc_info is None  # nothing to replace: PEP 3333
+    assert dict(sent)[headers.CONTENT_LENGTH] == str(len(CRASH_BODY))
+    assert dict(sent)[headers.ALLOW_ORIGIN] == ORIGIN
+    # the log names the layer that answered, by its class
+    assert "iiscors.wsgi.CorsMiddleware" in caplog.records[0].getMessage()
+
+
+def test_a_crash_after_the_response_started_passes_exc_info() -> None:
+    start = Started()
+    middleware(raising_after_start)(environ_for("GET", "/", {"Origin": ORIGIN}), start)
+    (_, _, first), (status, _, exc_info) = start.calls
+    assert first is None and status.startswith("500")
+    assert exc_info is not None and exc_info[0] is RuntimeError
