@@ -29,7 +29,11 @@ from hypothesis import settings
 TOPICS = (
     "behaviour", "answers", "origins", "scope", "plan", "merge", "fast_path",  # policy
     "middleware", "asgi", "adapters", "custom_headers", "auth_order",          # adapters
+    "nested",             # adapters: a second layer steps aside (the only tests reaching it)
     "rules",                                                                   # config
+    # scope.py: contract E6 (scoped errors, the last good sections a reload keeps) and E3
+    # (application boundaries), which the request tables above never reach
+    "scoped", "applications",
     "reporters",                                                               # cli
     "mutants",                                        # tests written from mutation runs
 )

@@ -9,13 +9,16 @@ Each test drives :class:`iiscors.wsgi.CorsMiddleware` through its public surface
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from iiscors.layering import CRASH_BODY
 from iiscors.policy import headers
+from iiscors.reload import UNUSABLE_BODY
 from iiscors.wsgi import CorsMiddleware
 
 from support import Recorder, environ_for, web_config
@@ -120,3 +123,21 @@ def test_a_crash_after_the_response_started_passes_exc_info() -> None:
     (_, _, first), (status, _, exc_info) = start.calls
     assert first is None and status.startswith("500")
     assert exc_info is not None and exc_info[0] is RuntimeError
+
+
+# -- strict mode: the configuration became unusable ----------------------------------------------
+
+def test_strict_mode_answers_a_plain_500_while_the_file_is_unusable(tmp_path: Path) -> None:
+    config = tmp_path / "web.config"
+    config.write_bytes(CONFIG)
+    app = Recorder()
+    wrapped = CorsMiddleware(app, str(config), reload_interval=0, strict=True)
+    config.write_bytes(b"<configuration><system.webServer><cors")  # not XML any more
+    os.utime(config, (1, 1))  # a different mtime whatever the clock's resolution
+    start = Started()
+    body = wrapped(environ_for("GET", "/", {"Origin": ORIGIN}), start)
+    # contract A8, like IIS's 500.19: the application does not run, no CORS header
+    assert list(body) == [UNUSABLE_BODY] and app.calls == []
+    assert start.calls == [("500 Internal Server Error", [
+        (headers.CONTENT_TYPE, "text/plain; charset=utf-8"),
+        (headers.CONTENT_LENGTH, str(len(UNUSABLE_BODY)))], None)]
