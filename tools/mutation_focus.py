@@ -49,6 +49,7 @@ NEVER = frozenset({"browser", "packaging", "hardening", "serving"})
 #: the same file is the server, not the core.
 SERVER_PROCESS_TESTS = (
     "tests/frameworks/test_asgi_frameworks.py::test_a_raising_endpoint_gives_a_500_with_cors_",
+    "tests/frameworks/test_serve_nested.py::",  # iiscors serve --app, in its own process
 )
 
 #: mutmut's measurements, in its work directory (the current directory when it runs pytest)
