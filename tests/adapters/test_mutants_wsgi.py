@@ -141,3 +141,25 @@ def test_strict_mode_answers_a_plain_500_while_the_file_is_unusable(tmp_path: Pa
     assert start.calls == [("500 Internal Server Error", [
         (headers.CONTENT_TYPE, "text/plain; charset=utf-8"),
         (headers.CONTENT_LENGTH, str(len(UNUSABLE_BODY)))], None)]
+
+
+# -- URL Rewrite's OPTIONS recipe (contract C2) --------------------------------------------------
+
+RECIPE = web_config(
+    f'<cors enabled="true"><add origin="{ORIGIN}">'
+    '<allowHeaders allowAllRequestedHeaders="true" /></add></cors>'
+    '<rewrite><rules><rule name="Preflight"><match url=".*" /><conditions>'
+    '<add input="{REQUEST_METHOD}" pattern="OPTIONS" /></conditions>'
+    '<action type="CustomResponse" statusCode="200" statusReason="Pre flight" '
+    'statusDescription="answered" /></rule></rules></rewrite>')
+
+
+def test_where_the_recipe_matches_a_preflight_still_echoes_the_requested_headers() -> None:
+    start = Started()
+    app = Recorder()
+    body = CorsMiddleware(app, RECIPE, reload=False)(environ_for("OPTIONS", "/", PREFLIGHT), start)
+    # contract C2: CORS answers the preflight before URL Rewrite; B8: the headers echoed
+    assert list(body) == [b""] and app.calls == []
+    ((status, sent, _),) = start.calls
+    assert status == "204 No Content"
+    assert dict(sent)[headers.ALLOW_HEADERS] == "X-Token"
