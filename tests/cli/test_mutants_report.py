@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from iiscors import __version__
-from iiscors.cli.report import REPORTERS, Report, artifact_uri
+from iiscors.cli.report import REPORTERS, Report, artifact_uri, use_colour
 from iiscors.cli.report import FileResult as Result
 from iiscors.config.diagnostics import CATALOGUE, Diagnostic, Related, Severity, make
 
@@ -180,3 +180,15 @@ def test_sarif_run_exactly_with_related_locations_and_a_result_without_a_fix() -
 ])
 def test_a_sarif_uri_drops_the_angle_brackets_of_pseudo_names_only(name: str, uri: str) -> None:
     assert artifact_uri(name) == uri
+
+
+def test_a_reporter_writes_no_colour_unless_asked() -> None:
+    stream = io.StringIO()
+    REPORTERS["text"](stream).write(ONE_ERROR)
+    assert "\x1b[" not in stream.getvalue()
+
+
+def test_auto_colour_is_off_for_a_closed_stream() -> None:
+    stream = io.StringIO()
+    stream.close()  # isatty() now raises ValueError
+    assert use_colour("auto", stream, {}) is False
