@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -163,3 +164,54 @@ def test_where_the_recipe_matches_a_preflight_still_echoes_the_requested_headers
     ((status, sent, _),) = start.calls
     assert status == "204 No Content"
     assert dict(sent)[headers.ALLOW_HEADERS] == "X-Token"
+
+
+# -- the defaults: scoped errors (contract E6), the last good policy kept (contract A8) ----------
+
+BROKEN_LOCATION = web_config(
+    f'<cors enabled="true"><add origin="{ORIGIN}" /></cors>',
+    outside='<location path="admin"><system.webServer><cors enabled="true">'
+    f'<add origin="{ORIGIN}" /><add origin="{ORIGIN}" /></cors></system.webServer></location>')
+
+
+def test_by_default_an_error_under_a_location_only_breaks_that_location() -> None:
+    wrapped = CorsMiddleware(Recorder(), BROKEN_LOCATION, reload=False)  # starts: contract E6
+    start = Started()
+    assert list(wrapped(environ_for("GET", "/admin/x", {"Origin": ORIGIN}), start)) != [b"app body"]
+    assert start.calls[0][0].startswith("500")
+    start = Started()
+    assert list(wrapped(environ_for("GET", "/x", {"Origin": ORIGIN}), start)) == [b"app body"]
+    assert dict(start.calls[0][1])[headers.ALLOW_ORIGIN] == ORIGIN
+
+
+def test_by_default_an_edit_that_breaks_the_file_keeps_the_last_good_policy(
+        tmp_path: Path) -> None:
+    config = tmp_path / "web.config"
+    config.write_bytes(CONFIG)
+    wrapped = CorsMiddleware(Recorder(), str(config), reload_interval=0)
+    config.write_bytes(b"<configuration><system.webServer><cors")  # not XML any more
+    os.utime(config, (1, 1))
+    start = Started()
+    # contract A8: not strict, so the last good policy still answers
+    assert list(wrapped(environ_for("GET", "/", {"Origin": ORIGIN}), start)) == [b"app body"]
+    assert dict(start.calls[0][1])[headers.ALLOW_ORIGIN] == ORIGIN
+
+
+def test_exc_info_reaches_the_server_when_the_app_restarts_a_response_with_vary() -> None:
+    """PEP 3333: an application's error handler calls start_response again with exc_info, so
+    that the server may replace the response; a Vary in it takes the merging path (B11)."""
+    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        start_response("200 OK", [("Vary", "Accept")])
+        try:
+            raise ValueError("late")
+        except ValueError:
+            start_response("500 Internal Server Error", [("Vary", "Accept")], sys.exc_info())
+        return [b"error page"]
+
+    start = Started()
+    middleware(app)(environ_for("GET", "/", {"Origin": ORIGIN}), start)
+    first, again = start.calls
+    assert first[2] is None
+    status, sent, exc_info = again
+    assert status.startswith("500") and dict(sent)["Vary"] == "Accept, Origin"
+    assert exc_info is not None and exc_info[0] is ValueError
