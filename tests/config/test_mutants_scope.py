@@ -6,7 +6,8 @@ Each test loads a web.config and asks the policy for a decision, as the adapters
 
 from __future__ import annotations
 
-from iiscors import CorsRequest, load_config
+from iiscors import CorsRequest, check_config, load_config
+from iiscors.config.diagnostics import Related
 from iiscors.policy import headers
 
 from support import web_config
@@ -26,3 +27,19 @@ def test_adding_another_module_does_not_bring_corsmodule_back() -> None:
                                    '<add name="Other" type="Other.Module" /></modules>')) is None
     assert allow_origin(web_config(CORS, server='<modules><remove name="CorsModule" />'
                                    '<add name="CorsModule" /></modules>')) == ORIGIN
+
+
+def test_removing_an_origin_that_is_not_there_warns_in_those_words() -> None:
+    config = web_config('<cors enabled="true">\n<remove origin="https://gone.example" />\n</cors>')
+    (warning,) = [d for d in check_config(config) if d.code == "W103"]
+    assert warning.message == '<remove origin="https://gone.example"/>: no such entry here'
+    assert (warning.line, warning.column) == (5, 9)  # its origin attribute
+
+
+def test_a_duplicate_entry_names_where_the_first_was_added() -> None:
+    # contract E1: located at the second entry, the first one's place as related information
+    config = web_config(f'<cors enabled="true">\n<add origin="{ORIGIN}" />\n'
+                        f'<add origin="{ORIGIN.upper()}" />\n</cors>')
+    (duplicate,) = [d for d in check_config(config) if d.code == "E302"]
+    assert (duplicate.line, duplicate.related) == (
+        6, (Related("first added at", "<bytes>", 5, 6),))  # the first one's origin attribute
