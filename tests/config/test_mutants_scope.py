@@ -1,7 +1,8 @@
 """Scoping behaviours that a mutation run of iiscors/config/scope.py found no test for
 (docs/mutation.md).
 
-Each test loads a web.config and asks the policy for a decision, as the adapters do.
+Each test loads a web.config and reads its diagnostics, or asks for a decision, as the
+adapters do (the middleware where errors are scoped, contract E6).
 """
 
 from __future__ import annotations
@@ -9,8 +10,9 @@ from __future__ import annotations
 from iiscors import CorsRequest, check_config, load_config
 from iiscors.config.diagnostics import Related
 from iiscors.policy import headers
+from iiscors.wsgi import CorsMiddleware
 
-from support import web_config
+from support import Recorder, environ_for, web_config
 
 ORIGIN = "https://app.example"
 CORS = f'<cors enabled="true"><add origin="{ORIGIN}" /></cors>'
@@ -43,3 +45,16 @@ def test_a_duplicate_entry_names_where_the_first_was_added() -> None:
     (duplicate,) = [d for d in check_config(config) if d.code == "E302"]
     assert (duplicate.line, duplicate.related) == (
         6, (Related("first added at", "<bytes>", 5, 6),))  # the first one's origin attribute
+
+
+def test_a_duplicate_under_one_location_leaves_a_later_location_usable() -> None:
+    # contract E6: a merge error makes unusable the scope of the level that holds it, only
+    location = '<location path="{}"><system.webServer><cors enabled="true">{}</cors>' \
+        "</system.webServer></location>"
+    again = f'<add origin="{ORIGIN}" />'  # the root's rule again: E302
+    wrapped = CorsMiddleware(Recorder(), web_config(
+        CORS, outside=location.format("a", again)
+        + location.format("b", '<add origin="https://b.example" />')), reload=False)
+    assert wrapped.decide(environ_for("GET", "/a", {"Origin": ORIGIN})).status == 500
+    decision = wrapped.decide(environ_for("GET", "/b", {"Origin": ORIGIN}))
+    assert decision.status is None and dict(decision.headers)[headers.ALLOW_ORIGIN] == ORIGIN
