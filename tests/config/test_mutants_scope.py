@@ -58,3 +58,9 @@ def test_a_duplicate_under_one_location_leaves_a_later_location_usable() -> None
     assert wrapped.decide(environ_for("GET", "/a", {"Origin": ORIGIN})).status == 500
     decision = wrapped.decide(environ_for("GET", "/b", {"Origin": ORIGIN}))
     assert decision.status is None and dict(decision.headers)[headers.ALLOW_ORIGIN] == ORIGIN
+
+
+def test_a_failunlistedorigins_warning_points_at_that_attribute() -> None:
+    config = web_config('<cors enabled="true" failUnlistedOrigins="true"><add origin="*" /></cors>')
+    (warning,) = [d for d in check_config(config) if d.code == "W219"]
+    assert (warning.line, warning.column) == (4, 22)  # failUnlistedOrigins=, not <cors
