@@ -64,3 +64,21 @@ def test_a_failunlistedorigins_warning_points_at_that_attribute() -> None:
     config = web_config('<cors enabled="true" failUnlistedOrigins="true"><add origin="*" /></cors>')
     (warning,) = [d for d in check_config(config) if d.code == "W219"]
     assert (warning.line, warning.column) == (4, 22)  # failUnlistedOrigins=, not <cors
+
+
+def test_duplicate_custom_headers_and_modules_are_named_by_their_name_attribute() -> None:
+    config = web_config(server='<httpProtocol><customHeaders><add name="X-A" value="1" />'
+                        '<add name="x-a" value="2" /></customHeaders></httpProtocol>'
+                        '<modules><add name="M" type="M.Module" /><add name="m" type="M.Module" />'
+                        '</modules>')
+    messages = [d.message for d in check_config(config) if d.code == "E302"]
+    assert len(messages) == 2
+    assert all("unique key attribute 'name' set to" in message for message in messages)
+
+
+def test_removing_an_inherited_header_or_module_is_no_mistake() -> None:
+    # applicationHost.config's X-Powered-By and modules are invisible here: no W103
+    config = web_config(server='<httpProtocol><customHeaders><remove name="X-Powered-By" />'
+                        '</customHeaders></httpProtocol>'
+                        '<modules><remove name="WebDAVModule" /></modules>')
+    assert [d.code for d in check_config(config) if d.code == "W103"] == []
