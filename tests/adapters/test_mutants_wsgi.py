@@ -215,3 +215,19 @@ def test_exc_info_reaches_the_server_when_the_app_restarts_a_response_with_vary(
     status, sent, exc_info = again
     assert status.startswith("500") and dict(sent)["Vary"] == "Accept, Origin"
     assert exc_info is not None and exc_info[0] is ValueError
+
+
+# -- two layers (iiscors.layering) ---------------------------------------------------------------
+
+def test_the_nested_layer_warning_names_both_layers(tmp_path: Path,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    config = tmp_path / "web.config"
+    config.write_bytes(CONFIG)
+    inner = CorsMiddleware(Recorder(), str(config), reload=False)
+    outer = middleware(inner)
+    with caplog.at_level(logging.WARNING, "iiscors"):
+        outer(environ_for("GET", "/", {"Origin": ORIGIN}), Started())
+    (record,) = caplog.records
+    # the inner layer (read from the file) stepped aside for the outer one (read from bytes)
+    assert (f"reached iiscors.wsgi.CorsMiddleware ({config}) after "
+            "iiscors.wsgi.CorsMiddleware (<bytes>)") in record.getMessage()
