@@ -7,6 +7,10 @@ adapters do (the middleware where errors are scoped, contract E6).
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+from typing import Any
+
 from iiscors import CorsRequest, check_config, load_config
 from iiscors.config.diagnostics import Related
 from iiscors.policy import headers
@@ -15,6 +19,19 @@ from iiscors.wsgi import CorsMiddleware
 from support import Recorder, environ_for, web_config
 
 ORIGIN = "https://app.example"
+
+
+class Started:
+    """A ``start_response`` that keeps what it was given."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, list[tuple[str, str]], Any]] = []
+
+    def __call__(self, status: str, response_headers: list[tuple[str, str]],
+                 exc_info: Any = None) -> Any:
+        self.calls.append((status, response_headers, exc_info))
+        return lambda data: None
+
 CORS = f'<cors enabled="true"><add origin="{ORIGIN}" /></cors>'
 
 
@@ -82,3 +99,73 @@ def test_removing_an_inherited_header_or_module_is_no_mistake() -> None:
                         '</customHeaders></httpProtocol>'
                         '<modules><remove name="WebDAVModule" /></modules>')
     assert [d.code for d in check_config(config) if d.code == "W103"] == []
+
+
+# -- a reload keeps the last good sections of each scope an edit broke (contract A8 per scope, E6)
+
+SITE_ROOT = (f'<configuration><system.webServer><cors enabled="true"><add origin="{ORIGIN}" />'
+             "</cors></system.webServer></configuration>")
+EMPTY = "<configuration/>"
+
+
+def headers_file(value: str) -> str:
+    return ("<configuration><system.webServer><httpProtocol><customHeaders>"
+            f'<add name="X-Api" value="{value}" /></customHeaders></httpProtocol>'
+            "</system.webServer></configuration>")
+
+
+#: adds the X-Api header its parent directory already adds: E302, the directory is unusable
+DUPLICATE_HEADER = headers_file("again")
+
+
+def site(root: Path, files: dict[str, str]) -> CorsMiddleware:
+    for name, text in files.items():
+        write(root / name, text)
+    return CorsMiddleware(Recorder(), str(root), reload_interval=0)
+
+
+def write(path: Path, text: str) -> None:
+    """Replace the file whole (a new inode: the reload notices it whatever the clock)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def x_api(wrapped: CorsMiddleware, path: str) -> tuple[str, str | None]:
+    start = Started()
+    wrapped(environ_for("GET", path, {"Origin": ORIGIN}), start)
+    ((status, sent, _),) = start.calls
+    return status[:3], dict(sent).get("X-Api")
+
+
+def test_a_new_broken_directory_keeps_the_sections_that_served_it(tmp_path: Path) -> None:
+    wrapped = site(tmp_path, {"web.config": SITE_ROOT, "x/web.config": headers_file("1")})
+    assert x_api(wrapped, "/x/y/z") == ("200", "1")
+    write(tmp_path / "x" / "y" / "web.config", DUPLICATE_HEADER)
+    # x/y never had a scope of its own: it keeps what covered it, x's, not the root's
+    assert x_api(wrapped, "/x/y/z") == ("200", "1")
+    assert wrapped.config.scopes[("x", "y")].path == ("x", "y")
+
+
+def test_every_broken_directory_keeps_its_last_good_sections(tmp_path: Path) -> None:
+    files = {"web.config": SITE_ROOT, "a/web.config": headers_file("a"),
+             "a/b/web.config": EMPTY, "c/d/web.config": headers_file("d")}
+    wrapped = site(tmp_path, files)
+    for name in ("a/web.config", "a/b/web.config", "c/d/web.config"):
+        write(tmp_path / name, DUPLICATE_HEADER.replace("again", name) + "<oops")
+    # a/b is inside a, already kept whole; c/d, after it, is kept too
+    assert x_api(wrapped, "/a/b/x") == ("200", "a")
+    assert x_api(wrapped, "/c/d/x") == ("200", "d")
+
+
+def test_a_directory_unusable_before_the_edit_does_not_stop_the_others(tmp_path: Path) -> None:
+    files = {"web.config": SITE_ROOT, "a/web.config": headers_file("a"),
+             "a/b/web.config": DUPLICATE_HEADER, "c/d/web.config": headers_file("d")}
+    wrapped = site(tmp_path, files)
+    assert x_api(wrapped, "/a/b/x")[0] == "500"  # contract E6: unusable from the start
+    # a merge error (E302) as a/b's, so that c/d is handled after a/b (path order)
+    write(tmp_path / "c/d/web.config", headers_file("1").replace(
+        "</customHeaders>", '<add name="X-API" value="2" /></customHeaders>'))
+    assert x_api(wrapped, "/a/b/x")[0] == "500"  # unusable before the edit too: still
+    assert x_api(wrapped, "/c/d/x") == ("200", "d")
