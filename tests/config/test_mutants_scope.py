@@ -169,3 +169,13 @@ def test_a_directory_unusable_before_the_edit_does_not_stop_the_others(tmp_path:
         "</customHeaders>", '<add name="X-API" value="2" /></customHeaders>'))
     assert x_api(wrapped, "/a/b/x")[0] == "500"  # unusable before the edit too: still
     assert x_api(wrapped, "/c/d/x") == ("200", "d")
+
+
+def test_w221_points_at_the_removal_even_below_a_level_that_adds_another_module() -> None:
+    config = web_config(CORS, server='<modules>\n<remove name="CorsModule" /></modules>',
+                        outside='<location path="api"><system.webServer><modules>'
+                        '<add name="Other" type="Other.Module" /></modules></system.webServer>'
+                        "</location>")
+    # contract D1: CorsModule is still removed under /api, so its W221 is the root's, at the
+    # <remove> (its name attribute), not a second one at the location's <modules>
+    assert [(d.line, d.column) for d in check_config(config) if d.code == "W221"] == [(6, 9)]

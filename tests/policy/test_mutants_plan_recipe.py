@@ -39,3 +39,11 @@ def test_under_the_recipe_the_sites_own_origin_gets_the_recipes_answer() -> None
     plan = plan_request(root, "OPTIONS", SELF, "PUT", None, SELF)
     assert (plan.status, plan.reason) == (200, "Pre flight")
     assert plan_request(root, "OPTIONS", SELF, "PUT").status == 403
+
+
+def test_without_the_recipe_an_allowed_preflight_has_no_reason_and_no_body() -> None:
+    plain = CONFIG.replace(CONFIG[CONFIG.index(b"<rewrite>"):CONFIG.index(b"</rewrite>") + 10],
+                           b"")
+    plan = plan_request(Policy(load_config(plain).scopes).root, "OPTIONS", ORIGIN, "PUT")
+    # contract B8: a 204 with an empty body; a reason and a body are the recipe's alone (C2)
+    assert (plan.status, plan.reason, plan.body) == (204, "", b"")
