@@ -221,17 +221,18 @@ def score(module: Module, found: dict[str, str]) -> Score:
 
 def table(scores: Iterable[Score]) -> str:
     """A Markdown table: one row per module, then the overall figure."""
-    rows = ["| module | mutants | killed | mypy | timeout | survived | no tests | score |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    rows = ["| module | mutants | killed | mypy | timeout | survived | no tests | not run "
+            "| score |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     total, caught = 0, 0
     for s in scores:
         v = s.verdicts
         rows.append(f"| {s.module.path} | {s.total} | {v['killed']} | "
                     f"{v['caught by type check']} | {v['timeout']} | {v['survived']} | "
-                    f"{v['no tests']} | {s.percent:.1f} % |")
+                    f"{v['no tests']} | {v['not checked']} | {s.percent:.1f} % |")
         total, caught = total + s.total, caught + s.caught
     overall = 100.0 * caught / total if total else 0.0
-    rows.append(f"| **all** | {total} | | | | | | **{overall:.1f} %** |")
+    rows.append(f"| **all** | {total} | | | | | | | **{overall:.1f} %** |")
     return "\n".join(rows)
 
 
