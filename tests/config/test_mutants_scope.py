@@ -179,3 +179,16 @@ def test_w221_points_at_the_removal_even_below_a_level_that_adds_another_module(
     # contract D1: CorsModule is still removed under /api, so its W221 is the root's, at the
     # <remove> (its name attribute), not a second one at the location's <modules>
     assert [(d.line, d.column) for d in check_config(config) if d.code == "W221"] == [(6, 9)]
+
+
+def test_at_an_application_boundary_only_the_sections_that_stop_there_are_dropped() -> None:
+    # contract E3: the location that does not inherit holds customHeaders only; <cors>, written
+    # outside it, still applies inside the child application
+    config = load_config(web_config(
+        CORS, outside='<location path="." inheritInChildApplications="false"><system.webServer>'
+        '<httpProtocol><customHeaders><add name="X-Site" value="1" /></customHeaders>'
+        "</httpProtocol></system.webServer></location>"), applications=(("api",),))
+    inside = config.section_for("/api/x")
+    assert inside.enabled and [rule.origin for rule in inside.rules] == [ORIGIN]
+    assert inside.custom_headers == ()
+    assert config.section_for("/x").custom_headers == (("X-Site", "1"),)
