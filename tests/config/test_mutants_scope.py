@@ -192,3 +192,20 @@ def test_at_an_application_boundary_only_the_sections_that_stop_there_are_droppe
     assert inside.enabled and [rule.origin for rule in inside.rules] == [ORIGIN]
     assert inside.custom_headers == ()
     assert config.section_for("/x").custom_headers == (("X-Site", "1"),)
+
+
+def test_at_an_application_boundary_modules_and_headers_outside_the_location_still_apply() -> None:
+    not_inherited = ('<location path="." inheritInChildApplications="false"><system.webServer>'
+                     "{}</system.webServer></location>")
+    headers_only = not_inherited.format(
+        '<httpProtocol><customHeaders><add name="X-Site" value="1" /></customHeaders>'
+        "</httpProtocol>")
+    removed = load_config(web_config(CORS, server='<modules><remove name="CorsModule" />'
+                                     "</modules>", outside=headers_only),
+                          applications=(("api",),))
+    assert removed.section_for("/api/x").cors_module is False  # contract D1, still removed
+    cors_only = load_config(web_config(
+        server='<httpProtocol><customHeaders><add name="X-Site" value="1" /></customHeaders>'
+        "</httpProtocol>", outside=not_inherited.format(CORS)), applications=(("api",),))
+    inside = cors_only.section_for("/api/x")
+    assert not inside.enabled and inside.custom_headers == (("X-Site", "1"),)
