@@ -209,3 +209,12 @@ def test_at_an_application_boundary_modules_and_headers_outside_the_location_sti
         "</httpProtocol>", outside=not_inherited.format(CORS)), applications=(("api",),))
     inside = cors_only.section_for("/api/x")
     assert not inside.enabled and inside.custom_headers == (("X-Site", "1"),)
+
+
+def test_a_corsmodule_removal_that_does_not_inherit_stops_at_the_application_boundary() -> None:
+    config = load_config(web_config(
+        CORS, outside='<location path="." inheritInChildApplications="false"><system.webServer>'
+        '<modules><remove name="CorsModule" /></modules></system.webServer></location>'),
+        applications=(("api",),))
+    assert config.section_for("/x").cors_module is False  # contract D1 in the root application
+    assert config.section_for("/api/x").cors_module is True  # E3: not in the child application
