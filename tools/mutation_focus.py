@@ -29,7 +29,11 @@ from hypothesis import settings
 TOPICS = (
     "behaviour", "answers", "origins", "scope", "plan", "merge", "fast_path",  # policy
     "middleware", "asgi", "adapters", "custom_headers", "auth_order",          # adapters
+    "nested",             # adapters: a second layer steps aside (the only tests reaching it)
     "rules",                                                                   # config
+    # scope.py: contract E6 (scoped errors, the last good sections a reload keeps) and E3
+    # (application boundaries), which the request tables above never reach
+    "scoped", "applications",
     "reporters",                                                               # cli
     "mutants",                                        # tests written from mutation runs
 )
@@ -38,6 +42,15 @@ FOLDERS = frozenset({"policy"})
 #: Suites that are never part of a mutation run: a real browser, a wheel build, fuzzing and load,
 #: hosting (serving code, not the core).
 NEVER = frozenset({"browser", "packaging", "hardening", "serving"})
+
+#: Tests that start a real server in a new process but are not marked ``slow``: mutmut's
+#: trampoline cannot run in that process (it fails to start), and the process would not see the
+#: mutant anyway.  Deselected, as the slow tests are; what they add over the in-process tests of
+#: the same file is the server, not the core.
+SERVER_PROCESS_TESTS = (
+    "tests/frameworks/test_asgi_frameworks.py::test_a_raising_endpoint_gives_a_500_with_cors_",
+    "tests/frameworks/test_serve_nested.py::",  # iiscors serve --app, in its own process
+)
 
 #: mutmut's measurements, in its work directory (the current directory when it runs pytest)
 STATS = Path("mutmut-stats.json")
@@ -74,9 +87,14 @@ def measured_durations(stats: Path = STATS) -> dict[str, float]:
     return {str(k): float(v) for k, v in durations.items()}
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Quickest first; a test not measured yet (a new one) counts as quick.  The sort is
-    stable, so tests of equal cost keep their written order."""
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without :data:`SERVER_PROCESS_TESTS`; quickest first, where a test not measured yet (a
+    new one) counts as quick.  The sort is stable, so tests of equal cost keep their written
+    order."""
+    server = [item for item in items if item.nodeid.startswith(SERVER_PROCESS_TESTS)]
+    if server:
+        config.hook.pytest_deselected(items=server)
+        items[:] = [item for item in items if item not in server]
     durations = measured_durations()
     if durations:
         items.sort(key=lambda item: durations.get(item.nodeid, 0.0))
