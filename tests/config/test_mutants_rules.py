@@ -1,0 +1,158 @@
+"""What a mutation run of iiscors/config/rules.py found unpinned (docs/mutation.md), pinned
+through the public interfaces: check_config's diagnostics (code, line, column and the exact
+message, contract A4-A9, E2-E6) and load_config's effective sections (contract A3, A6).
+
+A section with a ``<clear/>`` (or anything else unusual) is read the long way, one with plain
+``<add origin>`` rules only may be read in one pass (iiscors/config/fastcors.py): the cases that
+build rules run both ways, so they hold whichever reader a section takes.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from iiscors import check_config, load_config
+from iiscors.config.rules import application_paths, parse_int32, split_location_path
+from iiscors.policy.model import Location, OriginRule
+
+#: The codes the rule tree's reader reports (the lint checks' are not about it)
+RULE_CODES = frozenset({
+    "E106", "E201", "E202", "E203", "E204", "E205", "E206", "E207", "E208", "E209", "E210",
+    "E211", "E212", "E299", "E301", "E302", "E303", "E306", "E307", "W102", "W103",
+})
+
+Found = tuple[str, int | None, int | None, str]
+
+
+def found(xml: str) -> list[Found]:
+    """The rule tree's diagnostics for ``xml``, in file order, with their exact messages."""
+    return sorted(((d.code, d.line, d.column, d.message) for d in check_config(xml.encode())
+                   if d.code in RULE_CODES), key=lambda f: (f[1] or 0, f[2] or 0, f[0]))
+
+
+def server(body: str) -> str:
+    return f"<configuration><system.webServer>\n{body}\n</system.webServer></configuration>"
+
+
+XDT = 'xmlns:xdt="http://schemas.microsoft.com/XML-Document-Transform"'
+
+MESSAGES: list[tuple[str, str, list[Found]]] = [
+    ("A1-root-element-named", "<config/>",
+     [("E106", 1, 1, "The root element is <config>, not <configuration>")]),
+    ("A4-unknown-attribute-quoted-as-written-with-its-prefix",
+     f'<configuration {XDT} xmlns:my="urn:x"><system.webServer>\n'
+     '<cors enabled="true" my:flag="1" xdt:Transform="Replace"><add origin="*"/></cors>\n'
+     "</system.webServer></configuration>",
+     [("E201", 2, 22, "Unrecognized attribute 'my:flag'")]),
+    ("A4-missing-required-attribute-names-the-element",
+     server('<cors enabled="true"><add allowed="true"/></cors>'),
+     [("E204", 2, 22, "Missing required attribute 'origin' on <add>")]),
+    ("A4-text-inside-an-element-and-after-a-child",
+     server('<cors enabled="true"> x <add origin="*"><allowMethods/> y </add></cors>'),
+     [("E203", 2, 1, "Text is not allowed inside <cors>"),
+      ("E203", 2, 25, "Text is not allowed inside <add>")]),
+    ("A4-unknown-element-named",
+     server('<cors enabled="true"><origin/></cors>'),
+     [("E202", 2, 22, "Unrecognized element 'origin'")]),
+    ("A4-single-child-list-named",
+     server('<cors enabled="true"><add origin="*"><allowMethods/><allowMethods/></add></cors>'),
+     [("E209", 2, 53, "Element 'allowMethods' may appear only once here")]),
+    ("A4-a-second-customHeaders-named",
+     server("<httpProtocol><customHeaders/><customHeaders/></httpProtocol>"),
+     [("E209", 2, 31, "Element 'customHeaders' may appear only once here")]),
+    ("A5-boolean-and-integer-messages",
+     server('<cors enabled="yes"><add origin="*" maxAge="12s"/></cors>'),
+     [("E206", 2, 7, "Invalid boolean value 'yes' for attribute 'enabled' (true or false)"),
+      ("E207", 2, 37, "Invalid integer value '12s' for attribute 'maxAge'")]),
+    ("A5-int32-bounds", server(
+        '<cors enabled="true"><add origin="https://a.example" maxAge="2147483648"/>'
+        '<add origin="https://b.example" maxAge="-2147483649"/>'
+        '<add origin="https://c.example" maxAge="2147483647"/>'
+        '<add origin="https://d.example" maxAge="-2147483648"/></cors>'),
+     [("E207", 2, 54, "Invalid integer value '2147483648' for attribute 'maxAge'"),
+      ("E207", 2, 107, "Invalid integer value '-2147483649' for attribute 'maxAge'")]),
+    ("A4-blank-key-and-blank-token-are-empty", server(
+        '<cors enabled="true"><add origin="  "/>'
+        '<add origin="*"><allowHeaders><add header=" "/></allowHeaders></add></cors>'),
+     [("E205", 2, 27, "Required attribute 'origin' is empty"),
+      ("E205", 2, 75, "Required attribute 'header' is empty")]),
+    ("A4-control-character-quoted", server(
+        '<httpProtocol><customHeaders><add name="X-A" value="a&#x9;b"/>'
+        '<add name="X&#x85;B" value="b"/></customHeaders></httpProtocol>'),
+     [("E208", 2, 46, "Attribute 'value' holds a control character '\\t'"),
+      ("E208", 2, 68, "Attribute 'name' holds a control character '\\x85'")]),
+    ("A4-not-a-token", server(
+        '<cors enabled="true"><add origin="*"><allowMethods><add method="GE T"/>'
+        "</allowMethods></add></cors>"),
+     [("E210", 2, 57, "'GE T' cannot be sent as a header name or method: attribute 'method' "
+       "must be an HTTP token")]),
+    ("A4-value-beyond-latin-1", server(
+        '<httpProtocol><customHeaders><add name="X-A" value="&#xE9;&#x20AC;"/>'
+        "</customHeaders></httpProtocol>"),
+     [("E210", 2, 46, "Attribute 'value' holds characters a WSGI server cannot send in a "
+       "header (only ISO-8859-1 is allowed)")]),
+    ("A6-duplicate-and-missing-remove-in-a-rule-list", server(
+        '<cors enabled="true"><add origin="*"><exposeHeaders><add header="X-A"/>'
+        '<add header="x-a"/><remove header="X-B"/></exposeHeaders></add></cors>'),
+     [("E302", 2, 77, "Cannot add duplicate collection entry of type 'add' with unique key "
+       "attribute 'header' set to 'x-a'"),
+      ("W103", 2, 99, '<remove header="X-B"/>: no such entry in <exposeHeaders>')]),
+    ("A6-clear-then-add-again-is-no-duplicate", server(
+        '<cors enabled="true"><add origin="*"><allowMethods><add method="GET"/><clear/>'
+        '<add method="get"/><remove method="GET"/><add method="GET"/></allowMethods></add>'
+        "</cors>"),
+     []),
+    ("E2-location-attributes-checked", '<configuration>\n'
+     '<location path="api" overrideMode="Maybe" inheritInChildApplications="no" bogus="1"/>\n'
+     '<location path="b" overrideMode="Deny" allowOverride="false"/>\n'
+     '<location path="c" allowOverride="perhaps"/>\n</configuration>',
+     [("E211", 2, 22, "Invalid overrideMode value 'Maybe' (Allow, Deny or Inherit)"),
+      ("E206", 2, 43, "Invalid boolean value 'no' for attribute 'inheritInChildApplications' "
+       "(true or false)"),
+      ("E201", 2, 75, "Unrecognized attribute 'bogus'"),
+      ("E212", 3, 40, "overrideMode and allowOverride cannot both be set on one <location>"),
+      ("E206", 4, 20, "Invalid boolean value 'perhaps' for attribute 'allowOverride' "
+       "(true or false)")]),
+    ("A9-section-twice-for-a-path-and-for-the-file", '<configuration>\n'
+     '<location path="/Api/"><system.webServer><cors/><cors/></system.webServer></location>\n'
+     "<system.webServer><cors/></system.webServer>\n"
+     "<system.webServer><cors/></system.webServer>\n</configuration>",
+     [("E301", 2, 49, "Config section 'system.webServer/cors' already defined for path 'Api'. "
+       "Sections must only appear once per config file"),
+      ("E301", 4, 19, "Config section 'system.webServer/cors' already defined. "
+       "Sections must only appear once per config file")]),
+    ("A9-invalid-location-path-quoted", '<configuration>\n'
+     '<location path="a\\b"/><location path="a//b"/><location path="./x"/></configuration>',
+     [("E303", 2, 11, "Invalid location path 'a\\b'"),
+      ("E303", 2, 33, "Invalid location path 'a//b'"),
+      ("E303", 2, 56, "Invalid location path './x'")]),
+    ("A1-misplaced-cors-named", '<configuration>\n<cors/>\n'
+     "<location><cors/></location>\n"
+     "<other><system.webServer><cors/></system.webServer></other>\n"
+     '<location path="x"><other><system.webServer><cors/></system.webServer></other></location>'
+     "\n</configuration>",
+     [("W102", 2, 1, "This <cors> element is not under system.webServer: it is some other "
+       "product's section, not the IIS CORS module's"),
+      ("W102", 3, 11, "This <cors> element is not under system.webServer: it is some other "
+       "product's section, not the IIS CORS module's"),
+      ("W102", 4, 26, "This <cors> element is not under system.webServer: it is some other "
+       "product's section, not the IIS CORS module's"),
+      ("W102", 5, 45, "This <cors> element is not under system.webServer: it is some other "
+       "product's section, not the IIS CORS module's")]),
+    ("E5-config-source-from-memory", server(
+        '<cors configSource="c.config" enabled="true"/>'
+        '<modules configSource="m.config" xdt:Transform="Replace" '
+        f'{XDT}/>'),
+     [("E307", 2, 1, "A section using 'configSource' may contain no other attributes or "
+       "elements"),
+      ("E306", 2, 7, 'configSource="c.config": a configuration read from memory has no '
+       "directory to read it from"),
+      ("E306", 2, 56, 'configSource="m.config": a configuration read from memory has no '
+       "directory to read it from")]),
+]
+
+
+@pytest.mark.parametrize(("xml", "expected"), [pytest.param(x, e, id=i) for i, x, e in MESSAGES])
+def test_each_problem_is_reported_once_with_its_place_and_exact_words(
+        xml: str, expected: list[Found]) -> None:
+    assert found(xml) == expected
