@@ -156,3 +156,105 @@ MESSAGES: list[tuple[str, str, list[Found]]] = [
 def test_each_problem_is_reported_once_with_its_place_and_exact_words(
         xml: str, expected: list[Found]) -> None:
     assert found(xml) == expected
+
+
+# -- the rules built (contract A3, A6): both readers, the same rules ----------------------------
+
+#: Read the long way: a <clear/> is something the one-pass reader leaves to it
+LONG_WAY = "<clear/>"
+
+
+def rule_values(rule: OriginRule) -> tuple[object, ...]:
+    return (rule.origin, rule.allowed, rule.allow_credentials, rule.max_age,
+            rule.allow_all_requested_headers, rule.allow_headers, rule.allow_methods,
+            rule.expose_headers, rule.location)
+
+
+@pytest.mark.parametrize("lead", ["", LONG_WAY], ids=["as-read", "the-long-way"])
+def test_rule_settings_as_written_and_their_defaults(lead: str) -> None:
+    config = load_config(server(
+        f'<cors enabled="true" failUnlistedOrigins="true">{lead}\n'
+        '<add origin="https://a.example"/>\n'
+        '<add origin="https://b.example" allowed="false" allowCredentials="TRUE" maxAge="+30">'
+        '<allowHeaders allowAllRequestedHeaders="true"><add header="X-A"/><add header="X-B"/>'
+        '</allowHeaders><allowMethods><add method="PUT"/></allowMethods>'
+        '<exposeHeaders><add header="X-E"/></exposeHeaders></add>\n'
+        '<add origin="https://c.example" allowed="true" allowCredentials="false" maxAge="-5">'
+        '<allowHeaders><add header="X-C"/></allowHeaders></add>\n'
+        '<add origin="https://d.example"><allowHeaders allowAllRequestedHeaders="false"/>'
+        "</add>\n</cors>").encode())
+    section = config.scopes[()]
+    assert (section.enabled, section.fail_unlisted_origins) == (True, True)
+    assert section.fail_unlisted_location == Location("<bytes>", 2, 22)
+    at = [Location("<bytes>", line, 6) for line in (3, 4, 5, 6)]
+    assert [rule_values(r) for r in section.rules] == [
+        ("https://a.example", True, False, -1, False, (), (), (), at[0]),
+        ("https://b.example", False, True, 30, True, ("X-A", "X-B"), ("PUT",), ("X-E",), at[1]),
+        ("https://c.example", True, False, -5, False, ("X-C",), (), (), at[2]),
+        ("https://d.example", True, False, -1, False, (), (), (), at[3]),
+    ]
+
+
+def test_a_rule_list_resolves_clear_and_remove_keeping_the_first_spelling() -> None:
+    config = load_config(server(
+        '<cors enabled="true"><add origin="*"><allowHeaders>'
+        '<add header="X-Old"/><clear/><add header="X-A"/><add header="X-Gone"/>'
+        '<remove header="x-gone"/><add header="X-B"/></allowHeaders>'
+        '<allowMethods><add method="PUT"/><remove method="put"/><add method="Delete"/>'
+        "</allowMethods></add></cors>").encode())
+    [rule] = config.scopes[()].rules
+    assert (rule.allow_headers, rule.allow_methods) == (("X-A", "X-B"), ("Delete",))
+
+
+def test_lint_quotes_the_places_of_a_rules_attributes_and_list_entries() -> None:
+    # Those places are located by the long way only (lint's W203, W213, W215, W216)
+    xml = server(
+        '<cors enabled="true">\n<add origin="http://a.example" allowCredentials="true" '
+        'maxAge="100000">\n<allowHeaders allowAllRequestedHeaders="true"><add header="X-A"/>'
+        '</allowHeaders>\n<allowMethods><add method="OPTIONS"/></allowMethods></add></cors>')
+    assert [(d.code, d.line, d.column) for d in check_config(xml.encode())] == [
+        ("W203", 3, 32), ("W215", 3, 56), ("W216", 4, 52), ("W213", 5, 20)]
+
+
+def test_custom_headers_and_modules_entries() -> None:
+    config = load_config(server(
+        '<cors enabled="true"/><httpProtocol><customHeaders><add name="X-Gone" value="g"/>'
+        '<clear/><add name="X-Empty"/><add name="X-A" value="a"/><add name="X-B" value="b"/>'
+        '<remove name="X-B"/></customHeaders></httpProtocol>'
+        '<modules><add name="Other"/><remove name="CorsModule"/></modules>').encode())
+    section = config.scopes[()]
+    assert section.custom_headers == (("X-Empty", ""), ("X-A", "a"))
+    assert [(at.line, at.column) for at in section.custom_header_locations] == [(2, 95), (2, 116)]
+    assert section.cors_module is False
+    assert section.module_removed_location == Location("<bytes>", 2, 252)
+
+
+def test_a_locations_section_is_not_inherited_by_a_child_application_when_it_says_so() -> None:
+    xml = (b'<configuration><system.webServer><cors enabled="true"/></system.webServer>'
+           b'<location path="api" inheritInChildApplications="false"><system.webServer>'
+           b'<cors enabled="false"/></system.webServer></location>'
+           b'<location path="web" inheritInChildApplications="true"><system.webServer>'
+           b'<cors enabled="false"/></system.webServer></location></configuration>')
+    config = load_config(xml, applications=(("api", "v1"), ("web", "v1")))
+    assert {path: s.enabled for path, s in config.scopes.items()} == {
+        (): True, ("api",): False, ("api", "v1"): True, ("web",): False, ("web", "v1"): False}
+
+
+# -- the helpers others call (the CLI's --application, the loaders) ---------------------------
+
+def test_application_paths_are_folded_segments_without_duplicates() -> None:
+    assert application_paths(["/Api/", "api", "/", "", "legacy/App", "/legacy/app/"]) == (
+        ("api",), ("legacy", "app"))
+    for bad in ("a/../b", "./x", "a\\b", "a//b"):
+        with pytest.raises(ValueError, match="is not an application path"):
+            application_paths([bad])
+
+
+def test_location_paths_and_int32() -> None:
+    assert split_location_path(" /A/b/ ") == ("a", "b")
+    assert split_location_path(".") == split_location_path(" / ") == ()
+    assert [split_location_path(p) for p in ("..", "a/.", "a\\b", "a//b")] == [None] * 4
+    assert [parse_int32(v) for v in ("2147483647", "-2147483648", "+7", "007")] == [
+        2**31 - 1, -(2**31), 7, 7]
+    assert [parse_int32(v) for v in ("2147483648", "-2147483649", " 7", "7 ", "", "1e3")] == [
+        None] * 6
