@@ -9,10 +9,13 @@ build rules run both ways, so they hold whichever reader a section takes.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from iiscors import check_config, load_config
 from iiscors.config.rules import application_paths, parse_int32, split_location_path
+from iiscors.config.site import analyse_site
 from iiscors.policy.model import Location, OriginRule
 
 #: The codes the rule tree's reader reports (the lint checks' are not about it)
@@ -258,3 +261,118 @@ def test_location_paths_and_int32() -> None:
         2**31 - 1, -(2**31), 7, 7]
     assert [parse_int32(v) for v in ("2147483648", "-2147483649", " 7", "7 ", "", "1e3")] == [
         None] * 6
+
+
+# -- files on disk: configSource (contract E5) and locks (contract E2) ------------------------
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+def site_found(root: Path) -> list[tuple[str, str, int | None, int | None, str, list[object]]]:
+    return sorted((d.code, Path(d.file).relative_to(root).as_posix(), d.line, d.column,
+                   d.message, [(r.note, r.line, r.column) for r in d.related])
+                  for d in analyse_site(root, all_or_nothing=False).diagnostics if d.is_error)
+
+
+def test_config_source_files_are_read_checked_and_refused_in_place(tmp_path: Path) -> None:
+    write(tmp_path, {
+        "web.config": "<configuration><system.webServer>\n"
+                      '<cors configSource="cors.config"/>\n'
+                      '<httpProtocol configSource="hp.config"/>\n'
+                      '<modules configSource="mods.config"/>\n</system.webServer>\n'
+                      '<location path="api"><system.webServer><cors configSource="api.config"/>'
+                      "</system.webServer></location>\n</configuration>\n",
+        "cors.config": '<cors enabled="true">\n<add origin="https://a.example"/></cors>\n',
+        "hp.config": '<httpProtocol configSource="x.config"/>\n',
+        "mods.config": "<system.webServer/>\n",
+        "api.config": '<cors enabled="true" bogus="1"/>\n',
+    })
+    assert [(d.code, Path(d.file).name, d.line, d.column, d.message)
+            for d in check_config(tmp_path / "web.config")] == [
+        ("E201", "api.config", 1, 22, "Unrecognized attribute 'bogus'"),
+        ("E306", "hp.config", 1, 15, "A configSource file cannot use configSource itself"),
+        ("E306", "mods.config", 1, 1, "The root element of this configSource file is "
+         "<system.webServer>, not <modules>"),
+    ]
+
+
+def test_an_error_in_a_config_source_file_breaks_only_the_scope_that_reads_it(
+        tmp_path: Path) -> None:
+    write(tmp_path, {
+        "web.config": '<configuration><system.webServer><cors configSource="cors.config"/>'
+                      '</system.webServer><location path="api"><system.webServer>'
+                      '<cors configSource="api.config"/></system.webServer></location>'
+                      "</configuration>\n",
+        "cors.config": '<cors enabled="true"><add origin="https://a.example"/></cors>\n',
+        "api.config": '<cors enabled="true" bogus="1"/>\n',
+    })
+    config = analyse_site(tmp_path, all_or_nothing=False).config
+    assert config is not None
+    assert {path: (s.unusable, s.enabled, [r.origin for r in s.rules])
+            for path, s in config.scopes.items()} == {
+        (): (False, True, ["https://a.example"]), ("api",): (True, True, ["https://a.example"])}
+    assert [Path(p).name for p in config.includes] == ["cors.config", "api.config"]
+    assert [(d.code, Path(d.file).name) for d in config.errors] == [("E201", "api.config")]
+
+
+def test_a_lower_file_cannot_remove_locked_items_or_set_locked_attributes(
+        tmp_path: Path) -> None:
+    write(tmp_path, {
+        "web.config": '<configuration><system.webServer>\n<cors enabled="true" '
+                      'lockAttributes="enabled"><add origin="https://a.example" lockItem="true"/>'
+                      '<add origin="https://b.example" lockItem="false"/></cors>\n'
+                      '<httpProtocol><customHeaders><add name="X-A" value="1" lockItem="true"/>'
+                      "</customHeaders></httpProtocol>\n</system.webServer></configuration>\n",
+        "api/web.config": f"<configuration {XDT}><system.webServer>\n"
+                          '<cors xdt:Transform="Replace" enabled="false">\n'
+                          '<remove origin="https://a.example"/>\n'
+                          '<remove origin="https://b.example"/>\n</cors>\n'
+                          '<httpProtocol><customHeaders><remove name="X-A"/></customHeaders>'
+                          "</httpProtocol>\n</system.webServer></configuration>\n",
+    })
+    item = "is locked at a parent level (lockItem)"
+    assert site_found(tmp_path) == [
+        ("E305", "api/web.config", 2, 31, "Lock violation: the attribute 'enabled' of <cors> "
+         "is locked at a parent level", [("locked at", 2, 22)]),
+        ("E305", "api/web.config", 3, 9, f"Lock violation: the entry "
+         f"origin='https://a.example' {item}", [("locked at", 2, 79)]),
+        ("E305", "api/web.config", 6, 38, f"Lock violation: the entry name='X-A' {item}",
+         [("locked at", 3, 56)]),
+    ]
+
+
+@pytest.mark.parametrize("lead", ["", LONG_WAY], ids=["as-read", "the-long-way"])
+def test_lock_attributes_transforms_and_config_system_attributes_are_not_settings(
+        tmp_path: Path, lead: str) -> None:
+    write(tmp_path, {
+        "web.config": '<configuration><system.webServer><cors enabled="true" '
+                      'lockAllAttributesExcept="failUnlistedOrigins" lockElements="clear"/>'
+                      "</system.webServer></configuration>\n",
+        "api/web.config": f"<configuration {XDT}><system.webServer>\n"
+                          '<cors xdt:Transform="Replace" lockElements="add" '
+                          f'failUnlistedOrigins="true">{lead}\n'
+                          '<add origin="https://a.example"/></cors>\n'
+                          "</system.webServer></configuration>\n",
+    })
+    errors = site_found(tmp_path)
+    assert [(code, line, column) for code, _, line, column, _, _ in errors] == (
+        [("E305", 2, 77)] if lead else [])
+
+
+@pytest.mark.parametrize("lead", ["", LONG_WAY], ids=["as-read", "the-long-way"])
+def test_locked_elements_are_reported_at_each_element_below(tmp_path: Path, lead: str) -> None:
+    write(tmp_path, {
+        "web.config": '<configuration><system.webServer><cors enabled="true" lockElements="add"/>'
+                      "</system.webServer></configuration>\n",
+        "api/web.config": "<configuration><system.webServer>\n"
+                          f'<cors>{lead}\n<add origin="https://a.example"/>\n'
+                          '  <add origin="https://b.example"/></cors>\n'
+                          "</system.webServer></configuration>\n",
+    })
+    assert [(code, line, column) for code, _, line, column, _, _ in site_found(tmp_path)] == (
+        [("E305", 3, 1), ("E305", 4, 3)])
