@@ -15,6 +15,7 @@ import pytest
 
 from iiscors import check_config, load_config
 from iiscors.config.rules import application_paths, parse_int32, split_location_path
+from iiscors.config.server import ApplicationHost, analyse_server
 from iiscors.config.site import analyse_site
 from iiscors.policy.model import Location, OriginRule
 
@@ -376,3 +377,29 @@ def test_locked_elements_are_reported_at_each_element_below(tmp_path: Path, lead
     })
     assert [(code, line, column) for code, _, line, column, _, _ in site_found(tmp_path)] == (
         [("E305", 3, 1), ("E305", 4, 3)])
+
+
+# -- an applicationHost.config's <location> entries (contract E4) -----------------------------
+
+SAMPLE_APPHOST = Path(__file__).resolve().parents[2] / "sample_configs" / "applicationHost.config"
+
+
+def test_an_apphost_reads_its_sites_locations_and_skips_the_other_sites(tmp_path: Path) -> None:
+    # Another site's location comes first, with a path this site would refuse: skipped, not
+    # reported, and the locations after it are still read.
+    text = SAMPLE_APPHOST.read_text(encoding="utf-8").replace(
+        '    <location path="Default Web Site/api">',
+        '    <location path="Contoso Intranet/a/../b"><system.webServer><cors enabled="false"/>'
+        '</system.webServer></location>\n    <location path="Default Web Site/api">', 1)
+    (tmp_path / "applicationHost.config").write_text(text, encoding="utf-8")
+    for name in ("wwwroot", "api", "shared/assets"):
+        write(tmp_path / "inetpub", {f"{name}/web.config": "<configuration/>"})
+    host = ApplicationHost(tmp_path / "applicationHost.config", "Default Web Site",
+                           [f"C:\\inetpub={tmp_path / 'inetpub'}"])
+    analysis = analyse_server(host, all_or_nothing=False)
+    assert [d.code for d in analysis.diagnostics if d.is_error] == []
+    assert analysis.config is not None
+    api = analysis.config.scopes[("api",)]
+    assert (api.enabled, api.fail_unlisted_origins, [r.origin for r in api.rules]) == (
+        True, True, ["https://www.contoso.com"])
+    assert analysis.config.scopes[()].enabled is False
