@@ -403,3 +403,56 @@ def test_an_apphost_reads_its_sites_locations_and_skips_the_other_sites(tmp_path
     assert (api.enabled, api.fail_unlisted_origins, [r.origin for r in api.rules]) == (
         True, True, ["https://www.contoso.com"])
     assert analysis.config.scopes[()].enabled is False
+
+
+def test_section_locks_of_a_location_and_the_scopes_its_errors_break(tmp_path: Path) -> None:
+    below = '<configuration><system.webServer><cors enabled="true"/></system.webServer>' \
+            "</configuration>\n"
+    write(tmp_path, {
+        "web.config": "<configuration>\n"
+                      '<system.webServer><cors enabled="true"/></system.webServer>\n'
+                      '<location path="api" overrideMode=" DENY "><system.webServer><cors/>'
+                      "</system.webServer></location>\n"
+                      '<location path="b" allowOverride="False"><system.webServer><cors/>'
+                      "</system.webServer></location>\n"
+                      '<location path="c" allowOverride="true"><system.webServer><cors/><cors/>'
+                      "</system.webServer></location>\n"
+                      '<location path="d" inheritInChildApplications="maybe"/>\n'
+                      '<location path="e"><system.webServer>'
+                      '<cors configSource="missing.config"/></system.webServer></location>\n'
+                      "</configuration>\n",
+        "api/web.config": below, "b/web.config": below, "c/web.config": below,
+    })
+    locked = ("This configuration section cannot be used at this path. This happens when the "
+              "section is locked at a parent level (system.webServer/cors is locked with ")
+    assert site_found(tmp_path) == [
+        ("E206", "web.config", 6, 20, "Invalid boolean value 'maybe' for attribute "
+         "'inheritInChildApplications' (true or false)", []),
+        ("E301", "web.config", 5, 66, "Config section 'system.webServer/cors' already defined "
+         "for path 'c'. Sections must only appear once per config file", []),
+        ("E304", "api/web.config", 1, 34, locked + 'overrideMode=" DENY ")',
+         [("locked at", 3, 22)]),
+        ("E304", "b/web.config", 1, 34, locked + 'allowOverride="False")', [("locked at", 4, 20)]),
+        ("E306", "web.config", 7, 40, 'configSource="missing.config" cannot be read: No such '
+         "file or directory", []),
+    ]
+    config = analyse_site(tmp_path, all_or_nothing=False).config
+    assert config is not None
+    assert {path: s.unusable for path, s in config.scopes.items()} == {
+        (): False, ("api",): True, ("b",): True, ("c",): True, ("d",): True, ("e",): True}
+
+
+def test_a_config_source_section_holds_nothing_else_but_comments_and_transforms() -> None:
+    xml = server(f'<cors configSource="c.config" {XDT} xdt:Locator="Match(x)"><!-- c --></cors>'
+                 '<httpProtocol configSource="h.config"> text </httpProtocol>'
+                 '<modules configSource="m.config"><add name="X"/></modules>')
+    assert [(code, column) for code, _, column, _ in found(xml)] == [
+        ("E306", 7), ("E307", 128), ("E306", 142), ("E307", 179), ("E306", 188)]
+
+
+def test_blank_keys_make_no_entries() -> None:
+    xml = server('<cors enabled="true"><add origin=""/><add origin=" "/><remove origin=""/>'
+                 '<add origin="*"><allowHeaders><add header=""/><add header=""/>'
+                 '<remove header=" "/></allowHeaders></add></cors>')
+    assert [(code, column) for code, _, column, _ in found(xml)] == [
+        ("E205", 27), ("E205", 44), ("E205", 62), ("E205", 99), ("E205", 115), ("E205", 134)]
