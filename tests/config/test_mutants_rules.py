@@ -433,7 +433,7 @@ def test_section_locks_of_a_location_and_the_scopes_its_errors_break(tmp_path: P
         ("E304", "api/web.config", 1, 34, locked + 'overrideMode=" DENY ")',
          [("locked at", 3, 22)]),
         ("E304", "b/web.config", 1, 34, locked + 'allowOverride="False")', [("locked at", 4, 20)]),
-        ("E306", "web.config", 7, 40, 'configSource="missing.config" cannot be read: No such '
+        ("E306", "web.config", 7, 44, 'configSource="missing.config" cannot be read: No such '
          "file or directory", []),
     ]
     config = analyse_site(tmp_path, all_or_nothing=False).config
@@ -447,7 +447,7 @@ def test_a_config_source_section_holds_nothing_else_but_comments_and_transforms(
                  '<httpProtocol configSource="h.config"> text </httpProtocol>'
                  '<modules configSource="m.config"><add name="X"/></modules>')
     assert [(code, column) for code, _, column, _ in found(xml)] == [
-        ("E306", 7), ("E307", 128), ("E306", 142), ("E307", 179), ("E306", 188)]
+        ("E306", 7), ("E307", 135), ("E306", 149), ("E307", 194), ("E306", 203)]
 
 
 def test_blank_keys_make_no_entries() -> None:
@@ -455,4 +455,4 @@ def test_blank_keys_make_no_entries() -> None:
                  '<add origin="*"><allowHeaders><add header=""/><add header=""/>'
                  '<remove header=" "/></allowHeaders></add></cors>')
     assert [(code, column) for code, _, column, _ in found(xml)] == [
-        ("E205", 27), ("E205", 44), ("E205", 62), ("E205", 99), ("E205", 115), ("E205", 134)]
+        ("E205", 27), ("E205", 43), ("E205", 63), ("E205", 109), ("E205", 125), ("E205", 144)]
