@@ -85,6 +85,27 @@ MESSAGES: list[tuple[str, str, list[Found]]] = [
         '<add name="X&#x85;B" value="b"/></customHeaders></httpProtocol>'),
      [("E208", 2, 46, "Attribute 'value' holds a control character '\\t'"),
       ("E208", 2, 68, "Attribute 'name' holds a control character '\\x85'")]),
+    ("A4-every-child-checked-after-a-comment-and-an-unknown-one", server(
+        '<cors enabled="true"><!-- c --><origin/><bogus/><add origin="*" bogus="1"/></cors>'),
+     [("E202", 2, 32, "Unrecognized element 'origin'"),
+      ("E202", 2, 41, "Unrecognized element 'bogus'"),
+      ("E201", 2, 65, "Unrecognized attribute 'bogus'")]),
+    ("A4-control-characters-in-keys-and-tokens", server(
+        '<cors enabled="true"><add origin="https://a&#x9;.example"><allowHeaders>'
+        '<add header="X&#x7F;A"/></allowHeaders><allowMethods><add method="GET&#x85;"/>'
+        "</allowMethods></add></cors>"),
+     [("E208", 2, 27, "Attribute 'origin' holds a control character '\\t'"),
+      ("E208", 2, 78, "Attribute 'header' holds a control character '\\x7f'"),
+      ("E208", 2, 131, "Attribute 'method' holds a control character '\\x85'")]),
+    ("A4-header-names-are-tokens", server(
+        '<cors enabled="true"><add origin="*"><allowHeaders><add header="X:A"/></allowHeaders>'
+        '<exposeHeaders><add header="X&#xE9;"/></exposeHeaders></add></cors>'
+        '<modules><add name="A&#x9;B"/></modules>'),
+     [("E210", 2, 57, "'X:A' cannot be sent as a header name or method: attribute 'header' "
+       "must be an HTTP token"),
+      ("E210", 2, 106, "'X\u00e9' cannot be sent as a header name or method: attribute "
+       "'header' must be an HTTP token"),
+      ("E208", 2, 167, "Attribute 'name' holds a control character '\\t'")]),
     ("A4-not-a-token", server(
         '<cors enabled="true"><add origin="*"><allowMethods><add method="GE T"/>'
         "</allowMethods></add></cors>"),
