@@ -138,6 +138,10 @@ MESSAGES: list[tuple[str, str, list[Found]]] = [
       ("E212", 3, 40, "overrideMode and allowOverride cannot both be set on one <location>"),
       ("E206", 4, 20, "Invalid boolean value 'perhaps' for attribute 'allowOverride' "
        "(true or false)")]),
+    ("E2-a-bad-override-mode-is-reported-alone-beside-allow-override",
+     '<configuration><location path="x" overrideMode="Maybe" allowOverride="false"/>'
+     "</configuration>",
+     [("E211", 1, 35, "Invalid overrideMode value 'Maybe' (Allow, Deny or Inherit)")]),
     ("A9-section-twice-for-a-path-and-for-the-file", '<configuration>\n'
      '<location path="/Api/"><system.webServer><cors/><cors/></system.webServer></location>\n'
      "<system.webServer><cors/></system.webServer>\n"
