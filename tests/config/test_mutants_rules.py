@@ -281,6 +281,7 @@ def test_application_paths_are_folded_segments_without_duplicates() -> None:
 
 def test_location_paths_and_int32() -> None:
     assert split_location_path(" /A/b/ ") == ("a", "b")
+    assert split_location_path("/XX/aX/") == ("xx", "ax")  # only "/" and spaces are trimmed
     assert split_location_path(".") == split_location_path(" / ") == ()
     assert [split_location_path(p) for p in ("..", "a/.", "a\\b", "a//b")] == [None] * 4
     assert [parse_int32(v) for v in ("2147483647", "-2147483648", "+7", "007")] == [
