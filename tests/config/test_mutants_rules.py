@@ -236,13 +236,14 @@ def test_a_rule_list_resolves_clear_and_remove_keeping_the_first_spelling() -> N
 
 
 def test_lint_quotes_the_places_of_a_rules_attributes_and_list_entries() -> None:
-    # Those places are located by the long way only (lint's W203, W213, W215, W216)
+    # Those places are located by the long way only (lint's W203, W213-W216)
     xml = server(
         '<cors enabled="true">\n<add origin="http://a.example" allowCredentials="true" '
         'maxAge="100000">\n<allowHeaders allowAllRequestedHeaders="true"><add header="X-A"/>'
-        '</allowHeaders>\n<allowMethods><add method="OPTIONS"/></allowMethods></add></cors>')
+        '</allowHeaders>\n<allowMethods><add method="OPTIONS"/></allowMethods>\n'
+        '<exposeHeaders><add header="Access-Control-Max-Age"/></exposeHeaders></add></cors>')
     assert [(d.code, d.line, d.column) for d in check_config(xml.encode())] == [
-        ("W203", 3, 32), ("W215", 3, 56), ("W216", 4, 52), ("W213", 5, 20)]
+        ("W203", 3, 32), ("W215", 3, 56), ("W216", 4, 52), ("W213", 5, 20), ("W214", 6, 21)]
 
 
 def test_custom_headers_and_modules_entries() -> None:
