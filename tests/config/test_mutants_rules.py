@@ -48,6 +48,17 @@ MESSAGES: list[tuple[str, str, list[Found]]] = [
      '<cors enabled="true" my:flag="1" xdt:Transform="Replace"><add origin="*"/></cors>\n'
      "</system.webServer></configuration>",
      [("E201", 2, 22, "Unrecognized attribute 'my:flag'")]),
+    ("A4-attributes-after-a-transform-are-still-checked",
+     f"<configuration {XDT}><system.webServer>\n"
+     '<cors xdt:Transform="Replace" enabled="true" bogus="1"/>\n'
+     "</system.webServer></configuration>",
+     [("E201", 2, 46, "Unrecognized attribute 'bogus'")]),
+    ("A6-entries-after-a-blank-key-still-count", server(
+        '<cors enabled="true"><add origin=""/><add origin="https://a.example"/>'
+        '<add origin="https://A.example"/></cors>'),
+     [("E205", 2, 27, "Required attribute 'origin' is empty"),
+      ("E302", 2, 76, "Cannot add duplicate collection entry of type 'add' with unique key "
+       "attribute 'origin' set to 'https://A.example'")]),
     ("A4-missing-required-attribute-names-the-element",
      server('<cors enabled="true"><add allowed="true"/></cors>'),
      [("E204", 2, 22, "Missing required attribute 'origin' on <add>")]),
