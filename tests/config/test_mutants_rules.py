@@ -496,3 +496,17 @@ def test_blank_keys_make_no_entries() -> None:
                  '<remove header=" "/></allowHeaders></add></cors>')
     assert [(code, column) for code, _, column, _ in found(xml)] == [
         ("E205", 27), ("E205", 43), ("E205", 63), ("E205", 109), ("E205", 125), ("E205", 144)]
+
+
+def test_locked_elements_of_other_sections_are_their_own_beside_a_plain_cors(
+        tmp_path: Path) -> None:
+    write(tmp_path, {
+        "web.config": '<configuration><system.webServer><modules lockElements="remove"/>'
+                      "</system.webServer></configuration>\n",
+        "api/web.config": "<configuration><system.webServer>\n"
+                          '<cors enabled="true"><add origin="https://a.example"/></cors>\n'
+                          '<modules><remove name="WebDAVModule"/></modules>\n'
+                          "</system.webServer></configuration>\n",
+    })
+    assert [(code, line, column) for code, _, line, column, _, _ in site_found(tmp_path)] == [
+        ("E305", 3, 10)]
