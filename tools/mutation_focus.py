@@ -31,6 +31,7 @@ TOPICS = (
     "middleware", "asgi", "adapters", "custom_headers", "auth_order",          # adapters
     "nested",             # adapters: a second layer steps aside (the only tests reaching it)
     "rules",                                                                   # config
+    "fast_cors",          # config/fastcors.py: the one-pass reader against the long way
     # scope.py: contract E6 (scoped errors, the last good sections a reload keeps) and E3
     # (application boundaries), which the request tables above never reach
     "scoped", "applications",
