@@ -4,6 +4,13 @@
 from __future__ import annotations
 
 from iiscors import CorsRequest, load_config
+from iiscors.policy.core import (
+    ANSWER_CACHE_MAX_ORIGIN,
+    ANSWER_CACHE_SIZE,
+    LAST_ECHO_MAX,
+    preflight_headers,
+)
+from iiscors.policy.headers import ALLOW_HEADERS
 
 from support import web_config
 
@@ -49,3 +56,51 @@ def test_reason_adds_the_url_rewrite_recipe_that_answers_instead_of_the_app() ->
         f"no rule matches '{B}'; failUnlistedOrigins is false → the app answers without CORS "
         'headers; but the URL Rewrite rule <rule name="CORS Preflight"> (<bytes>:5) answers '
         "this request itself, before the app: 200 Preflight")
+
+
+# -- the memo's bounds, at the bound itself ------------------------------------------------------
+
+WILDCARD = web_config('<cors enabled="true"><add origin="https://*.example">'
+                      '<allowHeaders allowAllRequestedHeaders="true" /></add></cors>')
+
+
+def _origin_of_length(length: int) -> str:
+    """A serialized origin under https://*.example, exactly ``length`` characters long."""
+    fixed = len("https://.example")
+    return "https://" + "a" * (length - fixed) + ".example"
+
+
+def test_an_origin_of_exactly_the_bound_is_kept_and_one_longer_is_not() -> None:
+    scope = load_config(WILDCARD).policy.root
+    at_bound = _origin_of_length(ANSWER_CACHE_MAX_ORIGIN)
+    past = _origin_of_length(ANSWER_CACHE_MAX_ORIGIN + 1)
+    assert scope.admit(at_bound) is not None and scope.admit(past) is not None
+    assert at_bound in scope.answers
+    assert past not in scope.answers
+
+
+def test_a_requested_header_list_of_exactly_the_bound_is_kept_in_the_rule_slot() -> None:
+    scope = load_config(WILDCARD).policy.root
+    answer = scope.admit("https://x.example")
+    assert answer is not None
+    at_bound = ("x-" + "a" * (LAST_ECHO_MAX - 2))
+    assert len(at_bound) == LAST_ECHO_MAX
+    assert (ALLOW_HEADERS, at_bound) in preflight_headers(answer, at_bound)
+    assert answer.rule.last_echo == (at_bound, (ALLOW_HEADERS, at_bound))
+    past = at_bound + "b"
+    assert (ALLOW_HEADERS, past) in preflight_headers(answer, past)
+    assert answer.rule.last_echo[0] == at_bound  # not replaced: longer than the bound
+
+
+def test_an_emptied_budget_counts_again_from_zero() -> None:
+    """The tables are emptied when ANSWER_CACHE_SIZE answers are kept, and the count starts
+    again from nothing: the next emptying comes after ANSWER_CACHE_SIZE more, not earlier."""
+    scope = load_config(WILDCARD).policy.root
+    for n in range(ANSWER_CACHE_SIZE):
+        scope.admit(f"https://u{n}.example")
+    assert len(scope.answers) == ANSWER_CACHE_SIZE
+    scope.admit("https://first-after.example")
+    assert len(scope.answers) == 1  # emptied, then this one kept
+    for n in range(ANSWER_CACHE_SIZE - 1):
+        scope.admit(f"https://v{n}.example")
+    assert len(scope.answers) == ANSWER_CACHE_SIZE  # full again, not emptied one early
