@@ -1,0 +1,104 @@
+"""ASGI adapter cases that a mutation run of iiscors/asgi.py found no test for (docs/mutation.md):
+each test pins one behaviour that a surviving mutant changed."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from iiscors.asgi import CorsMiddleware, request_path
+from iiscors.policy.core import Outcome, RequestKind
+from iiscors.reload import UNUSABLE_BODY
+
+from support import App, Req, asgi_scope, call_asgi, eventually, web_config
+
+A = "https://a.example"
+B = "https://b.example"
+HOST = "api.contoso.com"
+OWN = f"https://{HOST}"  # the Origin of a request to support.Req's host and scheme
+CONFIG = web_config(
+    f'<cors enabled="true" failUnlistedOrigins="true"><add origin="{A}">'
+    '<allowHeaders allowAllRequestedHeaders="true" /><allowMethods><add method="PUT" />'
+    "</allowMethods></add></cors>",
+    outside='<location path="open"><system.webServer><cors enabled="false" />'
+            "</system.webServer></location>")
+BAD = b"<configuration><system.webServer><cors enabled='maybe'><add/></cors>"
+
+
+# -- the request path (contract A9) --------------------------------------------------------------
+
+def test_a_root_path_that_is_not_a_prefix_of_the_path_is_not_cut_off() -> None:
+    assert request_path({"path": "/other/api", "root_path": "/mount"}) == "/other/api"
+
+
+def test_a_scope_without_a_path_reads_as_the_empty_path() -> None:
+    assert request_path({}) == ""
+    assert request_path({"path": None, "root_path": None}) == ""
+    assert request_path({"path": "/api", "root_path": None}) == "/api"
+
+
+# -- CorsMiddleware.decide: what explain would say of an ASGI scope ------------------------------
+
+def _middleware(**options: object) -> CorsMiddleware:
+    return CorsMiddleware(App().asgi, CONFIG, reload=False, **options)
+
+
+def test_decide_reads_the_preflight_fields_of_the_scope() -> None:
+    scope = asgi_scope(Req("OPTIONS", "/x", (("Origin", A), ("Access-Control-Request-Method",
+                                                           "PUT"),
+                                             ("Access-Control-Request-Headers", "x-a"))))
+    decision = _middleware().decide(scope)
+    assert (decision.kind, decision.outcome, decision.status) == (
+        RequestKind.PREFLIGHT, Outcome.ALLOWED, 204)
+    assert decision.origin == A
+    assert ("Access-Control-Allow-Headers", "x-a") in decision.headers
+    assert ("Access-Control-Allow-Methods", "PUT") in decision.headers
+
+
+def test_decide_finds_the_scope_of_the_path_below_root_path() -> None:
+    scope = {**asgi_scope(Req("GET", "/mount/open/x", (("Origin", B),))), "root_path": "/mount"}
+    assert _middleware().decide(scope).outcome is Outcome.PASSTHROUGH  # <cors> off there
+    scope["path"] = "/mount/x"
+    assert _middleware().decide(scope).status == 403  # the root scope: B is unlisted
+
+
+def test_decide_applies_the_same_origin_exemption_only_when_opted_in() -> None:
+    scope = asgi_scope(Req("GET", "/x", (("Origin", OWN),)))
+    exempt = _middleware(exempt_same_origin=True).decide(scope)
+    assert (exempt.status, exempt.kind, exempt.origin) == (None, RequestKind.NOT_CORS, OWN)
+    assert _middleware().decide(scope).status == 403  # judged: the own origin is unlisted
+    plain_http = {**scope, "scheme": "http"}  # the own origin is then http://, not OWN
+    assert _middleware(exempt_same_origin=True).decide(plain_http).status == 403
+    no_scheme = asgi_scope(Req("GET", "/x", (("Origin", f"http://{HOST}"),)))
+    del no_scheme["scheme"]  # ASGI's default scheme is http
+    assert _middleware(exempt_same_origin=True).decide(no_scheme).kind is RequestKind.NOT_CORS
+
+
+# -- strict mode (contract A8) -------------------------------------------------------------------
+
+def test_strict_mode_answers_its_500_and_never_calls_the_application(tmp_path: Path) -> None:
+    path = tmp_path / "web.config"
+    path.write_bytes(CONFIG)
+    spec = App()
+    middleware = CorsMiddleware(spec.asgi, str(path), reload_interval=0, strict=True)
+    path.write_bytes(BAD)
+    response = call_asgi(middleware, asgi_scope(Req(headers=(("Origin", A),))))
+    assert (response.status, response.body) == (500, UNUSABLE_BODY)
+    assert response.headers == [("content-type", "text/plain; charset=utf-8"),
+                                ("content-length", str(len(UNUSABLE_BODY)))]
+    assert spec.calls == 0
+
+
+def test_strict_mode_answers_500_between_checks_once_the_error_is_known(tmp_path: Path) -> None:
+    """With a reload thread, requests do not check the files themselves: a known error alone
+    makes them answer the 500."""
+    path = tmp_path / "web.config"
+    path.write_bytes(CONFIG)
+    spec = App()
+    middleware = CorsMiddleware(spec.asgi, str(path), reload_interval=0.05, strict=True)
+    path.write_bytes(BAD)
+    os.utime(path, (1, 1))  # another stat, whatever the file system's time resolution
+    assert eventually(lambda: middleware.config_error is not None)
+    response = call_asgi(middleware, asgi_scope(Req()))
+    assert (response.status, response.body) == (500, UNUSABLE_BODY)
+    assert spec.calls == 0
