@@ -3,10 +3,15 @@ each test pins one behaviour that a surviving mutant changed."""
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from iiscors.asgi import CorsMiddleware, request_path
+from iiscors.layering import describe
 from iiscors.policy.core import Outcome, RequestKind
 from iiscors.reload import UNUSABLE_BODY
 
@@ -102,3 +107,62 @@ def test_strict_mode_answers_500_between_checks_once_the_error_is_known(tmp_path
     response = call_asgi(middleware, asgi_scope(Req()))
     assert (response.status, response.body) == (500, UNUSABLE_BODY)
     assert spec.calls == 0
+
+
+# -- what the log says: the layers named -----------------------------------------------------
+
+def test_the_nested_layer_warning_names_the_inner_and_the_outer_layer(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "web.config"
+    path.write_bytes(CONFIG)
+    inner = CorsMiddleware(App().asgi, str(path), reload=False)
+    outer = CorsMiddleware(inner, CONFIG, reload=False)
+    with caplog.at_level(logging.WARNING, logger="iiscors"):
+        call_asgi(outer, asgi_scope(Req(headers=(("Origin", A),))))
+    [record] = [r for r in caplog.records if "steps aside" in r.getMessage()]
+    assert record.getMessage().startswith(
+        f"iiscors: a request reached {describe(inner)} after {describe(outer)}; ")
+    assert str(path) in describe(inner)
+
+
+def test_the_crash_log_names_the_layer_that_answered(caplog: pytest.LogCaptureFixture) -> None:
+    async def raising(scope: Any, receive: Any, send: Any) -> None:
+        raise LookupError("the application failed")
+
+    middleware = CorsMiddleware(raising, CONFIG, reload=False)
+    with caplog.at_level(logging.ERROR, logger="iiscors"), pytest.raises(LookupError):
+        call_asgi(middleware, asgi_scope(Req(headers=(("Origin", A),))))
+    [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert record.getMessage().startswith(
+        f"iiscors: the application raised before starting its response; {describe(middleware)} "
+        "answered 500")
+
+
+# -- URL Rewrite's OPTIONS recipe (contract C2) --------------------------------------------------
+
+RECIPE = ('<rewrite><rules><rule name="CORS Preflight" stopProcessing="true">'
+          '<match url=".*" /><conditions><add input="{REQUEST_METHOD}" pattern="^OPTIONS$" />'
+          '</conditions><action type="CustomResponse" statusCode="200" statusReason="Preflight" '
+          'statusDescription="Preflight answered" /></rule></rules></rewrite>')
+WITH_RECIPE = web_config(
+    f'<cors enabled="true"><add origin="{A}"><allowHeaders allowAllRequestedHeaders="true" />'
+    "</add></cors>", server=RECIPE)
+
+
+def test_an_allowed_preflight_under_the_recipe_echoes_the_requested_headers() -> None:
+    middleware = CorsMiddleware(App().asgi, WITH_RECIPE, reload=False)
+    response = call_asgi(middleware, asgi_scope(Req("OPTIONS", "/x", (
+        ("Origin", A), ("Access-Control-Request-Method", "PUT"),
+        ("Access-Control-Request-Headers", "x-a, x-b")))))
+    assert response.status == 204  # CORS answers first (contract C2)
+    assert response.get_all("Access-Control-Allow-Headers") == ["x-a, x-b"]  # contract B14
+
+
+def test_a_scope_without_a_method_is_a_get_that_the_recipe_leaves_to_the_app() -> None:
+    spec = App()
+    middleware = CorsMiddleware(spec.asgi, WITH_RECIPE, reload=False)
+    scope = asgi_scope(Req(headers=(("Origin", A),)))
+    del scope["method"]
+    response = call_asgi(middleware, scope)
+    assert (response.status, spec.calls) == (200, 1)
+    assert response.get_all("Access-Control-Allow-Origin") == [A]
