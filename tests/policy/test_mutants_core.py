@@ -8,6 +8,9 @@ from iiscors.policy.core import (
     ANSWER_CACHE_MAX_ORIGIN,
     ANSWER_CACHE_SIZE,
     LAST_ECHO_MAX,
+    Outcome,
+    Policy,
+    RequestKind,
     preflight_headers,
 )
 from iiscors.policy.headers import ALLOW_HEADERS
@@ -104,3 +107,53 @@ def test_an_emptied_budget_counts_again_from_zero() -> None:
     for n in range(ANSWER_CACHE_SIZE - 1):
         scope.admit(f"https://v{n}.example")
     assert len(scope.answers) == ANSWER_CACHE_SIZE  # full again, not emptied one early
+
+
+# -- RecipeScopePolicy: a scope where URL Rewrite's OPTIONS recipe answers (contract C2) --------
+
+HOST = "api.contoso.com"
+RECIPE_CORS = (f'<cors enabled="true"><add origin="{A}"><allowHeaders '
+               'allowAllRequestedHeaders="true" /></add></cors>')
+
+
+def _recipe_policy(*, exempt: bool = False) -> Policy:
+    config = load_config(web_config(RECIPE_CORS, server=RECIPE))
+    return Policy(config.scopes, exempt_same_origin=exempt)
+
+
+def test_under_the_recipe_an_allowed_preflight_echoes_the_requested_headers() -> None:
+    decision = _recipe_policy().evaluate(CorsRequest("OPTIONS", A, "PUT", "x-a, x-b"))
+    assert (decision.status, decision.recipe) == (204, None)  # CORS answers first
+    assert (ALLOW_HEADERS, "x-a, x-b") in decision.headers  # contract B14
+
+
+def test_under_the_recipe_the_same_origin_exemption_still_applies() -> None:
+    own = f"https://{HOST}"
+    request = CorsRequest("GET", own, host=HOST, scheme="https")
+    assert _recipe_policy(exempt=True).evaluate(request).kind is RequestKind.NOT_CORS
+    assert _recipe_policy().evaluate(request).kind is RequestKind.ACTUAL
+
+
+def test_the_recipe_answering_an_allowed_origin_keeps_the_rule_that_allowed_it() -> None:
+    """OPTIONS without Access-Control-Request-Method is an actual request (B3): CORS allows
+    the origin and passes it on, and the recipe answers it, naming the rule (explain)."""
+    decision = _recipe_policy().evaluate(CorsRequest("OPTIONS", A))
+    assert decision.recipe is not None and decision.status == 200
+    assert decision.rule is not None and decision.rule.origin == A
+    assert (decision.kind, decision.outcome) == (RequestKind.ACTUAL, Outcome.ALLOWED)
+
+
+def test_a_recipe_scope_shares_the_policy_answer_budget() -> None:
+    """Every scope of a Policy counts against one bound, the recipe's scopes too: filling a
+    plain <location>'s table and then admitting one origin at the recipe's root empties it."""
+    config = load_config(web_config(
+        '<cors enabled="true"><add origin="https://*.example" /></cors>', server=RECIPE,
+        outside='<location path="p"><system.webServer><rewrite><rules><clear /></rules>'
+                "</rewrite></system.webServer></location>"))
+    root, plain = config.policy.root, config.policy.scope_for("/p")
+    assert root.recipe is not None and plain is not root
+    for n in range(ANSWER_CACHE_SIZE):
+        plain.admit(f"https://u{n}.example")
+    assert len(plain.answers) == ANSWER_CACHE_SIZE
+    root.admit("https://v.example")
+    assert len(plain.answers) == 0
