@@ -42,6 +42,15 @@ def test_a_scope_without_a_path_reads_as_the_empty_path() -> None:
     assert request_path({"path": "/api", "root_path": None}) == "/api"
 
 
+@pytest.mark.parametrize("path", ["/api/x", "XXXX/api", "/"])
+def test_without_a_root_path_nothing_is_cut_from_any_path(path: str) -> None:
+    """No root_path (absent, None or empty) means mounted at the top: the path is whole,
+    whatever it starts with."""
+    assert request_path({"path": path}) == path
+    assert request_path({"path": path, "root_path": None}) == path
+    assert request_path({"path": path, "root_path": ""}) == path
+
+
 # -- CorsMiddleware.decide: what explain would say of an ASGI scope ------------------------------
 
 def _middleware(**options: object) -> CorsMiddleware:
