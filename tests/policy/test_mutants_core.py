@@ -157,3 +157,25 @@ def test_a_recipe_scope_shares_the_policy_answer_budget() -> None:
     assert len(plain.answers) == ANSWER_CACHE_SIZE
     root.admit("https://v.example")
     assert len(plain.answers) == 0
+
+
+# -- Policy: how the adapters find a request's scope ---------------------------------------------
+
+def test_one_scope_without_the_recipe_is_read_directly_and_nothing_else_is() -> None:
+    """The adapters skip the path lookup (single_scope) and the recipe's check (direct) only
+    where the configuration has one usable scope and no recipe."""
+    plain = load_config(LISTED).policy
+    assert (plain.single_scope, plain.direct) == (True, True)
+    recipe = load_config(web_config(RECIPE_CORS, server=RECIPE)).policy
+    assert (recipe.single_scope, recipe.direct) == (True, False)
+    located = load_config(web_config(
+        RECIPE_CORS, outside='<location path="p"><system.webServer><cors enabled="false" />'
+                             "</system.webServer></location>")).policy
+    assert (located.single_scope, located.direct) == (False, False)
+
+
+def test_an_empty_origin_is_not_the_own_origin_without_the_opt_in() -> None:
+    """Contract B13 is an opt-in: without it no Origin is exempt, not even an empty one
+    (not a serialized origin, so unlisted: 403 under failUnlistedOrigins)."""
+    decision = load_config(LISTED).evaluate(CorsRequest("GET", "", host=HOST))
+    assert (decision.kind, decision.status) == (RequestKind.ACTUAL, 403)
