@@ -51,6 +51,17 @@ def test_without_a_root_path_nothing_is_cut_from_any_path(path: str) -> None:
     assert request_path({"path": path, "root_path": ""}) == path
 
 
+# -- the request headers -----------------------------------------------------------------------
+
+def test_a_scope_without_headers_is_a_request_without_origin() -> None:
+    spec = App()
+    scope = asgi_scope(Req())
+    del scope["headers"]  # the ASGI spec requires them; a hand-made scope may leave them out
+    response = call_asgi(CorsMiddleware(spec.asgi, CONFIG, reload=False), scope)
+    assert (response.status, spec.calls) == (200, 1)  # contract B2: the app answers
+    assert response.get_all("Vary") == ["Origin"]  # contract B15
+
+
 # -- CorsMiddleware.decide: what explain would say of an ASGI scope ------------------------------
 
 def _middleware(**options: object) -> CorsMiddleware:
