@@ -186,3 +186,29 @@ def test_a_scope_without_a_method_is_a_get_that_the_recipe_leaves_to_the_app() -
     response = call_asgi(middleware, scope)
     assert (response.status, spec.calls) == (200, 1)
     assert response.get_all("Access-Control-Allow-Origin") == [A]
+
+
+# -- the application's response start (contract B11) ---------------------------------------------
+
+def test_the_app_setting_cors_headers_itself_is_warned_about_once(
+        caplog: pytest.LogCaptureFixture) -> None:
+    spec = App(headers=[("Access-Control-Allow-Origin", "*")])
+    middleware = CorsMiddleware(spec.asgi, CONFIG, reload=False)
+    with caplog.at_level(logging.WARNING, logger="iiscors"):
+        for _ in range(2):
+            response = call_asgi(middleware, asgi_scope(Req(headers=(("Origin", A),))))
+            assert response.get_all("Access-Control-Allow-Origin") == ["*", A]  # both kept
+    warned = [r for r in caplog.records if "sets Access-Control-Allow-Origin" in r.getMessage()]
+    assert len(warned) == 1
+
+
+def test_a_response_start_without_headers_gets_the_cors_headers() -> None:
+    async def bare(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200})  # "headers" is optional
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    middleware = CorsMiddleware(bare, CONFIG, reload=False)
+    response = call_asgi(middleware, asgi_scope(Req(headers=(("Origin", A),))))
+    assert response.status == 200
+    assert response.get_all("Access-Control-Allow-Origin") == [A]
+    assert response.get_all("Vary") == ["Origin"]
