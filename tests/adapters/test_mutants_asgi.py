@@ -212,3 +212,26 @@ def test_a_response_start_without_headers_gets_the_cors_headers() -> None:
     assert response.status == 200
     assert response.get_all("Access-Control-Allow-Origin") == [A]
     assert response.get_all("Vary") == ["Origin"]
+
+
+# -- the application gets the request as sent ----------------------------------------------------
+
+STAR = web_config('<cors enabled="true"><add origin="*" /></cors>')
+
+
+@pytest.mark.parametrize(("config", "origin"), [(STAR, None), (CONFIG, A)],
+                         ids=["nothing-to-add", "headers-to-add"])
+def test_the_application_reads_the_scope_and_the_request_body(config: bytes,
+                                                                origin: str | None) -> None:
+    """Whether or not the middleware adds headers, the application is called with the scope
+    and the receive channel it was given (here it echoes the path and the request body)."""
+    async def echo(scope: Any, receive: Any, send: Any) -> None:
+        message = await receive()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body",
+                    "body": scope["path"].encode() + b" " + message["body"]})
+
+    headers = (("Origin", origin),) if origin else ()
+    response = call_asgi(CorsMiddleware(echo, config, reload=False),
+                         asgi_scope(Req(path="/items", headers=headers)))
+    assert (response.status, response.body) == (200, b"/items ")
