@@ -178,14 +178,17 @@ def test_an_allowed_preflight_under_the_recipe_echoes_the_requested_headers() ->
     assert response.get_all("Access-Control-Allow-Headers") == ["x-a, x-b"]  # contract B14
 
 
-def test_a_scope_without_a_method_is_a_get_that_the_recipe_leaves_to_the_app() -> None:
+@pytest.mark.parametrize(("origin", "allow_origin"), [(A, [A]), (B, [])],
+                         ids=["allowed", "unlisted"])
+def test_a_scope_without_a_method_is_a_get_that_the_recipe_leaves_to_the_app(
+        origin: str, allow_origin: list[str]) -> None:
     spec = App()
     middleware = CorsMiddleware(spec.asgi, WITH_RECIPE, reload=False)
-    scope = asgi_scope(Req(headers=(("Origin", A),)))
+    scope = asgi_scope(Req(headers=(("Origin", origin),)))
     del scope["method"]
     response = call_asgi(middleware, scope)
     assert (response.status, spec.calls) == (200, 1)
-    assert response.get_all("Access-Control-Allow-Origin") == [A]
+    assert response.get_all("Access-Control-Allow-Origin") == allow_origin
 
 
 # -- the application's response start (contract B11) ---------------------------------------------
