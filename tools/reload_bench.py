@@ -31,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+from array import array
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -58,7 +59,9 @@ class Phase:
     """What the client saw during one phase."""
 
     name: str
-    waits_ns: list[int] = field(default_factory=list)
+    #: an array, not a list: a million ints in a list would lengthen every full collection of
+    #: the benchmark's own process (the list is traversed), which it measures
+    waits_ns: array[int] = field(default_factory=lambda: array("q"))
     by_version: dict[str, int] = field(default_factory=dict)
     mixed: int = 0
     rebuilds: int = 0
