@@ -194,6 +194,18 @@ def test_a_scope_without_a_method_is_a_get_that_the_recipe_leaves_to_the_app(
     assert response.get_all("Access-Control-Allow-Origin") == allow_origin
 
 
+def test_decide_reads_a_scope_without_a_method_as_a_get_under_the_recipe() -> None:
+    """``decide`` (explain, the playground) defaults a missing method to GET as the request path
+    does: under the recipe, whose condition reads the method, it is an actual request that the
+    recipe leaves alone, never a failure to read the method (mutants ``decide`` 18 and 20)."""
+    middleware = CorsMiddleware(App().asgi, WITH_RECIPE, reload=False)
+    scope = asgi_scope(Req(headers=(("Origin", A),)))
+    del scope["method"]
+    decision = middleware.decide(scope)
+    assert decision.kind == RequestKind.ACTUAL
+    assert decision.headers == middleware.decide(asgi_scope(Req(headers=(("Origin", A),)))).headers
+
+
 # -- the application's response start (contract B11) ---------------------------------------------
 
 def test_the_app_setting_cors_headers_itself_is_warned_about_once(
