@@ -19,13 +19,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import statistics
 import subprocess
 import sys
 import tempfile
-import tracemalloc
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +43,7 @@ from _benchlib import (  # noqa: E402  (after the path above)
 from benchmark.answers import asgi_scope  # noqa: E402
 from benchmark.candidates import starlette_app  # noqa: E402
 from benchmark.first_sight import first_sight_environs  # noqa: E402
+from benchmark.policy_memory import policy_bytes  # noqa: E402
 from benchmark.timing import (  # noqa: E402
     Timer,
     _time_asgi,
@@ -153,27 +151,12 @@ def run_asgi(built: dict[str, dict[str, Any]], scenario: Scenario, rounds: int,
         loop.close()
 
 
-def policy_bytes(policy_class: Callable[..., Any], scopes: Any) -> float:
-    """Bytes a Policy keeps per configured origin (tracemalloc, after gc.collect())."""
-    gc.collect()
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        policy = policy_class(scopes)
-        gc.collect()
-        held = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
-    del policy
-    return held / MEMORY_ORIGINS
-
-
 def run_memory(built: dict[str, dict[str, Any]]) -> None:
     from iiscors import load_config
 
     for shape, webconfig in LOAD_SHAPES.items():
         scopes = load_config(webconfig(MEMORY_ORIGINS), max_bytes=10**9).scopes
-        figures = {k: policy_bytes(built[k]["Policy"], scopes) for k in ("A", "B")}
+        figures = {k: policy_bytes(built[k]["Policy"], scopes, MEMORY_ORIGINS) for k in ("A", "B")}
         print(f"policy bytes per origin, {shape}-{MEMORY_ORIGINS}: A {figures['A']:.1f}  "
               f"B {figures['B']:.1f}", flush=True)
 

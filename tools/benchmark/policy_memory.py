@@ -11,12 +11,29 @@ from __future__ import annotations
 
 import gc
 import tracemalloc
+from collections.abc import Callable
 from typing import Any
 
 from _benchlib import LOAD_SHAPES
 
 #: Configured origins of the measurement.
 POLICY_ORIGINS = 100_000
+
+
+def policy_bytes(policy_class: Callable[..., Any], scopes: Any, origins: int) -> float:
+    """Bytes ``policy_class(scopes)`` keeps per configured origin (tracemalloc, after
+    ``gc.collect()``); ab.py passes each version's Policy class."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        policy = policy_class(scopes)
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    del policy
+    return held / origins
 
 
 def measure_policy_memory(origins: int = POLICY_ORIGINS) -> list[dict[str, Any]]:
@@ -27,16 +44,6 @@ def measure_policy_memory(origins: int = POLICY_ORIGINS) -> list[dict[str, Any]]
     out = []
     for shape, webconfig in LOAD_SHAPES.items():
         scopes = load_config(webconfig(origins), max_bytes=10**9).scopes
-        gc.collect()
-        tracemalloc.start()
-        try:
-            before = tracemalloc.get_traced_memory()[0]
-            policy = Policy(scopes)
-            gc.collect()
-            held = tracemalloc.get_traced_memory()[0] - before
-        finally:
-            tracemalloc.stop()
-        del policy
         out.append({"scenario": f"{shape}-{origins}", "origins": origins,
-                    "policy_bytes_per_origin": held / origins})
+                    "policy_bytes_per_origin": policy_bytes(Policy, scopes, origins)})
     return out
