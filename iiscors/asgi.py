@@ -45,6 +45,7 @@ from iiscors.policy.core import (
     ScopePolicy,
     preflight_headers,
 )
+from iiscors.policy.headers import DEFAULT_METHOD, LATIN_1
 from iiscors.policy.merge import BYTES_WORDS, MERGE_INITIALS_BYTES, merge_into, warn_app_cors
 from iiscors.policy.plan import BODIES, FORBIDDEN_BODY, own_origin, plan_request, recipe_plan
 from iiscors.reload import UNUSABLE_BODY
@@ -61,7 +62,7 @@ _ACRH = b"access-control-request-headers"
 #: The request headers the adapter reads, by lower-case name, and their request_fields keys.
 _WANTED = {b"origin": "origin", _ACRM: "request_method", _ACRH: "request_headers",
            b"host": "host"}
-_ALLOW_ORIGIN = headers.ALLOW_ORIGIN.encode("latin-1")
+_ALLOW_ORIGIN = headers.ALLOW_ORIGIN.encode(LATIN_1)
 #: a name with a capital is not islower(), nor one with no letter at all (read the slow way)
 _islower = bytes.islower
 
@@ -69,8 +70,8 @@ _islower = bytes.islower
 def request_path(scope: Scope) -> str:
     """The request path relative to ``root_path``, as text (contract A9; ASGI servers decode
     it already, as :func:`iiscors.wsgi.text_path` does for WSGI)."""
-    path: str = scope.get("path", "") or ""
-    root: str = scope.get("root_path", "") or ""
+    path: str = scope.get("path") or ""  # a missing or None path is the root
+    root: str = scope.get("root_path") or ""
     if root and path.startswith(root):
         path = path[len(root):]
     return path
@@ -80,7 +81,7 @@ def request_fields(scope: Scope) -> dict[str, str]:
     """Origin, Access-Control-Request-*, Host, decoded as WSGI does (latin-1); a header sent
     several times is joined with ``", "``, as WSGI servers join it into one environ value."""
     sent = request_headers(scope)
-    return {key: str(sent[name], "latin-1") for name, key in _WANTED.items() if name in sent}
+    return {key: str(sent[name], LATIN_1) for name, key in _WANTED.items() if name in sent}
 
 
 def request_headers(scope: Scope) -> Mapping[bytes, Any]:
@@ -122,7 +123,7 @@ def _joined(pairs: Iterable[tuple[Any, Any]]) -> dict[bytes, bytes]:
 def _text(sent: Mapping[bytes, Any], name: bytes) -> str | None:
     """The header ``name`` of :func:`request_headers` as text (latin-1, as WSGI decodes it)."""
     value = sent.get(name)
-    return None if value is None else str(value, "latin-1")
+    return None if value is None else str(value, LATIN_1)
 
 
 def _own(scope: Scope, sent: Mapping[bytes, Any]) -> str | None:
@@ -156,7 +157,7 @@ class CorsMiddleware(Layer[ASGIApplication]):
         policy = self.policy
         sent = request_headers(scope)
         verdict = policy.scope_for(request_path(scope)).verdict(
-            scope.get("method", "GET"), _text(sent, b"origin"), _text(sent, _ACRM),
+            scope.get("method", DEFAULT_METHOD), _text(sent, b"origin"), _text(sent, _ACRM),
             _text(sent, _ACRH), _own(scope, sent) if policy.exempt_same_origin else None)
         return verdict.decision(_text(sent, b"origin"))
 
@@ -174,7 +175,7 @@ class CorsMiddleware(Layer[ASGIApplication]):
         if path_policy is None:
             return  # answered before anything else (contract E6, C2)
         raw_origin = sent.get(b"origin")
-        origin = None if raw_origin is None else str(raw_origin, "latin-1")
+        origin = None if raw_origin is None else str(raw_origin, LATIN_1)
         # The fast path of iiscors.policy.plan, as in the WSGI middleware, in latin-1 bytes.
         head: RawHeaders
         tail: RawHeaders = ()
@@ -194,7 +195,7 @@ class CorsMiddleware(Layer[ASGIApplication]):
                 return
             else:  # contract B9, B10: the origin's own Allow-Origin (or "*"), the rule's headers
                 head = ((_ALLOW_ORIGIN, b"*" if answer is path_policy.any_answer
-                         else origin.encode("latin-1")),)
+                         else origin.encode(LATIN_1)),)
                 tail = answer.rule.actual_tail_raw
         if not head:
             await self.app(scope, receive, send)
@@ -235,7 +236,7 @@ class CorsMiddleware(Layer[ASGIApplication]):
                        origin: str, send: Send) -> RawHeaders | None:
         """The plan of an origin the scope does not allow: None when it was answered here (the
         403 of contract B7), else the headers to add to the application's response."""
-        plan = plan_request(path_policy, scope.get("method", "GET"), origin,
+        plan = plan_request(path_policy, scope.get("method", DEFAULT_METHOD), origin,
                             _text(sent, _ACRM), _text(sent, _ACRH))
         if plan.status is not None:
             await _respond(send, plan.status, plan.headers, BODIES.get(plan.status, b""))
@@ -279,7 +280,7 @@ class CorsMiddleware(Layer[ASGIApplication]):
         recipe's status and body, or CORS's own 204 or 403 (the plan says which); True when
         answered.  ``exempt``: the request's policy has contract B13's opt-in.  ASGI has no
         reason phrase: the server writes its own."""
-        method = scope.get("method", "GET")
+        method = scope.get("method", DEFAULT_METHOD)
         if path_policy.recipe is None or not path_policy.recipe.matches(method):
             return False
         plan = recipe_plan(path_policy, method, _text(sent, b"origin"), _text(sent, _ACRM),
@@ -296,14 +297,14 @@ class CorsMiddleware(Layer[ASGIApplication]):
         headers ``raw``, which hold a Vary or an Access-Control-* header (contract B11)."""
         merged = merge_into([(bytes(n), bytes(v)) for n, v in raw], extra, BYTES_WORDS)
         if merged.app_sets_cors and not self._warned_duplicate:
-            self._warned_duplicate = warn_app_cors(bytes(n).decode("latin-1") for n, _value in raw)
+            self._warned_duplicate = warn_app_cors(bytes(n).decode(LATIN_1) for n, _value in raw)
         message = dict(message)
         message["headers"] = merged.headers
         return message
 
 
 def _raw(pairs: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
-    return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in pairs]
+    return [(name.encode(LATIN_1), value.encode(LATIN_1)) for name, value in pairs]
 
 
 async def _respond(send: Send, status: int, headers: Sequence[tuple[str, str]],
@@ -317,10 +318,7 @@ async def _respond_raw(send: Send, status: int, extra: Sequence[tuple[bytes, byt
                        body: bytes) -> None:
     """:func:`_respond` with its headers already in latin-1 bytes (a crash's 500 reuses what
     the request prepared for the application's response)."""
-    raw: list[tuple[bytes, bytes]] = []
-    if status != 204:
-        raw += [(b"content-type", b"text/plain; charset=utf-8"),
-                (b"content-length", str(len(body)).encode("ascii"))]
-    raw += extra
-    await send({"type": "http.response.start", "status": status, "headers": raw})
+    head = () if status == 204 else ((b"content-type", b"text/plain; charset=utf-8"),
+                                     (b"content-length", b"%d" % len(body)))
+    await send({"type": "http.response.start", "status": status, "headers": [*head, *extra]})
     await send({"type": "http.response.body", "body": body})

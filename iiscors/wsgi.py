@@ -51,6 +51,7 @@ from iiscors.policy.core import (
     ScopePolicy,
     preflight_headers,
 )
+from iiscors.policy.headers import DEFAULT_METHOD, LATIN_1
 from iiscors.policy.merge import MERGE_INITIALS, STR_WORDS, merge_into, warn_app_cors
 from iiscors.policy.merge import merge_headers as merge_headers  # importable from here too
 from iiscors.policy.plan import BODIES, Plan, own_origin, plan_request, recipe_plan
@@ -86,7 +87,7 @@ def text_path(path_info: str) -> str:
     """WSGI's ``PATH_INFO`` (bytes as latin-1 characters, PEP 3333) as text: UTF-8, with
     undecodable bytes kept as surrogate escapes so they never equal a real character."""
     try:
-        return path_info.encode("latin-1").decode("utf-8", "surrogateescape")
+        return path_info.encode(LATIN_1).decode("utf-8", "surrogateescape")
     except UnicodeEncodeError:
         return path_info  # a server that already decoded it
 
@@ -131,7 +132,7 @@ class CorsMiddleware(Layer[WSGIApplication]):
         """The decision for one request: environ unpacked, the policy asked."""
         policy = self.policy
         verdict = policy.scope_for(text_path(environ.get("PATH_INFO", ""))).verdict(
-            environ.get("REQUEST_METHOD", "GET"), environ.get("HTTP_ORIGIN"),
+            environ.get("REQUEST_METHOD", DEFAULT_METHOD), environ.get("HTTP_ORIGIN"),
             environ.get(ACRM), environ.get(ACRH),
             _own(environ) if policy.exempt_same_origin else None)
         return verdict.decision(environ.get("HTTP_ORIGIN"))
@@ -162,7 +163,7 @@ class CorsMiddleware(Layer[WSGIApplication]):
             if answer is None:  # first sight: the scope's lookup keeps what it allows
                 answer = path_policy.admit(origin)
             if answer is None:  # not allowed: the plan (the exemption does not apply here)
-                plan = plan_request(path_policy, get("REQUEST_METHOD", "GET"), origin,
+                plan = plan_request(path_policy, get("REQUEST_METHOD", DEFAULT_METHOD), origin,
                                     get(ACRM), get(ACRH))
                 if plan.status is not None:
                     return self._answer(plan, start_response)
@@ -248,7 +249,7 @@ class CorsMiddleware(Layer[WSGIApplication]):
         if path_policy.recipe is None:
             return None
         get = environ.get
-        method = get("REQUEST_METHOD", "GET")
+        method = get("REQUEST_METHOD", DEFAULT_METHOD)
         if path_policy.recipe is None or not path_policy.recipe.matches(method):
             return None
         plan = recipe_plan(path_policy, method, get("HTTP_ORIGIN"), get(ACRM), get(ACRH),

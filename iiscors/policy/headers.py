@@ -14,6 +14,13 @@ VARY = "Vary"
 CONTENT_TYPE = "Content-Type"
 CONTENT_LENGTH = "Content-Length"
 
+#: The codec of header bytes and of WSGI's environ strings (PEP 3333; ASGI sends bytes): every
+#: adapter reads and writes headers with it, so it is named once.
+LATIN_1 = "latin-1"
+#: The method of a request that names none (PEP 3333 requires REQUEST_METHOD and ASGI "method",
+#: so only a direct caller omits it): read as a GET, the default of HTTP clients.
+DEFAULT_METHOD = "GET"
+
 #: The prefix of every CORS response header (lower case, for comparisons).
 ACCESS_CONTROL_PREFIX = "access-control-"
 
