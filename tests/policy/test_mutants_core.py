@@ -179,3 +179,24 @@ def test_an_empty_origin_is_not_the_own_origin_without_the_opt_in() -> None:
     (not a serialized origin, so unlisted: 403 under failUnlistedOrigins)."""
     decision = load_config(LISTED).evaluate(CorsRequest("GET", "", host=HOST))
     assert (decision.kind, decision.status) == (RequestKind.ACTUAL, 403)
+
+
+# -- the rule an allowed preflight names (what explain and diff print) ---------------------------
+
+def test_an_allowed_preflight_names_the_rule_that_allowed_it() -> None:
+    """`iiscors explain` and `iiscors diff` read the verdict's rule: an allowed preflight names
+    it as an allowed actual request does."""
+    config = load_config(LISTED)
+    preflight = config.evaluate(CorsRequest("OPTIONS", A, "GET"))
+    assert preflight.kind is RequestKind.PREFLIGHT and preflight.outcome is Outcome.ALLOWED
+    assert preflight.rule is not None and preflight.rule.origin == A
+    assert preflight.reason.startswith(f'rule origin="{A}" (<bytes>:4) allows \'{A}\'')
+
+
+def test_forget_leaves_no_origin_marked_refused_not_even_an_empty_one() -> None:
+    """After forget, admit answers every origin from the rules again; an empty Origin header
+    under the static "*" (B10: "*" whatever the Origin) is still admitted with the "*" answer."""
+    policy = load_config(web_config('<cors enabled="true"><add origin="*"/></cors>')).policy
+    policy.forget_answers()
+    assert policy.root.any_answer is not None
+    assert policy.root.admit("") is policy.root.any_answer
