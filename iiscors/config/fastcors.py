@@ -178,8 +178,16 @@ def _built(document: XmlDocument, children: list[etree._Element], origins: list[
     if where is None:
         return None
     lines, columns = where
+    slow = list(compress(count(), map(operator.not_, rule_shapes)))
+    if slow:
+        # A rule built the long way replaces its placeholder below, but the placeholder is
+        # built first, and past the columns a rule packs its place is a Location naming its
+        # shape's file: so it needs a real shape, the document's bare one.
+        bare, _ = _shape(document.name, _BARE)
+        for index in slow:
+            rule_shapes[index] = bare
     rules = OriginRule.located_all(origins, rule_shapes, lines, columns)
-    for index in compress(count(), map(operator.not_, rule_shapes)):
+    for index in slow:
         rules[index] = slow_rule(children[index], origins[index])
     return tuple(rules)
 
