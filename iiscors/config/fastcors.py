@@ -29,13 +29,13 @@ from lxml import etree
 
 from iiscors.config.browsers import MAX_AGE_HONOURED
 from iiscors.config.loader import XmlDocument
+from iiscors.config.reading import parse_int32
 from iiscors.policy import headers
 from iiscors.policy.model import Location, OriginRule
 
 #: An origin the long way accepts and the XSD's ``iisKey`` too, told by one match: printable
 #: ASCII without spaces (anything else, such as a Unicode host, is read the long way).
 _PLAIN_KEY = re.compile(r"[!-~]+")
-_INT32 = re.compile(r"[+-]?[0-9]+")
 #: XML's own white space (XML 1.0 section 2.3): the only text allowed between elements (A4)
 _XML_SPACE = " \t\r\n"
 _BOOLS = {"true": True, "false": False}
@@ -274,12 +274,12 @@ def _settings(element: etree._Element) -> tuple[Any, ...] | None:
     credentials = _bool_or(element.get("allowCredentials"), False)
     if allowed is None or credentials is None:
         return None
-    max_age = -1
+    max_age: int | None = -1
     written = element.get("maxAge")
     if written is not None:
-        if not _INT32.fullmatch(written) or not -(2**31) <= int(written) < 2**31:
+        max_age = parse_int32(written)  # the long way's own parser (contract A5)
+        if max_age is None:
             return None
-        max_age = int(written)
     lists = _lists(element)
     if lists is None:
         return None

@@ -15,6 +15,7 @@ import pytest
 import iiscors.config.rules as rules_module
 from iiscors import check_config, load_config
 from iiscors.config.diagnostics import Diagnostic
+from iiscors.config.reading import parse_int32
 from iiscors.policy.model import OriginRule
 
 #: The line of a :func:`web_config`'s rules
@@ -109,3 +110,88 @@ def test_lint_places_far_along_a_line(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_far_rule_with_children_gives_no_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
     """The review's repro: 1,100 spaces, then a rule with an ``<exposeHeaders>``."""
     assert both_ways(web_config(EXPOSED, pad=FAR), monkeypatch) == []
+
+
+# -- 2. integers longer than Python's int() digit limit (4,300 digits) -----------------------
+
+#: 5,000 zeros then 5: contract A5's leading zeros, as "007" is 7
+ZEROS = "0" * 5000 + "5"
+#: 5,000 nines: out of a 32-bit int's range, as 99999999999 is
+NINES = "9" * 5000
+ELEVEN_NINES = "9" * 11
+
+
+@pytest.mark.parametrize(("written", "read"), [
+    ("0", 0), ("007", 7), ("+7", 7), ("-0", 0), (ZEROS, 5), ("-" + ZEROS, -5),
+    ("2147483647", 2**31 - 1), ("-2147483648", -(2**31)), ("0" * 5000 + "2147483647", 2**31 - 1),
+    ("2147483648", None), ("-2147483649", None), ("99999999999", None), (NINES, None),
+    ("0" * 5000 + "2147483648", None), ("", None), ("+", None), ("00", 0), (" 7", None),
+    ("7 ", None), ("1e3", None), ("+-1", None), ("\u0667", None), ("0" * 5000 + "x", None)])
+def test_parse_int32(written: str, read: int | None) -> None:
+    assert parse_int32(written) == read
+
+
+def max_age_rule(value: str) -> str:
+    return f'<add origin="https://a.example" maxAge="{value}"/>'
+
+
+
+@pytest.mark.parametrize(("written", "read"), [("007", 7), ("+007", 7), ("-0", 0), (ZEROS, 5),
+                                               ("-" + ZEROS, -5)])
+def test_max_age_with_leading_zeros_is_read_as_its_value(written: str, read: int,
+                                                         reader: str) -> None:
+    (rule,) = rules_of(web_config(max_age_rule(written)))
+    assert rule.max_age == read
+
+
+def test_max_age_of_5000_zeros_gives_no_diagnostic(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert both_ways(web_config(max_age_rule(ZEROS)), monkeypatch) == []
+
+
+@pytest.mark.parametrize("written", [NINES, "-" + NINES, "0" * 5000 + "2147483648"])
+def test_max_age_out_of_range_is_the_usual_located_error(written: str,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    found = both_ways(web_config(max_age_rule(written)), monkeypatch)
+    usual = both_ways(web_config(max_age_rule(ELEVEN_NINES)), monkeypatch)
+    assert placed(found) == placed(usual) and found
+    assert all(d.is_error and d.line == RULE_LINE for d in found)
+
+
+def custom_max_age(value: str) -> bytes:
+    return ('<configuration><system.webServer><httpProtocol><customHeaders>\n'
+            f'<add name="Access-Control-Max-Age" value="{value}"/>\n'
+            "</customHeaders></httpProtocol></system.webServer></configuration>\n").encode()
+
+
+@pytest.mark.parametrize(("written", "same_as"), [(ZEROS, "5"), ("0" * 5000, "0"),
+                                                  (NINES, ELEVEN_NINES),
+                                                  ("0" * 5000 + "9000", "9000")])
+def test_a_custom_max_age_header_of_5000_digits(written: str, same_as: str) -> None:
+    """headerlint's W215 (contract B: what browsers honour) reads the header's number."""
+    found = check_config(custom_max_age(written), name="web.config")
+    usual = check_config(custom_max_age(same_as), name="web.config")
+    assert placed(found) == placed(usual)
+    # the number as written, without its leading zeros
+    assert [d.message for d in found] == [d.message.replace(ELEVEN_NINES, NINES)
+                                          for d in usual]
+
+
+def rewrite_config(status: str, sub_status: str = "0") -> bytes:
+    action = (f'<action type="CustomResponse" statusCode="{status}" subStatusCode="{sub_status}"'
+              ' statusReason="OK"/>')
+    return ('<configuration><system.webServer><rewrite><rules>\n'
+            '<rule name="p"><match url=".*"/><conditions>'
+            '<add input="{REQUEST_METHOD}" pattern="^OPTIONS$"/></conditions>'
+            f"{action}</rule>\n</rules></rewrite></system.webServer></configuration>\n").encode()
+
+
+@pytest.mark.parametrize(("status", "sub_status", "recipe"), [
+    ("200", "0", True), ("0" * 5000 + "200", "0", True), ("200", "0" * 5000, True),
+    (NINES, "0", False), ("200", NINES, False), ("0" * 5000 + "201", "0", False)])
+def test_a_rewrite_status_of_5000_digits(status: str, sub_status: str, recipe: bool) -> None:
+    """Contract C2: the recipe answers 200 (leading zeros read as IIS reads them)."""
+    data = rewrite_config(status, sub_status)
+    assert check_config(data, name="web.config") == check_config(rewrite_config("200" if recipe
+                                                                                else "201"),
+                                                                 name="web.config")
+    assert (load_config(data).scopes[()].options_recipe is not None) is recipe
