@@ -329,7 +329,9 @@ def _list_values(element: etree._Element, key: str) -> tuple[str, ...] | None:
             return None
         attributes = entry.attrib
         value = attributes.get(key)
-        if (value is None or len(attributes) != 1 or len(entry) or not _blank(entry.text)
+        # Any text, even blank, is the long way's: an entry's XSD type is empty, so lxml's
+        # XSD refuses white space in it (E299) where it allows it between elements.
+        if (value is None or len(attributes) != 1 or len(entry) or entry.text is not None
                 or not headers.TOKEN.fullmatch(value) or value.casefold() in folded):
             return None
         folded.add(value.casefold())
