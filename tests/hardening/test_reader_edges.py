@@ -15,8 +15,10 @@ import pytest
 import iiscors.config.rules as rules_module
 from iiscors import check_config, load_config
 from iiscors.config.diagnostics import Diagnostic
+from iiscors.config.lint import origin_problems
 from iiscors.config.reading import parse_int32
 from iiscors.policy.model import OriginRule
+from iiscors.policy.origins import MAX_ORIGIN_BYTES
 
 #: The line of a :func:`web_config`'s rules
 RULE_LINE = 3
@@ -213,3 +215,27 @@ def test_text_inside_a_list_entry_is_read_as_the_long_way_reads_it(
     found = both_ways(web_config(rule), monkeypatch)
     assert [d.code for d in found] == codes
     assert all(d.line == RULE_LINE for d in found)
+
+
+# -- 4. lint's shortcut for plain origins, and origins over MAX_ORIGIN_BYTES -----------------
+
+LONG_ORIGIN = "https://" + "a" * 2100 + ".example"
+#: exactly MAX_ORIGIN_BYTES long: still a serialized origin (contract B6: at most 2,048)
+LONGEST_ORIGIN = "https://" + "b" * (MAX_ORIGIN_BYTES - len("https://.example")) + ".example"
+
+
+@pytest.mark.parametrize(("origins", "warned"), [
+    ([LONG_ORIGIN], [0]), ([LONGEST_ORIGIN], []), (["https://c.example", LONG_ORIGIN], [1]),
+    ([LONG_ORIGIN, "https://c.example", LONGEST_ORIGIN], [0]),
+    (["https://c.example", LONG_ORIGIN.replace("https", "http"), "https://d.example"], [1])])
+def test_a_plain_origin_over_max_origin_bytes_gets_w223(
+        origins: list[str], warned: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Contract B6: an origin over MAX_ORIGIN_BYTES is not a serialized one; lint's shortcut
+    for plain origins must not skip the check that says so."""
+    assert len(LONGEST_ORIGIN) == MAX_ORIGIN_BYTES
+    rules = [f'<add origin="{origin}"/>' for origin in origins]
+    found = both_ways(web_config("\n".join(rules)), monkeypatch)
+    assert placed(found) == [("W223", RULE_LINE + index, len("<add ") + 1)
+                             for index in warned]
+    assert [origin_problems(origin) != [] for origin in origins] == [
+        index in warned for index in range(len(origins))]
