@@ -18,6 +18,7 @@ checks listed in :func:`_shape`; a rule they may fire on is built the long way.
 
 from __future__ import annotations
 
+import functools
 import operator
 import re
 import sys
@@ -250,10 +251,15 @@ def _written_settings(element: etree._Element, memo: dict[bytes, Any]
     """:func:`_settings` of an ``<add>`` whose origin is written first, once per written
     form (see :func:`_rule_values`); None for an unusual one."""
     written = _TOSTRING(element, with_tail=False)
-    if not written.startswith(_WRITTEN_ORIGIN):
-        return None
+    opening = _WRITTEN_ORIGIN
+    if not written.startswith(opening):
+        # Namespaces declared above (xmlns:xdt on <configuration>, common in real files) are
+        # serialized on the element, before its origin: the rest is the same.
+        opening = _written_origin(tuple(element.nsmap.items()))
+        if not written.startswith(opening):
+            return None
     # The serialized origin holds no '"' (escaped as &quot;): the next one closes it.
-    key = written[written.index(b'"', len(_WRITTEN_ORIGIN)) + 1:]
+    key = written[written.index(b'"', len(opening)) + 1:]
     settings = memo.get(key, _UNSEEN)
     if settings is _UNSEEN:
         settings = memo[key] = _settings(element)
@@ -262,6 +268,14 @@ def _written_settings(element: etree._Element, memo: dict[bytes, Any]
 
 #: How lxml serializes the start of an ``<add>`` whose first attribute is its origin
 _WRITTEN_ORIGIN = b'<add origin="'
+
+
+@functools.lru_cache(maxsize=16)
+def _written_origin(namespaces: tuple[tuple[str | None, str], ...]) -> bytes:
+    """:data:`_WRITTEN_ORIGIN` of an ``<add>`` with ``namespaces`` in scope, as lxml
+    serializes it: their declarations first, in the same order."""
+    declared = _TOSTRING(etree.Element("add", nsmap=dict(namespaces)))
+    return declared.removesuffix(b"/>") + _WRITTEN_ORIGIN.removeprefix(b"<add")
 
 
 def _settings(element: etree._Element) -> tuple[Any, ...] | None:

@@ -81,6 +81,8 @@ UNUSUAL_RULES = (
     '<add origin="https://u{n}.example"><allowMethods><remove method="GET"/></allowMethods>'
     '</add>',
     '<add origin="https://u{n}.example"><allowMethods><clear/></allowMethods></add>',
+    '<add origin="https://u{n}.example"><allowMethods><add method="GET"> </add></allowMethods>'
+    '</add>',
     '<add origin="https://u{n}.example"><allowMethods/><allowMethods/></add>',
     '<add origin="https://u{n}.example"><other/></add>',
     '<add origin="HTTPS://U{n}.example:443/"/>',
@@ -93,6 +95,9 @@ UNUSUAL_RULES = (
     '<add origin="https://u{n}.example" xdt:Transform="Insert" '
     'xmlns:xdt="http://schemas.microsoft.com/XML-Document-Transform"/>',
 )
+#: ``<configuration>`` declaring namespaces the sections below may use (or not)
+NAMESPACES = (b'<configuration xmlns:xdt="http://schemas.microsoft.com/XML-Document-Transform">',
+              b'<configuration xmlns:b="urn:b&amp;c" xmlns:xdt="urn:x">')
 SECTION_HEADS = (
     '<cors enabled="true">',
     '<cors enabled="true" failUnlistedOrigins="true">',
@@ -124,8 +129,10 @@ def generated(count: int) -> Iterator[tuple[str, bytes]]:
         head = SECTION_HEADS[0] if number % 4 else rng.choice(SECTION_HEADS)
         if number % 5 == 0:  # everything on one line, as minified files are
             rules = ["".join(rules)]
-        yield f"generated-{number}.config", webconfig(head, rules,
-                                                       location="api" if number % 7 == 0 else "")
+        data = webconfig(head, rules, location="api" if number % 7 == 0 else "")
+        if number % 6 == 1:  # namespaces declared above the section, as in real files
+            data = data.replace(b"<configuration>", NAMESPACES[number % 4 // 2], 1)
+        yield f"generated-{number}.config", data
 
 
 def files() -> list[tuple[str, bytes]]:

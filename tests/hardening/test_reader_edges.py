@@ -15,7 +15,9 @@ import pytest
 import iiscors.config.rules as rules_module
 from iiscors import check_config, load_config
 from iiscors.config.diagnostics import Diagnostic
+from iiscors.config.fastcors import read_plain_cors
 from iiscors.config.lint import origin_problems
+from iiscors.config.loader import parse_bytes
 from iiscors.config.reading import parse_int32
 from iiscors.policy.model import OriginRule
 from iiscors.policy.origins import MAX_ORIGIN_BYTES
@@ -239,3 +241,54 @@ def test_a_plain_origin_over_max_origin_bytes_gets_w223(
                              for index in warned]
     assert [origin_problems(origin) != [] for origin in origins] == [
         index in warned for index in range(len(origins))]
+
+
+# -- 5. namespaces declared on <configuration> (speed only: the one-pass reader) -------------
+
+XDT_HEAD = '<configuration xmlns:xdt="http://schemas.microsoft.com/XML-Document-Transform">'
+NAMESPACE_HEADS = [XDT_HEAD, '<configuration xmlns:b="urn:b&amp;c" xmlns:xdt="urn:x">']
+PLAIN_BODIES = [
+    '<add origin="https://a.example"/>\n<add origin="https://b.example" maxAge="5"/>',
+    '<add origin="https://a.example" allowCredentials="true"><allowMethods><add method="GET"/>'
+    '</allowMethods><allowHeaders><add header="X-A"/></allowHeaders></add>\n'
+    '<!-- c --><add origin="https://b.example" allowed="false"/>',
+]
+
+
+def read_in_one_pass(data: bytes) -> bool:
+    """Whether the one-pass reader reads the file's first ``<cors>`` itself."""
+    document, _ = parse_bytes(data, "web.config")
+    assert document is not None
+    cors = next(document.root.iter("cors"))
+    walk = rules_module._Walk(document, ())
+    return read_plain_cors(document, cors, walk.origin_rule) is not None
+
+
+@pytest.mark.parametrize("head", NAMESPACE_HEADS)
+@pytest.mark.parametrize("body", PLAIN_BODIES)
+def test_namespaces_declared_above_a_plain_section_keep_it_in_one_pass(
+        head: str, body: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = web_config(body).replace(b"<configuration>", head.encode(), 1)
+    assert read_in_one_pass(web_config(body)) and read_in_one_pass(data)
+    assert both_ways(data, monkeypatch) == both_ways(web_config(body), monkeypatch)
+    fast = [settings(rule) for rule in rules_of(data)]
+    with monkeypatch.context() as patch:
+        patch.setattr(rules_module, "read_plain_cors", lambda *_: None)
+        assert [settings(rule) for rule in rules_of(data)] == fast
+
+
+def settings(rule: OriginRule) -> tuple[object, ...]:
+    """A rule's origin, place, flags and lists (not the places lint alone reads, which only
+    the long way records: compared through lint's output instead, as test_fast_cors does)."""
+    return rule.origin, rule.location, rule.shape[1:8]
+
+
+@pytest.mark.parametrize("rule", [
+    '<add origin="https://a.example" xdt:Transform="Insert" maxAge="5"/>',
+    '<add origin="https://a.example" maxAge="5"><allowMethods xdt:Transform="Insert">'
+    '<add method="GET"/></allowMethods></add>'])
+def test_a_section_using_the_namespaces_is_still_read_the_long_way(
+        rule: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = web_config(rule).replace(b"<configuration>", XDT_HEAD.encode(), 1)
+    assert not read_in_one_pass(data)
+    both_ways(data, monkeypatch)
