@@ -30,15 +30,13 @@ from lxml import etree
 
 from iiscors.config.browsers import MAX_AGE_HONOURED
 from iiscors.config.loader import XmlDocument
-from iiscors.config.reading import parse_int32
+from iiscors.config.reading import XML_SPACE, parse_int32
 from iiscors.policy import headers
 from iiscors.policy.model import Location, OriginRule
 
 #: An origin the long way accepts and the XSD's ``iisKey`` too, told by one match: printable
 #: ASCII without spaces (anything else, such as a Unicode host, is read the long way).
 _PLAIN_KEY = re.compile(r"[!-~]+")
-#: XML's own white space (XML 1.0 section 2.3): the only text allowed between elements (A4)
-_XML_SPACE = " \t\r\n"
 _BOOLS = {"true": True, "false": False}
 #: The attributes of ``<add origin>`` this reader knows (anything else: the long way)
 _RULE_ATTRIBUTES = frozenset({"origin", "allowed", "allowCredentials", "maxAge"})
@@ -105,7 +103,7 @@ def _rules_each(document: XmlDocument, cors: etree._Element,
     shape: tuple[Any, ...] = ()
     places: bool | None = False
     for child in cors:
-        if child.tail is not None and child.tail.strip(_XML_SPACE):
+        if child.tail is not None and child.tail.strip(XML_SPACE):
             return None
         if child.tag != "add":
             if isinstance(child, etree._Comment):
@@ -343,9 +341,7 @@ def _list_values(element: etree._Element, key: str) -> tuple[str, ...] | None:
             return None
         attributes = entry.attrib
         value = attributes.get(key)
-        # Any text, even blank, is the long way's: an entry's XSD type is empty, so lxml's
-        # XSD refuses white space in it (E299) where it allows it between elements.
-        if (value is None or len(attributes) != 1 or len(entry) or entry.text is not None
+        if (value is None or len(attributes) != 1 or len(entry) or not _blank(entry.text)
                 or not headers.TOKEN.fullmatch(value) or value.casefold() in folded):
             return None
         folded.add(value.casefold())
@@ -386,7 +382,7 @@ class RuleChildren:
 
 
 def _blank(text: str | None) -> bool:
-    return text is None or not text.strip(_XML_SPACE)
+    return text is None or not text.strip(XML_SPACE)
 
 
 def _bool(value: str) -> bool | None:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import re
 
+#: XML's own white space (XML 1.0 section 2.3): fine anywhere in a section (contract A4)
+XML_SPACE = " \t\r\n"
+
 #: The namespace of web.config transforms (xdt:Transform, xdt:Locator), in lxml's {ns} form
 XDT = "{http://schemas.microsoft.com/XML-Document-Transform}"
 #: The largest signed 32-bit integer

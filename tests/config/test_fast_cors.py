@@ -50,6 +50,9 @@ PLAIN_RULES = (
     '<add origin="https://e{n}.example" maxAge="-1"><allowHeaders allowAllRequestedHeaders='
     '"false"/></add>',
     "<!-- a comment between rules -->",
+    # white space inside an entry is fine (contract A4), and read in one pass
+    '<add origin="https://f{n}.example"><allowMethods><add method="GET"> </add>'
+    '<add method="PUT">\n</add></allowMethods> </add>',
 )
 #: Rules (and other children) it hands to the long way, or reads with their places for lint
 UNUSUAL_RULES = (
@@ -81,8 +84,6 @@ UNUSUAL_RULES = (
     '<add origin="https://u{n}.example"><allowMethods><remove method="GET"/></allowMethods>'
     '</add>',
     '<add origin="https://u{n}.example"><allowMethods><clear/></allowMethods></add>',
-    '<add origin="https://u{n}.example"><allowMethods><add method="GET"> </add></allowMethods>'
-    '</add>',
     '<add origin="https://u{n}.example"><allowMethods/><allowMethods/></add>',
     '<add origin="https://u{n}.example"><other/></add>',
     '<add origin="HTTPS://U{n}.example:443/"/>',

@@ -8,6 +8,7 @@ off as ``tests/config/test_fast_cors.py`` does it), and the two must agree.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 
 import pytest
@@ -21,15 +22,19 @@ from iiscors.config.loader import parse_bytes
 from iiscors.config.reading import parse_int32
 from iiscors.policy.model import OriginRule
 from iiscors.policy.origins import MAX_ORIGIN_BYTES
+from iiscors.serving.proxy_wire import ProxyError, request_body
 
-#: The line of a :func:`web_config`'s rules
+from support import web_config
+
+#: The line of a :func:`cors_file`'s rules
 RULE_LINE = 3
 #: Past the columns an :class:`OriginRule` packs into an int (model._COLUMN_LIMIT, 1024)
 FAR = 1100
 
 
-def web_config(body: str, *, pad: int = 0, head: str = '<cors enabled="true">') -> bytes:
-    """A web.config whose ``<cors>`` holds ``body`` on line 3, after ``pad`` spaces."""
+def cors_file(body: str, *, pad: int = 0, head: str = '<cors enabled="true">') -> bytes:
+    """A web.config whose ``<cors>`` holds ``body`` on line 3, after ``pad`` spaces (the
+    shared :func:`support.web_config` does not place its rules at a chosen column)."""
     return (f'<?xml version="1.0"?>\n<configuration><system.webServer>{head}\n'
             f'{" " * pad}{body}\n</cors></system.webServer></configuration>\n').encode()
 
@@ -80,7 +85,7 @@ FAR_RULES = [
 @pytest.mark.parametrize("rule", FAR_RULES)
 @pytest.mark.parametrize("pad", [0, FAR])
 def test_a_rule_far_along_its_line_is_located_there(rule: str, pad: int, reader: str) -> None:
-    (read,) = rules_of(web_config(rule, pad=pad))
+    (read,) = rules_of(cors_file(rule, pad=pad))
     # contract A7: a rule is located at its origin attribute, 1-based: after the pad and "<add "
     assert (read.location.file, read.location.line, read.location.column) == (
         "web.config", RULE_LINE, pad + len("<add ") + 1)
@@ -93,8 +98,8 @@ def one_line(rules: list[str]) -> str:
 
 def test_rules_far_along_a_line_agree_with_those_near_its_start(reader: str) -> None:
     line = one_line(FAR_RULES)
-    near = rules_of(web_config(line))
-    far = rules_of(web_config(line, pad=FAR))
+    near = rules_of(cors_file(line))
+    far = rules_of(cors_file(line, pad=FAR))
     assert [rule.location.column for rule in far] == [
         FAR + rule.location.column for rule in near if rule.location.column is not None]
     assert [rule.shape[1:8] for rule in far] == [rule.shape[1:8] for rule in near]
@@ -103,8 +108,8 @@ def test_rules_far_along_a_line_agree_with_those_near_its_start(reader: str) -> 
 def test_lint_places_far_along_a_line(monkeypatch: pytest.MonkeyPatch) -> None:
     """The warnings of rules with located attributes and entries, past column 1024."""
     line = one_line(FAR_RULES[3:])
-    near = placed(both_ways(web_config(line), monkeypatch))
-    far = placed(both_ways(web_config(line, pad=FAR), monkeypatch))
+    near = placed(both_ways(cors_file(line), monkeypatch))
+    far = placed(both_ways(cors_file(line, pad=FAR), monkeypatch))
     assert [code for code, _, _ in near] == ["W215", "W203", "W214"]
     assert far == [(code, row, None if column is None else column + FAR)
                    for code, row, column in near]
@@ -113,7 +118,7 @@ def test_lint_places_far_along_a_line(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_a_far_rule_with_children_gives_no_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
     """The review's repro: 1,100 spaces, then a rule with an ``<exposeHeaders>``."""
-    assert both_ways(web_config(EXPOSED, pad=FAR), monkeypatch) == []
+    assert both_ways(cors_file(EXPOSED, pad=FAR), monkeypatch) == []
 
 
 # -- 2. integers longer than Python's int() digit limit (4,300 digits) -----------------------
@@ -144,19 +149,19 @@ def max_age_rule(value: str) -> str:
                                                ("-" + ZEROS, -5)])
 def test_max_age_with_leading_zeros_is_read_as_its_value(written: str, read: int,
                                                          reader: str) -> None:
-    (rule,) = rules_of(web_config(max_age_rule(written)))
+    (rule,) = rules_of(cors_file(max_age_rule(written)))
     assert rule.max_age == read
 
 
 def test_max_age_of_5000_zeros_gives_no_diagnostic(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert both_ways(web_config(max_age_rule(ZEROS)), monkeypatch) == []
+    assert both_ways(cors_file(max_age_rule(ZEROS)), monkeypatch) == []
 
 
 @pytest.mark.parametrize("written", [NINES, "-" + NINES, "0" * 5000 + "2147483648"])
 def test_max_age_out_of_range_is_the_usual_located_error(written: str,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    found = both_ways(web_config(max_age_rule(written)), monkeypatch)
-    usual = both_ways(web_config(max_age_rule(ELEVEN_NINES)), monkeypatch)
+    found = both_ways(cors_file(max_age_rule(written)), monkeypatch)
+    usual = both_ways(cors_file(max_age_rule(ELEVEN_NINES)), monkeypatch)
     assert placed(found) == placed(usual) and found
     assert all(d.is_error and d.line == RULE_LINE for d in found)
 
@@ -201,22 +206,36 @@ def test_a_rewrite_status_of_5000_digits(status: str, sub_status: str, recipe: b
     assert (load_config(data).scopes[()].options_recipe is not None) is recipe
 
 
-# -- 3. text inside a list entry, even blank ----------------------------------------------
+# -- 3. text inside a list entry: white space is fine anywhere (contract A4) --------------
 
 @pytest.mark.parametrize(("entry", "codes"), [
-    ('<add method="GET"> </add>', ["E299"]), ('<add method="GET">\n</add>', ["E299"]),
+    ('<add method="GET"> </add>', []), ('<add method="GET">\n</add>', []),
     ('<add method="GET"></add>', []), ('<add method="GET">x</add>', ["E203"]),
-    ('<add method="GET"><!--c--></add>', []), ('<add method="GET"><!--c--> </add>', ["E299"])])
-def test_text_inside_a_list_entry_is_read_as_the_long_way_reads_it(
+    ('<add method="GET"><!--c--></add>', []), ('<add method="GET"><!--c--> </add>', []),
+    ('<add method="GET"> <!--c-->x</add>', ["E203"]), ('<clear> </clear>', []),
+    ('<add method="GET"> x </add>', ["E203"])])
+def test_text_inside_a_list_entry_is_judged_by_contract_a4_both_ways(
         entry: str, codes: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    """An entry with text, even blank, is read the long way.  lxml reads ``<add></add>`` as no
-    text at all.  Pinned here: the long way's E299 for white space in an entry, from the
-    XSD's empty content type (contract A4 says white space is fine anywhere: if the XSD is
-    changed to agree, the blank cases expect [] and must still agree both ways)."""
+    """Contract A4: white space and comments are fine anywhere, other text is an error (E203,
+    the walker's words).  The XSD gives entries an empty content type, which refuses even
+    white space; the schema's second opinion must not turn that into an E299."""
     rule = f'<add origin="https://a.example"><allowMethods>{entry}</allowMethods></add>'
-    found = both_ways(web_config(rule), monkeypatch)
+    found = both_ways(cors_file(rule), monkeypatch)
     assert [d.code for d in found] == codes
     assert all(d.line == RULE_LINE for d in found)
+
+
+def test_white_space_in_every_empty_element_of_a_section_is_no_e299() -> None:
+    """Contract A4 for each entry kind the XSD types as empty: a rule, a header, a method, a
+    clear and remove, customHeaders' and modules' entries, each holding white space."""
+    data = web_config(
+        '<cors enabled="true"><add origin="https://a.example"> </add>'
+        '<add origin="https://b.example"><allowHeaders> <clear>\n</clear> '
+        '<add header="X-a"> </add></allowHeaders><exposeHeaders><add header="X-b">\t</add>'
+        '</exposeHeaders></add></cors>', server='<httpProtocol><customHeaders><clear> </clear>'
+        '<add name="X-c" value="1"> </add><remove name="X-d"> </remove></customHeaders>'
+        '</httpProtocol><modules><remove name="CorsModule"> </remove></modules>')
+    assert [d.code for d in check_config(data, name="web.config") if d.code.startswith("E")] == []
 
 
 # -- 4. lint's shortcut for plain origins, and origins over MAX_ORIGIN_BYTES -----------------
@@ -236,7 +255,7 @@ def test_a_plain_origin_over_max_origin_bytes_gets_w223(
     for plain origins must not skip the check that says so."""
     assert len(LONGEST_ORIGIN) == MAX_ORIGIN_BYTES
     rules = [f'<add origin="{origin}"/>' for origin in origins]
-    found = both_ways(web_config("\n".join(rules)), monkeypatch)
+    found = both_ways(cors_file("\n".join(rules)), monkeypatch)
     assert placed(found) == [("W223", RULE_LINE + index, len("<add ") + 1)
                              for index in warned]
     assert [origin_problems(origin) != [] for origin in origins] == [
@@ -268,9 +287,9 @@ def read_in_one_pass(data: bytes) -> bool:
 @pytest.mark.parametrize("body", PLAIN_BODIES)
 def test_namespaces_declared_above_a_plain_section_keep_it_in_one_pass(
         head: str, body: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    data = web_config(body).replace(b"<configuration>", head.encode(), 1)
-    assert read_in_one_pass(web_config(body)) and read_in_one_pass(data)
-    assert both_ways(data, monkeypatch) == both_ways(web_config(body), monkeypatch)
+    data = cors_file(body).replace(b"<configuration>", head.encode(), 1)
+    assert read_in_one_pass(cors_file(body)) and read_in_one_pass(data)
+    assert both_ways(data, monkeypatch) == both_ways(cors_file(body), monkeypatch)
     fast = [settings(rule) for rule in rules_of(data)]
     with monkeypatch.context() as patch:
         patch.setattr(rules_module, "read_plain_cors", lambda *_: None)
@@ -289,6 +308,27 @@ def settings(rule: OriginRule) -> tuple[object, ...]:
     '<add method="GET"/></allowMethods></add>'])
 def test_a_section_using_the_namespaces_is_still_read_the_long_way(
         rule: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    data = web_config(rule).replace(b"<configuration>", XDT_HEAD.encode(), 1)
+    data = cors_file(rule).replace(b"<configuration>", XDT_HEAD.encode(), 1)
     assert not read_in_one_pass(data)
     both_ways(data, monkeypatch)
+
+
+# -- the reverse proxy's Content-Length (the same int() limit) ------------------------------
+
+@pytest.mark.parametrize("length", ["9" * 5000, "0" * 5000 + "1", "1" * 19, "-1", "1e3", ""])
+def test_the_proxy_refuses_a_content_length_that_is_not_a_short_number(length: str) -> None:
+    """A Content-Length of 5,000 digits is a 400 with a reason, never int()'s ValueError."""
+    environ = {"wsgi.input": io.BytesIO(b""), "CONTENT_LENGTH": length}
+    if not length:
+        assert request_body(environ) == (None, None)
+        return
+    with pytest.raises(ProxyError) as raised:
+        request_body(environ)
+    assert raised.value.status == "400 Bad Request"
+    assert "Content-Length" in raised.value.message
+
+
+def test_the_proxy_reads_a_content_length_of_18_digits_with_leading_zeros() -> None:
+    environ = {"wsgi.input": io.BytesIO(b"abc"), "CONTENT_LENGTH": "0" * 17 + "3"}
+    body, length = request_body(environ)
+    assert length == 3 and body is not None and b"".join(body) == b"abc"
