@@ -18,6 +18,7 @@ checks listed in :func:`_shape`; a rule they may fire on is built the long way.
 
 from __future__ import annotations
 
+import functools
 import operator
 import re
 import sys
@@ -29,15 +30,13 @@ from lxml import etree
 
 from iiscors.config.browsers import MAX_AGE_HONOURED
 from iiscors.config.loader import XmlDocument
+from iiscors.config.reading import XML_SPACE, parse_int32
 from iiscors.policy import headers
 from iiscors.policy.model import Location, OriginRule
 
 #: An origin the long way accepts and the XSD's ``iisKey`` too, told by one match: printable
 #: ASCII without spaces (anything else, such as a Unicode host, is read the long way).
 _PLAIN_KEY = re.compile(r"[!-~]+")
-_INT32 = re.compile(r"[+-]?[0-9]+")
-#: XML's own white space (XML 1.0 section 2.3): the only text allowed between elements (A4)
-_XML_SPACE = " \t\r\n"
 _BOOLS = {"true": True, "false": False}
 #: The attributes of ``<add origin>`` this reader knows (anything else: the long way)
 _RULE_ATTRIBUTES = frozenset({"origin", "allowed", "allowCredentials", "maxAge"})
@@ -104,7 +103,7 @@ def _rules_each(document: XmlDocument, cors: etree._Element,
     shape: tuple[Any, ...] = ()
     places: bool | None = False
     for child in cors:
-        if child.tail is not None and child.tail.strip(_XML_SPACE):
+        if child.tail is not None and child.tail.strip(XML_SPACE):
             return None
         if child.tag != "add":
             if isinstance(child, etree._Comment):
@@ -178,8 +177,16 @@ def _built(document: XmlDocument, children: list[etree._Element], origins: list[
     if where is None:
         return None
     lines, columns = where
+    slow = list(compress(count(), map(operator.not_, rule_shapes)))
+    if slow:
+        # A rule built the long way replaces its placeholder below, but the placeholder is
+        # built first, and past the columns a rule packs its place is a Location naming its
+        # shape's file: so it needs a real shape, the document's bare one.
+        bare, _ = _shape(document.name, _BARE)
+        for index in slow:
+            rule_shapes[index] = bare
     rules = OriginRule.located_all(origins, rule_shapes, lines, columns)
-    for index in compress(count(), map(operator.not_, rule_shapes)):
+    for index in slow:
         rules[index] = slow_rule(children[index], origins[index])
     return tuple(rules)
 
@@ -242,10 +249,15 @@ def _written_settings(element: etree._Element, memo: dict[bytes, Any]
     """:func:`_settings` of an ``<add>`` whose origin is written first, once per written
     form (see :func:`_rule_values`); None for an unusual one."""
     written = _TOSTRING(element, with_tail=False)
-    if not written.startswith(_WRITTEN_ORIGIN):
-        return None
+    opening = _WRITTEN_ORIGIN
+    if not written.startswith(opening):
+        # Namespaces declared above (xmlns:xdt on <configuration>, common in real files) are
+        # serialized on the element, before its origin: the rest is the same.
+        opening = _written_origin(tuple(element.nsmap.items()))
+        if not written.startswith(opening):
+            return None
     # The serialized origin holds no '"' (escaped as &quot;): the next one closes it.
-    key = written[written.index(b'"', len(_WRITTEN_ORIGIN)) + 1:]
+    key = written[written.index(b'"', len(opening)) + 1:]
     settings = memo.get(key, _UNSEEN)
     if settings is _UNSEEN:
         settings = memo[key] = _settings(element)
@@ -254,6 +266,14 @@ def _written_settings(element: etree._Element, memo: dict[bytes, Any]
 
 #: How lxml serializes the start of an ``<add>`` whose first attribute is its origin
 _WRITTEN_ORIGIN = b'<add origin="'
+
+
+@functools.lru_cache(maxsize=16)
+def _written_origin(namespaces: tuple[tuple[str | None, str], ...]) -> bytes:
+    """:data:`_WRITTEN_ORIGIN` of an ``<add>`` with ``namespaces`` in scope, as lxml
+    serializes it: their declarations first, in the same order."""
+    declared = _TOSTRING(etree.Element("add", nsmap=dict(namespaces)))
+    return declared.removesuffix(b"/>") + _WRITTEN_ORIGIN.removeprefix(b"<add")
 
 
 def _settings(element: etree._Element) -> tuple[Any, ...] | None:
@@ -266,12 +286,12 @@ def _settings(element: etree._Element) -> tuple[Any, ...] | None:
     credentials = _bool_or(element.get("allowCredentials"), False)
     if allowed is None or credentials is None:
         return None
-    max_age = -1
+    max_age: int | None = -1
     written = element.get("maxAge")
     if written is not None:
-        if not _INT32.fullmatch(written) or not -(2**31) <= int(written) < 2**31:
+        max_age = parse_int32(written)  # the long way's own parser (contract A5)
+        if max_age is None:
             return None
-        max_age = int(written)
     lists = _lists(element)
     if lists is None:
         return None
@@ -362,7 +382,7 @@ class RuleChildren:
 
 
 def _blank(text: str | None) -> bool:
-    return text is None or not text.strip(_XML_SPACE)
+    return text is None or not text.strip(XML_SPACE)
 
 
 def _bool(value: str) -> bool | None:

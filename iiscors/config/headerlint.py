@@ -35,6 +35,7 @@ from iiscors.config.browsers import (
     split_port,
 )
 from iiscors.config.diagnostics import Diagnostic, make_at
+from iiscors.config.reading import INT32_MAX, parse_int32
 from iiscors.policy import headers
 from iiscors.policy.model import EffectiveSection, Location
 from iiscors.policy.origins import parse_origin
@@ -221,9 +222,12 @@ def _max_age_checks(max_age: Header) -> Iterator[Diagnostic]:
                       "number of seconds: browsers ignore it and cache the preflight for 5 "
                       "seconds", max_age.where)
         return
-    seconds = int(value)
-    ignored = max_age_ignored_by(seconds)
+    # Digits only (checked above): past a 32-bit int (parse_int32 gives None) is past every
+    # browser's cap as much as INT32_MAX is; and the number is written without its leading
+    # zeros, however many (int() refuses more than 4,300 digits).
+    seconds = parse_int32(value)
+    ignored = max_age_ignored_by(INT32_MAX if seconds is None else seconds)
     if ignored is not None:
-        yield make_at("W215", f"Access-Control-Max-Age: {seconds} is more than {ignored} "
+        yield make_at("W215", f"Access-Control-Max-Age: {value.lstrip('0')} is more than {ignored} "
                       f"honour (Chromium caps preflight caching at {MAX_AGE_HONOURED} s, "
                       f"Firefox at {MAX_AGE_FIREFOX} s)", max_age.where)

@@ -33,7 +33,7 @@ from iiscors.config.diagnostics import Diagnostic, make_at
 from iiscors.config.headerlint import custom_header_checks
 from iiscors.config.rules import Entry, Level
 from iiscors.policy.model import EffectiveSection, Location, OriginRule
-from iiscors.policy.origins import OriginMatcher, PatternKind, classify
+from iiscors.policy.origins import MAX_ORIGIN_BYTES, OriginMatcher, PatternKind, classify
 
 #: Origins a browser treats as potentially trustworthy even over http: (secure contexts), so
 #: credentials to them do not cross the network.  W203 leaves them alone.
@@ -45,9 +45,13 @@ _LOOPBACK = re.compile(r"(localhost|[^/]*\.localhost|127(\.[0-9]{1,3}){3}|\[::1\
 _PROBES = ("https://own-site.invalid", "http://own-site.invalid")
 
 #: The origin most rules of a large file are: a lower-case http(s) origin without a port or a
-#: path.  :func:`origin_problems` has nothing to say about it and it is an exact pattern, which
+#: path, of at most MAX_ORIGIN_BYTES (contract B6: a longer one is not a serialized origin,
+#: W223).  :func:`origin_problems` has nothing to say about it and it is an exact pattern, which
 #: one match tells without the checks (a 100,000-rule file is linted on every load, issue 17).
-_PLAIN = re.compile(r"https?://[a-z0-9-]+(?:\.[a-z0-9-]+)*")
+#: The length is told by a look-ahead to the origin's end: the end of the text, or the NUL
+#: that ends it in :data:`_ALL_PLAIN`.
+_PLAIN = re.compile(rf"(?=[^\x00]{{0,{MAX_ORIGIN_BYTES}}}(?:\x00|\Z))"
+                    r"https?://[a-z0-9-]+(?:\.[a-z0-9-]+)*")
 
 
 #: Origins joined by NUL, each matching :data:`_PLAIN`

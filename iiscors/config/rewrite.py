@@ -53,7 +53,7 @@ from typing import Literal
 
 from lxml import etree
 
-from iiscors.config.reading import XDT, parse_bool
+from iiscors.config.reading import XDT, parse_bool, parse_int32
 from iiscors.policy.model import Location, OptionsRecipe
 
 #: Finds where an element was written (the rule reader's ``at``).
@@ -271,5 +271,6 @@ def _blank(text: str | None) -> bool:
 
 
 def _is_number(text: str, number: int) -> bool:
-    """``text`` is decimal digits worth ``number`` (leading zeros allowed, as IIS reads it)."""
-    return text.isascii() and text.isdigit() and int(text) == number
+    """``text`` is decimal digits worth ``number`` (leading zeros allowed, as IIS reads it,
+    however many: parse_int32 never meets int()'s 4,300-digit limit)."""
+    return text.isascii() and text.isdigit() and parse_int32(text) == number

@@ -34,6 +34,7 @@ from iiscors.config.lockspec import (
 )
 from iiscors.config.reading import XDT
 from iiscors.config.reading import parse_bool as parse_bool  # re-exported: others read it here
+from iiscors.config.reading import parse_int32 as parse_int32  # re-exported, as parse_bool
 from iiscors.config.rewrite import RewriteSection, read_rewrite
 from iiscors.config.schema import AttributeSpec, ElementSpec, element_specs, schema_violations
 from iiscors.policy import headers
@@ -41,7 +42,6 @@ from iiscors.policy.model import Location, OriginRule
 
 T = TypeVar("T")
 
-_INT32 = re.compile(r"[+-]?[0-9]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 #: what a WSGI server can send in a header value (PEP 3333: latin-1), control characters aside
 _SENDABLE = re.compile(r"[\x20-\x7e\xa0-\xff]*")
@@ -388,14 +388,6 @@ def written_name(element: etree._Element, name: str) -> str:
 def tag(element: etree._Element) -> str:
     """An element's name for messages."""
     return str(element.tag)
-
-
-def parse_int32(value: str) -> int | None:
-    """Contract A5: optional sign and decimal digits, no spaces, within a signed 32-bit int."""
-    if not _INT32.fullmatch(value):
-        return None
-    number = int(value)
-    return number if -(2**31) <= number < 2**31 else None
 
 
 def optional_bool(element: etree._Element, name: str) -> bool | None:

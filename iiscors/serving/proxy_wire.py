@@ -17,7 +17,9 @@ from iiscors.wsgi import WSGIEnvironment
 #: Bytes moved per read, each way.
 CHUNK = 65536
 
-_DIGITS = re.compile(r"[0-9]+")
+#: A Content-Length: digits, at most 18 of them (under 10**18 bytes, far above any body, and
+#: short enough that int() never meets Python's 4,300-digit limit: a longer one is a 400)
+_DIGITS = re.compile(r"[0-9]{1,18}")
 
 
 class ProxyError(Exception):
@@ -64,7 +66,7 @@ def request_body(environ: WSGIEnvironment) -> tuple[Iterator[bytes] | None, int 
     if not text:
         return None, None
     if not _DIGITS.fullmatch(text):
-        raise bad_request("the Content-Length is not a number")
+        raise bad_request("the Content-Length is not a number of at most 18 digits")
     length = int(text)
     return (_exactly(stream, length) if length else None), length
 

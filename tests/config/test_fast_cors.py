@@ -50,6 +50,9 @@ PLAIN_RULES = (
     '<add origin="https://e{n}.example" maxAge="-1"><allowHeaders allowAllRequestedHeaders='
     '"false"/></add>',
     "<!-- a comment between rules -->",
+    # white space inside an entry is fine (contract A4), and read in one pass
+    '<add origin="https://f{n}.example"><allowMethods><add method="GET"> </add>'
+    '<add method="PUT">\n</add></allowMethods> </add>',
 )
 #: Rules (and other children) it hands to the long way, or reads with their places for lint
 UNUSUAL_RULES = (
@@ -93,6 +96,9 @@ UNUSUAL_RULES = (
     '<add origin="https://u{n}.example" xdt:Transform="Insert" '
     'xmlns:xdt="http://schemas.microsoft.com/XML-Document-Transform"/>',
 )
+#: ``<configuration>`` declaring namespaces the sections below may use (or not)
+NAMESPACES = (b'<configuration xmlns:xdt="http://schemas.microsoft.com/XML-Document-Transform">',
+              b'<configuration xmlns:b="urn:b&amp;c" xmlns:xdt="urn:x">')
 SECTION_HEADS = (
     '<cors enabled="true">',
     '<cors enabled="true" failUnlistedOrigins="true">',
@@ -124,8 +130,10 @@ def generated(count: int) -> Iterator[tuple[str, bytes]]:
         head = SECTION_HEADS[0] if number % 4 else rng.choice(SECTION_HEADS)
         if number % 5 == 0:  # everything on one line, as minified files are
             rules = ["".join(rules)]
-        yield f"generated-{number}.config", webconfig(head, rules,
-                                                       location="api" if number % 7 == 0 else "")
+        data = webconfig(head, rules, location="api" if number % 7 == 0 else "")
+        if number % 6 == 1:  # namespaces declared above the section, as in real files
+            data = data.replace(b"<configuration>", NAMESPACES[number % 4 // 2], 1)
+        yield f"generated-{number}.config", data
 
 
 def files() -> list[tuple[str, bytes]]:
