@@ -197,6 +197,27 @@ def test_forget_leaves_no_origin_marked_refused_not_even_an_empty_one() -> None:
     """After forget, admit answers every origin from the rules again; an empty Origin header
     under the static "*" (B10: "*" whatever the Origin) is still admitted with the "*" answer."""
     policy = load_config(web_config('<cors enabled="true"><add origin="*"/></cors>')).policy
-    policy.forget_answers()
     assert policy.root.any_answer is not None
+    assert policy.root.admit("") is policy.root.any_answer  # a new scope marks none either
+    policy.forget_answers()
     assert policy.root.admit("") is policy.root.any_answer
+
+
+# -- why CORS is off: what explain says (contract B1, D1) ----------------------------------------
+
+MODULE_OFF = '<modules><remove name="CorsModule"/></modules>'
+
+
+def test_a_disabled_scope_says_cors_is_not_enabled_and_a_removed_module_says_so() -> None:
+    """Contract B1 (enabled false or unset) and D1 (CorsModule removed) both leave requests to
+    the app, and explain names which of the two; when both hold, B1's reason is given."""
+    cases = [('<cors enabled="false"><add origin="https://a.example"/></cors>', "", "not enabled"),
+             ('<cors enabled="true"><add origin="https://a.example"/></cors>', MODULE_OFF,
+              "CorsModule is removed"),
+             ('<cors enabled="false"><add origin="https://a.example"/></cors>', MODULE_OFF,
+              "not enabled")]
+    for cors, server, words in cases:
+        config = load_config(web_config(cors, server=server))
+        for request in (CorsRequest("GET", A), CorsRequest("OPTIONS", A, "PUT")):
+            decision = config.evaluate(request)
+            assert decision.outcome is Outcome.PASSTHROUGH and words in decision.reason, cors
