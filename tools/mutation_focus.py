@@ -35,6 +35,9 @@ TOPICS = (
     # scope.py: contract E6 (scoped errors, the last good sections a reload keeps) and E3
     # (application boundaries), which the request tables above never reach
     "scoped", "applications",
+    # rules.py reads <rewrite> for contract C2's recipe (a sub-directory's too: only these
+    # tests put one below another level, where the lock checks must leave it alone)
+    "recipe",
     "reporters",                                                               # cli
     "mutants",                                        # tests written from mutation runs
 )
