@@ -56,6 +56,9 @@ PLAIN_RULES = (
 )
 #: Rules (and other children) it hands to the long way, or reads with their places for lint
 UNUSUAL_RULES = (
+    # origins that are not printable ASCII without spaces (fastcors._PLAIN_KEY): W223, W204
+    '<add origin="https://ü{n}.example"/>', '<add origin="https://a{n} .example"/>',
+    '<add origin="https://İ{n}.example"/>',
     '<add origin="https://u{n}.example" unknown="1"/>',
     '<add origin="https://u{n}.example" allowed="yes"/>',
     '<add origin="https://u{n}.example" maxAge="99999999999"/>',
