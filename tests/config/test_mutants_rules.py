@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from iiscors import check_config, load_config
+from iiscors.cli.explain import contributing
 from iiscors.config.rules import application_paths, parse_int32, split_location_path
 from iiscors.config.server import ApplicationHost, analyse_server
 from iiscors.config.site import analyse_site
@@ -510,3 +511,63 @@ def test_locked_elements_of_other_sections_are_their_own_beside_a_plain_cors(
     })
     assert [(code, line, column) for code, _, line, column, _, _ in site_found(tmp_path)] == [
         ("E305", 3, 10)]
+
+
+# -- where each level's sections are written (contract A4, A9, C2, E2) -------------------------
+
+def test_three_sections_for_one_location_are_two_errors_named_by_its_trimmed_path() -> None:
+    """Contract A4: every section written again for one path is "already defined", not only the
+    first repeat; the path is named as written, only its slashes and spaces trimmed."""
+    xml = ('<configuration>\n<location path=" /Xbox/ "><system.webServer>\n'
+           '<cors enabled="true"/>\n<cors enabled="false"/>\n<cors/>\n'
+           "</system.webServer></location>\n</configuration>")
+    message = ("Config section 'system.webServer/cors' already defined for path 'Xbox'. "
+               "Sections must only appear once per config file")
+    assert found(xml) == [("E301", 4, 1, message), ("E301", 5, 1, message)]
+
+
+def test_a_location_without_a_path_is_the_level_itself() -> None:
+    """Contract A9: a ``<location>`` with no ``path`` is ``path=""``: the file's own level."""
+    config = load_config(b'<configuration><location><system.webServer>'
+                         b'<cors enabled="true"><add origin="https://a.example"/></cors>'
+                         b"</system.webServer></location></configuration>")
+    assert [level.path for level in config.levels] == [()]
+    assert [rule.origin for rule in config.section_for("/x").rules] == ["https://a.example"]
+
+
+def test_only_the_system_webserver_of_a_location_holds_its_sections() -> None:
+    """Contract A4/W102: a ``<cors>`` under a location's other element (here ``system.web``) is
+    another product's section: warned about, never read as CORS configuration."""
+    xml = ('<configuration>\n<location path="api"><system.webServer/>\n<system.web>'
+           '<cors enabled="true"><add origin="https://a.example"/></cors></system.web>\n'
+           "</location>\n</configuration>")
+    assert [code for code, _, _, _ in found(xml)] == ["W102"]
+    section = load_config(xml.encode()).section_for("/api/x")
+    assert (section.cors_configured, section.rules) == (False, ())
+
+
+def test_explain_names_the_location_that_holds_a_section() -> None:
+    """Contract A9 (what explain shows, from each level's place): a ``<location path>``'s
+    sections are its own, a file's ``system.webServer`` sections the file's."""
+    config = load_config(b'<configuration>\n<system.webServer><cors enabled="true"/>'
+                         b"</system.webServer>\n"
+                         b'<location path="api"><system.webServer><cors enabled="false"/>'
+                         b"</system.webServer></location>\n</configuration>")
+    assert [(level.path, level.location and (level.location.line, level.location.column))
+            for level in config.levels] == [((), None), (("api",), (3, 1))]
+    assert [(name, place, where.line) for name, place, where in contributing(config, "/api/x")
+            ] == [("cors", None, 2), ("cors", "api", 3)]
+
+
+def test_a_sub_directory_rewrite_section_is_no_lock_matter(tmp_path: Path) -> None:
+    """Contract C2 and E2: ``<rewrite>`` is read for the OPTIONS recipe only; the lock checks
+    of a sub-directory's sections under a locked parent never look at it."""
+    write(tmp_path, {
+        "web.config": '<configuration><location path="api" overrideMode="Deny">'
+                      '<system.webServer><cors enabled="true"/></system.webServer></location>'
+                      "</configuration>\n",
+        "api/web.config": "<configuration><system.webServer>\n"
+                          '<rewrite><rules><clear/></rules></rewrite>\n'
+                          "</system.webServer></configuration>\n",
+    })
+    assert site_found(tmp_path) == []

@@ -218,3 +218,26 @@ def test_a_corsmodule_removal_that_does_not_inherit_stops_at_the_application_bou
         applications=(("api",),))
     assert config.section_for("/x").cors_module is False  # contract D1 in the root application
     assert config.section_for("/api/x").cors_module is True  # E3: not in the child application
+
+
+def test_the_place_of_a_corsmodule_removal_is_kept_only_while_it_is_removed() -> None:
+    """Contract D1: a CorsModule added back after its ``<remove>`` is there again, and its
+    effective section names no removal (what W221 and a reload's comparison read)."""
+    removed = '<modules>\n<remove name="CorsModule" />'
+    back = load_config(web_config(CORS, server=f'{removed}<add name="CorsModule" /></modules>'))
+    assert (back.section_for("/").cors_module, back.section_for("/").module_removed_location) \
+        == (True, None)
+    gone = load_config(web_config(CORS, server=f"{removed}</modules>")).section_for("/")
+    where = gone.module_removed_location
+    assert (gone.cors_module, where and (where.line, where.column)) == (False, (6, 9))
+
+
+def test_the_effective_rules_of_one_level_are_its_own_tuple() -> None:
+    """Issue 17 (memory) and contract A9: where every rule in effect is one level's, the
+    effective section holds that level's tuple itself, not a copy (one reference per origin)."""
+    config = load_config(web_config(
+        '<cors enabled="true"><add origin="https://a.example" />'
+        '<add origin="https://b.example" /></cors>'))
+    cors = config.levels[0].cors
+    assert cors is not None
+    assert config.section_for("/x").rules is cors.entries
