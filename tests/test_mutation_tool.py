@@ -11,8 +11,8 @@ from types import ModuleType
 TOOL = Path(__file__).resolve().parent.parent / "tools" / "mutation.py"
 
 
-def load_tool() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("mutation_tool", TOOL)
+def load_tool(path: Path = TOOL, name: str = "mutation_tool") -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up
@@ -21,6 +21,7 @@ def load_tool() -> ModuleType:
 
 
 mutation = load_tool()
+focus = load_tool(TOOL.with_name("mutation_focus.py"), "mutation_focus_plugin")
 WSGI = mutation.Module("wsgi", "iiscors/wsgi.py", "iiscors.wsgi")
 A, B, C = (f"iiscors.wsgi.x_text_path__mutmut_{n}" for n in (1, 2, 3))
 
@@ -41,3 +42,13 @@ def test_a_rerun_of_the_survivors_skips_the_explained_ones() -> None:
         A, "iiscors.wsgi.x_text_path__mutmut_4"]
     assert mutation.pending(WSGI, found, "new") == []
     assert mutation.pending(WSGI, found, "all") == ["iiscors.wsgi.*"]
+
+
+def test_a_mutants_own_module_tests_are_named_by_the_module_and_its_aliases() -> None:
+    """tools/mutation_focus.py runs the mutated module's own test files first."""
+    assert focus.home_words("iiscors.config.fastcors.x__rules_each__mutmut_25") == (
+        "fastcors", "fast_cors")
+    assert focus.home_words("iiscors.asgi.xǁCorsMiddlewareǁ__call____mutmut_2") == ("asgi",)
+    assert focus.home_words("iiscors.wsgi.x_text_path__mutmut_1") == ("wsgi", "middleware")
+    assert focus.home_words("") == ()
+    assert focus.home_words("other.module.x_f__mutmut_1") == ()
