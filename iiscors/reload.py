@@ -26,12 +26,14 @@ request path cheap and the swap safe:
   by the next request.
 - **Sharing the process.**  While a check runs, the interpreter switches threads every
   :data:`REBUILD_SWITCH_INTERVAL` (a request waits less for the GIL) and the cyclic collector
-  makes no full collection (young ones go on): a rebuild's allocations would otherwise trigger
-  full collections over both configurations, each stopping every thread.  The replaced
-  configuration is released a chunk at a time (:func:`release_gradually`), not in one cascade
-  of deallocations.  What remains is the one full collection that the new configuration's
-  objects later cause, as any large allocation does (docs/performance.md, "Hot reload under
-  load").
+  runs no automatic collection (:data:`NO_COLLECTION`): a rebuild's allocations would
+  otherwise trigger collections over the growing new configuration and full ones over both,
+  each stopping every thread.  After a rebuild its survivors are moved into the oldest
+  generation without being traversed (:func:`adopt_young_objects`), so that no young
+  collection walks the new configuration either.  The replaced configuration is released a
+  bounded step at a time (:func:`release_gradually`), not in one cascade of deallocations.
+  What remains is the full collections of the steady state, which traverse whatever
+  configuration is in use (docs/performance.md, "Hot reload under load").
 - **Atomic.**  The new :class:`~iiscors.Config` and its :class:`~iiscors.policy.core.Policy` are
   built completely before one attribute assignment makes them current.  A request reads the policy
   once, so it sees the old one or the new one, never a mixture.
@@ -98,8 +100,9 @@ THREAD_NAME = "iiscors-reload"
 #: reload thread (Python's default is 0.005): a request thread waiting for the GIL gets it
 #: this soon, instead of after up to 5 ms of rebuilding (issue 17).
 REBUILD_SWITCH_INTERVAL = 0.0005
-#: The collector's oldest-generation threshold while a rebuild runs: no full collection.
-NO_FULL_COLLECTION = 1 << 30
+#: The collector's thresholds while a check runs on a reload thread: a first threshold of 0
+#: disables automatic collection altogether (``gc.set_threshold`` docs), young and full.
+NO_COLLECTION = (0, 0, 0)
 #: Objects freed at once when a replaced configuration is released (:func:`release_gradually`)
 RELEASE_CHUNK = 500
 #: Seconds a fork waits for a check in flight on the forking process's reload thread.
@@ -376,6 +379,8 @@ class ReloadingPolicy:
         self._logged: set[Diagnostic] = set()
         self._log_scopes(built, [])
         self._failure: str | None = None
+        #: rebuilds started by checks (a check that only stats allocates nothing to adopt)
+        self._builds = 0
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._thread: threading.Thread | None = None
@@ -453,7 +458,10 @@ class ReloadingPolicy:
         the current policy keeps serving (contract A8)."""
         try:
             with self._lock, _rebuild_conditions():
+                builds = self._builds
                 self._check()
+                if self._builds != builds:  # not after a stat-only check: nothing to adopt
+                    adopt_young_objects()
             self._failure = None
         except Exception as exc:  # the thread must outlive anything a check raises
             failure = f"{type(exc).__name__}: {exc}"
@@ -476,6 +484,7 @@ class ReloadingPolicy:
         if stats == self._snapshot and (not self._racy or self._same_content(now)):
             return False
         tokens = racy_tokens(stats, self.max_bytes + 1, now)  # read before the build reads
+        self._builds += 1
         built, diagnostics, snapshot = self.source.build()
         self._snapshot = snapshot
         self._racy = is_racy(snapshot)
@@ -611,19 +620,19 @@ _CONDITIONS: list[tuple[float, tuple[int, int, int]]] = []
 @contextmanager
 def _rebuild_conditions() -> Iterator[None]:
     """While a check runs on a reload thread: the interpreter switches threads every
-    :data:`REBUILD_SWITCH_INTERVAL`, and the cyclic garbage collector makes no full collection
-    (its oldest generation's threshold is :data:`NO_FULL_COLLECTION`).  A rebuild allocates
-    more than a hundred thousand lasting objects per 10,000 rules, which would trigger full
-    collections over both configurations, stopping every thread (issue 17: 285-410 ms each);
-    young collections go on, so that the requests' own garbage is still collected.  What a
-    rebuild drops holds no cycles and is freed by reference counting.  Both are restored when
-    the last concurrent check ends."""
+    :data:`REBUILD_SWITCH_INTERVAL`, and the cyclic garbage collector runs no automatic
+    collection (thresholds :data:`NO_COLLECTION`).  A rebuild allocates more than a hundred
+    thousand lasting objects per 10,000 rules, and every collection they trigger, young or
+    full, traverses what the rebuild holds so far while every thread waits (issue 17: young
+    ones over a growing configuration, full ones over both configurations, 77-418 ms each).
+    What a rebuild drops holds no cycles and is freed by reference counting; the requests'
+    own cyclic garbage waits for the first collection after the check.  The switch interval
+    and the thresholds are restored exactly when the last concurrent check ends."""
     with _CONDITIONS_LOCK:
         if not _CONDITIONS:
-            thresholds = gc.get_threshold()
-            _CONDITIONS.append((sys.getswitchinterval(), thresholds))
+            _CONDITIONS.append((sys.getswitchinterval(), gc.get_threshold()))
             sys.setswitchinterval(min(_CONDITIONS[0][0], REBUILD_SWITCH_INTERVAL))
-            gc.set_threshold(thresholds[0], thresholds[1], NO_FULL_COLLECTION)
+            gc.set_threshold(*NO_COLLECTION)
         else:
             _CONDITIONS.append(_CONDITIONS[0])
     try:
@@ -634,6 +643,40 @@ def _rebuild_conditions() -> Iterator[None]:
             if not _CONDITIONS:
                 sys.setswitchinterval(interval)
                 gc.set_threshold(*thresholds)
+
+
+def adoption_supported(version: Sequence[int] | None = None,
+                       gil: bool | None = None) -> bool:
+    """Whether :func:`adopt_young_objects` may run here: CPython 3.11 to 3.13 with the GIL,
+    where ``gc.freeze()`` moves every tracked object into the permanent generation and
+    ``gc.unfreeze()`` moves them all into the oldest generation (CPython's gcmodule.c).  The
+    free-threaded build and 3.14's incremental collector keep objects otherwise."""
+    if version is None:
+        version = sys.version_info
+    if gil is None:
+        gil = getattr(sys, "_is_gil_enabled", lambda: True)()
+    return (sys.implementation.name == "cpython" and gil
+            and (3, 11) <= tuple(version[:2]) <= (3, 13))
+
+
+def adopt_young_objects() -> bool:
+    """Move every object of the young generations into the oldest one without traversing any
+    (``gc.freeze(); gc.unfreeze()``, two list splices); True when done.
+
+    Called after a rebuild (issue 17): the new configuration's objects, allocated while no
+    collection ran, all sit in the youngest generation, and the first young collection
+    after the check would traverse all of them (tens of ms at 10,000 rules, every thread
+    stopped), then the next ones again as they are promoted.  In the oldest generation they
+    are traversed only by a full collection, whose trigger does not count them (they were not
+    promoted by a young one).  What else was young (the requests' recent objects) is moved
+    too: its cyclic garbage waits for the next full collection.  Skipped when the
+    application froze objects itself (``gc.get_freeze_count() > 0``): unfreezing would undo
+    its freeze, such as a gunicorn ``--preload`` app's copy-on-write heap."""
+    if not adoption_supported() or gc.get_freeze_count() > 0:
+        return False
+    gc.freeze()
+    gc.unfreeze()
+    return True
 
 
 def _reload_loop(owner: weakref.ref[ReloadingPolicy], wake: threading.Event,
