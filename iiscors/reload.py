@@ -645,18 +645,16 @@ def _rebuild_conditions() -> Iterator[None]:
                 gc.set_threshold(*thresholds)
 
 
-def adoption_supported(version: Sequence[int] | None = None,
+def adoption_supported(version: tuple[int, ...] | None = None,
                        gil: bool | None = None) -> bool:
     """Whether :func:`adopt_young_objects` may run here: CPython 3.11 to 3.13 with the GIL,
     where ``gc.freeze()`` moves every tracked object into the permanent generation and
     ``gc.unfreeze()`` moves them all into the oldest generation (CPython's gcmodule.c).  The
     free-threaded build and 3.14's incremental collector keep objects otherwise."""
-    if version is None:
-        version = sys.version_info
+    major_minor = tuple(sys.version_info[:2] if version is None else version[:2])
     if gil is None:
-        gil = getattr(sys, "_is_gil_enabled", lambda: True)()
-    return (sys.implementation.name == "cpython" and gil
-            and (3, 11) <= tuple(version[:2]) <= (3, 13))
+        gil = bool(getattr(sys, "_is_gil_enabled", lambda: True)())
+    return sys.implementation.name == "cpython" and gil and (3, 11) <= major_minor <= (3, 13)
 
 
 def adopt_young_objects() -> bool:
