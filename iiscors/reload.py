@@ -66,7 +66,7 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -105,6 +105,11 @@ REBUILD_SWITCH_INTERVAL = 0.0005
 NO_COLLECTION = (0, 0, 0)
 #: Objects freed at once when a replaced configuration is released (:func:`release_gradually`)
 RELEASE_CHUNK = 500
+#: A container with more items than this has its leaves (strings, numbers) freed a chunk at a
+#: time too, not with it (:func:`release_steps`)
+RELEASE_FANOUT = 16
+#: Sets the ids seen by :func:`release_steps` are spread over (a prime: ids are multiples of 16)
+RELEASE_SHARDS = 1021
 #: Seconds a fork waits for a check in flight on the forking process's reload thread.
 FORK_JOIN_SECONDS = 30.0
 
@@ -278,40 +283,109 @@ def _dismantled(value: object) -> bool:
     return type(value) in _CONTAINERS or type(value).__module__.startswith("iiscors.")
 
 
-_CONTAINERS = frozenset({tuple, list, dict, set, frozenset})
+_CONTAINER_TYPES = (tuple, list, dict, set, frozenset)
+_CONTAINERS = frozenset(_CONTAINER_TYPES)
 
 
 def release_gradually(roots: list[object]) -> None:
-    """Free what ``roots`` alone hold (a configuration and policy a swap replaced) a chunk of
-    :data:`RELEASE_CHUNK` objects at a time, emptying ``roots``.
+    """Free what ``roots`` alone hold (a configuration and policy a swap replaced) in bounded
+    steps (:func:`release_steps`), emptying ``roots``.
 
     Dropping the last reference to a configuration frees its every object in one cascade of
     deallocations, which holds the GIL throughout: 20-47 ms for 10,000 realistic rules on the
-    project's VM, every request thread stopped (issue 17).  Holding each reachable object in
-    one list first, then deleting that list's entries in breadth-first order, frees one object
-    per entry (its children are still held by the list), so the interpreter can switch threads
-    between chunks.  An object something else still refers to (a request in flight, the new
-    configuration's shared parts) simply outlives its entry."""
-    held = list(roots)
+    project's VM, every request thread stopped (issue 17).  Between two steps the interpreter
+    can switch threads; an object something else still refers to (a request in flight, the
+    new configuration's shared parts) simply outlives its entry."""
+    for _ in release_steps(roots):
+        pass
+
+
+def release_steps(roots: list[object]) -> Iterator[int]:
+    """The steps of :func:`release_gradually`, one per iteration (yielding the entries it
+    released, 0 while finding them).  Each reachable object the release follows (containers,
+    iiscors's own objects) is held by one list entry, in breadth-first order, in lists of
+    :data:`RELEASE_CHUNK` entries; so are the leaves (strings, numbers) of a container with
+    more than :data:`RELEASE_FANOUT` items, and a dict's keys (a str-keyed dict does not
+    report them to ``gc.get_referents``).  Deleting the entries a list at a time, from the
+    root, then frees at most RELEASE_CHUNK objects per step, each with at most RELEASE_FANOUT
+    leaves of its own.  The ids already seen are kept in :data:`RELEASE_SHARDS` small sets,
+    so that none grows, resizes or is freed in one long step (one set held ~1.2 million ints
+    at 100,000 rules)."""
+    chunks: list[list[object]] = [list(roots)]
     roots.clear()
-    seen = {id(value) for value in held}
+    seen: list[set[int]] = [set() for _ in range(RELEASE_SHARDS)]
+    for ident in map(id, chunks[0]):  # an id: a local must not hold a root
+        seen[ident % RELEASE_SHARDS].add(ident)
     follow: dict[type, bool] = {}  # _dismantled, once per type
-    start = 0
-    while start < len(held):
-        end = min(len(held), start + RELEASE_CHUNK)
-        for child in gc.get_referents(*held[start:end]):
-            kind = type(child)
-            wanted = follow.get(kind)
-            if wanted is None:
-                wanted = follow[kind] = _dismantled(child)
-            if wanted and id(child) not in seen:
-                seen.add(id(child))
-                held.append(child)
-        start = end
-    seen.clear()
-    held.reverse()  # a slice deleted from the end is released from its last entry backwards
-    while held:
-        del held[-RELEASE_CHUNK:]
+    index = 0
+    while index < len(chunks) and chunks[index]:  # an empty chunk is the last: all found
+        _hold_referents(chunks, chunks[index], seen, follow)
+        index += 1
+        yield 0
+    while seen:
+        seen.pop()
+        yield 0
+    while chunks:
+        remaining = sum(map(len, chunks))
+        chunks = yield from _release_pass(chunks)
+        if sum(map(len, chunks)) == remaining:  # all held from outside: drop the entries
+            chunks = yield from _release_pass(chunks, defer=False)
+
+
+def _release_pass(chunks: list[list[object]], *, defer: bool = True
+                  ) -> Generator[int, None, list[list[object]]]:
+    """Delete the entries of ``chunks`` a chunk at a time, the root's first, so that a child
+    outlives its parent's step; return the deferred ones.  An object something else refers to
+    too is deferred (held again, in the same order), not released: when that referrer is a
+    part of the configuration found later (a tuple that both the policy and the Config hold),
+    it would otherwise free the object and, with it, everything below whose entries are gone
+    (10,000 rules in one step, at 10,000 rules)."""
+    deferred: list[list[object]] = [[]]
+    chunks.reverse()
+    while chunks:
+        chunk = chunks.pop()
+        if defer:
+            # 3: the chunk's entry, the comprehension's variable and getrefcount's argument
+            kept = [value for value in chunk if sys.getrefcount(value) > 3]
+            if len(deferred[-1]) + len(kept) > RELEASE_CHUNK:
+                deferred.append([])
+            deferred[-1] += kept
+            del kept
+        chunk.reverse()  # list.clear() releases its last entry first
+        released = len(chunk)
+        chunk.clear()
+        yield released
+    return [chunk for chunk in deferred if chunk]
+
+
+def _hold_referents(chunks: list[list[object]], values: list[object], seen: list[set[int]],
+                    follow: dict[type, bool]) -> None:
+    """Append to ``chunks`` what ``values`` refer to and the release follows (once each), and
+    the leaves of their large containers (see :func:`release_steps`)."""
+    def hold(value: object) -> None:
+        if len(chunks[-1]) >= RELEASE_CHUNK:
+            chunks.append([])
+        chunks[-1].append(value)
+
+    if chunks[-1] is values:  # the traversal reads each chunk once: hold the next ones after
+        chunks.append([])
+    for child in gc.get_referents(*values):
+        kind = type(child)
+        wanted = follow.get(kind)
+        if wanted is None:
+            wanted = follow[kind] = _dismantled(child)
+        if wanted:
+            shard = seen[id(child) % RELEASE_SHARDS]
+            if id(child) not in shard:
+                shard.add(id(child))
+                hold(child)
+    for value in values:
+        if isinstance(value, _CONTAINER_TYPES) and type(value) in _CONTAINERS \
+                and len(value) > RELEASE_FANOUT:
+            items = [*value, *value.values()] if isinstance(value, dict) else value
+            for leaf in items:
+                if not follow.get(type(leaf), True):  # followed ones are held above
+                    hold(leaf)
 
 
 class ReloadingPolicy:
