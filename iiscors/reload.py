@@ -308,9 +308,9 @@ def release_steps(roots: list[object]) -> Iterator[int]:
     more than :data:`RELEASE_FANOUT` items, and a dict's keys (a str-keyed dict does not
     report them to ``gc.get_referents``).  Deleting the entries a list at a time, from the
     root, then frees at most RELEASE_CHUNK objects per step, each with at most RELEASE_FANOUT
-    leaves of its own.  The ids already seen are kept in :data:`RELEASE_SHARDS` small sets,
-    so that none grows, resizes or is freed in one long step (one set held ~1.2 million ints
-    at 100,000 rules)."""
+    leaves of its own (one another part still refers to is deferred: :func:`_release_pass`).
+    The ids already seen are kept in :data:`RELEASE_SHARDS` small sets, so that none grows,
+    resizes or is freed in one long step (one set held ~1.2 million ints at 100,000 rules)."""
     chunks: list[list[object]] = [list(roots)]
     roots.clear()
     seen: list[set[int]] = [set() for _ in range(RELEASE_SHARDS)]
@@ -370,11 +370,7 @@ def _hold_referents(chunks: list[list[object]], values: list[object], seen: list
     if chunks[-1] is values:  # the traversal reads each chunk once: hold the next ones after
         chunks.append([])
     for child in gc.get_referents(*values):
-        kind = type(child)
-        wanted = follow.get(kind)
-        if wanted is None:
-            wanted = follow[kind] = _dismantled(child)
-        if wanted:
+        if _follows(child, follow):
             shard = seen[id(child) % RELEASE_SHARDS]
             if id(child) not in shard:
                 shard.add(id(child))
@@ -384,8 +380,16 @@ def _hold_referents(chunks: list[list[object]], values: list[object], seen: list
                 and len(value) > RELEASE_FANOUT:
             items = [*value, *value.values()] if isinstance(value, dict) else value
             for leaf in items:
-                if not follow.get(type(leaf), True):  # followed ones are held above
+                if not _follows(leaf, follow):  # followed ones are held above
                     hold(leaf)
+
+
+def _follows(value: object, follow: dict[type, bool]) -> bool:
+    """:func:`_dismantled`, decided once per type (``follow`` remembers)."""
+    wanted = follow.get(type(value))
+    if wanted is None:
+        wanted = follow[type(value)] = _dismantled(value)
+    return wanted
 
 
 class ReloadingPolicy:
@@ -698,9 +702,10 @@ def _rebuild_conditions() -> Iterator[None]:
     collection (thresholds :data:`NO_COLLECTION`).  A rebuild allocates more than a hundred
     thousand lasting objects per 10,000 rules, and every collection they trigger, young or
     full, traverses what the rebuild holds so far while every thread waits (issue 17: young
-    ones over a growing configuration, full ones over both configurations, 77-418 ms each).
-    What a rebuild drops holds no cycles and is freed by reference counting; the requests'
-    own cyclic garbage waits for the first collection after the check.  The switch interval
+    ones over a growing configuration, full ones over both configurations, 50-420 ms each at
+    10,000 rules).  What a rebuild drops holds no cycles and is freed by reference counting;
+    the requests' own cyclic garbage waits for the next full collection (see
+    :func:`adopt_young_objects`).  The switch interval
     and the thresholds are restored exactly when the last concurrent check ends."""
     with _CONDITIONS_LOCK:
         if not _CONDITIONS:
