@@ -26,12 +26,14 @@ request path cheap and the swap safe:
   by the next request.
 - **Sharing the process.**  While a check runs, the interpreter switches threads every
   :data:`REBUILD_SWITCH_INTERVAL` (a request waits less for the GIL) and the cyclic collector
-  makes no full collection (young ones go on): a rebuild's allocations would otherwise trigger
-  full collections over both configurations, each stopping every thread.  The replaced
-  configuration is released a chunk at a time (:func:`release_gradually`), not in one cascade
-  of deallocations.  What remains is the one full collection that the new configuration's
-  objects later cause, as any large allocation does (docs/performance.md, "Hot reload under
-  load").
+  runs no automatic collection (:data:`NO_COLLECTION`): a rebuild's allocations would
+  otherwise trigger collections over the growing new configuration and full ones over both,
+  each stopping every thread.  After a rebuild its survivors are moved into the oldest
+  generation without being traversed (:func:`adopt_young_objects`), so that no young
+  collection walks the new configuration either.  The replaced configuration is released a
+  bounded step at a time (:func:`release_gradually`), not in one cascade of deallocations.
+  What remains is the full collections of the steady state, which traverse whatever
+  configuration is in use (docs/performance.md, "Hot reload under load").
 - **Atomic.**  The new :class:`~iiscors.Config` and its :class:`~iiscors.policy.core.Policy` are
   built completely before one attribute assignment makes them current.  A request reads the policy
   once, so it sees the old one or the new one, never a mixture.
@@ -64,7 +66,7 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -98,10 +100,16 @@ THREAD_NAME = "iiscors-reload"
 #: reload thread (Python's default is 0.005): a request thread waiting for the GIL gets it
 #: this soon, instead of after up to 5 ms of rebuilding (issue 17).
 REBUILD_SWITCH_INTERVAL = 0.0005
-#: The collector's oldest-generation threshold while a rebuild runs: no full collection.
-NO_FULL_COLLECTION = 1 << 30
+#: The collector's thresholds while a check runs on a reload thread: a first threshold of 0
+#: disables automatic collection altogether (``gc.set_threshold`` docs), young and full.
+NO_COLLECTION = (0, 0, 0)
 #: Objects freed at once when a replaced configuration is released (:func:`release_gradually`)
 RELEASE_CHUNK = 500
+#: A container with more items than this has its leaves (strings, numbers) freed a chunk at a
+#: time too, not with it (:func:`release_steps`)
+RELEASE_FANOUT = 16
+#: Sets the ids seen by :func:`release_steps` are spread over (a prime: ids are multiples of 16)
+RELEASE_SHARDS = 1021
 #: Seconds a fork waits for a check in flight on the forking process's reload thread.
 FORK_JOIN_SECONDS = 30.0
 
@@ -275,40 +283,113 @@ def _dismantled(value: object) -> bool:
     return type(value) in _CONTAINERS or type(value).__module__.startswith("iiscors.")
 
 
-_CONTAINERS = frozenset({tuple, list, dict, set, frozenset})
+_CONTAINER_TYPES = (tuple, list, dict, set, frozenset)
+_CONTAINERS = frozenset(_CONTAINER_TYPES)
 
 
 def release_gradually(roots: list[object]) -> None:
-    """Free what ``roots`` alone hold (a configuration and policy a swap replaced) a chunk of
-    :data:`RELEASE_CHUNK` objects at a time, emptying ``roots``.
+    """Free what ``roots`` alone hold (a configuration and policy a swap replaced) in bounded
+    steps (:func:`release_steps`), emptying ``roots``.
 
     Dropping the last reference to a configuration frees its every object in one cascade of
     deallocations, which holds the GIL throughout: 20-47 ms for 10,000 realistic rules on the
-    project's VM, every request thread stopped (issue 17).  Holding each reachable object in
-    one list first, then deleting that list's entries in breadth-first order, frees one object
-    per entry (its children are still held by the list), so the interpreter can switch threads
-    between chunks.  An object something else still refers to (a request in flight, the new
-    configuration's shared parts) simply outlives its entry."""
-    held = list(roots)
+    project's VM, every request thread stopped (issue 17).  Between two steps the interpreter
+    can switch threads; an object something else still refers to (a request in flight, the
+    new configuration's shared parts) simply outlives its entry."""
+    for _ in release_steps(roots):
+        pass
+
+
+def release_steps(roots: list[object]) -> Iterator[int]:
+    """The steps of :func:`release_gradually`, one per iteration (yielding the entries it
+    released, 0 while finding them).  Each reachable object the release follows (containers,
+    iiscors's own objects) is held by one list entry, in breadth-first order, in lists of
+    :data:`RELEASE_CHUNK` entries; so are the leaves (strings, numbers) of a container with
+    more than :data:`RELEASE_FANOUT` items, and a dict's keys (a str-keyed dict does not
+    report them to ``gc.get_referents``).  Deleting the entries a list at a time, from the
+    root, then frees at most RELEASE_CHUNK objects per step, each with at most RELEASE_FANOUT
+    leaves of its own (one another part still refers to is deferred: :func:`_release_pass`).
+    The ids already seen are kept in :data:`RELEASE_SHARDS` small sets, so that none grows,
+    resizes or is freed in one long step (one set held ~1.2 million ints at 100,000 rules)."""
+    chunks: list[list[object]] = [list(roots)]
     roots.clear()
-    seen = {id(value) for value in held}
+    seen: list[set[int]] = [set() for _ in range(RELEASE_SHARDS)]
+    for ident in map(id, chunks[0]):  # an id: a local must not hold a root
+        seen[ident % RELEASE_SHARDS].add(ident)
     follow: dict[type, bool] = {}  # _dismantled, once per type
-    start = 0
-    while start < len(held):
-        end = min(len(held), start + RELEASE_CHUNK)
-        for child in gc.get_referents(*held[start:end]):
-            kind = type(child)
-            wanted = follow.get(kind)
-            if wanted is None:
-                wanted = follow[kind] = _dismantled(child)
-            if wanted and id(child) not in seen:
-                seen.add(id(child))
-                held.append(child)
-        start = end
-    seen.clear()
-    held.reverse()  # a slice deleted from the end is released from its last entry backwards
-    while held:
-        del held[-RELEASE_CHUNK:]
+    index = 0
+    while index < len(chunks) and chunks[index]:  # an empty chunk is the last: all found
+        _hold_referents(chunks, chunks[index], seen, follow)
+        index += 1
+        yield 0
+    while seen:
+        seen.pop()
+        yield 0
+    while chunks:
+        remaining = sum(map(len, chunks))
+        chunks = yield from _release_pass(chunks)
+        if sum(map(len, chunks)) == remaining:  # all held from outside: drop the entries
+            chunks = yield from _release_pass(chunks, defer=False)
+
+
+def _release_pass(chunks: list[list[object]], *, defer: bool = True
+                  ) -> Generator[int, None, list[list[object]]]:
+    """Delete the entries of ``chunks`` a chunk at a time, the root's first, so that a child
+    outlives its parent's step; return the deferred ones.  An object something else refers to
+    too is deferred (held again, in the same order), not released: when that referrer is a
+    part of the configuration found later (a tuple that both the policy and the Config hold),
+    it would otherwise free the object and, with it, everything below whose entries are gone
+    (10,000 rules in one step, at 10,000 rules)."""
+    deferred: list[list[object]] = [[]]
+    chunks.reverse()
+    while chunks:
+        chunk = chunks.pop()
+        if defer:
+            # 3: the chunk's entry, the comprehension's variable and getrefcount's argument
+            kept = [value for value in chunk if sys.getrefcount(value) > 3]
+            if len(deferred[-1]) + len(kept) > RELEASE_CHUNK:
+                deferred.append([])
+            deferred[-1] += kept
+            del kept
+        chunk.reverse()  # list.clear() releases its last entry first
+        released = len(chunk)
+        chunk.clear()
+        yield released
+    return [chunk for chunk in deferred if chunk]
+
+
+def _hold_referents(chunks: list[list[object]], values: list[object], seen: list[set[int]],
+                    follow: dict[type, bool]) -> None:
+    """Append to ``chunks`` what ``values`` refer to and the release follows (once each), and
+    the leaves of their large containers (see :func:`release_steps`)."""
+    def hold(value: object) -> None:
+        if len(chunks[-1]) >= RELEASE_CHUNK:
+            chunks.append([])
+        chunks[-1].append(value)
+
+    if chunks[-1] is values:  # the traversal reads each chunk once: hold the next ones after
+        chunks.append([])
+    for child in gc.get_referents(*values):
+        if _follows(child, follow):
+            shard = seen[id(child) % RELEASE_SHARDS]
+            if id(child) not in shard:
+                shard.add(id(child))
+                hold(child)
+    for value in values:
+        if isinstance(value, _CONTAINER_TYPES) and type(value) in _CONTAINERS \
+                and len(value) > RELEASE_FANOUT:
+            items = [*value, *value.values()] if isinstance(value, dict) else value
+            for leaf in items:
+                if not _follows(leaf, follow):  # followed ones are held above
+                    hold(leaf)
+
+
+def _follows(value: object, follow: dict[type, bool]) -> bool:
+    """:func:`_dismantled`, decided once per type (``follow`` remembers)."""
+    wanted = follow.get(type(value))
+    if wanted is None:
+        wanted = follow[type(value)] = _dismantled(value)
+    return wanted
 
 
 class ReloadingPolicy:
@@ -376,6 +457,8 @@ class ReloadingPolicy:
         self._logged: set[Diagnostic] = set()
         self._log_scopes(built, [])
         self._failure: str | None = None
+        #: rebuilds started by checks (a check that only stats allocates nothing to adopt)
+        self._builds = 0
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._thread: threading.Thread | None = None
@@ -453,7 +536,10 @@ class ReloadingPolicy:
         the current policy keeps serving (contract A8)."""
         try:
             with self._lock, _rebuild_conditions():
+                builds = self._builds
                 self._check()
+                if self._builds != builds:  # not after a stat-only check: nothing to adopt
+                    adopt_young_objects()
             self._failure = None
         except Exception as exc:  # the thread must outlive anything a check raises
             failure = f"{type(exc).__name__}: {exc}"
@@ -476,6 +562,7 @@ class ReloadingPolicy:
         if stats == self._snapshot and (not self._racy or self._same_content(now)):
             return False
         tokens = racy_tokens(stats, self.max_bytes + 1, now)  # read before the build reads
+        self._builds += 1
         built, diagnostics, snapshot = self.source.build()
         self._snapshot = snapshot
         self._racy = is_racy(snapshot)
@@ -611,19 +698,20 @@ _CONDITIONS: list[tuple[float, tuple[int, int, int]]] = []
 @contextmanager
 def _rebuild_conditions() -> Iterator[None]:
     """While a check runs on a reload thread: the interpreter switches threads every
-    :data:`REBUILD_SWITCH_INTERVAL`, and the cyclic garbage collector makes no full collection
-    (its oldest generation's threshold is :data:`NO_FULL_COLLECTION`).  A rebuild allocates
-    more than a hundred thousand lasting objects per 10,000 rules, which would trigger full
-    collections over both configurations, stopping every thread (issue 17: 285-410 ms each);
-    young collections go on, so that the requests' own garbage is still collected.  What a
-    rebuild drops holds no cycles and is freed by reference counting.  Both are restored when
-    the last concurrent check ends."""
+    :data:`REBUILD_SWITCH_INTERVAL`, and the cyclic garbage collector runs no automatic
+    collection (thresholds :data:`NO_COLLECTION`).  A rebuild allocates more than a hundred
+    thousand lasting objects per 10,000 rules, and every collection they trigger, young or
+    full, traverses what the rebuild holds so far while every thread waits (issue 17: young
+    ones over a growing configuration, full ones over both configurations, 50-420 ms each at
+    10,000 rules).  What a rebuild drops holds no cycles and is freed by reference counting;
+    the requests' own cyclic garbage waits for the next full collection (see
+    :func:`adopt_young_objects`).  The switch interval
+    and the thresholds are restored exactly when the last concurrent check ends."""
     with _CONDITIONS_LOCK:
         if not _CONDITIONS:
-            thresholds = gc.get_threshold()
-            _CONDITIONS.append((sys.getswitchinterval(), thresholds))
+            _CONDITIONS.append((sys.getswitchinterval(), gc.get_threshold()))
             sys.setswitchinterval(min(_CONDITIONS[0][0], REBUILD_SWITCH_INTERVAL))
-            gc.set_threshold(thresholds[0], thresholds[1], NO_FULL_COLLECTION)
+            gc.set_threshold(*NO_COLLECTION)
         else:
             _CONDITIONS.append(_CONDITIONS[0])
     try:
@@ -634,6 +722,38 @@ def _rebuild_conditions() -> Iterator[None]:
             if not _CONDITIONS:
                 sys.setswitchinterval(interval)
                 gc.set_threshold(*thresholds)
+
+
+def adoption_supported(version: tuple[int, ...] | None = None,
+                       gil: bool | None = None) -> bool:
+    """Whether :func:`adopt_young_objects` may run here: CPython 3.11 to 3.13 with the GIL,
+    where ``gc.freeze()`` moves every tracked object into the permanent generation and
+    ``gc.unfreeze()`` moves them all into the oldest generation (CPython's gcmodule.c).  The
+    free-threaded build and 3.14's incremental collector keep objects otherwise."""
+    major_minor = tuple(sys.version_info[:2] if version is None else version[:2])
+    if gil is None:
+        gil = bool(getattr(sys, "_is_gil_enabled", lambda: True)())
+    return sys.implementation.name == "cpython" and gil and (3, 11) <= major_minor <= (3, 13)
+
+
+def adopt_young_objects() -> bool:
+    """Move every object of the young generations into the oldest one without traversing any
+    (``gc.freeze(); gc.unfreeze()``, two list splices); True when done.
+
+    Called after a rebuild (issue 17): the new configuration's objects, allocated while no
+    collection ran, all sit in the youngest generation, and the first young collection
+    after the check would traverse all of them (tens of ms at 10,000 rules, every thread
+    stopped), then the next ones again as they are promoted.  In the oldest generation they
+    are traversed only by a full collection, whose trigger does not count them (they were not
+    promoted by a young one).  What else was young (the requests' recent objects) is moved
+    too: its cyclic garbage waits for the next full collection.  Skipped when the
+    application froze objects itself (``gc.get_freeze_count() > 0``): unfreezing would undo
+    its freeze, such as a gunicorn ``--preload`` app's copy-on-write heap."""
+    if not adoption_supported() or gc.get_freeze_count() > 0:
+        return False
+    gc.freeze()
+    gc.unfreeze()
+    return True
 
 
 def _reload_loop(owner: weakref.ref[ReloadingPolicy], wake: threading.Event,

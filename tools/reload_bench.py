@@ -18,6 +18,12 @@ and their mean time, and the collector's pauses (``gc.callbacks``).
 ``--check`` judges the target: the worst request while rebuilds ran waited at most 5 ms more
 than the median request without them (a request itself takes microseconds), and no answer was
 mixed.  ``tools/loadtest.py --reload-edits`` measures the same over HTTP (gunicorn).
+
+``--attribute`` names what each phase's worst waits coincided with: the collections, the
+reload thread's rebuilds (``source.build``, the loader), compiles, release steps and adoptions
+that overlapped them, and the line of iiscors the reload thread was at when the wait ended
+(sampled by the client only after a wait over the target: a long C call shows as the line
+that made it).  It records each request's start too (8 bytes a request).
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ import threading
 import time
 from array import array
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +50,7 @@ from loadtesting.reload_run import version_config
 
 import iiscors.reload as reload_module
 from iiscors import CorsMiddleware
+from iiscors.config.load import Config
 
 #: The issue's target: no request waits more than this for a reload (ms).
 TARGET_MS = 5.0
@@ -52,6 +59,8 @@ TARGET_MS = 5.0
 AFTERMATH = 3.0
 #: Seconds between the reload thread's checks while the bench runs.
 INTERVAL = 0.02
+#: --attribute: how many of each phase's worst waits are named
+WORST_NAMED = 5
 
 
 @dataclass
@@ -68,6 +77,12 @@ class Phase:
     rebuild_seconds: float = 0.0
     #: (generation, milliseconds) of each collection
     gc_pauses: list[tuple[int, float]] = field(default_factory=list)
+    #: --attribute: each request's start (perf_counter_ns), parallel to waits_ns
+    starts_ns: array[int] = field(default_factory=lambda: array("q"))
+    #: --attribute: (start ns, end ns, what) of the collections and the reload thread's work
+    events: list[tuple[int, int, str]] = field(default_factory=list)
+    #: --attribute: request index -> the reload thread's iiscors line when a long wait ended
+    samples: dict[int, str] = field(default_factory=dict)
 
     def percentile_ms(self, q: float) -> float:
         ordered = sorted(self.waits_ns)
@@ -88,12 +103,13 @@ def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable
 class Client:
     """The closed loop: one request after another, each timed and checked whole."""
 
-    def __init__(self, middleware: CorsMiddleware, rules: int) -> None:
+    def __init__(self, middleware: CorsMiddleware, rules: int, attribute: bool = False) -> None:
         self.middleware = middleware
         self.rules = rules
         self.phase = Phase("warm-up")
         self.stop = threading.Event()
         self.n = itertools.count()
+        self.attribute = attribute
 
     def environ(self) -> dict[str, Any]:
         origin = f"https://app{(next(self.n) * 7919) % self.rules + 1:05d}.example.com"
@@ -109,6 +125,7 @@ class Client:
             return None
 
         clock = time.perf_counter_ns
+        attribute, long_ns = self.attribute, int(TARGET_MS * 1e6)
         while not self.stop.is_set():
             environ = self.environ()
             started = clock()
@@ -116,6 +133,10 @@ class Client:
                 pass
             waited = clock() - started
             phase = self.phase
+            if attribute:
+                if waited > long_ns:
+                    phase.samples[len(phase.waits_ns)] = reload_thread_line(self.middleware)
+                phase.starts_ns.append(started)
             phase.waits_ns.append(waited)
             self.record(phase, headers)
 
@@ -154,7 +175,7 @@ def collector_disabled() -> Iterator[None]:
 @contextmanager
 def no_full_collection() -> Iterator[None]:
     """--collector young: young collections go on, full ones wait for the rebuild's end (what
-    iiscors.reload does)."""
+    iiscors.reload did in issue 17's first pass, before NO_COLLECTION and the adoption)."""
     with collector_left_alone():
         thresholds = gc.get_threshold()
         gc.set_threshold(thresholds[0], thresholds[1], 1 << 30)
@@ -171,6 +192,18 @@ COLLECTOR_MODES: dict[str, Callable[[], Any]] = {
     "young": no_full_collection}
 
 
+def reload_thread_line(middleware: CorsMiddleware) -> str:
+    """The innermost iiscors line the reload thread is at now ("idle" when none)."""
+    thread = middleware._thread
+    frame = sys._current_frames().get(thread.ident or -1) if thread is not None else None
+    while frame is not None:
+        path = frame.f_code.co_filename
+        if "iiscors" in Path(path).parts:
+            return f"{path.rsplit('iiscors', 1)[-1].lstrip('/')}:{frame.f_lineno}"
+        frame = frame.f_back
+    return "idle"
+
+
 @contextmanager
 def gc_pauses(client: Client) -> Iterator[None]:
     """Record every collection's duration into the client's current phase."""
@@ -180,14 +213,91 @@ def gc_pauses(client: Client) -> Iterator[None]:
         if stage == "start":
             started[0] = time.perf_counter_ns()
         else:
-            client.phase.gc_pauses.append(
-                (info["generation"], (time.perf_counter_ns() - started[0]) / 1e6))
+            ended = time.perf_counter_ns()
+            client.phase.gc_pauses.append((info["generation"], (ended - started[0]) / 1e6))
+            if client.attribute:
+                client.phase.events.append(
+                    (started[0], ended, f"{'full' if info['generation'] == 2 else 'young'} "
+                     f"collection (gen {info['generation']})"))
 
     gc.callbacks.append(callback)
     try:
         yield
     finally:
         gc.callbacks.remove(callback)
+
+
+@contextmanager
+def reload_work_timed(client: Client) -> Iterator[None]:
+    """--attribute: record when the reload thread builds (the loader), compiles, releases the
+    old configuration (each step) and adopts the new one's objects, as events of the client's
+    current phase.  Works against an older iiscors.reload too (no release_steps or adoption:
+    the whole release is one event)."""
+    source = client.middleware.source
+    restore: list[tuple[object, str, object]] = []
+
+    def timed(owner: object, name: str, label: str) -> None:
+        real = getattr(owner, name)
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter_ns()
+            try:
+                return real(*args, **kwargs)
+            finally:
+                client.phase.events.append((started, time.perf_counter_ns(), label))
+
+        restore.append((owner, name, owner.__dict__.get(name) if isinstance(owner, type)
+                        else getattr(owner, name)))
+        setattr(owner, name, wrapper)
+
+    real_steps: Callable[[list[object]], Iterator[int]] | None = getattr(
+        reload_module, "release_steps", None)
+
+    def steps(roots: list[object]) -> Iterator[int]:
+        assert real_steps is not None
+        inner = real_steps(roots)
+        while True:
+            started = time.perf_counter_ns()
+            try:
+                released = next(inner)
+            except StopIteration:
+                return
+            client.phase.events.append((started, time.perf_counter_ns(), "release step"))
+            yield released
+
+    timed(source, "build", "rebuild (source.build: the loader)")
+    timed(Config, "compile", "compile")
+    if real_steps is None:
+        timed(reload_module, "release_gradually", "release (whole)")
+    else:
+        restore.append((reload_module, "release_steps", real_steps))
+        reload_module.release_steps = steps
+    if hasattr(reload_module, "adopt_young_objects"):
+        timed(reload_module, "adopt_young_objects", "adoption (gc.freeze/unfreeze)")
+    try:
+        yield
+    finally:
+        for owner, name, value in reversed(restore):
+            setattr(owner, name, value)
+
+
+def attribution(phase: Phase) -> list[str]:
+    """--attribute: the phase's worst waits, each with what overlapped it."""
+    worst = sorted(range(len(phase.waits_ns)), key=phase.waits_ns.__getitem__)[-WORST_NAMED:]
+    lines = []
+    for index in reversed(worst):
+        start = phase.starts_ns[index]
+        end = start + phase.waits_ns[index]
+        overlapping: dict[str, int] = {}
+        for began, ended, what in phase.events:
+            if began < end and ended > start:
+                overlapping[what] = overlapping.get(what, 0) + 1
+        named = ", ".join(f"{what}" + (f" x{count}" if count > 1 else "")
+                          for what, count in overlapping.items()) or "nothing recorded"
+        sample = phase.samples.get(index, "not sampled")
+        lines.append(f"  {phase.name}: {phase.waits_ns[index] / 1e6:.1f} ms: {named}; "
+                     f"reload thread then at {sample}")
+    return lines
 
 
 def write(path: Path, data: bytes) -> None:
@@ -215,7 +325,7 @@ def edit_until(middleware: CorsMiddleware, config: Path, rules: int, phase: Phas
 
 
 def measure(rules: int, seconds: float, rebuilds: int, tmp: Path,
-            log: Callable[[str], None]) -> tuple[Phase, Phase]:
+            log: Callable[[str], None], attribute: bool = False) -> tuple[Phase, Phase]:
     """(without edits, during rebuilds) for a web.config of ``rules`` rules."""
     config = tmp / "web.config"
     data = version_config(rules, "v0")
@@ -226,10 +336,11 @@ def measure(rules: int, seconds: float, rebuilds: int, tmp: Path,
     middleware = CorsMiddleware(app, str(config), reload_interval=INTERVAL,
                                 max_bytes=4 * len(data))
     gc.collect()  # the first build's collection debt: the quiet phase is the steady state
-    client = Client(middleware, rules)
+    client = Client(middleware, rules, attribute)
     worker = threading.Thread(target=client.run, name="bench-client")
     quiet, busy = Phase("without edits"), Phase("during rebuilds")
-    with gc_pauses(client):
+    timing = reload_work_timed(client) if attribute else nullcontext()
+    with gc_pauses(client), timing:
         worker.start()
         try:
             time.sleep(0.5)  # warm-up: the answers table, the caches
@@ -258,8 +369,8 @@ def render(rules: int, phases: tuple[Phase, Phase]) -> list[str]:
                      f"{phase.percentile_ms(0.5) * 1e3:.1f} µs | "
                      f"{phase.percentile_ms(0.99):.3f} | {phase.max_ms:.1f} | "
                      f"{sum(w > TARGET_MS * 1e6 for w in phase.waits_ns)} | {rebuild} | "
-                     f"{len(pauses)} ({len(full)} full), max {max(pauses, default=0.0):.1f} ms "
-                     f"| {phase.mixed} |")
+                     f"{len(pauses)}, max {max(pauses, default=0.0):.1f} ms | "
+                     f"{len(full)}, max {max(full, default=0.0):.1f} ms | {phase.mixed} |")
     return lines
 
 
@@ -320,6 +431,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rebuilds", type=int, default=3,
                    help="rebuilds in the edited phase (at least; 3)")
     p.add_argument("--check", action="store_true", help="judge the 5 ms target")
+    p.add_argument("--attribute", action="store_true",
+                   help="name what each phase's worst waits coincided with (collections, "
+                   "rebuilds, compiles, release steps, adoptions, the reload thread's line)")
     p.add_argument("--collector", choices=["reload", *COLLECTOR_MODES], default="reload",
                    help="the collector during rebuilds: iiscors.reload's choice (reload), or "
                    "an alternative for an A/B")
@@ -338,18 +452,23 @@ def main(argv: list[str] | None = None) -> int:
     if min(args.rules) < 1 or args.seconds <= 0 or args.rebuilds < 1:
         p.error("--rules, --seconds and --rebuilds must be positive")
     lines = ["| rules | phase | requests | p50 | p99 ms | max ms | over 5 ms | rebuilds "
-             "| collections | mixed |", "|---:|---|---:|---:|---:|---:|---:|---|---|---:|"]
+             "| collections | full collections | mixed |",
+             "|---:|---|---:|---:|---:|---:|---:|---|---|---|---:|"]
+    named: list[str] = []
     problems: list[str] = []
     versions: list[str] = []
     with tempfile.TemporaryDirectory(prefix="iiscors-reload-bench-") as tmp:
         for rules in args.rules:
             phases = measure(rules, args.seconds, args.rebuilds, Path(tmp),
-                             lambda s: print(s, file=sys.stderr, flush=True))
+                             lambda s: print(s, file=sys.stderr, flush=True), args.attribute)
             lines += render(rules, phases)
+            if args.attribute:
+                named += [f"the worst waits, {rules:,} rules:", *attribution(phases[0]),
+                          *attribution(phases[1])]
             versions.append(f"served by version, {rules:,} rules, during rebuilds: "
                             f"{phases[1].by_version}")
             problems += judge(rules, phases)
-    print("\n".join([*lines, "", *versions]))
+    print("\n".join([*lines, "", *versions, *named]))
     if args.check:
         print("\n".join(problems) if problems else "PASS: no request waited more than "
               f"{TARGET_MS:g} ms for a reload")

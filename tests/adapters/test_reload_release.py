@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import os
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -109,3 +110,35 @@ def test_the_reload_thread_releases_the_replaced_policy_gradually(
         time.sleep(0.01)
     assert released == [[old_policy, old_config]]
     assert middleware.policy is not old_policy
+
+
+def big_configuration(size: int) -> Node:
+    """Shaped like a large configuration: a dict of ``size`` unique str keys (a str-keyed dict
+    does not report its keys to gc.get_referents), a tuple of ``size`` unique strings, and
+    ``size`` small rules of two unique strings each, every third one a Node."""
+    lookup = {f"https://k{n}.example": Node(f"v{n}") for n in range(size)}
+    names = tuple(f"name-{n}-{'x' * 20}" for n in range(size))
+    rules = [(f"o{n}-{'y' * 20}", f"h{n}-{'z' * 20}") if n % 3 else Node(f"r{n}")
+             for n in range(size)]
+    return Node("root", (lookup, names, rules))  # type: ignore[arg-type]
+
+
+def test_no_release_step_frees_more_than_a_bounded_number_of_objects() -> None:
+    """Counts, not time: every step of the release (between two points where the interpreter
+    may switch threads) frees at most RELEASE_CHUNK list entries' worth of objects, each with
+    at most RELEASE_FANOUT leaves of its own.  Before, freeing the big dict freed its 20,000
+    keys at once, and clearing the one id set freed ~80,000 ints at once."""
+    size = 20_000
+    roots: list[object] = [big_configuration(size)]
+    bound = reload_module.RELEASE_CHUNK * (1 + reload_module.RELEASE_FANOUT)
+    freed_per_step: list[int] = []
+    nodes_per_step: list[int] = []
+    before, nodes = sys.getallocatedblocks(), len(FREED)
+    for _ in reload_module.release_steps(roots):
+        after = sys.getallocatedblocks()
+        freed_per_step.append(before - after)
+        nodes_per_step.append(len(FREED) - nodes)
+        before, nodes = after, len(FREED)
+    assert roots == [] and len(FREED) == 1 + size + (size + 2) // 3  # everything went
+    assert max(nodes_per_step) <= reload_module.RELEASE_CHUNK
+    assert max(freed_per_step) <= bound, max(freed_per_step)

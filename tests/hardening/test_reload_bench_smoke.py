@@ -56,3 +56,16 @@ def test_the_cost_of_a_check_of_a_site_tree(capsys: pytest.CaptureFixture[str]) 
     out = capsys.readouterr().out
     # 50 directories, their 1 parent, the root, and 1 + 5 web.config files
     assert "a check of a site tree of 50 directories (58 watched paths): " in out
+
+
+def test_attribute_names_what_overlapped_the_worst_waits(tmp_path: Path) -> None:
+    _, busy = reload_bench.measure(200, 0.3, 2, tmp_path, lambda line: None, attribute=True)
+    assert len(busy.starts_ns) == len(busy.waits_ns)
+    kinds = {what for _, _, what in busy.events}
+    assert {"rebuild (source.build: the loader)", "compile", "release step"} <= kinds
+    lines = reload_bench.attribution(busy)
+    assert len(lines) == reload_bench.WORST_NAMED
+    assert all(line.startswith("  during rebuilds: ") and "reload thread then at" in line
+               for line in lines)
+    # the instrumentation is gone afterwards
+    assert reload_bench.reload_module.release_steps.__module__ == "iiscors.reload"
