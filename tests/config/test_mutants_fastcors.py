@@ -22,7 +22,6 @@ def rules_of(*origins: str) -> tuple[OriginRule, ...]:
 def test_rule_children_equal_the_same_rules_and_differ_from_others() -> None:
     rules = rules_of("https://a.example", "https://b.example")
     assert RuleChildren(rules) == RuleChildren(rules)
-    assert not RuleChildren(rules) != RuleChildren(rules)
     assert RuleChildren(rules) != RuleChildren(rules[:1])
     assert RuleChildren(rules) != RuleChildren(rules_of("https://c.example", "https://d.example"))
 
