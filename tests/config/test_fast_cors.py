@@ -50,6 +50,8 @@ PLAIN_RULES = (
     '<add origin="https://e{n}.example" maxAge="-1"><allowHeaders allowAllRequestedHeaders='
     '"false"/></add>',
     "<!-- a comment between rules -->",
+    # credentials on a host wildcard over https: lint may report at its places (W201-W203)
+    '<add origin="https://*.w{n}.example" allowCredentials="true"/>',
     # white space inside an entry is fine (contract A4), and read in one pass
     '<add origin="https://f{n}.example"><allowMethods><add method="GET"> </add>'
     '<add method="PUT">\n</add></allowMethods> </add>',
@@ -59,7 +61,25 @@ UNUSUAL_RULES = (
     # origins that are not printable ASCII without spaces (fastcors._PLAIN_KEY): W223, W204
     '<add origin="https://ü{n}.example"/>', '<add origin="https://a{n} .example"/>',
     '<add origin="https://İ{n}.example"/>',
-    # text after a rule that is white space to Python but not to XML (A4: E203 both ways)
+    # the one-pass reader's guards, each broken by a mutant of fastcors.py that no case caught:
+    # text that is white space to Python but not to XML, in every place of a rule's lists
+    '<add origin="https://n{n}.example"><allowMethods>&#160;<add method="GET"/></allowMethods>'
+    '</add>',
+    '<add origin="https://n{n}.example"><allowMethods><add method="GET"/>&#160;</allowMethods>'
+    '</add>',
+    '<add origin="https://n{n}.example"><allowMethods><add method="GET">&#160;</add>'
+    '</allowMethods></add>',
+    '<add origin="https://n{n}.example"><allowMethods/>&#160;</add>',
+    # an entry with a child or a second attribute, a list with an attribute it does not have
+    '<add origin="https://g{n}.example"><allowMethods><add method="GET"><x/></add>'
+    '</allowMethods></add>',
+    '<add origin="https://g{n}.example"><allowMethods><add method="GET" x="1"/></allowMethods>'
+    '</add>',
+    '<add origin="https://g{n}.example"><allowMethods x="1"><add method="GET"/></allowMethods>'
+    '</add>',
+    '<add origin="https://g{n}.example"><allowHeaders allowAllRequestedHeaders="true" x="1">'
+    '<add header="X-A"/></allowHeaders></add>',
+    # text that is white space to Python but not to XML, after a rule (A4: E203 both ways)
     '<add origin="https://t{n}.example"/>&#160;', '<add origin="https://t{n}.example"/>&#x2028;',
     '<add origin="https://u{n}.example" unknown="1"/>',
     '<add origin="https://u{n}.example" allowed="yes"/>',
