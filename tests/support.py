@@ -298,6 +298,14 @@ class Server:
         return int(found.group(1))
 
 
+def replace_file(path: Path, data: bytes) -> None:
+    """Write ``path`` as a deploy does: a new file renamed over the old one, so that a reload
+    thread never reads it half-written."""
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
+
+
 def free_port() -> int:
     """A port of 127.0.0.1 free right now (for servers that cannot be told to pick one)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

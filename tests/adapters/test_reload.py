@@ -16,7 +16,7 @@ import iiscors.reload as reload_module
 from iiscors import ConfigError
 from iiscors.reload import RACY_NS, is_racy
 
-from support import ADAPTERS, ASGI, WSGI, Adapter, App, Req, web_config
+from support import ADAPTERS, ASGI, WSGI, Adapter, App, Req, replace_file, web_config
 
 ORIGIN = ("Origin", "https://a.example")
 
@@ -37,9 +37,7 @@ BAD = b"<configuration><system.webServer><cors enabled='maybe'><add/></cors>"
 
 def write(path: Path, data: bytes, *, atomic: bool = True) -> None:
     if atomic:
-        temporary = path.with_name(path.name + ".tmp")
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
+        replace_file(path, data)
     else:
         path.write_bytes(data)
 

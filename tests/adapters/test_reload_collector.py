@@ -9,7 +9,6 @@ survivors are moved out of the young generations without being traversed
 from __future__ import annotations
 
 import gc
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -21,6 +20,8 @@ import pytest
 import iiscors.reload as reload_module
 from iiscors import CorsMiddleware
 from iiscors.reload import NO_COLLECTION, THREAD_NAME
+
+from support import replace_file
 
 #: Long enough for a loaded 2-core machine; a test only waits this long when it fails.
 PATIENCE = 30.0
@@ -36,12 +37,6 @@ def webconfig(tag: str, rules: int = RULES) -> bytes:
             "</system.webServer></configuration>").encode()
 
 
-def write(path: Path, data: bytes) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
-
-
 def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
     start_response("200 OK", [])
     return [b"ok"]
@@ -50,7 +45,7 @@ def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable
 def swapped(middleware: CorsMiddleware, config: Path, tag: str) -> None:
     """Write version ``tag`` and wait until the reload thread swapped it in and is idle."""
     old = middleware.policy
-    write(config, webconfig(tag))
+    replace_file(config, webconfig(tag))
     deadline = time.monotonic() + PATIENCE
     while middleware.policy is old:
         assert time.monotonic() < deadline, "the edit was never applied"
@@ -62,7 +57,7 @@ def swapped(middleware: CorsMiddleware, config: Path, tag: str) -> None:
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
     path = tmp_path / "web.config"
-    write(path, webconfig("A"))
+    replace_file(path, webconfig("A"))
     return path
 
 

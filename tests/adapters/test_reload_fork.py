@@ -27,6 +27,8 @@ import iiscors.reload as reload_module
 from iiscors import CorsMiddleware
 from iiscors.reload import THREAD_NAME
 
+from support import replace_file
+
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 
 ORIGIN = "https://a.example"
@@ -39,12 +41,6 @@ def version(tag: str) -> bytes:
     return (f'<configuration><system.webServer><cors enabled="true"><add origin="{ORIGIN}"/>'
             f'</cors><httpProtocol><customHeaders><add name="X-Version" value="{tag}"/>'
             "</customHeaders></httpProtocol></system.webServer></configuration>").encode()
-
-
-def write(path: Path, data: bytes) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
 
 
 def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -86,7 +82,7 @@ def in_child(middleware: CorsMiddleware, out: int) -> None:
 
 def test_a_fork_gives_the_child_its_own_thread_and_stops_the_parents(tmp_path: Path) -> None:
     config = tmp_path / "web.config"
-    write(config, version("A"))
+    replace_file(config, version("A"))
     middleware = CorsMiddleware(app, str(config), reload_interval=INTERVAL)
     before = middleware._thread
     assert before is not None and before.is_alive()
@@ -103,7 +99,7 @@ def test_a_fork_gives_the_child_its_own_thread_and_stops_the_parents(tmp_path: P
         # its next request will start it again.
         assert not before.is_alive() and middleware._thread is None
         assert middleware._next_check == 0.0
-        write(config, version("B"))  # after the fork: only the child's thread can see it
+        replace_file(config, version("B"))  # after the fork: only the child's thread can see it
         ready, _, _ = select.select([read], [], [], PATIENCE * 1.5)
         assert ready, "the child never reported"
         report = json.loads(os.read(read, 65536))

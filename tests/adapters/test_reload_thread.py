@@ -15,7 +15,6 @@ import gc
 import io
 import logging
 import math
-import os
 import sys
 import threading
 import time
@@ -28,6 +27,8 @@ import pytest
 import iiscors.reload as reload_module
 from iiscors import CorsMiddleware
 from iiscors.reload import NO_COLLECTION, REBUILD_SWITCH_INTERVAL, THREAD_NAME
+
+from support import replace_file
 
 ORIGIN = "https://a.example"
 #: Long enough for a loaded 2-core machine; a test only waits this long when it fails.
@@ -45,12 +46,6 @@ def version(tag: str) -> bytes:
 
 
 BAD = b"<configuration><system.webServer><cors enabled='maybe'><add/></cors>"
-
-
-def write(path: Path, data: bytes) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
 
 
 def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -99,7 +94,7 @@ def reload_threads() -> list[threading.Thread]:
 @pytest.fixture
 def config_file(tmp_path: Path) -> Path:
     path = tmp_path / "web.config"
-    write(path, version("A"))
+    replace_file(path, version("A"))
     return path
 
 
@@ -125,7 +120,7 @@ def test_an_edit_is_applied_without_any_request(config_file: Path) -> None:
     rebuild, whatever requests come (here none at all until it is applied)."""
     middleware = CorsMiddleware(app, str(config_file), reload_interval=INTERVAL)
     old = middleware.policy
-    write(config_file, version("B"))
+    replace_file(config_file, version("B"))
     until(lambda: middleware.policy is not old, "the edit was not applied without requests")
     assert answer(middleware)[0] == "B"
 
@@ -144,7 +139,7 @@ def test_a_thread_ended_by_an_error_is_started_again_by_the_next_request(
     first.join(PATIENCE)
     assert not first.is_alive() and middleware._next_check == 0.0
     monkeypatch.undo()
-    write(config_file, version("B"))
+    replace_file(config_file, version("B"))
     served(middleware, "B")
     second = middleware._thread
     assert second is not None and second is not first and second.is_alive()
@@ -168,7 +163,7 @@ def test_requests_keep_the_current_policy_while_the_new_one_is_built(
         return real_build()
 
     middleware.source.build = held_build  # type: ignore[method-assign]
-    write(config_file, version("B"))
+    replace_file(config_file, version("B"))
     until(lambda: answer(middleware) and building.is_set(), "the rebuild never started")
     # The rebuild is held: every request meanwhile is answered, whole, from version A.
     for _ in range(20):
@@ -207,11 +202,11 @@ def test_concurrent_requests_see_one_version_or_the_other_never_a_mixture(
         thread.start()
     try:
         for flip in range(1, 31):
-            write(config_file, version("B" if flip % 2 else "A"))
+            replace_file(config_file, version("B" if flip % 2 else "A"))
             if flip % 10 == 0:
-                write(config_file, BAD)
+                replace_file(config_file, BAD)
             time.sleep(0.03)
-        write(config_file, version("C"))
+        replace_file(config_file, version("C"))
         until(lambda: seen.get("C", 0) > 0, "the last version was never served")
     finally:
         stop.set()
@@ -228,7 +223,7 @@ def test_a_bad_edit_keeps_the_last_good_policy(config_file: Path,
     caplog.set_level(logging.INFO, logger="iiscors")
     middleware = CorsMiddleware(app, str(config_file), reload_interval=INTERVAL)
     good = middleware.policy
-    write(config_file, BAD)
+    replace_file(config_file, BAD)
 
     def logged() -> bool:
         answer(middleware)
@@ -241,7 +236,7 @@ def test_a_bad_edit_keeps_the_last_good_policy(config_file: Path,
     assert middleware.policy is good
     unusable = [r for r in caplog.records if "unusable" in r.getMessage()]
     assert len(unusable) == 1 and unusable[0].levelno == logging.ERROR
-    write(config_file, version("B"))
+    replace_file(config_file, version("B"))
     served(middleware, "B")
 
 
@@ -256,7 +251,7 @@ def test_the_thread_survives_an_exception_in_a_check(config_file: Path,
         raise RuntimeError("disk on fire")
 
     middleware.source.build = failing_build  # type: ignore[method-assign]
-    write(config_file, version("B"))
+    replace_file(config_file, version("B"))
 
     def failed() -> bool:
         answer(middleware)
@@ -298,7 +293,7 @@ def test_a_racy_file_is_not_rebuilt_again_and_again_when_its_content_is_unchange
         return real_build()
 
     middleware.source.build = counted  # type: ignore[method-assign]
-    write(config_file, version("B"))
+    replace_file(config_file, version("B"))
     assert middleware.check_reload() is True
     for _ in range(20):
         assert middleware.check_reload() is False
