@@ -75,7 +75,7 @@ from typing import Protocol
 from iiscors.config.diagnostics import ConfigError, Diagnostic
 from iiscors.config.files import Stamp, read_regular_file, stamp
 from iiscors.config.load import Config, SourceFile, analyse, read_all
-from iiscors.config.loader import DEFAULT_MAX_BYTES, Source
+from iiscors.config.loader import DEFAULT_MAX_BYTES, Source, beside_requests
 from iiscors.config.rules import Applications, application_paths
 from iiscors.config.scope import keep_last_good
 from iiscors.config.server import ApplicationHost, analyse_server
@@ -535,7 +535,7 @@ class ReloadingPolicy:
         """One check on the reload thread; an exception is logged (once while it repeats) and
         the current policy keeps serving (contract A8)."""
         try:
-            with self._lock, _rebuild_conditions():
+            with self._lock, _rebuild_conditions(), beside_requests():
                 builds = self._builds
                 self._check()
                 if self._builds != builds:  # not after a stat-only check: nothing to adopt

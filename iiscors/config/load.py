@@ -29,7 +29,7 @@ from iiscors.config.filenotes import file_notes
 from iiscors.config.files import Stamp
 from iiscors.config.include import Includer
 from iiscors.config.lint import lint
-from iiscors.config.loader import DEFAULT_MAX_BYTES, Source, load_document
+from iiscors.config.loader import DEFAULT_MAX_BYTES, Source, load_document, release
 from iiscors.config.locks import Registry, lock_violations
 from iiscors.config.rules import Applications, Broken, Level, read_levels
 from iiscors.config.scope import build_scopes, mark_unusable
@@ -244,6 +244,7 @@ class _Reading:
         self.diagnostics.extend(d for d in notes if d.code != "W101")
         for path, errors in reading.broken.items():
             self.broken.setdefault(path, []).extend(errors)
+        release(document)  # read: freed a slice at a time (issue 17)
 
 
 def _root_usable(diagnostics: Sequence[Diagnostic],

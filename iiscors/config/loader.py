@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import bisect
 import codecs
+import contextlib
 import operator
 import os
 import re
+import threading
+from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import accumulate, count, repeat
+from itertools import accumulate, count, islice, repeat, starmap
 
 from lxml import etree
 
@@ -25,6 +29,17 @@ from iiscors.config.files import read_regular_file
 
 #: IIS's default web.config size limit (MaxWebConfigFileSizeInKB = 250).
 DEFAULT_MAX_BYTES = 250 * 1024
+
+#: The most characters of a document's text, and the most elements, one C call reads: a hot
+#: reload runs the loader on a thread beside requests, and the interpreter cannot switch
+#: threads inside one C call, so a call over a whole 17 MB file kept every request waiting for
+#: 40-220 ms (issue 17, tools/gil_holds.py).  Slices keep each call near a millisecond.
+TEXT_SLICE = 1 << 16
+ELEMENT_SLICE = 4096
+#: Beside requests, a document with more elements is mapped, not counted (Locator)
+COUNTED_ELEMENTS = 16_384
+#: A document whose text is shorter is freed at once (:func:`release`).
+RELEASED_IN_SLICES = 1 << 20
 
 #: Deeper than any real web.config; libxml2 stops at 256 on its own.
 MAX_DEPTH = 100
@@ -76,6 +91,45 @@ class XmlDocument:
     name: str
     root: etree._Element
     locator: Locator
+
+
+def release(document: XmlDocument) -> None:
+    """Free a read document: at once, or a slice at a time on a thread that reads
+    :func:`beside_requests`.  Dropped at once, a 100,000-rule file's 500,000 element proxies and
+    its tree are freed in one cascade of deallocations that holds the GIL for 50-130 ms, during
+    which a hot reload's requests wait (issue 17); in slices, the Locator's tables go
+    :data:`ELEMENT_SLICE` entries a call, and the tree's wide elements one child at a time
+    (lxml counts every child to delete a slice), which costs the reload thread about twice
+    the time.  The caller must be done with the document: its tree is emptied."""
+    if not getattr(_SLICED, "on", False) or len(document.locator._text) < RELEASED_IN_SLICES:
+        return  # freed with the last reference
+    document.locator.release()
+    wide = [document.root]
+    while wide:
+        element = wide.pop()
+        if len(element) > ELEMENT_SLICE:
+            remove = element.remove
+            while (child := next(iter(element), None)) is not None:
+                remove(child)  # its subtree is freed once its proxy is dropped
+            child = None
+        else:
+            wide.extend(element)
+
+
+@contextlib.contextmanager
+def beside_requests() -> Iterator[None]:
+    """Documents read on this thread meanwhile are released a slice at a time
+    (:func:`release`): what a hot reload's thread does (iiscors.reload)."""
+    before = getattr(_SLICED, "on", False)
+    _SLICED.on = True
+    try:
+        yield
+    finally:
+        _SLICED.on = before
+
+
+#: Whether this thread releases documents in slices (:func:`beside_requests`)
+_SLICED = threading.local()
 
 
 def read_source(source: Source, *, name: str | None = None,
@@ -192,6 +246,8 @@ _DOCTYPE_SCAN = re.compile(r"<!--.*?(?:-->|$)|<!\[CDATA\[.*?(?:\]\]>|$)|<!DOCTYP
 def _doctype_at(text: str) -> int:
     """Where a DOCTYPE declaration starts, or -1: the text of comments and CDATA sections
     does not count (a commented-out DOCTYPE is no DOCTYPE)."""
+    if find_sliced(text, "<!") < 0:
+        return -1  # no comment, CDATA section or DOCTYPE (read in slices: issue 17)
     for found in _DOCTYPE_SCAN.finditer(text):
         if found.group() == "<!DOCTYPE":
             return found.start()
@@ -256,11 +312,7 @@ class Locator:
 
     def __init__(self, text: str, root: etree._Element) -> None:
         self._text = text
-        # line n+1 starts after the n first lines and their n line feeds
-        starts = [0]
-        starts += map(operator.add, accumulate(map(len, text.split("\n"))), count(1))
-        starts.pop()
-        self._line_starts = starts
+        starts = self._line_starts = _line_starts(text)
         #: one int object per line number, shared by every Location on that line (memory)
         self._lines = list(range(1, len(starts) + 1))
         self._tags = _start_tags(text)
@@ -274,12 +326,23 @@ class Locator:
         #: each start tag's attribute offsets, read once for all its attributes
         self._attributes: dict[int, dict[str, int]] = {}
 
+    def release(self) -> None:
+        """Drop the tables a slice at a time (:func:`release`); the Locator locates nothing
+        afterwards."""
+        offsets, self._offsets = self._offsets or {}, None
+        while offsets:  # the last entries first: each pop is O(1), and frees a proxy
+            deque(starmap(offsets.popitem, repeat((), min(len(offsets), ELEMENT_SLICE))), 0)
+        for table in (self._tags, self._line_starts, self._lines):
+            while table:
+                del table[-ELEMENT_SLICE:]
+        self._attributes.clear()
+
     def _offset(self, element: etree._Element) -> int | None:
         """Where ``element``'s start tag begins: its place in document order, counted by
         libxml2 for the first few asked, then looked up in a map of every element."""
         offsets = self._offsets
         if offsets is None:
-            if self._asked < _COUNTED_LOOKUPS:
+            if self._asked < _COUNTED_LOOKUPS and not self._counting_too_long():
                 self._asked += 1
                 index = self._index(element)
                 return None if index is None else self._tags[index]
@@ -287,10 +350,23 @@ class Locator:
         return offsets.get(element)
 
     def _offset_map(self) -> dict[etree._Element, int]:
-        elements = list(self._root.iter(etree.Element))
-        if len(self._tags) != len(elements):
+        tags = self._tags
+        offsets: dict[etree._Element, int] = {}
+        elements = self._root.iter(etree.Element)
+        mapped = 0
+        # ELEMENT_SLICE elements a call (a reload reads beside requests: issue 17)
+        while chunk := list(islice(elements, ELEMENT_SLICE)):
+            offsets.update(zip(chunk, tags[mapped:mapped + len(chunk)], strict=False))
+            mapped += len(chunk)  # (more elements than tags: told below)
+        if mapped != len(tags) or len(offsets) != mapped:
             return {}  # the start tags found are not the elements: locate by line only
-        return dict(zip(elements, self._tags, strict=True))
+        return offsets
+
+    def _counting_too_long(self) -> bool:
+        """Whether elements are mapped (in slices) rather than counted: beside requests, in a
+        document of over :data:`COUNTED_ELEMENTS` elements, where one XPath count walks the
+        whole document in one call (issue 17)."""
+        return getattr(_SLICED, "on", False) and len(self._tags) > COUNTED_ELEMENTS
 
     def _index(self, element: etree._Element) -> int | None:
         """``element``'s place among the document's elements (None when the start tags found
@@ -330,11 +406,26 @@ class Locator:
         if not elements:
             return [], []
         tag = elements[0].tag
-        if not isinstance(tag, str) or "{" in tag or set(map(_TAG, elements)) != {tag}:
+        if not isinstance(tag, str) or "{" in tag or any(
+                set(map(_TAG, elements[begin:begin + ELEMENT_SLICE])) != {tag}
+                for begin in range(0, len(elements), ELEMENT_SLICE)):
             return None
         offsets = self._offsets_of(elements)
         if offsets is None:
             return None
+        lines: list[int] = []
+        columns: list[int] = []
+        for begin in range(0, len(offsets), ELEMENT_SLICE):  # issue 17, as in _offset_map
+            found = self._first_attribute_places(offsets[begin:begin + ELEMENT_SLICE], tag,
+                                                 attribute)
+            if found is None:
+                return None
+            lines += found[0]
+            columns += found[1]
+        return lines, columns
+
+    def _first_attribute_places(self, offsets: list[int], tag: str, attribute: str
+                                ) -> tuple[list[int], list[int]] | None:
         # the space before the attribute's name, then the name: "<tag name="
         spaces = list(map(operator.add, offsets, repeat(len(tag) + 1)))
         if not all(map(self._text.startswith, repeat(f" {attribute}="), spaces)):
@@ -350,16 +441,21 @@ class Locator:
         """The start tags of ``elements`` (in document order), or None when one is unknown.
         Consecutive elements without children (a section of bare rules) are counted from the
         first: the map of every element is not needed."""
-        if self._offsets is None and not any(map(len, elements)):
+        if self._offsets is None and not self._counting_too_long() and not any(
+                any(map(len, elements[begin:begin + ELEMENT_SLICE]))
+                for begin in range(0, len(elements), ELEMENT_SLICE)):
             first, last = self._index(elements[0]), self._index(elements[-1])
             if first is not None and last == first + len(elements) - 1:
                 return self._tags[first:last + 1]
         if self._offsets is None:
             self._offsets = self._offset_map()
+        found: list[int] = []
         try:
-            return list(map(self._offsets.__getitem__, elements))
+            for begin in range(0, len(elements), ELEMENT_SLICE):  # issue 17, as above
+                found += map(self._offsets.__getitem__, elements[begin:begin + ELEMENT_SLICE])
         except KeyError:
             return None
+        return found
 
     def first_attribute_at(self, element: etree._Element, attribute: str
                            ) -> tuple[int, int] | None:
@@ -411,14 +507,50 @@ def _start_tags(text: str) -> list[int]:
     processing instructions (the XML declaration aside), every "<" not followed by "/" begins
     one (attribute values and text cannot hold a raw "<"): found by C-level iterators, without
     a Python step per tag (issue 17).  Else :data:`_MARKUP` skips what those constructs hold."""
-    if "<!" in text or text.find("<?", 1) >= 0:
+    if find_sliced(text, "<!") >= 0 or find_sliced(text, "<?", 1) >= 0:
         return [m.start() for m in _MARKUP.finditer(text) if m.group(1)]
-    # End tags' "<" hidden (same length, and the text holds no NUL: parse_bytes refused it),
-    # the n-th "<" is at the length of the pieces before it plus the n-1 "<" among them.
-    pieces = text.replace("</", "\x00/").split("<")
-    starts = list(map(operator.add, accumulate(map(len, pieces)), count()))
-    starts.pop()  # the end of the text
+    starts: list[int] = []
+    size, begin = len(text), 0
+    while begin < size:
+        # TEXT_SLICE characters a call (issue 17: the whole 17 MB text in one chain held the
+        # GIL 220 ms beside a reload's requests), each slice cut before a "<"
+        end = text.find("<", begin + TEXT_SLICE)
+        end = size if end < 0 else end
+        # End tags' "<" hidden (same length, and the text holds no NUL: parse_bytes refused
+        # it), the n-th "<" is at the length of the pieces before it plus the n-1 "<" among
+        # them.
+        pieces = text[begin:end].replace("</", "\x00/").split("<")
+        starts += map(operator.add, accumulate(map(len, pieces)), count(begin))
+        starts.pop()  # the end of the slice
+        begin = end
     return starts[1:] if text.startswith("<?") else starts
+
+
+def find_sliced(text: str, sub: str, start: int = 0) -> int:
+    """``text.find(sub, start)``, :data:`TEXT_SLICE` characters a call (issue 17)."""
+    size = len(text)
+    while start < size:
+        end = start + TEXT_SLICE
+        found = text.find(sub, start, end + len(sub) - 1)  # a match across the cut counts
+        if found >= 0:
+            return found
+        start = end
+    return -1
+
+
+def _line_starts(text: str) -> list[int]:
+    """Where each line begins: line n+1 after the n first lines and their n line feeds, read
+    TEXT_SLICE characters a call (issue 17), each slice cut after a line feed."""
+    starts = [0]
+    size, begin = len(text), 0
+    while begin < size:
+        end = text.find("\n", begin + TEXT_SLICE)
+        end = size if end < 0 else end + 1
+        starts += map(operator.add, accumulate(map(len, text[begin:end].split("\n"))),
+                      count(begin + 1))
+        starts.pop()  # the end of the slice, plus one
+        begin = end
+    return starts
 
 
 _TAG = operator.attrgetter("tag")

@@ -138,3 +138,27 @@ def test_an_applications_own_freeze_is_left_alone(config: Path) -> None:
 def test_adoption_only_where_freeze_and_unfreeze_do_what_it_relies_on(
         version: tuple[int, int, int], gil: bool, supported: bool) -> None:
     assert reload_module.adoption_supported(version, gil) is supported
+
+
+def test_the_reload_thread_reads_beside_requests_and_nothing_else_does(
+        config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 17: a rebuild on the reload thread frees its documents a slice at a time and maps
+    large ones in slices (iiscors.config.loader.beside_requests); a load anywhere else does
+    not pay for it."""
+    import iiscors.config.load as load_module
+    import iiscors.config.loader as loader_module
+
+    seen: list[tuple[str, bool]] = []
+    real = loader_module.release
+
+    def release(document: Any) -> None:
+        seen.append((threading.current_thread().name,
+                     getattr(loader_module._SLICED, "on", False)))
+        real(document)
+
+    monkeypatch.setattr(load_module, "release", release)
+    middleware = CorsMiddleware(app, str(config), reload_interval=0.01, max_bytes=1 << 24)
+    assert seen == [(threading.current_thread().name, False)]
+    swapped(middleware, config, "B")
+    assert seen[1:] == [(THREAD_NAME, True)]
+    assert getattr(loader_module._SLICED, "on", False) is False  # this thread: never set

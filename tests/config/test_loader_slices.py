@@ -1,0 +1,145 @@
+"""The Locator reads a document's text and elements in slices (issue 17: a hot reload runs the
+loader beside requests, and one C call over a whole 17 MB file held the GIL for up to 220 ms;
+tools/gil_holds.py measures that).  Here, that the slices change nothing: with slices of a few
+characters and elements, every place found at every cut is the one a single pass finds."""
+
+from __future__ import annotations
+
+import random
+import sys
+from pathlib import Path
+
+import pytest
+
+import iiscors.config.loader as loader_module
+from iiscors import check_config, load_config
+from iiscors.config.loader import Locator, parse_bytes
+
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "webconfigs"
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_configs"
+TOOLS = Path(__file__).resolve().parents[2] / "tools"
+if str(TOOLS) not in sys.path:
+    sys.path.insert(0, str(TOOLS))
+
+from loadtesting.reload_run import version_config  # noqa: E402
+
+
+def single_pass_line_starts(text: str) -> list[int]:
+    return [0, *(i + 1 for i, c in enumerate(text) if c == "\n")]
+
+
+def single_pass_start_tags(text: str) -> list[int]:
+    return [m.start() for m in loader_module._MARKUP.finditer(text) if m.group(1)]
+
+
+def random_text(rng: random.Random) -> str:
+    pieces = ["<a>", "</a>", "<b x='1'/>", "\n", "text", "<?xml version='1.0'?>", "\n\n",
+              "<c\ny='2'>", "</c>", " ", "é"]
+    return "".join(rng.choice(pieces) for _ in range(rng.randrange(0, 60)))
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 64])
+def test_line_starts_and_start_tags_are_the_same_at_every_cut(
+        size: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(loader_module, "TEXT_SLICE", size)
+    rng = random.Random(size)
+    texts = [random_text(rng) for _ in range(400)]
+    texts += ["", "\n", "<a/>", "<?xml version='1.0'?><a></a>", "<a>\n</a>\n"]
+    for text in texts:
+        assert loader_module._line_starts(text) == single_pass_line_starts(text), text
+        if "<?" not in text[1:]:
+            assert loader_module._start_tags(text) == single_pass_start_tags(text), text
+
+
+def places(path: Path) -> tuple[object, ...]:
+    """Everything located about ``path``: its diagnostics, and its rules' places."""
+    diagnostics = check_config(path, max_bytes=1 << 22)
+    try:
+        config = load_config(path, max_bytes=1 << 22)
+    except Exception:  # a broken file: its diagnostics say it all
+        return (diagnostics,)
+    return (diagnostics, [(rule.origin, rule.location) for section in config.scopes.values()
+                          for rule in section.rules])
+
+
+def files(tmp_path: Path) -> list[Path]:
+    found = sorted([*CORPUS.glob("*.config"), *SAMPLES.rglob("*.config")])
+    realistic = tmp_path / "realistic.config"
+    realistic.write_bytes(version_config(300, "v1"))
+    bare = tmp_path / "bare.config"
+    bare.write_bytes(("<configuration><system.webServer><cors enabled='true'>\n" + "".join(
+        f'<add origin="https://a{i}.example.com"/>\n' for i in range(300))
+        + "</cors></system.webServer></configuration>").encode())
+    return [*found, realistic, bare]
+
+
+def test_every_known_file_is_located_the_same_with_tiny_slices(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = files(tmp_path)
+    assert len(paths) > 20
+    whole = [places(path) for path in paths]
+    monkeypatch.setattr(loader_module, "TEXT_SLICE", 5)
+    monkeypatch.setattr(loader_module, "ELEMENT_SLICE", 2)
+    assert [places(path) for path in paths] == whole
+
+
+def test_the_element_map_is_built_slice_by_slice_and_refused_when_tags_mismatch(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(loader_module, "ELEMENT_SLICE", 2)
+    document, _ = parse_bytes(b"<a><b/><c><d/></c><e/></a>", "x.config")
+    assert document is not None
+    offsets = document.locator._offset_map()
+    assert sorted(offsets.values()) == [0, 3, 7, 10, 18]
+    assert offsets[document.root[1][0]] == 10
+    # a start tag more than the elements (one the counting took for a tag): no map at all
+    mismatched = Locator("<a><b/><c><d/></c><e/><f/></a>", document.root)
+    assert mismatched._offset_map() == {}
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5])
+def test_find_sliced_finds_what_find_finds_across_every_cut(
+        size: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(loader_module, "TEXT_SLICE", size)
+    for text in ["", "<", "<!", "a<!", "ab<!", "abc<!--", "<a><?x?><b/>", "x" * 9 + "<?"]:
+        for sub in ["<!", "<?", "<!--"]:
+            for start in range(3):
+                assert loader_module.find_sliced(text, sub, start) == text.find(sub, start), \
+                    (text, sub, start)
+
+
+def test_beside_requests_a_large_document_is_mapped_and_released_in_slices_same_places(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = files(tmp_path)
+    whole = [places(path) for path in paths]
+    monkeypatch.setattr(loader_module, "ELEMENT_SLICE", 3)
+    monkeypatch.setattr(loader_module, "COUNTED_ELEMENTS", 4)
+    monkeypatch.setattr(loader_module, "RELEASED_IN_SLICES", 10)
+    released: list[int] = []
+    real = loader_module.Locator.release
+
+    def counted(self: Locator) -> None:
+        released.append(len(self._tags))
+        real(self)
+
+    monkeypatch.setattr(loader_module.Locator, "release", counted)
+    with loader_module.beside_requests():
+        assert [places(path) for path in paths] == whole
+    assert len(released) >= len(paths)  # every document read was released in slices
+    released.clear()
+    assert [places(path) for path in paths] == whole
+    assert released == []  # not elsewhere: dropped at once, the quicker way
+
+
+def test_release_empties_a_large_tree_only_beside_requests(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(loader_module, "ELEMENT_SLICE", 2)
+    monkeypatch.setattr(loader_module, "RELEASED_IN_SLICES", 10)
+    data = b"<c><s><cors>" + b"<add origin='x'><m/></add>" * 7 + b"</cors><h/></s></c>"
+    document, _ = parse_bytes(data, "x.config")
+    assert document is not None
+    loader_module.release(document)
+    assert len(document.root[0][0]) == 7  # not beside requests: left to the last reference
+    with loader_module.beside_requests():
+        loader_module.release(document)
+    assert len(document.root[0][0]) == 0 and document.root[0][1].tag == "h"
+    assert document.locator._tags == [] and document.locator._offsets is None
