@@ -80,6 +80,9 @@ def _other_spellings(name: bytes) -> frozenset[bytes]:
     return frozenset(b"".join(letters) for letters in itertools.product(*cases)) - {name}
 
 
+#: what a key of the ready preflight answers may hold (anything else is not kept: a bytearray
+#: cannot be a key)
+_KEY_TYPES = (bytes, type(None))
 #: b"Origin", b"ORIGIN"... (63 spellings): what the lean reading must not meet to trust the list
 _ORIGIN_CAPITALS = _other_spellings(b"origin")
 
@@ -191,15 +194,18 @@ class CorsMiddleware(Layer[ASGIApplication]):
     """
 
     #: The response headers of allowed actual requests already seen, by their Origin's bytes as
-    #: sent, with the answers table of the scope they belong to (issue 17: a repeat then costs
-    #: one lookup, neither the Origin's decoding nor the headers' building, about 0.7 µs on the
-    #: project's VM).  They are the scope's answers in bytes, kept as that table keeps its own
-    #: (only what it allows, origins of at most ANSWER_CACHE_MAX_ORIGIN characters, at most
-    #: ANSWER_CACHE_SIZE of them), and used only while the request's scope holds that table: a
-    #: reload builds new tables, so the headers never outlive their configuration (contract A8),
-    #: and only that small table of the replaced policy is held, until the next first sight.
-    #: The class's own pair is never written (no table is None).
-    _echoes: tuple[dict[str, Answer] | None, dict[bytes, RawHeaders]] = (None, {})
+    #: sent, and the 204's headers of allowed preflights, by their Origin's and their
+    #: Access-Control-Request-Headers' bytes (or None), with the answers table of the scope
+    #: they belong to (issue 17: a repeat then costs one lookup, neither the Origin's decoding
+    #: nor the headers' building, about 0.7 µs on the project's VM).  They are the scope's
+    #: answers in bytes, kept as that table keeps its own (only what it allows, values of at
+    #: most ANSWER_CACHE_MAX_ORIGIN characters, at most ANSWER_CACHE_SIZE of them), and used
+    #: only while the request's scope holds that table: a reload builds new tables, so the
+    #: headers never outlive their configuration (contract A8), and only that small table of
+    #: the replaced policy is held, until the next first sight.  The class's own pair is never
+    #: written (no table is None).
+    _echoes: tuple[dict[str, Answer] | None,
+                   dict[bytes | tuple[bytes, bytes | None], RawHeaders]] = (None, {})
 
     def decide(self, scope: Scope) -> Decision:
         """The decision for one HTTP request: the scope unpacked, the policy asked."""
@@ -285,8 +291,8 @@ class CorsMiddleware(Layer[ASGIApplication]):
         then its rule's headers), kept ready for its repeats (:attr:`_echoes`); None when the
         scope does not allow it."""
         origin = str(raw_origin, LATIN_1)
-        answer = path_policy.answers.get(origin, path_policy.any_answer)
-        if answer is None:  # first sight: the scope's lookup keeps what it allows
+        answer = path_policy.answers.get(origin, path_policy.any_answer)  # _answer, inline:
+        if answer is None:  # a refused origin's path is not one call longer
             answer = path_policy.admit(origin)
             if answer is None:
                 return None
@@ -295,14 +301,19 @@ class CorsMiddleware(Layer[ASGIApplication]):
                   else raw_origin if raw else origin.encode(LATIN_1)),
                  *answer.rule.actual_tail_raw)
         if raw and len(raw_origin) <= ANSWER_CACHE_MAX_ORIGIN:  # bounded as the answers are
-            table, echoes = self._echoes
-            if table is not path_policy.answers:  # another scope, or a reload's new policy
-                echoes = {}
-                self._echoes = (path_policy.answers, echoes)  # one assignment: never mixed
-            elif len(echoes) >= ANSWER_CACHE_SIZE:
-                echoes.clear()
-            echoes[raw_origin] = extra
+            self._keep(path_policy, raw_origin, extra)
         return extra
+
+    def _keep(self, path_policy: ScopePolicy, key: bytes | tuple[bytes, bytes | None],
+              ready: RawHeaders) -> None:
+        """Keep ``ready`` by ``key`` in :attr:`_echoes` for ``path_policy``'s repeats."""
+        table, echoes = self._echoes
+        if table is not path_policy.answers:  # another scope, or a reload's new policy
+            echoes = {}
+            self._echoes = (path_policy.answers, echoes)  # one assignment: never mixed
+        elif len(echoes) >= ANSWER_CACHE_SIZE:
+            echoes.clear()
+        echoes[key] = ready
 
     async def _judged(self, scope: Scope, sent: Mapping[bytes, Any], path_policy: ScopePolicy,
                       exempt: bool, send: Send) -> RawHeaders | None:
@@ -310,20 +321,29 @@ class CorsMiddleware(Layer[ASGIApplication]):
         method is OPTIONS (a preflight, contract B3) or under contract B13's opt-in
         (``exempt``); None when it was answered here (204 or 403), else the headers to add to
         the application's."""
-        origin = str(sent[b"origin"], LATIN_1)
+        raw_origin = sent[b"origin"]
+        origin = str(raw_origin, LATIN_1)
         if exempt and origin == _own(scope, sent):
             return path_policy.passive_raw  # contract B13's opt-in: not a CORS request
-        answer = path_policy.answers.get(origin, path_policy.any_answer)
-        if answer is None:  # first sight: the scope's lookup keeps what it allows
-            answer = path_policy.admit(origin)
-        if answer is None:  # not allowed: the plan (the exemption does not apply here)
-            return await self._planned(scope, sent, path_policy, origin, send)
-        if scope.get("method") == "OPTIONS" and sent.get(_ACRM):
-            await _respond(send, 204, preflight_headers(  # contract B3/B8
-                answer, _text(sent, _ACRH)), b"")
-            return None
-        return ((_ALLOW_ORIGIN, b"*" if answer is path_policy.any_answer
-                 else origin.encode(LATIN_1)), *answer.rule.actual_tail_raw)  # B9, B10
+        if scope.get("method") != "OPTIONS" or not sent.get(_ACRM):  # an actual request (B3)
+            extra = self._echo(path_policy, raw_origin)
+            return await self._planned(scope, sent, path_policy, origin, send) if (
+                extra is None) else extra
+        raw_headers = sent.get(_ACRH)  # a preflight's answer is the origin's and this one's
+        key = (raw_origin, raw_headers)
+        table, echoes = self._echoes
+        ready = (echoes.get(key) if table is path_policy.answers and type(raw_origin) is bytes
+                 and type(raw_headers) in _KEY_TYPES else None)
+        if ready is None:  # not ready: a first sight, or an origin the rules do not allow
+            answer = _answer(path_policy, origin)
+            if answer is None:  # not allowed: the plan (the exemption does not apply here)
+                return await self._planned(scope, sent, path_policy, origin, send)
+            ready = tuple(_raw(preflight_headers(answer, _text(sent, _ACRH))))  # B8, B14
+            if type(raw_origin) is bytes and type(raw_headers) in _KEY_TYPES and max(
+                    len(raw_origin), len(raw_headers or b"")) <= ANSWER_CACHE_MAX_ORIGIN:
+                self._keep(path_policy, key, ready)
+        await _respond_raw(send, 204, ready, b"")  # contract B3/B8
+        return None
 
     async def _planned(self, scope: Scope, sent: Mapping[bytes, Any], path_policy: ScopePolicy,
                        origin: str, send: Send) -> RawHeaders | None:
@@ -394,6 +414,14 @@ class CorsMiddleware(Layer[ASGIApplication]):
         message = dict(message)
         message["headers"] = merged.headers
         return message
+
+
+def _answer(path_policy: ScopePolicy, origin: str) -> Answer | None:
+    """The scope's answer for an allowed ``origin``, None when its rules do not allow it."""
+    answer = path_policy.answers.get(origin, path_policy.any_answer)
+    if answer is None:  # first sight: the scope's lookup keeps what it allows
+        answer = path_policy.admit(origin)
+    return answer
 
 
 def _raw(pairs: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:

@@ -6,9 +6,10 @@ and that it answers exactly as the full path.
   taken as it is unless a name is sent twice or Origin is spelt with a capital, which are read
   the slow way as before.
 - **The ready headers.**  A repeated allowed actual request's headers are kept ready by its
-  Origin's bytes, tied to the answers table of its scope: a repeat neither decodes the Origin
+  Origin's bytes (an allowed preflight's 204 headers by its Origin's and its requested
+  headers' bytes), tied to the answers table of its scope: a repeat neither decodes the Origin
   nor asks the table, a reload's new table starts afresh, and they are bounded as the answers
-  are (ANSWER_CACHE_SIZE entries, origins of at most ANSWER_CACHE_MAX_ORIGIN characters).
+  are (ANSWER_CACHE_SIZE entries, values of at most ANSWER_CACHE_MAX_ORIGIN characters).
 """
 
 from __future__ import annotations
@@ -155,3 +156,54 @@ def test_an_origin_in_another_buffer_after_a_ready_one() -> None:
     assert _answer(middleware, [(b"origin", ORIGIN)]) == ready  # from the ready headers
     assert _answer(middleware, [(b"origin", bytearray(ORIGIN))]) == ready
     assert _answer(middleware, [(b"origin", memoryview(ORIGIN))]) == ready
+
+
+# -- the ready preflight answers -----------------------------------------------------------------
+
+ECHO = web_config(
+    f'<cors enabled="true"><add origin="{A}"><allowHeaders allowAllRequestedHeaders="true" />'
+    '<allowMethods><add method="PUT" /></allowMethods></add></cors>')
+
+
+def _preflight(middleware: CorsMiddleware, requested: Any = b"x-a") -> tuple[int, Any]:
+    headers = [(b"origin", ORIGIN), (b"access-control-request-method", b"PUT")]
+    if requested is not None:
+        headers.append((b"access-control-request-headers", requested))
+    response = call_asgi(middleware, _scope(headers, "OPTIONS"))
+    return response.status, response.headers
+
+
+def test_a_repeated_preflight_does_not_ask_the_answers_table() -> None:
+    middleware = CorsMiddleware(App().asgi, ECHO, reload=False)
+    table = middleware.policy.root.answers = CountingTable()
+    first = _preflight(middleware)
+    assert first[0] == 204 and ("Access-Control-Allow-Headers", "x-a") in first[1]  # B14
+    assert table.lookups == 1
+    assert [_preflight(middleware) for _ in range(3)] == [first] * 3
+    assert table.lookups == 1
+
+
+def test_each_requested_header_list_gets_its_own_preflight_answer() -> None:
+    """Contract B14: the requested headers are echoed, so they are part of what is kept."""
+    middleware = CorsMiddleware(App().asgi, ECHO, reload=False)
+    for _ in range(2):  # first sight, then the repeats
+        for requested in (b"x-a", b"x-b", None, bytearray(b"x-c"), memoryview(b"x-d")):
+            status, headers = _preflight(middleware, requested)
+            echoed = [] if requested is None else [bytes(requested).decode()]
+            assert status == 204
+            assert [v for n, v in headers if n == "Access-Control-Allow-Headers"] == echoed
+    long = b"x-" + b"a" * ANSWER_CACHE_MAX_ORIGIN
+    assert _preflight(middleware, long)[0] == 204
+    assert (ORIGIN, long) not in middleware._echoes[1]  # too long to keep
+    assert (ORIGIN, b"x-a") in middleware._echoes[1]
+
+
+def test_the_ready_preflight_answers_follow_a_reload(tmp_path: Path) -> None:
+    path = tmp_path / "web.config"
+    path.write_bytes(ECHO)
+    middleware = CorsMiddleware(App().asgi, str(path), reload_interval=0)
+    for _ in range(2):  # kept ready
+        assert ("Access-Control-Allow-Methods", "PUT") in _preflight(middleware)[1]
+    replace_file(path, ECHO.replace(b'"PUT"', b'"PATCH"'))
+    os.utime(path, (1, 1))  # another stat, whatever the file system's time resolution
+    assert ("Access-Control-Allow-Methods", "PATCH") in _preflight(middleware)[1]
