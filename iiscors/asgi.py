@@ -288,11 +288,13 @@ class CorsMiddleware(Layer[ASGIApplication]):
     def _echo(self, path_policy: ScopePolicy, raw_origin: Any) -> RawHeaders | None:
         """The headers an allowed actual request from ``raw_origin`` (the Origin as sent) adds
         to the application's response (contract B9, B10: the origin's own Allow-Origin, or "*",
-        then its rule's headers), kept ready for its repeats (:attr:`_echoes`); None when the
-        scope does not allow it."""
+        then its rule's headers), kept ready from its first repeat on (:attr:`_echoes`: a first
+        sight, often the only one, does not pay for keeping them); None when the scope does not
+        allow it."""
         origin = str(raw_origin, LATIN_1)
         answer = path_policy.answers.get(origin, path_policy.any_answer)  # _answer, inline:
-        if answer is None:  # a refused origin's path is not one call longer
+        repeat = answer is not None  # (a refused origin's path is not one call longer)
+        if answer is None:  # first sight: the scope's lookup keeps what it allows
             answer = path_policy.admit(origin)
             if answer is None:
                 return None
@@ -300,8 +302,8 @@ class CorsMiddleware(Layer[ASGIApplication]):
         extra = ((_ALLOW_ORIGIN, b"*" if answer is path_policy.any_answer
                   else raw_origin if raw else origin.encode(LATIN_1)),
                  *answer.rule.actual_tail_raw)
-        if raw and len(raw_origin) <= ANSWER_CACHE_MAX_ORIGIN:  # bounded as the answers are
-            self._keep(path_policy, raw_origin, extra)
+        if repeat and raw and len(raw_origin) <= ANSWER_CACHE_MAX_ORIGIN:  # bounded as the
+            self._keep(path_policy, raw_origin, extra)  # answers are
         return extra
 
     def _keep(self, path_policy: ScopePolicy, key: bytes | tuple[bytes, bytes | None],

@@ -46,10 +46,17 @@ from _benchlib import (  # noqa: E402  (after the path above)
 
 from benchmark.answers import asgi_scope  # noqa: E402
 from benchmark.candidates import starlette_app  # noqa: E402
-from benchmark.first_sight import first_sight_environs  # noqa: E402
+from benchmark.first_sight import (  # noqa: E402
+    first_sight_count,
+    first_sight_environs,
+    first_sight_origins,
+)
 from benchmark.policy_memory import policy_bytes  # noqa: E402
 from benchmark.timing import (  # noqa: E402
+    CLOCK,
     Timer,
+    _asgi_receive,
+    _asgi_send,
     _time_asgi,
     calibrate,
     cycle_timer,
@@ -159,6 +166,33 @@ def run_wsgi(built: dict[str, dict[str, Any]], scenarios: list[Scenario], rounds
                      rounds, sample_time)
 
 
+def asgi_cycle_timer(loop: asyncio.AbstractEventLoop, app: Any,
+                     scopes: list[dict[str, Any]]) -> Timer:
+    """Calls of ``app`` on ``scopes`` in turn, the place in the cycle carried from sample to
+    sample (the ASGI twin of ``cycle_timer``: every call a first sight)."""
+    place = [0]
+
+    async def run(n: int) -> float:
+        i, count = place[0], len(scopes)
+        t0 = CLOCK[0]()
+        for _ in range(n):
+            await app(scopes[i].copy(), _asgi_receive, _asgi_send)
+            i = (i + 1) % count
+        place[0] = i
+        return CLOCK[0]() - t0
+
+    return lambda n: loop.run_until_complete(run(n))
+
+
+def first_sight_scopes(scenario: Scenario) -> list[dict[str, Any]]:
+    """An allowed GET's scope per origin of a first-sight cycle (twice what the tables keep)."""
+    origins = first_sight_origins(scenario, first_sight_count())
+    assert origins is not None
+    base = asgi_scope(scenario, {r.name: r for r in REQUESTS}["allowed GET"])
+    return [{**base, "headers": [*(h for h in base["headers"] if h[0] != b"origin"),
+                                 (b"origin", origin.encode("latin-1"))]} for origin in origins]
+
+
 def run_asgi(built: dict[str, dict[str, Any]], scenario: Scenario, rounds: int,
              sample_time: float, kind: str) -> None:
     by = {r.name: r for r in REQUESTS}
@@ -166,6 +200,10 @@ def run_asgi(built: dict[str, dict[str, Any]], scenario: Scenario, rounds: int,
     key = f"asgi-{kind}"
     apps = {"bare": asgi_app(kind), "A": built["A"][key], "B": built["B"][key]}
     try:
+        scopes = first_sight_scopes(scenario)
+        in_turns(f"ASGI {kind} {scenario.name} allowed GET (first sight)",
+                 {k: asgi_cycle_timer(loop, a, scopes) for k, a in apps.items()}, rounds,
+                 sample_time)
         for name in ASGI_REQUESTS:
             scope = asgi_scope(scenario, by[name])
 
