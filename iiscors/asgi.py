@@ -34,7 +34,7 @@ import contextlib
 import itertools
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from iiscors.layering import CRASH_BODY, HANDLED, Layer, log_crash, warn_nested
 from iiscors.policy import headers
@@ -83,6 +83,15 @@ def _other_spellings(name: bytes) -> frozenset[bytes]:
 #: what a key of the ready preflight answers may hold (anything else is not kept: a bytearray
 #: cannot be a key)
 _KEY_TYPES = (bytes, type(None))
+#: The ready preflight answers a middleware keeps, and the size of each: unlike an actual
+#: request's, whose headers are shared with the rule, a preflight's are encoded for it (the
+#: echo, B14), so they are few and small: at most ~5 KB each, ~300 KB together.
+_PREFLIGHTS_KEPT = 64
+_PREFLIGHT_PAIRS_MAX = 16
+_PREFLIGHT_BYTES_MAX = 2048
+#: a key of the ready headers, and what it maps to
+Key = TypeVar("Key")
+Ready = TypeVar("Ready")
 #: b"Origin", b"ORIGIN"... (63 spellings): what the lean reading must not meet to trust the list
 _ORIGIN_CAPITALS = _other_spellings(b"origin")
 
@@ -193,19 +202,23 @@ class CorsMiddleware(Layer[ASGIApplication]):
     :raises ConfigError: the root level is unusable (or, all or nothing, anything is).
     """
 
-    #: The response headers of allowed actual requests already seen, by their Origin's bytes as
-    #: sent, and the 204's headers of allowed preflights, by their Origin's and their
-    #: Access-Control-Request-Headers' bytes (or None), with the answers table of the scope
-    #: they belong to (issue 17: a repeat then costs one lookup, neither the Origin's decoding
-    #: nor the headers' building, about 0.7 µs on the project's VM).  They are the scope's
-    #: answers in bytes, kept as that table keeps its own (only what it allows, values of at
-    #: most ANSWER_CACHE_MAX_ORIGIN characters, at most ANSWER_CACHE_SIZE of them), and used
-    #: only while the request's scope holds that table: a reload builds new tables, so the
-    #: headers never outlive their configuration (contract A8), and only that small table of
-    #: the replaced policy is held, until the next first sight.  The class's own pair is never
+    #: The headers allowed actual requests already seen add to the application's response,
+    #: by their Origin's bytes as sent: their own Allow-Origin and their rule's shared headers
+    #: (two tuples, whatever the rule and customHeaders hold), with the answers table of the
+    #: scope they belong to (issue 17: a repeat then costs one lookup, neither the Origin's
+    #: decoding nor the headers' building, about 0.7 µs on the project's VM).  They are the
+    #: scope's answers in bytes, kept as that table keeps its own (only what it allows, origins
+    #: of at most ANSWER_CACHE_MAX_ORIGIN characters, at most ANSWER_CACHE_SIZE of them), and
+    #: used only while the request's scope holds that table: a reload builds new tables, so
+    #: the headers never outlive their configuration (contract A8), and only that small table
+    #: of the replaced policy is held, until the next repeat.  The class's own pairs are never
     #: written (no table is None).
-    _echoes: tuple[dict[str, Answer] | None,
-                   dict[bytes | tuple[bytes, bytes | None], RawHeaders]] = (None, {})
+    _echoes: tuple[dict[str, Answer] | None, dict[bytes, tuple[RawHeaders, RawHeaders]]] = (
+        None, {})
+    #: the same for allowed preflights, by Origin and Access-Control-Request-Headers: the whole
+    #: 204's headers, fewer and smaller (:data:`_PREFLIGHTS_KEPT`)
+    _preflights: tuple[dict[str, Answer] | None,
+                       dict[tuple[bytes, bytes | None], RawHeaders]] = (None, {})
 
     def decide(self, scope: Scope) -> Decision:
         """The decision for one HTTP request: the scope unpacked, the policy asked."""
@@ -234,24 +247,24 @@ class CorsMiddleware(Layer[ASGIApplication]):
             return  # answered before anything else (contract E6, C2)
         raw_origin = sent.get(b"origin")
         # The fast path of iiscors.policy.plan, as in the WSGI middleware, in latin-1 bytes:
-        # ``extra`` is what the application's response gets, None when answered here.
-        extra: RawHeaders | None
+        # the application's response gets ``head`` then ``tail``; None when answered here.
+        added: tuple[RawHeaders, RawHeaders] | None
         if raw_origin is None:
-            extra = path_policy.passive_raw  # contract B2/B15
+            added = path_policy.passive_raw, ()  # contract B2/B15
         elif method == "OPTIONS" or policy.exempt_same_origin:
-            extra = await self._judged(scope, sent, path_policy, policy.exempt_same_origin, send)
+            added = await self._judged(scope, sent, path_policy, policy.exempt_same_origin, send)
         else:  # an actual request (B9, B10): a repeat's headers are ready, by its Origin's bytes
             table, echoes = self._echoes
-            extra = (echoes.get(raw_origin) if table is path_policy.answers
+            added = (echoes.get(raw_origin) if table is path_policy.answers
                      and type(raw_origin) is bytes else None)
-            if extra is None:  # not ready: a first sight, or an origin the rules do not allow
-                extra = self._echo(path_policy, raw_origin)
-                if extra is None:  # not allowed: the plan
-                    extra = await self._planned(scope, sent, path_policy,
-                                                str(raw_origin, LATIN_1), send)
-        if not extra:
-            if extra is not None:  # None: answered here (B3/B8's 204, B7's 403)
-                await self.app(scope, receive, send)
+            if added is None:  # not ready: a first sight, or an origin the rules do not allow
+                added = self._echo(path_policy, raw_origin) or await self._planned(
+                    scope, sent, path_policy, str(raw_origin, LATIN_1), send)
+        if added is None:
+            return  # answered here: contract B3/B8 (204), B7 (403)
+        head, tail = added
+        if not head:
+            await self.app(scope, receive, send)
             return
         started = False  # whether the application started its response (for a crash)
 
@@ -264,15 +277,15 @@ class CorsMiddleware(Layer[ASGIApplication]):
             raw = message.get("headers", ())
             for name, _value in raw:  # contract B11: see iiscors.policy.merge
                 if name[:1] in _MERGE_INITIALS:
-                    return send(self._merged(message, raw, extra))
+                    return send(self._merged(message, raw, (*head, *tail)))
             message = dict(message)  # a new message: the application's is left as it was
-            message["headers"] = [*raw, *extra]
+            message["headers"] = [*raw, *head, *tail]
             return send(message)
 
         try:
             await self.app(scope, receive, merging_send)
         except Exception:  # only failures land here: a try costs nothing on the way through
-            await self._crashed(send, extra, started)
+            await self._crashed(send, (*head, *tail), started)
             raise  # the server sees the failure too
 
     async def _checked(self, send: Send) -> bool:
@@ -285,40 +298,31 @@ class CorsMiddleware(Layer[ASGIApplication]):
         await _respond(send, 500, (), UNUSABLE_BODY)
         return True
 
-    def _echo(self, path_policy: ScopePolicy, raw_origin: Any) -> RawHeaders | None:
+    def _echo(self, path_policy: ScopePolicy,
+              raw_origin: Any) -> tuple[RawHeaders, RawHeaders] | None:
         """The headers an allowed actual request from ``raw_origin`` (the Origin as sent) adds
         to the application's response (contract B9, B10: the origin's own Allow-Origin, or "*",
-        then its rule's headers), kept ready from its first repeat on (:attr:`_echoes`: a first
-        sight, often the only one, does not pay for keeping them); None when the scope does not
-        allow it."""
+        then its rule's shared headers), kept ready from its first repeat on (:attr:`_echoes`:
+        a first sight, often the only one, does not pay for keeping them); None when the scope
+        does not allow it."""
         origin = str(raw_origin, LATIN_1)
-        answer = path_policy.answers.get(origin, path_policy.any_answer)  # _answer, inline:
-        repeat = answer is not None  # (a refused origin's path is not one call longer)
+        answer = path_policy.answers.get(origin, path_policy.any_answer)  # _answer's steps,
+        repeat = answer is not None  # inline: a refused origin's path is not one call longer
         if answer is None:  # first sight: the scope's lookup keeps what it allows
             answer = path_policy.admit(origin)
             if answer is None:
                 return None
         raw = type(raw_origin) is bytes  # the Origin's latin-1 bytes as sent, not encoded again
-        extra = ((_ALLOW_ORIGIN, b"*" if answer is path_policy.any_answer
-                  else raw_origin if raw else origin.encode(LATIN_1)),
-                 *answer.rule.actual_tail_raw)
+        added = (((_ALLOW_ORIGIN, b"*" if answer is path_policy.any_answer
+                   else raw_origin if raw else origin.encode(LATIN_1)),),
+                 answer.rule.actual_tail_raw)
         if repeat and raw and len(raw_origin) <= ANSWER_CACHE_MAX_ORIGIN:  # bounded as the
-            self._keep(path_policy, raw_origin, extra)  # answers are
-        return extra
-
-    def _keep(self, path_policy: ScopePolicy, key: bytes | tuple[bytes, bytes | None],
-              ready: RawHeaders) -> None:
-        """Keep ``ready`` by ``key`` in :attr:`_echoes` for ``path_policy``'s repeats."""
-        table, echoes = self._echoes
-        if table is not path_policy.answers:  # another scope, or a reload's new policy
-            echoes = {}
-            self._echoes = (path_policy.answers, echoes)  # one assignment: never mixed
-        elif len(echoes) >= ANSWER_CACHE_SIZE:
-            echoes.clear()
-        echoes[key] = ready
+            self._echoes = _kept(self._echoes, path_policy, raw_origin, added,  # answers are
+                                 ANSWER_CACHE_SIZE)
+        return added
 
     async def _judged(self, scope: Scope, sent: Mapping[bytes, Any], path_policy: ScopePolicy,
-                      exempt: bool, send: Send) -> RawHeaders | None:
+                      exempt: bool, send: Send) -> tuple[RawHeaders, RawHeaders] | None:
         """:meth:`__call__`'s fast path for what reads more than the Origin: a request whose
         method is OPTIONS (a preflight, contract B3) or under contract B13's opt-in
         (``exempt``); None when it was answered here (204 or 403), else the headers to add to
@@ -326,29 +330,29 @@ class CorsMiddleware(Layer[ASGIApplication]):
         raw_origin = sent[b"origin"]
         origin = str(raw_origin, LATIN_1)
         if exempt and origin == _own(scope, sent):
-            return path_policy.passive_raw  # contract B13's opt-in: not a CORS request
+            return path_policy.passive_raw, ()  # contract B13's opt-in: not a CORS request
         if scope.get("method") != "OPTIONS" or not sent.get(_ACRM):  # an actual request (B3)
-            extra = self._echo(path_policy, raw_origin)
-            return await self._planned(scope, sent, path_policy, origin, send) if (
-                extra is None) else extra
+            return self._echo(path_policy, raw_origin) or await self._planned(
+                scope, sent, path_policy, origin, send)
         raw_headers = sent.get(_ACRH)  # a preflight's answer is the origin's and this one's
         key = (raw_origin, raw_headers)
-        table, echoes = self._echoes
-        ready = (echoes.get(key) if table is path_policy.answers and type(raw_origin) is bytes
-                 and type(raw_headers) in _KEY_TYPES else None)
+        table, ready_ones = self._preflights
+        ready = (ready_ones.get(key) if table is path_policy.answers
+                 and type(raw_origin) is bytes and type(raw_headers) in _KEY_TYPES else None)
         if ready is None:  # not ready: a first sight, or an origin the rules do not allow
             answer = _answer(path_policy, origin)
             if answer is None:  # not allowed: the plan (the exemption does not apply here)
                 return await self._planned(scope, sent, path_policy, origin, send)
             ready = tuple(_raw(preflight_headers(answer, _text(sent, _ACRH))))  # B8, B14
-            if type(raw_origin) is bytes and type(raw_headers) in _KEY_TYPES and max(
-                    len(raw_origin), len(raw_headers or b"")) <= ANSWER_CACHE_MAX_ORIGIN:
-                self._keep(path_policy, key, ready)
+            if type(raw_origin) is bytes and type(raw_headers) in _KEY_TYPES and len(
+                    ready) <= _PREFLIGHT_PAIRS_MAX and _size(key, ready) <= _PREFLIGHT_BYTES_MAX:
+                self._preflights = _kept(self._preflights, path_policy, key, ready,
+                                         _PREFLIGHTS_KEPT)
         await _respond_raw(send, 204, ready, b"")  # contract B3/B8
         return None
 
     async def _planned(self, scope: Scope, sent: Mapping[bytes, Any], path_policy: ScopePolicy,
-                       origin: str, send: Send) -> RawHeaders | None:
+                       origin: str, send: Send) -> tuple[RawHeaders, RawHeaders] | None:
         """The plan of an origin the scope does not allow: None when it was answered here (the
         403 of contract B7), else the headers to add to the application's response."""
         plan = plan_request(path_policy, scope.get("method", DEFAULT_METHOD), origin,
@@ -357,8 +361,8 @@ class CorsMiddleware(Layer[ASGIApplication]):
             await _respond(send, plan.status, plan.headers, BODIES.get(plan.status, b""))
             return None
         if plan.headers is path_policy.passive:
-            return path_policy.passive_raw  # prepared as bytes
-        return tuple(_raw((*plan.headers, *plan.rule_headers)))
+            return path_policy.passive_raw, ()  # prepared as bytes
+        return tuple(_raw((*plan.headers, *plan.rule_headers))), ()
 
     async def _step_aside(self, scope: Scope, receive: Receive, send: Send) -> None:
         """What this layer does not judge: a scope that is not HTTP (websocket, lifespan), or
@@ -416,6 +420,27 @@ class CorsMiddleware(Layer[ASGIApplication]):
         message = dict(message)
         message["headers"] = merged.headers
         return message
+
+
+def _kept(kept: tuple[dict[str, Answer] | None, dict[Key, Ready]], path_policy: ScopePolicy,
+          key: Key, ready: Ready, most: int) -> tuple[dict[str, Answer] | None, dict[Key, Ready]]:
+    """``kept`` (ready headers and the answers table they belong to) with ``ready`` by
+    ``key`` for ``path_policy``: a new pair when the table is another (another scope, or a
+    reload's new policy: assigned at once, the pair is never mixed), emptied when it holds
+    ``most`` entries (bounded, as the answers tables are)."""
+    table, entries = kept
+    if table is not path_policy.answers:
+        entries = {}
+        kept = (path_policy.answers, entries)
+    elif len(entries) >= most:
+        entries.clear()
+    entries[key] = ready
+    return kept
+
+
+def _size(key: tuple[bytes, bytes | None], ready: RawHeaders) -> int:
+    """The bytes a ready preflight answer holds, its key's included."""
+    return len(key[0]) + len(key[1] or b"") + sum(len(name) + len(value) for name, value in ready)
 
 
 def _answer(path_policy: ScopePolicy, origin: str) -> Answer | None:

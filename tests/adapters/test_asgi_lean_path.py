@@ -22,7 +22,13 @@ from typing import Any
 import pytest
 
 import iiscors.asgi
-from iiscors.asgi import CorsMiddleware, request_fields
+from iiscors.asgi import (
+    _PREFLIGHT_BYTES_MAX,
+    _PREFLIGHT_PAIRS_MAX,
+    _PREFLIGHTS_KEPT,
+    CorsMiddleware,
+    request_fields,
+)
 from iiscors.policy.core import ANSWER_CACHE_MAX_ORIGIN, ANSWER_CACHE_SIZE, Answer
 
 from support import App, Req, asgi_response, asgi_scope, call_asgi, replace_file, web_config
@@ -193,10 +199,28 @@ def test_each_requested_header_list_gets_its_own_preflight_answer() -> None:
             echoed = [] if requested is None else [bytes(requested).decode()]
             assert status == 204
             assert [v for n, v in headers if n == "Access-Control-Allow-Headers"] == echoed
-    long = b"x-" + b"a" * ANSWER_CACHE_MAX_ORIGIN
-    assert _preflight(middleware, long)[0] == 204
-    assert (ORIGIN, long) not in middleware._echoes[1]  # too long to keep
-    assert (ORIGIN, b"x-a") in middleware._echoes[1]
+    long = b"x-" + b"a" * _PREFLIGHT_BYTES_MAX
+    for _ in range(2):
+        assert _preflight(middleware, long)[0] == 204
+    assert (ORIGIN, long) not in middleware._preflights[1]  # too long to keep
+    assert (ORIGIN, b"x-a") in middleware._preflights[1]
+
+
+def test_the_ready_preflight_answers_are_few_and_small() -> None:
+    """A preflight's headers are encoded for it (not shared with the rule): at most
+    _PREFLIGHTS_KEPT of them are kept, each of at most _PREFLIGHT_PAIRS_MAX headers."""
+    middleware = CorsMiddleware(App().asgi, ECHO, reload=False)
+    for i in range(_PREFLIGHTS_KEPT + 5):
+        assert _preflight(middleware, b"x-%d" % i)[0] == 204
+    assert 0 < len(middleware._preflights[1]) <= _PREFLIGHTS_KEPT
+    custom = "".join(f'<add name="X-{i}" value="{i}" />' for i in range(_PREFLIGHT_PAIRS_MAX))
+    many = CorsMiddleware(App().asgi, ECHO.replace(
+        b"</system.webServer>", f"<httpProtocol><customHeaders>{custom}</customHeaders>"
+        "</httpProtocol></system.webServer>".encode()), reload=False)
+    status, headers = _preflight(many)
+    assert status == 204 and ("X-3", "3") in headers  # contract C1
+    assert _preflight(many) == (status, headers)
+    assert many._preflights[1] == {}  # too many headers to keep
 
 
 def test_the_ready_preflight_answers_follow_a_reload(tmp_path: Path) -> None:
