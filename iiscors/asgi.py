@@ -211,8 +211,10 @@ class CorsMiddleware(Layer[ASGIApplication]):
     #: of at most ANSWER_CACHE_MAX_ORIGIN characters, at most ANSWER_CACHE_SIZE of them), and
     #: used only while the request's scope holds that table: a reload builds new tables, so
     #: the headers never outlive their configuration (contract A8), and only that small table
-    #: of the replaced policy is held, until the next repeat.  The class's own pairs are never
-    #: written (no table is None).
+    #: of the replaced policy is held, until the next repeat.  Kept only under a policy of one
+    #: scope (``Policy.direct``): with path levels, requests to two scopes in turn would
+    #: replace them again and again.  The class's own pairs are never written (no table is
+    #: None).
     _echoes: tuple[dict[str, Answer] | None, dict[bytes, tuple[RawHeaders, RawHeaders]]] = (
         None, {})
     #: the same for allowed preflights, by Origin and Access-Control-Request-Headers: the whole
@@ -316,8 +318,9 @@ class CorsMiddleware(Layer[ASGIApplication]):
         added = (((_ALLOW_ORIGIN, b"*" if answer is path_policy.any_answer
                    else raw_origin if raw else origin.encode(LATIN_1)),),
                  answer.rule.actual_tail_raw)
-        if repeat and raw and len(raw_origin) <= ANSWER_CACHE_MAX_ORIGIN:  # bounded as the
-            self._echoes = _kept(self._echoes, path_policy, raw_origin, added,  # answers are
+        if repeat and raw and len(raw_origin) <= ANSWER_CACHE_MAX_ORIGIN and (  # bounded as
+                self.policy.direct):  # the answers are; one scope (paths would take turns)
+            self._echoes = _kept(self._echoes, path_policy, raw_origin, added,
                                  ANSWER_CACHE_SIZE)
         return added
 
@@ -345,7 +348,8 @@ class CorsMiddleware(Layer[ASGIApplication]):
                 return await self._planned(scope, sent, path_policy, origin, send)
             ready = tuple(_raw(preflight_headers(answer, _text(sent, _ACRH))))  # B8, B14
             if type(raw_origin) is bytes and type(raw_headers) in _KEY_TYPES and len(
-                    ready) <= _PREFLIGHT_PAIRS_MAX and _size(key, ready) <= _PREFLIGHT_BYTES_MAX:
+                    ready) <= _PREFLIGHT_PAIRS_MAX and _size(key, ready) <= _PREFLIGHT_BYTES_MAX \
+                    and self.policy.direct:  # one scope (paths would take turns)
                 self._preflights = _kept(self._preflights, path_policy, key, ready,
                                          _PREFLIGHTS_KEPT)
         await _respond_raw(send, 204, ready, b"")  # contract B3/B8

@@ -232,3 +232,29 @@ def test_the_ready_preflight_answers_follow_a_reload(tmp_path: Path) -> None:
     replace_file(path, ECHO.replace(b'"PUT"', b'"PATCH"'))
     os.utime(path, (1, 1))  # another stat, whatever the file system's time resolution
     assert ("Access-Control-Allow-Methods", "PATCH") in _preflight(middleware)[1]
+
+
+def test_with_path_levels_nothing_is_kept_and_every_scope_answers() -> None:
+    """Under path levels (a <location>), requests to two scopes in turn are each answered by
+    their own scope, and no ready headers are kept (they would replace each other)."""
+    config = web_config(
+        f'<cors enabled="true"><add origin="{A}"><allowMethods><add method="PUT" />'
+        "</allowMethods></add></cors>",
+        outside=f'<location path="api"><system.webServer><cors enabled="true">'
+                f'<clear /><add origin="{A}" allowCredentials="true" /></cors></system.webServer>'
+                "</location>")
+    middleware = CorsMiddleware(App().asgi, config, reload=False)
+    assert not middleware.policy.direct
+    for _ in range(3):
+        for path, credentials in (("/x", []), ("/api/x", ["true"])):
+            scope = asgi_scope(Req(path=path, headers=(("Origin", A),)))
+            response = call_asgi(middleware, scope)
+            assert response.get_all("Access-Control-Allow-Origin") == [A]
+            assert response.get_all("Access-Control-Allow-Credentials") == credentials
+            scope = asgi_scope(Req("OPTIONS", path, (
+                ("Origin", A), ("Access-Control-Request-Method", "PUT"))))
+            expected = middleware.decide(scope)
+            preflight = call_asgi(middleware, scope)
+            assert preflight.status == (expected.status or 200)
+            assert preflight.cors() == dict(expected.headers)
+    assert middleware._echoes[0] is None and middleware._preflights[0] is None
