@@ -31,15 +31,19 @@ request that already met another iiscors layer passes through untouched
 from __future__ import annotations
 
 import contextlib
+import itertools
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from iiscors.layering import CRASH_BODY, HANDLED, Layer, log_crash, warn_nested
 from iiscors.policy import headers
 from iiscors.policy.compiled import RawHeaders
 from iiscors.policy.core import (
+    ANSWER_CACHE_MAX_ORIGIN,
+    ANSWER_CACHE_SIZE,
     UNUSABLE_STATUS,
+    Answer,
     Decision,
     Policy,
     ScopePolicy,
@@ -65,6 +69,31 @@ _WANTED = {b"origin": "origin", _ACRM: "request_method", _ACRH: "request_headers
 _ALLOW_ORIGIN = headers.ALLOW_ORIGIN.encode(LATIN_1)
 #: a name with a capital is not islower(), nor one with no letter at all (read the slow way)
 _islower = bytes.islower
+#: Contract B11: an application's response header starting with one of these may need merging
+#: (a set: one hashed lookup per header, not four comparisons).
+_MERGE_INITIALS = frozenset(MERGE_INITIALS_BYTES)
+
+
+def _other_spellings(name: bytes) -> frozenset[bytes]:
+    """Every spelling of the lower-case ``name`` with capitals, ``name`` itself excepted."""
+    cases = ((bytes([c]), bytes([c]).upper()) for c in name)
+    return frozenset(b"".join(letters) for letters in itertools.product(*cases)) - {name}
+
+
+#: what a key of the ready preflight answers may hold (anything else is not kept: a bytearray
+#: cannot be a key)
+_KEY_TYPES = (bytes, type(None))
+#: The ready preflight answers a middleware keeps, and the size of each: unlike an actual
+#: request's, whose headers are shared with the rule, a preflight's are encoded for it (the
+#: echo, B14), so they are few and small: at most ~5 KB each, ~300 KB together.
+_PREFLIGHTS_KEPT = 64
+_PREFLIGHT_PAIRS_MAX = 16
+_PREFLIGHT_BYTES_MAX = 2048
+#: a key of the ready headers, and what it maps to
+Key = TypeVar("Key")
+Ready = TypeVar("Ready")
+#: b"Origin", b"ORIGIN"... (63 spellings): what the lean reading must not meet to trust the list
+_ORIGIN_CAPITALS = _other_spellings(b"origin")
 
 
 def request_path(scope: Scope) -> str:
@@ -99,6 +128,28 @@ def request_headers(scope: Scope) -> Mapping[bytes, Any]:
         count = len(pairs)  # first: a generator would be used up by dict()
         sent = dict(pairs)
         if len(sent) == count and all(map(_islower, sent)):  # C loops: no Python per header
+            return sent
+    except TypeError:  # headers without a len(), an unhashable name (a bytearray)...
+        pass
+    return _joined(pairs)
+
+
+def _origin_headers(scope: Scope) -> Mapping[bytes, Any]:
+    """The request's headers, in which ``b"origin"`` (and only it) reads as in
+    :func:`request_headers`: what a request needs when it reads no other header (not a
+    preflight, no exemption, no path levels: see ``CorsMiddleware.__call__``).
+
+    Issue 17: the check that every name is lower-case (``all(map(bytes.islower, ...))``, about
+    0.3 µs for 4 headers on the project's VM) is what ``request_headers`` pays for the names it
+    may read; here only Origin is read, so the list is trusted when no name is sent twice and none
+    is Origin spelt with a capital (one C-level pass over the names, against a set of the 63
+    spellings).  Anything else is read the slow way, as by :func:`request_headers`.
+    """
+    pairs = scope.get("headers", ())
+    try:
+        count = len(pairs)  # first: a generator would be used up by dict()
+        sent = dict(pairs)
+        if len(sent) == count and _ORIGIN_CAPITALS.isdisjoint(sent):
             return sent
     except TypeError:  # headers without a len(), an unhashable name (a bytearray)...
         pass
@@ -151,6 +202,25 @@ class CorsMiddleware(Layer[ASGIApplication]):
     :raises ConfigError: the root level is unusable (or, all or nothing, anything is).
     """
 
+    #: The headers allowed actual requests already seen add to the application's response,
+    #: by their Origin's bytes as sent: their own Allow-Origin and their rule's shared headers
+    #: (two tuples, whatever the rule and customHeaders hold), with the answers table of the
+    #: scope they belong to (issue 17: a repeat then costs one lookup, neither the Origin's
+    #: decoding nor the headers' building, about 0.7 µs on the project's VM).  They are the
+    #: scope's answers in bytes, kept as that table keeps its own (only what it allows, origins
+    #: of at most ANSWER_CACHE_MAX_ORIGIN characters, at most ANSWER_CACHE_SIZE of them), and
+    #: used only while the request's scope holds that table: a reload builds new tables, so
+    #: the headers never outlive their configuration (contract A8), and only that small table
+    #: of the replaced policy is held, until the next repeat.  Kept only under a policy of one
+    #: scope (``Policy.direct``): with path levels, requests to two scopes in turn would
+    #: replace them again and again.  The class's own pairs are never written (no table is
+    #: None).
+    _echoes: tuple[dict[str, Answer] | None, dict[bytes, tuple[RawHeaders, RawHeaders]]] = (
+        None, {})
+    #: the same for allowed preflights, by Origin and Access-Control-Request-Headers: the whole
+    #: 204's headers, fewer and smaller (:data:`_PREFLIGHTS_KEPT`)
+    _preflights: tuple[dict[str, Answer] | None,
+                       dict[tuple[bytes, bytes | None], RawHeaders]] = (None, {})
 
     def decide(self, scope: Scope) -> Decision:
         """The decision for one HTTP request: the scope unpacked, the policy asked."""
@@ -169,34 +239,32 @@ class CorsMiddleware(Layer[ASGIApplication]):
                 await self._checked(send)):
             return  # strict mode's 500 while the configuration is unusable (contract A8)
         policy = self.policy  # read once: a reload swaps it atomically (contract A8)
-        sent = request_headers(scope)
+        method = scope.get("method")
+        # only preflights (B3), the exemption (B13) and a recipe (C2) read more than Origin
+        sent = (request_headers(scope) if method == "OPTIONS" or policy.exempt_same_origin
+                or not policy.direct else _origin_headers(scope))
         path_policy = (policy.root if policy.direct
                        else await self._scope(scope, sent, policy, send))
         if path_policy is None:
             return  # answered before anything else (contract E6, C2)
         raw_origin = sent.get(b"origin")
-        origin = None if raw_origin is None else str(raw_origin, LATIN_1)
-        # The fast path of iiscors.policy.plan, as in the WSGI middleware, in latin-1 bytes.
-        head: RawHeaders
-        tail: RawHeaders = ()
-        if origin is None or (policy.exempt_same_origin and origin == _own(scope, sent)):
-            head = path_policy.passive_raw  # contract B2/B15, B13's opt-in
-        else:
-            answer = path_policy.answers.get(origin, path_policy.any_answer)
-            if answer is None:  # first sight: the scope's lookup keeps what it allows
-                answer = path_policy.admit(origin)
-            if answer is None:  # not allowed: the plan (the exemption does not apply here)
-                head = await self._planned(scope, sent, path_policy, origin, send)
-                if head is None:
-                    return  # answered: contract B7 (403)
-            elif scope.get("method") == "OPTIONS" and sent.get(_ACRM):
-                await _respond(send, 204, preflight_headers(  # contract B3/B8
-                    answer, _text(sent, _ACRH)), b"")
-                return
-            else:  # contract B9, B10: the origin's own Allow-Origin (or "*"), the rule's headers
-                head = ((_ALLOW_ORIGIN, b"*" if answer is path_policy.any_answer
-                         else origin.encode(LATIN_1)),)
-                tail = answer.rule.actual_tail_raw
+        # The fast path of iiscors.policy.plan, as in the WSGI middleware, in latin-1 bytes:
+        # the application's response gets ``head`` then ``tail``; None when answered here.
+        added: tuple[RawHeaders, RawHeaders] | None
+        if raw_origin is None:
+            added = path_policy.passive_raw, ()  # contract B2/B15
+        elif method == "OPTIONS" or policy.exempt_same_origin:
+            added = await self._judged(scope, sent, path_policy, policy.exempt_same_origin, send)
+        else:  # an actual request (B9, B10): a repeat's headers are ready, by its Origin's bytes
+            table, echoes = self._echoes
+            added = (echoes.get(raw_origin) if table is path_policy.answers
+                     and type(raw_origin) is bytes else None)
+            if added is None:  # not ready: a first sight, or an origin the rules do not allow
+                added = self._echo(path_policy, raw_origin) or await self._planned(
+                    scope, sent, path_policy, str(raw_origin, LATIN_1), send)
+        if added is None:
+            return  # answered here: contract B3/B8 (204), B7 (403)
+        head, tail = added
         if not head:
             await self.app(scope, receive, send)
             return
@@ -210,7 +278,7 @@ class CorsMiddleware(Layer[ASGIApplication]):
             started = True
             raw = message.get("headers", ())
             for name, _value in raw:  # contract B11: see iiscors.policy.merge
-                if name[:1] in MERGE_INITIALS_BYTES:
+                if name[:1] in _MERGE_INITIALS:
                     return send(self._merged(message, raw, (*head, *tail)))
             message = dict(message)  # a new message: the application's is left as it was
             message["headers"] = [*raw, *head, *tail]
@@ -232,8 +300,63 @@ class CorsMiddleware(Layer[ASGIApplication]):
         await _respond(send, 500, (), UNUSABLE_BODY)
         return True
 
+    def _echo(self, path_policy: ScopePolicy,
+              raw_origin: Any) -> tuple[RawHeaders, RawHeaders] | None:
+        """The headers an allowed actual request from ``raw_origin`` (the Origin as sent) adds
+        to the application's response (contract B9, B10: the origin's own Allow-Origin, or "*",
+        then its rule's shared headers), kept ready from its first repeat on (:attr:`_echoes`:
+        a first sight, often the only one, does not pay for keeping them); None when the scope
+        does not allow it."""
+        origin = str(raw_origin, LATIN_1)
+        answer = path_policy.answers.get(origin, path_policy.any_answer)  # _answer's steps,
+        repeat = answer is not None  # inline: a refused origin's path is not one call longer
+        if answer is None:  # first sight: the scope's lookup keeps what it allows
+            answer = path_policy.admit(origin)
+            if answer is None:
+                return None
+        raw = type(raw_origin) is bytes  # the Origin's latin-1 bytes as sent, not encoded again
+        added = (((_ALLOW_ORIGIN, b"*" if answer is path_policy.any_answer
+                   else raw_origin if raw else origin.encode(LATIN_1)),),
+                 answer.rule.actual_tail_raw)
+        if repeat and raw and len(raw_origin) <= ANSWER_CACHE_MAX_ORIGIN and (  # bounded as
+                self.policy.direct):  # the answers are; one scope (paths would take turns)
+            self._echoes = _kept(self._echoes, path_policy, raw_origin, added,
+                                 ANSWER_CACHE_SIZE)
+        return added
+
+    async def _judged(self, scope: Scope, sent: Mapping[bytes, Any], path_policy: ScopePolicy,
+                      exempt: bool, send: Send) -> tuple[RawHeaders, RawHeaders] | None:
+        """:meth:`__call__`'s fast path for what reads more than the Origin: a request whose
+        method is OPTIONS (a preflight, contract B3) or under contract B13's opt-in
+        (``exempt``); None when it was answered here (204 or 403), else the headers to add to
+        the application's."""
+        raw_origin = sent[b"origin"]
+        origin = str(raw_origin, LATIN_1)
+        if exempt and origin == _own(scope, sent):
+            return path_policy.passive_raw, ()  # contract B13's opt-in: not a CORS request
+        if scope.get("method") != "OPTIONS" or not sent.get(_ACRM):  # an actual request (B3)
+            return self._echo(path_policy, raw_origin) or await self._planned(
+                scope, sent, path_policy, origin, send)
+        raw_headers = sent.get(_ACRH)  # a preflight's answer is the origin's and this one's
+        key = (raw_origin, raw_headers)
+        table, ready_ones = self._preflights
+        ready = (ready_ones.get(key) if table is path_policy.answers
+                 and type(raw_origin) is bytes and type(raw_headers) in _KEY_TYPES else None)
+        if ready is None:  # not ready: a first sight, or an origin the rules do not allow
+            answer = _answer(path_policy, origin)
+            if answer is None:  # not allowed: the plan (the exemption does not apply here)
+                return await self._planned(scope, sent, path_policy, origin, send)
+            ready = tuple(_raw(preflight_headers(answer, _text(sent, _ACRH))))  # B8, B14
+            if type(raw_origin) is bytes and type(raw_headers) in _KEY_TYPES and len(
+                    ready) <= _PREFLIGHT_PAIRS_MAX and _size(key, ready) <= _PREFLIGHT_BYTES_MAX \
+                    and self.policy.direct:  # one scope (paths would take turns)
+                self._preflights = _kept(self._preflights, path_policy, key, ready,
+                                         _PREFLIGHTS_KEPT)
+        await _respond_raw(send, 204, ready, b"")  # contract B3/B8
+        return None
+
     async def _planned(self, scope: Scope, sent: Mapping[bytes, Any], path_policy: ScopePolicy,
-                       origin: str, send: Send) -> RawHeaders | None:
+                       origin: str, send: Send) -> tuple[RawHeaders, RawHeaders] | None:
         """The plan of an origin the scope does not allow: None when it was answered here (the
         403 of contract B7), else the headers to add to the application's response."""
         plan = plan_request(path_policy, scope.get("method", DEFAULT_METHOD), origin,
@@ -242,8 +365,8 @@ class CorsMiddleware(Layer[ASGIApplication]):
             await _respond(send, plan.status, plan.headers, BODIES.get(plan.status, b""))
             return None
         if plan.headers is path_policy.passive:
-            return path_policy.passive_raw  # prepared as bytes
-        return tuple(_raw((*plan.headers, *plan.rule_headers)))
+            return path_policy.passive_raw, ()  # prepared as bytes
+        return tuple(_raw((*plan.headers, *plan.rule_headers))), ()
 
     async def _step_aside(self, scope: Scope, receive: Receive, send: Send) -> None:
         """What this layer does not judge: a scope that is not HTTP (websocket, lifespan), or
@@ -303,15 +426,45 @@ class CorsMiddleware(Layer[ASGIApplication]):
         return message
 
 
+def _kept(kept: tuple[dict[str, Answer] | None, dict[Key, Ready]], path_policy: ScopePolicy,
+          key: Key, ready: Ready, most: int) -> tuple[dict[str, Answer] | None, dict[Key, Ready]]:
+    """``kept`` (ready headers and the answers table they belong to) with ``ready`` by
+    ``key`` for ``path_policy``: a new pair when the table is another (another scope, or a
+    reload's new policy: assigned at once, the pair is never mixed), emptied when it holds
+    ``most`` entries (bounded, as the answers tables are)."""
+    table, entries = kept
+    if table is not path_policy.answers:
+        entries = {}
+        kept = (path_policy.answers, entries)
+    elif len(entries) >= most:
+        entries.clear()
+    entries[key] = ready
+    return kept
+
+
+def _size(key: tuple[bytes, bytes | None], ready: RawHeaders) -> int:
+    """The bytes a ready preflight answer holds, its key's included."""
+    return len(key[0]) + len(key[1] or b"") + sum(len(name) + len(value) for name, value in ready)
+
+
+def _answer(path_policy: ScopePolicy, origin: str) -> Answer | None:
+    """The scope's answer for an allowed ``origin``, None when its rules do not allow it."""
+    answer = path_policy.answers.get(origin, path_policy.any_answer)
+    if answer is None:  # first sight: the scope's lookup keeps what it allows
+        answer = path_policy.admit(origin)
+    return answer
+
+
 def _raw(pairs: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
     return [(name.encode(LATIN_1), value.encode(LATIN_1)) for name, value in pairs]
 
 
-async def _respond(send: Send, status: int, headers: Sequence[tuple[str, str]],
-                   body: bytes) -> None:
+def _respond(send: Send, status: int, headers: Sequence[tuple[str, str]],
+             body: bytes) -> Awaitable[None]:
     """The middleware's own response (204, 403, strict mode's or a crash's 500), with the same
-    headers in the same order as the WSGI middleware's."""
-    await _respond_raw(send, status, _raw(headers), body)
+    headers in the same order as the WSGI middleware's (a plain function returning
+    :func:`_respond_raw`'s coroutine: one coroutine less per answer)."""
+    return _respond_raw(send, status, _raw(headers), body)
 
 
 async def _respond_raw(send: Send, status: int, extra: Sequence[tuple[bytes, bytes]],

@@ -13,6 +13,10 @@ each version in turn.
 Usage::
 
     python tools/benchmark/ab.py --base HEAD~3 [--rounds 9] [--sample-time 0.02] [--no-asgi]
+    python tools/benchmark/ab.py --base main --only-asgi --asgi-app both   # the ASGI cells only
+
+``--asgi-app trivial`` wraps an ASGI app of two ``send`` calls instead of Starlette: the
+adapter's own cost, without Starlette's ~10 µs and its noise (issue 17's ASGI target).
 """
 
 from __future__ import annotations
@@ -42,10 +46,17 @@ from _benchlib import (  # noqa: E402  (after the path above)
 
 from benchmark.answers import asgi_scope  # noqa: E402
 from benchmark.candidates import starlette_app  # noqa: E402
-from benchmark.first_sight import first_sight_environs  # noqa: E402
+from benchmark.first_sight import (  # noqa: E402
+    first_sight_count,
+    first_sight_environs,
+    first_sight_origins,
+)
 from benchmark.policy_memory import policy_bytes  # noqa: E402
 from benchmark.timing import (  # noqa: E402
+    CLOCK,
     Timer,
+    _asgi_receive,
+    _asgi_send,
     _time_asgi,
     calibrate,
     cycle_timer,
@@ -57,6 +68,14 @@ from benchmark.timing import (  # noqa: E402
 REPEATS = ("allowed GET", "allowed preflight", "unlisted GET", "no-origin GET")
 #: The ASGI requests, around a bare Starlette app (exact-10000).
 ASGI_REQUESTS = ("allowed GET", "no-origin GET", "allowed preflight")
+#: The response a trivial ASGI app sends, the same for every request (what Starlette's
+#: PlainTextResponse sends, less Starlette).
+TRIVIAL_START: dict[str, Any] = {
+    "type": "http.response.start", "status": 200,
+    "headers": [(b"content-length", b"2"), (b"content-type", b"text/plain; charset=utf-8")]}
+TRIVIAL_BODY: dict[str, Any] = {"type": "http.response.body", "body": b"ok"}
+#: The bare ASGI apps the adapter is measured around.
+ASGI_APPS = ("starlette", "trivial")
 #: Configured origins of the memory figure.
 MEMORY_ORIGINS = 100_000
 
@@ -75,6 +94,17 @@ def forget_iiscors() -> None:
         del sys.modules[name]
 
 
+async def trivial_asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The least an ASGI application does: start its response and send its body."""
+    await send(TRIVIAL_START)
+    await send(TRIVIAL_BODY)
+
+
+def asgi_app(kind: str) -> Any:
+    """The bare ASGI app ``kind`` names: "starlette" or "trivial"."""
+    return trivial_asgi_app if kind == "trivial" else starlette_app(None)
+
+
 def build(scenarios: list[Scenario], asgi: bool) -> dict[str, Any]:
     """The middlewares of the version importable now, and its Policy class."""
     from iiscors import CorsMiddleware
@@ -86,7 +116,9 @@ def build(scenarios: list[Scenario], asgi: bool) -> dict[str, Any]:
         built[s.name] = CorsMiddleware(raw_wsgi_app, s.webconfig, max_bytes=s.max_bytes)
     if asgi:
         s = scenarios[0]
-        built["asgi"] = AsgiMiddleware(starlette_app(None), s.webconfig, max_bytes=s.max_bytes)
+        for kind in ASGI_APPS:
+            built[f"asgi-{kind}"] = AsgiMiddleware(asgi_app(kind), s.webconfig,
+                                                   max_bytes=s.max_bytes)
     return built
 
 
@@ -134,18 +166,50 @@ def run_wsgi(built: dict[str, dict[str, Any]], scenarios: list[Scenario], rounds
                      rounds, sample_time)
 
 
+def asgi_cycle_timer(loop: asyncio.AbstractEventLoop, app: Any,
+                     scopes: list[dict[str, Any]]) -> Timer:
+    """Calls of ``app`` on ``scopes`` in turn, the place in the cycle carried from sample to
+    sample (the ASGI twin of ``cycle_timer``: every call a first sight)."""
+    place = [0]
+
+    async def run(n: int) -> float:
+        i, count = place[0], len(scopes)
+        t0 = CLOCK[0]()
+        for _ in range(n):
+            await app(scopes[i].copy(), _asgi_receive, _asgi_send)
+            i = (i + 1) % count
+        place[0] = i
+        return CLOCK[0]() - t0
+
+    return lambda n: loop.run_until_complete(run(n))
+
+
+def first_sight_scopes(scenario: Scenario) -> list[dict[str, Any]]:
+    """An allowed GET's scope per origin of a first-sight cycle (twice what the tables keep)."""
+    origins = first_sight_origins(scenario, first_sight_count())
+    assert origins is not None
+    base = asgi_scope(scenario, {r.name: r for r in REQUESTS}["allowed GET"])
+    return [{**base, "headers": [*(h for h in base["headers"] if h[0] != b"origin"),
+                                 (b"origin", origin.encode("latin-1"))]} for origin in origins]
+
+
 def run_asgi(built: dict[str, dict[str, Any]], scenario: Scenario, rounds: int,
-             sample_time: float) -> None:
+             sample_time: float, kind: str) -> None:
     by = {r.name: r for r in REQUESTS}
     loop = asyncio.new_event_loop()
-    apps = {"bare": starlette_app(None), "A": built["A"]["asgi"], "B": built["B"]["asgi"]}
+    key = f"asgi-{kind}"
+    apps = {"bare": asgi_app(kind), "A": built["A"][key], "B": built["B"][key]}
     try:
+        scopes = first_sight_scopes(scenario)
+        in_turns(f"ASGI {kind} {scenario.name} allowed GET (first sight)",
+                 {k: asgi_cycle_timer(loop, a, scopes) for k, a in apps.items()}, rounds,
+                 sample_time)
         for name in ASGI_REQUESTS:
             scope = asgi_scope(scenario, by[name])
 
             def timer(app: Any, scope: dict[str, Any] = scope) -> Timer:
                 return lambda n: loop.run_until_complete(_time_asgi(app, scope, n))
-            in_turns(f"ASGI {scenario.name} {name}", {k: timer(a) for k, a in apps.items()},
+            in_turns(f"ASGI {kind} {scenario.name} {name}", {k: timer(a) for k, a in apps.items()},
                      rounds, sample_time)
     finally:
         loop.close()
@@ -168,13 +232,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sample-time", type=float, default=0.02)
     p.add_argument("--no-asgi", action="store_true")
     p.add_argument("--no-memory", action="store_true")
+    p.add_argument("--only-asgi", action="store_true",
+                   help="the ASGI cells only (no WSGI cell, no memory figure)")
+    p.add_argument("--asgi-app", choices=(*ASGI_APPS, "both"), default="starlette",
+                   help="the bare ASGI app the adapter wraps (default starlette)")
     args = p.parse_args(argv)
-    scenarios = [exact_scenario(10_000), exact_scenario(100_000), wildcard_scenario(10_000)]
+    scenarios = [exact_scenario(10_000)]  # the ASGI cells' configuration (built first)
+    if not args.only_asgi:
+        scenarios += [exact_scenario(100_000), wildcard_scenario(10_000)]
     built = versions(args.base, scenarios, not args.no_asgi)
-    run_wsgi(built, scenarios, args.rounds, args.sample_time)
+    if not args.only_asgi:
+        run_wsgi(built, scenarios, args.rounds, args.sample_time)
     if not args.no_asgi:
-        run_asgi(built, scenarios[0], args.rounds, args.sample_time)
-    if not args.no_memory:
+        for kind in ASGI_APPS if args.asgi_app == "both" else (args.asgi_app,):
+            run_asgi(built, scenarios[0], args.rounds, args.sample_time, kind)
+    if not (args.no_memory or args.only_asgi):
         run_memory(built)
     return 0
 
