@@ -118,7 +118,7 @@ def test_a_table_keeps_rules_built_otherwise_whole_where_they_cannot_be_packed()
 def test_tables_compare_by_their_rules_whatever_their_columns() -> None:
     table, rules = table_of(5)
     # equal shapes that are other tuples: more distinct shapes, other kinds, the same rules
-    copies = [tuple(list(rule.shape)) for rule in rules]
+    copies = [rule.shape[:1] + rule.shape[1:] for rule in rules]
     other = RuleTable.located([rule.origin for rule in rules], copies,
                               [rule.location.line or 0 for rule in rules], [9] * 5)
     assert len(other.shapes) == 5 and len(table.shapes) == 2
