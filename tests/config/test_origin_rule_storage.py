@@ -19,6 +19,7 @@ import sys
 
 import pytest
 
+from iiscors import load_config
 from iiscors.policy.model import TABLE_STEP, Location, OriginRule, RuleTable
 
 WHERE = Location("web.config", 12, 9)
@@ -142,3 +143,31 @@ def test_a_table_holds_no_object_per_rule() -> None:
     columns = (sys.getsizeof(table) + sys.getsizeof(table.origins) + sys.getsizeof(table.places)
                + sys.getsizeof(table.kinds) + sys.getsizeof(table.shapes))
     assert columns / count < 20, columns / count
+
+
+def site(api: str) -> bytes:
+    rules = "\n".join(f'<add origin="https://a{n}.example" />' for n in range(5))
+    return (f'<configuration>\n<system.webServer>\n<cors enabled="true">\n{rules}\n</cors>\n'
+            '</system.webServer>\n<location path="api"><system.webServer>\n'
+            f"{api}\n</system.webServer></location>\n"
+            '<location path="other"><system.webServer><httpProtocol><customHeaders>'
+            '<add name="X-A" value="1" /></customHeaders></httpProtocol></system.webServer>'
+            "</location>\n</configuration>\n").encode()
+
+
+def test_scopes_share_a_levels_table_and_merge_tables_into_tables() -> None:
+    """A scope that inherits a table unchanged holds the level's table itself; one that adds
+    or removes rules holds a new table of the merged rules (equal, rule by rule, to what the
+    tuple of the long way held)."""
+    config = load_config(site('<cors><remove origin="https://a1.example" />'
+                              '<add origin="https://b.example" /></cors>'))
+    level = config.levels[0]
+    assert level.cors is not None and isinstance(level.cors.entries, RuleTable)
+    assert config.scopes[()].rules is level.cors.entries is config.scopes[("other",)].rules
+    merged = config.scopes[("api",)].rules
+    assert isinstance(merged, RuleTable)
+    assert [(rule.origin, rule.location.line) for rule in merged] == [
+        ("https://a0.example", 4), ("https://a2.example", 6), ("https://a3.example", 7),
+        ("https://a4.example", 8), ("https://b.example", 12)]
+    kept = [rule for rule in level.cors.entries if rule.origin != "https://a1.example"]
+    assert merged == (*kept, merged[-1]) and merged[-1].origin == "https://b.example"

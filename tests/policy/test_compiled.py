@@ -1,10 +1,10 @@
 """Rules that answer alike share their compiled headers (iiscors.policy.compiled, issue 17).
 
 The headers are built once per distinct set of flags and lists in a scope; the Decision's
-lookup keeps each origin's position among the rules, and the ScopeRule of the one it finds is
-built when a Decision is asked for.  Sharing must never blur which rule decided: the Decision names the
-origin's own rule (its own line), and rules that differ in anything but the origin answer with
-their own headers.
+lookup keeps each origin's position among the rules, and the ScopeRule of the one it finds
+is built when a Decision is asked for.  Sharing must never blur which rule decided: the
+Decision names the origin's own rule (its own line), and rules that differ in anything but the
+origin answer with their own headers.
 """
 
 from __future__ import annotations
