@@ -171,3 +171,32 @@ def test_scopes_share_a_levels_table_and_merge_tables_into_tables() -> None:
         ("https://a4.example", 8), ("https://b.example", 12)]
     kept = [rule for rule in level.cors.entries if rule.origin != "https://a1.example"]
     assert merged == (*kept, merged[-1]) and merged[-1].origin == "https://b.example"
+
+
+@pytest.mark.parametrize("fail", ["true", "false"])
+@pytest.mark.parametrize("settings", ["", ' allowCredentials="true"'])
+def test_loading_builds_a_rule_per_shape_not_per_origin(
+        monkeypatch: pytest.MonkeyPatch, fail: str, settings: str) -> None:
+    """Reading, scoping, linting and compiling a section of 2,000 rules reads the table's
+    columns: a rule is built for each shape (lint, the compiler) and none per origin."""
+    built: list[int] = []
+    rows, item = RuleTable.rows, RuleTable.__getitem__
+
+    def counted_rows(self: RuleTable, start: int, stop: int) -> list[OriginRule]:
+        built.append(stop - start)
+        return rows(self, start, stop)
+
+    def counted_item(self: RuleTable, index: int) -> OriginRule:
+        built.append(1)
+        return item(self, index)
+
+    monkeypatch.setattr(RuleTable, "rows", counted_rows)
+    monkeypatch.setattr(RuleTable, "__getitem__", counted_item)
+    rules = "\n".join(f'<add origin="https://app{n:05d}.example.com"{settings} />'
+                      for n in range(2000))
+    config = load_config(f'<configuration><system.webServer><cors enabled="true" '
+                         f'failUnlistedOrigins="{fail}">\n{rules}\n</cors></system.webServer>'
+                         "</configuration>".encode())
+    assert config.policy.root.admit("https://app01999.example.com") is not None  # compiled
+    assert isinstance(config.scopes[()].rules, RuleTable)
+    assert sum(built) <= 4, built
