@@ -340,15 +340,18 @@ class RuleTable(Sequence[OriginRule]):
     @classmethod
     def of(cls, rules: Iterable[OriginRule]) -> RuleTable:
         """The table of ``rules`` (any rules: each keeps its place and shape)."""
-        rows = tuple(rules)
+        origins: list[str] = []
+        shapes: list[tuple[Any, ...]] = []
         places: array[int] = array("q")
         odd: dict[int, OriginRule] = {}
-        for index, rule in enumerate(rows):
+        for index, rule in enumerate(rules):  # a loop the interpreter can interrupt
+            origins.append(rule.origin)
+            shapes.append(rule.shape)
             at = rule._at
             if isinstance(at, Location):
                 odd[index], at = rule, 0
             places.append(at)
-        return cls._of_columns(list(map(_ORIGIN, rows)), list(map(_SHAPE, rows)), places, odd)
+        return cls._of_columns(origins, shapes, places, odd)
 
     @classmethod
     def _of_columns(cls, origins: list[str], shapes: list[tuple[Any, ...]], places: array[int],
@@ -463,8 +466,6 @@ class RuleTable(Sequence[OriginRule]):
         return f"RuleTable({tuple(self)!r})"
 
 
-_ORIGIN = operator.attrgetter("origin")
-_SHAPE = operator.attrgetter("shape")
 _ORIGINS = operator.attrgetter("origins")
 _KINDS = operator.attrgetter("kinds")
 _PLACES = operator.attrgetter("places")
