@@ -22,7 +22,7 @@ import functools
 import operator
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from itertools import compress, count, repeat
 from typing import Any, NamedTuple, cast
 
@@ -32,7 +32,7 @@ from iiscors.config.browsers import MAX_AGE_HONOURED
 from iiscors.config.loader import XmlDocument
 from iiscors.config.reading import XML_SPACE, parse_int32
 from iiscors.policy import headers
-from iiscors.policy.model import Location, OriginRule
+from iiscors.policy.model import Location, OriginRule, RuleTable
 
 #: An origin the long way accepts and the XSD's ``iisKey`` too, told by one match: printable
 #: ASCII without spaces (anything else, such as a Unicode host, is read the long way).
@@ -49,7 +49,8 @@ class PlainCors(NamedTuple):
 
     enabled: bool | None
     fail_unlisted_origins: bool | None
-    rules: tuple[OriginRule, ...]
+    #: a :class:`RuleTable` (an empty tuple for a section without rules)
+    rules: RuleTable | tuple[()]
     location: Location
     fail_unlisted_at: Location | None
 
@@ -89,7 +90,7 @@ def read_plain_cors(document: XmlDocument, cors: etree._Element,
 
 
 def _rules_each(document: XmlDocument, cors: etree._Element,
-                slow_rule: SlowRule) -> tuple[OriginRule, ...] | None:
+                slow_rule: SlowRule) -> RuleTable | tuple[()] | None:
     """The rules of a section, element by element (one with comments between rules)."""
     memo: dict[bytes, Any] = {}
     #: per distinct settings: the interned shape, and whether lint may read the rule's places
@@ -128,7 +129,7 @@ def _rules_each(document: XmlDocument, cors: etree._Element,
 
 
 def _rules(document: XmlDocument, cors: etree._Element,
-           slow_rule: SlowRule) -> tuple[OriginRule, ...] | None:
+           slow_rule: SlowRule) -> RuleTable | tuple[()] | None:
     """The rules of a section of ``<add origin>`` elements only, read column by column by
     C-level iterators (issue 17: 100,000 rules; the Python steps are per distinct rule
     form, and per rule that is not a bare ``<add origin="..."/>``).  A section with anything
@@ -168,27 +169,22 @@ def _rules(document: XmlDocument, cors: etree._Element,
 
 def _built(document: XmlDocument, children: list[etree._Element], origins: list[str],
            rule_shapes: list[tuple[Any, ...]],
-           slow_rule: SlowRule) -> tuple[OriginRule, ...] | None:
-    """The rules, each located (None: some ``<add>`` is not written ``<add origin=``), those
-    whose shape is () built the long way (lint may report at their attributes)."""
+           slow_rule: SlowRule) -> RuleTable | tuple[()] | None:
+    """The rules as a table, each located (None: some ``<add>`` is not written ``<add
+    origin=``), those whose shape is () built the long way (lint may report at their
+    attributes)."""
+    if not children:
+        return ()
     # Written "<add origin=": so each element is at its origin's line, 5 columns left
     # (RuleChildren, the lock checks' places), and one comparison finds the origin.
     where = document.locator.first_attributes(children, "origin")
     if where is None:
         return None
     lines, columns = where
-    slow = list(compress(count(), map(operator.not_, rule_shapes)))
-    if slow:
-        # A rule built the long way replaces its placeholder below, but the placeholder is
-        # built first, and past the columns a rule packs its place is a Location naming its
-        # shape's file: so it needs a real shape, the document's bare one.
-        bare, _ = _shape(document.name, _BARE)
-        for index in slow:
-            rule_shapes[index] = bare
-    rules = OriginRule.located_all(origins, rule_shapes, lines, columns)
-    for index in slow:
-        rules[index] = slow_rule(children[index], origins[index])
-    return tuple(rules)
+    # Those built the long way keep their own shape (their located lists) and place.
+    slow = {index: slow_rule(children[index], origins[index])
+            for index in compress(count(), map(operator.not_, rule_shapes))}
+    return RuleTable.located(origins, rule_shapes, lines, columns, slow)
 
 
 _TAG = operator.attrgetter("tag")
@@ -357,7 +353,7 @@ class RuleChildren:
 
     __slots__ = ("rules",)
 
-    def __init__(self, rules: tuple[OriginRule, ...]) -> None:
+    def __init__(self, rules: Sequence[OriginRule]) -> None:
         self.rules = rules
 
     def __iter__(self) -> Iterator[tuple[str, Location]]:

@@ -32,7 +32,7 @@ from iiscors.config.browsers import (
 from iiscors.config.diagnostics import Diagnostic, make_at
 from iiscors.config.headerlint import custom_header_checks
 from iiscors.config.rules import Entry, Level
-from iiscors.policy.model import EffectiveSection, Location, OriginRule
+from iiscors.policy.model import EffectiveSection, Location, OriginRule, RuleTable, table_steps
 from iiscors.policy.origins import MAX_ORIGIN_BYTES, OriginMatcher, PatternKind, classify
 
 #: Origins a browser treats as potentially trustworthy even over http: (secure contexts), so
@@ -133,9 +133,10 @@ def origin_problems(pattern: str) -> list[tuple[str, str]]:
 
 
 def _rules_of(entries: Sequence[Entry[OriginRule] | OriginRule]) -> Sequence[OriginRule]:
-    """The rules a level's ``<cors>`` adds: its entries themselves, unless some is an
-    :class:`Entry` (a ``<remove>``, a ``<clear/>``, an ``<add lockItem>``)."""
-    if all(map(isinstance, entries, repeat(OriginRule))):
+    """The rules a level's ``<cors>`` adds: its entries themselves (a table, or a tuple of
+    rules), unless some is an :class:`Entry` (a ``<remove>``, a ``<clear/>``, an ``<add
+    lockItem>``)."""
+    if isinstance(entries, RuleTable) or all(map(isinstance, entries, repeat(OriginRule))):
         return cast(Sequence[OriginRule], entries)
     return [rule for entry in entries
             if (rule := entry if isinstance(entry, OriginRule) else entry.value) is not None]
@@ -146,7 +147,10 @@ def _loud_rules(rules: Sequence[OriginRule], shapes: dict[int, tuple[bool, bool]
     """The rules :func:`rule_checks` may have something to say about (the others are
     :func:`_quiet`).  When every shape among them is quiet and without credentials, as in a
     large file of plain rules, these are the rules whose origin is not plain, found by C-level
-    iterators (issue 17: a 100,000-rule file is linted on every load)."""
+    iterators (issue 17: a 100,000-rule file is linted on every load).  A table is read by
+    its columns: only the rules found loud are built."""
+    if isinstance(rules, RuleTable):
+        return _loud_rows(rules, shapes)
     for rule in dict(zip(map(id, map(_SHAPE, rules)), rules, strict=True)).values():
         if id(rule.shape) not in shapes:
             shapes[id(rule.shape)] = _quiet_shape(rule)
@@ -157,6 +161,30 @@ def _loud_rules(rules: Sequence[OriginRule], shapes: dict[int, tuple[bool, bool]
             return ()
         return compress(rules, map(operator.not_, map(_PLAIN.fullmatch, origins)))
     return [rule for rule in rules if not _quiet(rule, shapes)]
+
+
+def _loud_rows(table: RuleTable, shapes: dict[int, tuple[bool, bool]]) -> list[OriginRule]:
+    """:func:`_loud_rules` of a table: each shape judged once (at its first rule), then each
+    origin by :func:`_quiet`'s test, with no rule built but the loud ones."""
+    judged = []
+    for rule in table.first_of_each_shape():
+        known = shapes.get(id(rule.shape))
+        if known is None:
+            known = shapes[id(rule.shape)] = _quiet_shape(rule)
+        judged.append(known)
+    origins = table.origins
+    if all(quiet and not credentialed for quiet, credentialed in judged):
+        # One match for all of them: NUL cannot be in an XML document (so in no origin).
+        if _ALL_PLAIN.fullmatch("\x00".join(origins)):
+            return []
+        return [table[index] for start, stop in table_steps(len(origins))
+                for index in compress(range(start, stop), map(
+                    operator.not_, map(_PLAIN.fullmatch, origins[start:stop])))]
+    plain = _PLAIN.fullmatch
+    return [table[index] for index, (origin, kind) in enumerate(zip(origins, table.kinds,
+                                                                    strict=True))
+            if not (judged[kind][0] and plain(origin) is not None
+                    and not (judged[kind][1] and origin[4] == ":"))]
 
 
 _SHAPE = operator.attrgetter("shape")
@@ -249,17 +277,25 @@ def _credential_checks(rule: OriginRule, kind: PatternKind) -> Iterator[Diagnost
 
 def _unused_rules(levels: Sequence[Level], scopes: Mapping[tuple[str, ...], EffectiveSection]
                   ) -> Iterator[Diagnostic]:
-    """W218: a ``<cors>`` whose rules apply in no scope where CORS is enabled (contract B1)."""
-    enabled_rules: set[int] = set()
-    for section in scopes.values():
-        if section.enabled:
-            enabled_rules.update(map(id, section.rules))
+    """W218: a ``<cors>`` whose rules apply in no scope where CORS is enabled (contract B1).
+
+    A level's rules apply in a scope when the scope's rules are the level's own table or
+    tuple (the common case: told by identity, no rule built), or hold one of them; rules
+    compare by value (file, place, origin, settings), never by identity: a
+    :class:`RuleTable` builds its rules when asked."""
+    enabled = [section.rules for section in scopes.values() if section.enabled]
+    whole = set(map(id, enabled))
+    applied: set[OriginRule] | None = None
     for level in levels:
         cors = level.cors
         if cors is None:
             continue
         rules = _rules_of(cors.entries)
-        if rules and not any(map(enabled_rules.__contains__, map(id, rules))):
+        if not rules or id(rules) in whole:
+            continue
+        if applied is None:  # asked once, for the first level not told by identity
+            applied = {rule for found in enabled for rule in found}
+        if applied.isdisjoint(rules):
             yield make_at("W218", "Origin rules are configured but CORS is not enabled wherever "
                           "they apply (enabled is false or unset), so they do nothing",
                           cors.location)
@@ -293,8 +329,11 @@ def _section_checks(section: EffectiveSection) -> Iterable[Diagnostic]:
 def _fail_unlisted_checks(section: EffectiveSection, where: Location | None,
                           scope: str) -> Iterator[Diagnostic]:
     rules = section.rules
-    star = next((rule for rule in rules if rule.origin == "*"), None)
-    if star is not None and star.allowed and all(rule.allowed for rule in rules):
+    # Read by the rules' origins and shapes: a table builds only the rules asked for.
+    origins = rules.origins if isinstance(rules, RuleTable) else tuple(map(_ORIGIN, rules))
+    star = rules[origins.index("*")] if "*" in origins else None
+    shaped = rules.first_of_each_shape() if isinstance(rules, RuleTable) else rules
+    if star is not None and star.allowed and all(rule.allowed for rule in shaped):
         # Contract B7: with an allowed * every origin is listed and allowed: nothing is refused.
         yield make_at("W219", f"failUnlistedOrigins is true for {scope} but the allowed "
                       "origin=\"*\" rule lists every origin, so it never refuses one", where)
@@ -305,7 +344,7 @@ def _fail_unlisted_checks(section: EffectiveSection, where: Location | None,
     # send Origin on them) get 403 unless its origin is one of the rules.
     # Only a wildcard or a probe itself can match a probe: the other rules need no classifying.
     matcher: OriginMatcher[OriginRule] = OriginMatcher(
-        (rule.origin, rule) for rule in rules if "*" in rule.origin or rule.origin in _PROBES)
+        (origins[index], rules[index]) for index in _wildcards_and_probes(origins))
     refused = []
     for probe in _PROBES:
         rule, _ = matcher.match(probe)
@@ -317,3 +356,13 @@ def _fail_unlisted_checks(section: EffectiveSection, where: Location | None,
                       "on a page's own POST/PUT/DELETE, so a site whose own origin is not listed "
                       f"gets 403 on its own forms (here every unlisted {schemes} origin is "
                       "refused)", where)
+
+
+def _wildcards_and_probes(origins: Sequence[str]) -> Iterator[int]:
+    """The positions of the origins holding a ``*`` or equal to a probe, found by C-level
+    iterators a step of rows at a time (no single long call over 100,000 origins)."""
+    for start, stop in table_steps(len(origins)):
+        step = origins[start:stop]
+        yield from compress(range(start, stop), map(
+            operator.or_, map(operator.contains, step, repeat("*")),
+            map(_PROBES.__contains__, step)))

@@ -13,7 +13,7 @@ every problem (contract A7).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Literal, NamedTuple, Protocol, TypeVar
 
@@ -88,8 +88,9 @@ class Directive(Protocol[T_co]):
 class CorsSection:
     enabled: bool | None
     fail_unlisted_origins: bool | None
-    #: an ``<add>`` is the rule itself, unless it holds a ``lockItem`` (then an Entry)
-    entries: tuple[Entry[OriginRule] | OriginRule, ...]
+    #: an ``<add>`` is the rule itself, unless it holds a ``lockItem`` (then an Entry); a
+    #: section read in one pass holds a :class:`~iiscors.policy.model.RuleTable`
+    entries: Sequence[Entry[OriginRule] | OriginRule]
     location: Location
     #: where failUnlistedOrigins is written (None when it is not), for the lint checks
     fail_unlisted_at: Location | None = None

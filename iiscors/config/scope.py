@@ -21,7 +21,7 @@ from typing import TypeVar, cast
 from iiscors.config.diagnostics import Diagnostic, make_at, related_at
 from iiscors.config.rewrite import effective_recipe
 from iiscors.config.rules import FIRST_ADDED, Broken, Directive, Entry, Level, duplicate_message
-from iiscors.policy.model import EffectiveSection, Location, OriginRule
+from iiscors.policy.model import EffectiveSection, Location, OriginRule, RuleTable, table_steps
 
 T = TypeVar("T")
 
@@ -82,7 +82,7 @@ def merge(path: tuple[str, ...], levels: Sequence[Level], diagnostics: list[Diag
     under that level's path: its scope is unusable (contract E6).
     """
     enabled = fail_unlisted = False
-    rules: Collection[OriginRule] = {}
+    rules: Collection[OriginRule] | RuleTable = {}
     headers: Collection[tuple[str, str]] = {}
     modules: Collection[None] = {}
     cors_module = True
@@ -100,7 +100,7 @@ def merge(path: tuple[str, ...], levels: Sequence[Level], diagnostics: list[Diag
             if cors.fail_unlisted_origins is not None:
                 fail_unlisted = cors.fail_unlisted_origins
                 fail_at = cors.fail_unlisted_at
-            rules = apply_entries(rules, cors.entries, "origin", diagnostics)
+            rules = _apply_rules(rules, cors.entries, diagnostics)
         if level.custom_headers is not None:
             # Headers like X-Powered-By are inherited from applicationHost.config, which
             # iiscors never sees: removing one is normal, not a mistake.
@@ -135,16 +135,47 @@ def merge(path: tuple[str, ...], levels: Sequence[Level], diagnostics: list[Diag
     )
 
 
-def _values(rules: Collection[OriginRule], levels: Sequence[Level]) -> tuple[OriginRule, ...]:
-    """The rules in effect; the very tuple a level holds when they are all of its entries
-    (one reference per origin fewer: issue 17)."""
+def _apply_rules(inherited: Collection[OriginRule] | RuleTable,
+                 entries: Sequence[Directive[OriginRule]],
+                 diagnostics: list[Diagnostic]) -> Collection[OriginRule] | RuleTable:
+    """:func:`apply_entries` for a level's origin rules, which keeps a level's
+    :class:`RuleTable` whole when it is the whole collection: nothing inherited, no two
+    origins alike (the common case, issue 17: no rule is built).  Else the rules are
+    built, one by one, as the collection's entries."""
+    if isinstance(entries, RuleTable) and not inherited and entries.unique_origins():
+        return entries
+    if isinstance(inherited, RuleTable):
+        inherited = _collection(inherited)
+    return apply_entries(inherited, entries, "origin", diagnostics)
+
+
+def _collection(table: RuleTable) -> Collection[OriginRule]:
+    """A table's rules as a collection, by case-folded origin (they are unique)."""
+    found: Collection[OriginRule] = {}
+    for start, stop in table_steps(len(table)):
+        found.update(zip(map(str.casefold, table.origins[start:stop]),
+                         table.rows(start, stop), strict=True))
+    return found
+
+
+def _values(rules: Collection[OriginRule] | RuleTable,
+            levels: Sequence[Level]) -> Sequence[OriginRule]:
+    """The rules in effect: a level's own table, or the very tuple a level holds, when they
+    are all of its entries (one reference per origin fewer: issue 17); otherwise a new table
+    where some level's rules were a table (they were built one by one to be merged)."""
+    if isinstance(rules, RuleTable):
+        return rules
+    columnar = False
     for level in levels:
         entries = level.cors.entries if level.cors is not None else ()
-        if len(entries) == len(rules) and all(map(operator.is_, entries, rules.values())) \
+        if isinstance(entries, RuleTable):
+            columnar = True
+        elif len(entries) == len(rules) and all(map(operator.is_, entries, rules.values())) \
                 and all(map(isinstance, entries, repeat(OriginRule))):
             return cast(tuple[OriginRule, ...], entries)
-    return tuple(rule if type(rule) is OriginRule else cast(OriginRule, rule.value)
-                 for rule in rules.values())
+    values = (rule if type(rule) is OriginRule else cast(OriginRule, rule.value)
+              for rule in rules.values())
+    return RuleTable.of(values) if columnar else tuple(values)
 
 
 def cors_module_state(entries: Iterable[Entry[None]], present: bool,

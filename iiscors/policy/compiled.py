@@ -17,7 +17,7 @@ import enum
 from collections.abc import Sequence
 
 from iiscors.policy import headers
-from iiscors.policy.model import OriginRule
+from iiscors.policy.model import OriginRule, RuleTable, table_steps
 
 Headers = tuple[tuple[str, str], ...]
 RawHeaders = tuple[tuple[bytes, bytes], ...]
@@ -122,6 +122,8 @@ class RuleCompiler:
         at its first rule, so the same headers are compiled, at the same rules and in the same
         order, as when asking it rule by rule.  The tuples are told apart by ``id``: ``rules``
         keeps each alive until the end."""
+        if isinstance(rules, RuleTable):
+            return self._compiled_columns(rules)
         by_shape: dict[int, CompiledRule | Denied] = {}
         table: dict[str, CompiledRule | Denied] = {}
         for rule in rules:
@@ -130,6 +132,18 @@ class RuleCompiler:
             if compiled is None:
                 compiled = by_shape[shape] = self.compiled_of(rule)
             table[rule.origin] = compiled
+        return table
+
+    def _compiled_columns(self, rules: RuleTable) -> dict[str, CompiledRule | Denied]:
+        """:meth:`compiled_all` of a table, read by columns: each shape asks
+        :meth:`compiled_of` at its first rule, in the order of their first rules (as rule by
+        rule), and the origins map to their shape's headers a step of rows at a time; no
+        rule is built but one per shape."""
+        by_kind = list(map(self.compiled_of, rules.first_of_each_shape()))
+        table: dict[str, CompiledRule | Denied] = {}
+        for start, stop in table_steps(len(rules)):
+            table.update(zip(rules.origins[start:stop],
+                             map(by_kind.__getitem__, rules.kinds[start:stop]), strict=True))
         return table
 
     def _compile(self, rule: OriginRule) -> CompiledRule:

@@ -40,10 +40,15 @@ from iiscors.policy.compiled import (
     Denied,
     RawHeaders,
     RuleCompiler,
-    ScopeRule,
     raw,
 )
-from iiscors.policy.model import EffectiveSection, OptionsRecipe, OriginRule
+from iiscors.policy.model import (
+    EffectiveSection,
+    OptionsRecipe,
+    OriginRule,
+    RuleTable,
+    table_steps,
+)
 from iiscors.policy.origins import OriginMatcher
 from iiscors.policy.scopes import PathTree
 
@@ -339,7 +344,7 @@ class ScopePolicy:
         #: so that a hit needs no other test
         self._exact = self._table.exact if self.active else {}
         #: which rule matches, for a Decision (:meth:`verdict`): built at the first one
-        self._rules: OriginMatcher[ScopeRule] | None = None
+        self._rules: OriginMatcher[int] | None = None
         #: the last origin :meth:`admit` refused after a pattern lookup (a memo, one slot)
         self._last_refused: str | None = None
         self._build_fixed_verdicts()
@@ -360,17 +365,20 @@ class ScopePolicy:
             self.any_answer = Answer(_ALLOW_ANY, star)
 
     @property
-    def _matcher(self) -> OriginMatcher[ScopeRule]:
-        """Which rule an origin matches, each rule with its shared headers: what a Decision
-        names (its line, for explain).  Built at the first :meth:`verdict`, from the rules and
-        the same compiled headers, by the same matcher as the origin table :meth:`admit` reads,
-        so the two find the same pattern."""
+    def _matcher(self) -> OriginMatcher[int]:
+        """Which rule an origin matches, as its position in the section's rules (the rule is
+        built when a Decision names it: a :class:`RuleTable` keeps none, issue 17).  Built at
+        the first :meth:`verdict`, a step of rules at a time, by the same matcher as the
+        origin table :meth:`admit` reads, so the two find the same pattern."""
         if self._rules is None:
-            compiler = self._compiler
-            self._rules = OriginMatcher((rule.origin, compiler.rule(rule))
-                                        for rule in self.section.rules)
+            rules = self.section.rules
+            origins = (rules.origins if isinstance(rules, RuleTable)
+                       else tuple(rule.origin for rule in rules))
+            positions: dict[str, int] = {}
+            for start, stop in table_steps(len(origins)):
+                positions.update(zip(origins[start:stop], range(start, stop), strict=False))
+            self._rules = OriginMatcher.of(positions)
         return self._rules
-
 
     def _build_fixed_verdicts(self) -> None:
         """Every verdict (and plan) that does not depend on the origin's text, built once: a
@@ -396,7 +404,7 @@ class ScopePolicy:
         self._not_serialized = self._refusals(None, Reason.NOT_SERIALIZED_FAIL,
                                               Reason.NOT_SERIALIZED_PASS)  # contract B6
         #: the refusals of each allowed="false" rule, built at its first Decision
-        self._denied: dict[ScopeRule, dict[RequestKind, Verdict]] = {}
+        self._denied: dict[int, dict[RequestKind, Verdict]] = {}
         if self.unusable:
             # Contract E6: IIS answers 500.19 before any module runs, so no CORS header and no
             # custom header; the adapters check ``unusable`` before their fast path.
@@ -439,13 +447,14 @@ class ScopePolicy:
             return self._no_origin
         if own_origin is not None and origin == own_origin:
             return self._same_origin
-        entry, serialized = self._matcher.match(origin)
-        if entry is None:
+        position, serialized = self._matcher.match(origin)
+        if position is None:
             return self._unlisted[kind]
+        entry = self._compiler.rule(self.section.rules[position])
         if entry.compiled is None:  # allowed="false"
-            denied = self._denied.get(entry)
+            denied = self._denied.get(position)
             if denied is None:
-                denied = self._denied[entry] = self._refusals(
+                denied = self._denied[position] = self._refusals(
                     entry.rule, Reason.DENIED_FAIL, Reason.DENIED_PASS)
             return denied[kind]
         if self.any_answer is None and not serialized:

@@ -8,10 +8,12 @@ the file readers (contract A3, A9, C1, D1).
 from __future__ import annotations
 
 import operator
+from array import array
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import Field, FrozenInstanceError, dataclass
 from itertools import repeat
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, overload
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,22 +114,6 @@ class OriginRule:
         _set_at(rule, line << _COLUMN_BITS | column if 0 <= column < _COLUMN_LIMIT
                 and line >= 0 else Location(shape[0], line, column))
         return rule
-
-    @classmethod
-    def located_all(cls, origins: list[str], shapes: list[tuple[Any, ...]], lines: list[int],
-                    columns: list[int]) -> list[OriginRule]:
-        """:meth:`located` for many rules at once, by C-level iterators (a loader building
-        100,000 rules: issue 17)."""
-        if not origins:
-            return []
-        if max(columns) >= _COLUMN_LIMIT or min(columns) < 0 or min(lines) < 0:
-            return [cls.located(*rule) for rule in zip(origins, shapes, lines, columns,
-                                                          strict=True)]
-        rules = list(map(_new_rule, repeat(cls, len(origins))))
-        packed = map(operator.or_, map(operator.lshift, lines, repeat(_COLUMN_BITS)), columns)
-        for setter, values in ((_set_origin, origins), (_set_shape, shapes), (_set_at, packed)):
-            deque(map(setter, rules, values), maxlen=0)
-        return rules
 
     @staticmethod
     def shape_of(file: str, allowed: bool = True, allow_credentials: bool = False,
@@ -274,6 +260,217 @@ _set_at = vars(OriginRule)["_at"].__set__
 _RULE_FIELDS = tuple(_OriginRuleFields.__dataclass_fields__)
 
 
+#: How many rows of a :class:`RuleTable` one C-level step builds or reads: a hot reload builds
+#: tables on a thread beside requests, and a C call over 100,000 rows holds the GIL for tens of
+#: milliseconds (issue 17); a few thousand rows take a fraction of one.
+TABLE_STEP = 4096
+#: The smallest array type codes that hold a shape's index, by how many shapes they can count.
+_KIND_CODES = ((1 << 8, "B"), (1 << 16, "H"))
+
+
+def table_steps(count: int) -> Iterator[tuple[int, int]]:
+    """``(start, stop)`` of each step of :data:`TABLE_STEP` rows over ``count`` rows."""
+    for start in range(0, count, TABLE_STEP):
+        yield start, start + TABLE_STEP
+
+
+class RuleTable(Sequence[OriginRule]):
+    """The origin rules of one ``<cors>`` section, kept as columns (issue 17: a worker keeps
+    every configured origin, and a full collection walks every tracked object).
+
+    What a rule costs here: a slot in :attr:`origins` (the string itself is the one the
+    policy's origin table keys on), its place packed into 8 bytes of :attr:`places` (as
+    :class:`OriginRule` packs it) and its shape as a 1- or 2-byte index in :attr:`kinds` into
+    :attr:`shapes`, the distinct shape tuples.  None of these is an object per rule, and a
+    tuple of strings, the arrays and the shapes are not walked by the collector.  A rule whose
+    place cannot be packed (a column past 1023) is kept whole in ``odd``.
+
+    It reads as the tuple of :class:`OriginRule` it stands for: indexing and iterating build
+    each rule when asked (rules compare by value, never by identity), it compares equal to
+    that tuple and hashes as it does.  Readers of many rules (the policy's compiler, lint,
+    scoping) read the columns instead, building no rule.
+    """
+
+    __slots__ = ("_odd", "_unique", "firsts", "kinds", "origins", "places", "shapes")
+
+    def __init__(self, origins: tuple[str, ...], shapes: tuple[tuple[Any, ...], ...],
+                 firsts: tuple[int, ...], kinds: array[int], places: array[int],
+                 odd: dict[int, OriginRule]) -> None:
+        #: each rule's origin, in document order
+        self.origins = origins
+        #: the distinct shapes (:attr:`OriginRule.shape`), in the order of their first rule
+        self.shapes = shapes
+        #: the index of each shape's first rule
+        self.firsts = firsts
+        #: each rule's shape, as an index into :attr:`shapes`
+        self.kinds = kinds
+        #: each rule's place, packed (0 for a rule of ``odd``)
+        self.places = places
+        self._odd = odd
+        #: whether no two origins are equal case-folded (contract A6), once asked
+        self._unique: bool | None = None
+
+    @classmethod
+    def located(cls, origins: list[str], shapes: list[tuple[Any, ...]], lines: list[int],
+                columns: list[int], whole: dict[int, OriginRule] | None = None) -> RuleTable:
+        """The rules :meth:`OriginRule.located` would make of each ``origin``, ``shape``,
+        ``line`` and ``column``, a step of rows at a time (a loader building 100,000 rules);
+        the rows of ``whole`` are those rules instead (built otherwise: their shape and place
+        are theirs).  The lists are the caller's, given up: they are changed."""
+        odd: dict[int, OriginRule] = {}
+        for index, rule in (whole or {}).items():
+            shapes[index] = rule.shape
+            at = rule._at
+            if isinstance(at, Location):
+                odd[index], at = rule, 0
+            lines[index], columns[index] = at >> _COLUMN_BITS, at & (_COLUMN_LIMIT - 1)
+        places: array[int] = array("q")
+        for start, stop in table_steps(len(origins)):
+            line_step, column_step = lines[start:stop], columns[start:stop]
+            if min(column_step) < 0 or max(column_step) >= _COLUMN_LIMIT or min(line_step) < 0:
+                for offset, (line, column) in enumerate(zip(line_step, column_step, strict=True)):
+                    if not (0 <= column < _COLUMN_LIMIT and line >= 0):
+                        odd[start + offset] = OriginRule.located(
+                            origins[start + offset], shapes[start + offset], line, column)
+                        line_step[offset] = column_step[offset] = 0
+            places.extend(map(operator.or_, map(operator.lshift, line_step,
+                                                repeat(_COLUMN_BITS)), column_step))
+        return cls._of_columns(origins, shapes, places, odd)
+
+    @classmethod
+    def of(cls, rules: Iterable[OriginRule]) -> RuleTable:
+        """The table of ``rules`` (any rules: each keeps its place and shape)."""
+        origins: list[str] = []
+        shapes: list[tuple[Any, ...]] = []
+        places: array[int] = array("q")
+        odd: dict[int, OriginRule] = {}
+        for index, rule in enumerate(rules):  # a loop the interpreter can interrupt
+            origins.append(rule.origin)
+            shapes.append(rule.shape)
+            at = rule._at
+            if isinstance(at, Location):
+                odd[index], at = rule, 0
+            places.append(at)
+        return cls._of_columns(origins, shapes, places, odd)
+
+    @classmethod
+    def _of_columns(cls, origins: list[str], shapes: list[tuple[Any, ...]], places: array[int],
+                    odd: dict[int, OriginRule]) -> RuleTable:
+        # Shapes are told apart by identity (most are interned, one tuple each): ``shapes``
+        # keeps each alive, so its id stays its own while this runs.
+        index: dict[int, int] = {}
+        distinct: list[tuple[Any, ...]] = []
+        firsts: list[int] = []
+        for start, stop in table_steps(len(shapes)):
+            step = shapes[start:stop]
+            # each shape of the step at its first row (read backwards: the first one wins)
+            met = dict(zip(map(id, reversed(step)), range(start + len(step) - 1, start - 1, -1),
+                           strict=True))
+            for first, ident in sorted((first, ident) for ident, first in met.items()
+                                       if ident not in index):
+                index[ident] = len(distinct)
+                distinct.append(shapes[first])
+                firsts.append(first)
+        code = next((code for limit, code in _KIND_CODES if len(distinct) <= limit), "I")
+        kinds: array[int] = array(code)
+        for start, stop in table_steps(len(shapes)):
+            kinds.extend(map(index.__getitem__, map(id, shapes[start:stop])))
+        return cls(tuple(origins), tuple(distinct), tuple(firsts), kinds, places, odd)
+
+    def __len__(self) -> int:
+        return len(self.origins)
+
+    @overload
+    def __getitem__(self, index: int) -> OriginRule: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[OriginRule, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> OriginRule | tuple[OriginRule, ...]:
+        if isinstance(index, slice):
+            return tuple(map(self.__getitem__, range(len(self.origins))[index]))
+        position = range(len(self.origins))[index]  # IndexError as a tuple raises it
+        whole = self._odd.get(position) if self._odd else None
+        if whole is not None:
+            return whole
+        rule: OriginRule = _new_rule(OriginRule)
+        _set_origin(rule, self.origins[position])
+        _set_shape(rule, self.shapes[self.kinds[position]])
+        _set_at(rule, self.places[position])
+        return rule
+
+    def __iter__(self) -> Iterator[OriginRule]:
+        for start, stop in table_steps(len(self.origins)):
+            yield from self.rows(start, stop)
+
+    def rows(self, start: int, stop: int) -> list[OriginRule]:
+        """The rules ``start`` to ``stop`` (not past the end), built by C-level iterators."""
+        origins = self.origins[start:stop]
+        rules = list(map(_new_rule, repeat(OriginRule, len(origins))))
+        shapes = map(self.shapes.__getitem__, self.kinds[start:stop])
+        for setter, values in ((_set_origin, origins), (_set_shape, shapes),
+                               (_set_at, self.places[start:stop])):
+            deque(map(setter, rules, values), maxlen=0)
+        odd = self._odd
+        if odd:
+            for offset in range(len(rules)):
+                rules[offset] = odd.get(start + offset, rules[offset])
+        return rules
+
+    def unique_origins(self) -> bool:
+        """Whether no two origins are equal case-folded (contract A6: the collection's key
+        compares case-insensitively), told once per table."""
+        if self._unique is None:
+            folded: set[str] = set()
+            for start, stop in table_steps(len(self.origins)):
+                folded.update(map(str.casefold, self.origins[start:stop]))
+            self._unique = len(folded) == len(self.origins)
+        return self._unique
+
+    def first_of_each_shape(self) -> list[OriginRule]:
+        """The first rule of each shape, in the order of :attr:`shapes`: a reader that judges
+        rules by their shape asks once per shape."""
+        return list(map(self.__getitem__, self.firsts))
+
+    # -- a frozen value: the tuple of its rules ---------------------------------------------
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, RuleTable):
+            if self is other:
+                return True
+            if len(self) != len(other) or not self._same_column(other, _ORIGINS):
+                return False
+            if (self.shapes == other.shapes and self._odd == other._odd
+                    and self._same_column(other, _KINDS) and self._same_column(other, _PLACES)):
+                return True  # the same columns (a file read again); else rule by rule:
+            return all(map(operator.eq, self, other))
+        if isinstance(other, tuple):
+            return len(self) == len(other) and all(map(operator.eq, self, other))
+        return NotImplemented
+
+    def _same_column(self, other: RuleTable, column: Callable[[RuleTable], Sequence[object]]
+                     ) -> bool:
+        """Whether ``column`` of both tables (as long) is equal, compared a step at a time
+        (a reload compares 100,000 origins with the ones in use)."""
+        mine, theirs = column(self), column(other)
+        return all(mine[start:stop] == theirs[start:stop]
+                   for start, stop in table_steps(len(mine)))
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __reduce__(self) -> tuple[type[RuleTable], tuple[object, ...]]:
+        return RuleTable, (self.origins, self.shapes, self.firsts, self.kinds, self.places,
+                           self._odd)
+
+    def __repr__(self) -> str:
+        return f"RuleTable({tuple(self)!r})"
+
+
+_ORIGINS = operator.attrgetter("origins")
+_KINDS = operator.attrgetter("kinds")
+_PLACES = operator.attrgetter("places")
+
+
 @dataclass(frozen=True, slots=True)
 class OptionsRecipe:
     """The URL Rewrite rule that answers OPTIONS itself, before the app (contract C2).
@@ -332,7 +529,8 @@ class EffectiveSection:
     path: tuple[str, ...]
     enabled: bool = False
     fail_unlisted_origins: bool = False
-    rules: tuple[OriginRule, ...] = ()
+    #: a tuple, or the :class:`RuleTable` of a section read in one pass (compared by value)
+    rules: Sequence[OriginRule] = ()
     custom_headers: tuple[tuple[str, str], ...] = ()
     #: False where ``<modules>`` removed CorsModule (contract D1)
     cors_module: bool = True

@@ -45,9 +45,9 @@ def test_the_prepared_bytes_are_the_encoded_headers() -> None:
     scope = load_config(CONFIG).policy.root
     assert scope.passive_raw == raw(scope.passive)
     assert (b"X-Site", "café".encode("latin-1")) in scope.passive_raw
-    for entry in scope._matcher.values():
-        if entry.compiled is not None:
-            assert entry.compiled.actual_tail_raw == raw(entry.compiled.actual_tail)
+    assert scope._compiled
+    for compiled in scope._compiled:
+        assert compiled.actual_tail_raw == raw(compiled.actual_tail)
 
 
 async def _app(scope: Any, receive: Any, send: Any) -> None:

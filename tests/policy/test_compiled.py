@@ -1,9 +1,10 @@
 """Rules that answer alike share their compiled headers (iiscors.policy.compiled, issue 17).
 
-The headers are built once per distinct set of flags and lists in a scope; every origin keeps
-only a small ScopeRule.  Sharing must never blur which rule decided: the Decision names the
-origin's own rule (its own line), and rules that differ in anything but the origin answer with
-their own headers.
+The headers are built once per distinct set of flags and lists in a scope; the Decision's
+lookup keeps each origin's position among the rules, and the ScopeRule of the one it finds
+is built when a Decision is asked for.  Sharing must never blur which rule decided: the
+Decision names the origin's own rule (its own line), and rules that differ in anything but the
+origin answer with their own headers.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ REALISTIC = ('<add origin="https://a{n}.example" allowCredentials="true">'
 
 def entries(config: bytes) -> dict[str, ScopeRule]:
     scope = load_config(config).policy.root
-    return {entry.rule.origin: entry for entry in scope._matcher.values()}
+    rules = scope.section.rules
+    return {rules[at].origin: scope._compiler.rule(rules[at]) for at in scope._matcher.values()}
 
 
 def test_rules_that_answer_alike_share_one_compiled_rule() -> None:

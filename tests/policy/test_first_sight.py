@@ -154,6 +154,26 @@ def test_a_decision_builds_the_rule_lookup_only_when_asked() -> None:
     assert scope._rules is not None
 
 
+def test_the_rule_lookup_keeps_no_object_per_rule() -> None:
+    """A Decision's lookup (built at the first verdict: explain, the OPTIONS recipe) keeps
+    each origin's position among the rules, not a rule object per origin (a table's rules are
+    columns, issue 17): the collector tracks a few more objects after it, not one per rule;
+    and each Decision still names its origin's own rule, line included."""
+    count = 5000
+    rules = "\n".join(f'<add origin="https://app{n:05d}.example.com" />' for n in range(count))
+    scope = load_config(web_config(f'<cors enabled="true">\n{rules}</cors>'),
+                        max_bytes=10**8).policy.root
+    scope.verdict("GET", "https://unlisted.example")  # imports and caches first
+    scope._rules = None
+    gc.collect()
+    before = len(gc.get_objects())
+    verdict = scope.verdict("GET", "https://app04321.example.com")
+    gc.collect()
+    assert len(gc.get_objects()) - before < count / 20
+    assert verdict.rule is not None and verdict.rule.origin == "https://app04321.example.com"
+    assert verdict.rule.location.line == 4321 + 5
+
+
 def test_the_policy_keeps_a_dict_entry_per_origin_and_nothing_more() -> None:
     """Retained by a Policy over 20,000 exact origins of one shape, after gc.collect(): under
     50 bytes per origin (a dict entry; a per-origin object, as a ScopeRule was, adds 48)."""

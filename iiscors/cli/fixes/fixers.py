@@ -100,7 +100,7 @@ def _credentials_change(analysis: Analysis, node: Node, anchor: int,
     rule = analysis.rule_of(node.element)
     if node.attribute != "allowCredentials" or rule is None or analysis.config is None:
         return skip(diagnostic, anchor, UNKNOWN_PLACE)
-    sections = [s for s in analysis.config.scopes.values() if any(r is rule for r in s.rules)]
+    sections = [s for s in analysis.config.scopes.values() if rule in s.rules]  # by value
     if any(len(section.rules) != 1 for section in sections):
         # Contract B10: beside other rules, * echoes the Origin and credentials work for every
         # site.  Dropping them would change who can make credentialed requests.
