@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
+import iiscors.config.fastcors as fastcors_module
 import iiscors.config.loader as loader_module
+import iiscors.policy.model as model_module
 from iiscors import check_config, load_config
 from iiscors.config.loader import Locator, parse_bytes
 
@@ -58,7 +60,7 @@ def places(path: Path) -> tuple[object, ...]:
         config = load_config(path, max_bytes=1 << 22)
     except Exception:  # a broken file: its diagnostics say it all
         return (diagnostics,)
-    return (diagnostics, [(rule.origin, rule.location) for section in config.scopes.values()
+    return (diagnostics, [(rule, rule.location) for section in config.scopes.values()
                           for rule in section.rules])
 
 
@@ -143,3 +145,13 @@ def test_release_empties_a_large_tree_only_beside_requests(
         loader_module.release(document)
     assert len(document.root[0][0]) == 0 and document.root[0][1].tag == "h"
     assert document.locator._tags == [] and document.locator._offsets is None
+
+
+def test_the_one_pass_reader_reads_the_same_rules_in_steps_of_any_size(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one-pass reader and the rule table read TABLE_STEP rows a C call (issue 17)."""
+    paths = files(tmp_path)
+    whole = [places(path) for path in paths]
+    monkeypatch.setattr(model_module, "TABLE_STEP", 3)
+    monkeypatch.setattr(fastcors_module, "TABLE_STEP", 3)
+    assert [places(path) for path in paths] == whole
