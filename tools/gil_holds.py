@@ -33,7 +33,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,15 +41,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from loadtesting.reload_run import version_config
+from reload_bench import INTERVAL, TARGET_MS, app, write
 
 from iiscors import CorsMiddleware
 
-#: The issue's target (ms).
-TARGET_MS = 5.0
 #: Gaps shorter than this are not recorded (ms): the rebuild's switch interval is 0.5 ms.
 DEFAULT_THRESHOLD_MS = 2.0
-#: Seconds between the reload thread's checks while the tool runs.
-INTERVAL = 0.02
 #: How many of each phase's longest gaps are named.
 WORST_NAMED = 8
 
@@ -78,11 +75,6 @@ class Gaps:
     def attributed(self, ms: float) -> list[tuple[float, str]]:
         """The gaps during which the reload thread ran over ``ms`` of CPU."""
         return [(held, line) for _, held, line in self.found if held > ms and line != "idle"]
-
-
-def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-    start_response("200 OK", [("Content-Type", "text/plain")])
-    return [b"ok"]
 
 
 def thread_line(thread: threading.Thread | None) -> str:
@@ -128,12 +120,6 @@ class Probe:
                 held = (cpu() - last_cpu) / 1e6
                 self.gaps.found.append(((now - last) / 1e6, held, line))
             last, last_cpu = clock(), cpu()
-def write(path: Path, data: bytes) -> None:
-    temporary = path.with_name(path.name + ".new")
-    temporary.write_bytes(data)
-    temporary.replace(path)
-
-
 def reload_idle(middleware: CorsMiddleware) -> bool:
     return thread_line(middleware._thread) == "idle"
 

@@ -75,13 +75,18 @@ def files(tmp_path: Path) -> list[Path]:
     return [*found, realistic, bare]
 
 
-def test_every_known_file_is_located_the_same_with_tiny_slices(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("steps", [
+    ((loader_module, "TEXT_SLICE", 5), (loader_module, "ELEMENT_SLICE", 2)),
+    ((model_module, "TABLE_STEP", 3), (fastcors_module, "TABLE_STEP", 3)),
+], ids=["the Locator's slices", "the one-pass reader's and the rule table's steps"])
+def test_every_known_file_is_read_the_same_in_small_steps(
+        steps: tuple[tuple[object, str, int], ...], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     paths = files(tmp_path)
     assert len(paths) > 20
     whole = [places(path) for path in paths]
-    monkeypatch.setattr(loader_module, "TEXT_SLICE", 5)
-    monkeypatch.setattr(loader_module, "ELEMENT_SLICE", 2)
+    for module, name, size in steps:
+        monkeypatch.setattr(module, name, size)
     assert [places(path) for path in paths] == whole
 
 
@@ -145,13 +150,3 @@ def test_release_empties_a_large_tree_only_beside_requests(
         loader_module.release(document)
     assert len(document.root[0][0]) == 0 and document.root[0][1].tag == "h"
     assert document.locator._tags == [] and document.locator._offsets is None
-
-
-def test_the_one_pass_reader_reads_the_same_rules_in_steps_of_any_size(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The one-pass reader and the rule table read TABLE_STEP rows a C call (issue 17)."""
-    paths = files(tmp_path)
-    whole = [places(path) for path in paths]
-    monkeypatch.setattr(model_module, "TABLE_STEP", 3)
-    monkeypatch.setattr(fastcors_module, "TABLE_STEP", 3)
-    assert [places(path) for path in paths] == whole
