@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import sys
 import tempfile
 import threading
@@ -41,7 +40,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from loadtesting.reload_run import version_config
-from reload_bench import INTERVAL, TARGET_MS, app, write
+from reload_bench import TARGET_MS, deployed_middleware, write
 
 from iiscors import CorsMiddleware
 
@@ -127,14 +126,7 @@ def reload_idle(middleware: CorsMiddleware) -> bool:
 def measure(rules: int, seconds: float, rebuilds: int, threshold_ms: float, tmp: Path,
             log: Any) -> tuple[Gaps, Gaps]:
     """(nothing else, during reload work) for a web.config of ``rules`` rules."""
-    config = tmp / "web.config"
-    data = version_config(rules, "v0")
-    write(config, data)
-    deployed = time.time() - 3600  # not racy: the first check does not read it again
-    os.utime(config, (deployed, deployed))
-    log(f"{rules:,} rules ({len(data) / 1e6:.1f} MB): building")
-    middleware = CorsMiddleware(app, str(config), reload_interval=INTERVAL,
-                                max_bytes=4 * len(data))
+    middleware, config = deployed_middleware(rules, tmp, log)
     list(middleware(_environ(), start_response))  # starts the reload thread
     gc.collect()
     probe = Probe(middleware, threshold_ms)

@@ -324,17 +324,24 @@ def edit_until(middleware: CorsMiddleware, config: Path, rules: int, phase: Phas
         phase.rebuilds += 1
 
 
-def measure(rules: int, seconds: float, rebuilds: int, tmp: Path,
-            log: Callable[[str], None], attribute: bool = False) -> tuple[Phase, Phase]:
-    """(without edits, during rebuilds) for a web.config of ``rules`` rules."""
+def deployed_middleware(rules: int, tmp: Path, log: Callable[[str], None]
+                        ) -> tuple[CorsMiddleware, Path]:
+    """The middleware over version v0 of a web.config of ``rules`` rules in ``tmp``, deployed
+    an hour ago (not racy: the first check does not read it again), and its path."""
     config = tmp / "web.config"
     data = version_config(rules, "v0")
     write(config, data)
-    deployed = time.time() - 3600  # not racy: the first check does not read it again
+    deployed = time.time() - 3600
     os.utime(config, (deployed, deployed))
     log(f"{rules:,} rules ({len(data) / 1e6:.1f} MB): building")
-    middleware = CorsMiddleware(app, str(config), reload_interval=INTERVAL,
-                                max_bytes=4 * len(data))
+    return CorsMiddleware(app, str(config), reload_interval=INTERVAL,
+                          max_bytes=4 * len(data)), config
+
+
+def measure(rules: int, seconds: float, rebuilds: int, tmp: Path,
+            log: Callable[[str], None], attribute: bool = False) -> tuple[Phase, Phase]:
+    """(without edits, during rebuilds) for a web.config of ``rules`` rules."""
+    middleware, config = deployed_middleware(rules, tmp, log)
     gc.collect()  # the first build's collection debt: the quiet phase is the steady state
     client = Client(middleware, rules, attribute)
     worker = threading.Thread(target=client.run, name="bench-client")
