@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+import iiscors.policy.model as model_module
 import iiscors.policy.origins as origins_module
 from iiscors.policy.compiled import DENIED, CompiledRule, Denied, RuleCompiler
 from iiscors.policy.core import ScopePolicy
@@ -127,8 +128,12 @@ def test_an_empty_table_is_an_empty_matcher(monkeypatch: pytest.MonkeyPatch) -> 
     ([*PLAIN, "https://a.example\nhttps://b.example"], False), (["https://a.example\n"], False),
     (["\nhttps://a.example"], False), ([*PLAIN, ""], False), (["https://a.example."], False),
     (["https://*.a.example"], False), (["https://a.example", "https://a.example"], True)])
-def test_all_plain_exact_says_what_classify_says_of_each(patterns: list[str],
-                                                         plain: bool) -> None:
+@pytest.mark.parametrize("step", [1, 2, 4096])
+def test_all_plain_exact_says_what_classify_says_of_each(patterns: list[str], plain: bool,
+                                                         step: int,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # told a step of patterns at a time (issue 17): every step size says the same
+    monkeypatch.setattr(model_module, "TABLE_STEP", step)
     assert origins_module._all_plain_exact(patterns) is plain
     assert plain is all(origins_module.classify(p) is PatternKind.EXACT
                         and origins_module._PLAIN_EXACT.fullmatch(p) is not None
