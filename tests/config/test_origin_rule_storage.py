@@ -200,3 +200,24 @@ def test_loading_builds_a_rule_per_shape_not_per_origin(
     assert config.policy.root.admit("https://app01999.example.com") is not None  # compiled
     assert isinstance(config.scopes[()].rules, RuleTable)
     assert sum(built) <= 4, built
+
+
+@pytest.mark.parametrize("step", [1, 2, 4096])
+@pytest.mark.parametrize(("origins", "unique"), [
+    (["https://a.example", "https://b.example"], True),
+    (["https://a.example", "https://A.example"], False),  # contract A6: the key folds case
+    (["https://A.example", "https://B.example"], True),
+    (["https://straße.example", "https://STRASSE.example"], False),  # casefold, not lower
+    (["https://é.example", "https://É.example", "https://x.example"], False),
+    (["https://x.example", "https://x.example"], False),
+])
+def test_a_tables_origins_are_unique_as_the_collection_folds_them(
+        origins: list[str], unique: bool, step: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    import iiscors.policy.model as model_module
+
+    monkeypatch.setattr(model_module, "TABLE_STEP", step)
+    shape = OriginRule.shape_of("web.config")
+    table = RuleTable.located(list(origins), [shape] * len(origins), [1] * len(origins),
+                              list(range(1, len(origins) + 1)))
+    assert table.unique_origins() is unique
+    assert unique is (len({o.casefold() for o in origins}) == len(origins))
