@@ -18,7 +18,7 @@ from __future__ import annotations
 import enum
 import re
 import string
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -162,7 +162,7 @@ class OriginMatcher(Generic[T]):
         rejects duplicate keys before this is built).
     """
 
-    __slots__ = ("_any", "_exact", "_hosts", "_schemes")
+    __slots__ = ("_any", "_exact", "_first_label", "_hosts", "_one_head", "_schemes")
 
     def __init__(self, items: Iterable[tuple[str, T]]) -> None:
         #: exact serialized origins only, so that a hit proves the Origin is one
@@ -184,6 +184,9 @@ class OriginMatcher(Generic[T]):
                 self._hosts.setdefault(head, {})[suffix] = value
             elif kind is PatternKind.SCHEME_WILDCARD:
                 self._schemes[pattern] = value
+        #: :meth:`allowed`'s one-match split of an Origin (None without host wildcards), and
+        #: the suffixes of the only scheme when the host wildcards have one
+        self._first_label, self._one_head = _first_label_split(self._hosts)
 
     @classmethod
     def of(cls, table: dict[str, T]) -> OriginMatcher[T]:
@@ -230,6 +233,30 @@ class OriginMatcher(Generic[T]):
             return hit, True
         return self.match_patterns(origin)
 
+    def allowed(self, origin: str) -> T | None:
+        """The value :meth:`match_patterns` finds when it also says ``serialized``, else None,
+        for an Origin already known not to be an exact key: what a first sight needs after
+        its lookup in :attr:`exact` (``ScopePolicy.admit``; issue 17).
+
+        A host wildcard's most common hit is told by one C-level match: ``scheme://``, one
+        label of the characters B6 allows, and the rest from the first dot.  A hit there is
+        the longest suffix (contract B4) and its labels are valid (B6), so it is exactly what
+        :meth:`match_patterns` would return; every other case is left to it."""
+        first = self._first_label
+        if first is not None and len(origin) <= MAX_ORIGIN_BYTES:
+            found = first(origin)
+            if found is not None:
+                one = self._one_head
+                if one is not None:
+                    hit = one.get(found[1])
+                else:
+                    head, rest = found.groups()
+                    hit = self._hosts[head].get(rest)
+                if hit is not None:
+                    return hit
+        hit, serialized = self.match_patterns(origin)
+        return hit if serialized else None
+
     def match_patterns(self, origin: str) -> tuple[T | None, bool]:
         """:meth:`match` for an Origin already known not to be an exact key (the caller tried
         :attr:`exact` first): the wildcard forms and ``*``."""
@@ -269,6 +296,26 @@ class OriginMatcher(Generic[T]):
             if hit is not None:
                 return hit, True
         return self._any, True
+
+
+def _first_label_split(hosts: dict[str, dict[str, T]]
+                       ) -> tuple[Callable[[str], re.Match[str] | None] | None,
+                                  dict[str, T] | None]:
+    """:attr:`OriginMatcher._first_label` and ``_one_head`` for the host wildcards ``hosts``
+    (by ``scheme://``, then by ``.suffix[:port]``).
+
+    The match reads ``scheme://`` (one of the configured ones: a scheme holds no colon, so it
+    ends at the Origin's first ``://``, as :meth:`OriginMatcher.match_patterns` finds it), then
+    one label, then everything from the first dot: group 1 is that rest when there is one
+    scheme (whose suffixes are then returned too), else groups 1 and 2 are the scheme and the
+    rest."""
+    if not hosts:
+        return None, None
+    if len(hosts) == 1:
+        [(head, suffixes)] = hosts.items()
+        return re.compile(f"{re.escape(head)}{_LABEL}(\\..*)", re.DOTALL).fullmatch, suffixes
+    heads = "|".join(map(re.escape, hosts))
+    return re.compile(f"({heads}){_LABEL}(\\..*)", re.DOTALL).fullmatch, None
 
 
 #: What the labels a "*." wildcard stands for may hold (contract B5/B6): checked as a set (cheaper

@@ -243,3 +243,94 @@ def test_the_reference_itself(rules: list[str], origin: str, expected: str | Non
     """The reference must be right for the property test to mean anything."""
     assert ref_match(rules, origin) == expected
     assert OriginMatcher((r, r) for r in rules).match(origin)[0] == expected
+
+
+# -- allowed(): the first sight's lookup (issue 17) -----------------------------------------
+
+
+def ref_allowed(rules: list[str], origin: str) -> str | None:
+    """What ``admit`` may answer: the chosen rule when the Origin is serialized (B6)."""
+    chosen = ref_match(rules, origin)
+    serialized = origin == "null" or ref_serialized(origin) is not None
+    return chosen if serialized else None
+
+
+def first_sight(matcher: OriginMatcher[str], origin: str) -> str | None:
+    """``ScopePolicy.admit``'s lookup: the exact origins first, then :meth:`allowed`."""
+    hit = matcher.exact.get(origin)
+    return hit if hit is not None else matcher.allowed(origin)
+
+
+@settings(max_examples=800, deadline=None)
+@given(rules=st.lists(patterns, max_size=8, unique_by=str.lower), origin=origins)
+def test_allowed_agrees_with_the_reference(rules: list[str], origin: str) -> None:
+    matcher = OriginMatcher((pattern, pattern) for pattern in rules)
+    assert first_sight(matcher, origin) == ref_allowed(rules, origin)
+
+
+#: one scheme of host wildcards (the one-group split), two schemes (scheme and rest), and the
+#: same beside the other pattern kinds
+ONE_SCHEME = ["https://*.a.test", "https://*.b.a.test", "https://*.a.test:8443"]
+TWO_SCHEMES = [*ONE_SCHEME, "http://*.a.test", "a.b+c-d://*.a.test"]
+WITH_OTHERS = [*TWO_SCHEMES, "https://x.a.test", "http://*", "*"]
+FIRST_LABEL_CASES = [
+    "https://x.a.test",            # the first dot's suffix: the fast hit
+    "https://x.b.a.test",          # two suffixes match: the longest (B4), at the first dot
+    "https://x.y.a.test",          # the first dot's suffix misses, a later one hits
+    "https://X-_9.a.test",         # every character B6 allows in a label, capitals
+    "https://x.a.test:8443",       # the port belongs to the suffix
+    "https://x.a.test:443",
+    "https://x.a.test.",           # a trailing dot is never a wildcard's (B6)
+    "https://x.a.test/", "https://x.a.test/p", "https://x.a.test\n", "https://x.a.test ",
+    "https://u@x.a.test", "https://u:p@x.a.test",   # userinfo
+    "https://.a.test",             # a dot right after "://"
+    "https://x..a.test", "https://a.test", "https://test", "https://x",   # no dot
+    "HTTPS://x.a.test", "Https://x.a.test",          # the scheme is case-sensitive here
+    "https://bücher.a.test", "https://xn--bcher-kva.a.test", "https://x.a.tést",
+    "http://x.a.test", "a.b+c-d://x.a.test", "a.b+c-d://x.y.a.test", "ftp://x.a.test",
+    "https:/x.a.test", "https//x.a.test", "://x.a.test", "x://https://x.a.test",
+    "https://x:y://x.a.test", "null", "", "*", "https://*.a.test",
+    "https://" + "x" * 2033 + ".a.test",   # 2,048 characters: still an origin
+    "https://" + "x" * 2034 + ".a.test",   # 2,049: only "*" matches, never echoed (B6)
+]
+
+
+@pytest.mark.parametrize("rules", [ONE_SCHEME, TWO_SCHEMES, WITH_OTHERS],
+                         ids=["one-scheme", "two-schemes", "with-others"])
+@pytest.mark.parametrize("origin", FIRST_LABEL_CASES)
+def test_allowed_at_the_edges_of_the_first_label_split(rules: list[str], origin: str) -> None:
+    """What the one-match split (``_first_label_split``) reads must never decide otherwise
+    than the whole lookup, :meth:`OriginMatcher.match_patterns`, and the reference."""
+    matcher = OriginMatcher((pattern, pattern) for pattern in rules)
+    found, serialized = matcher.match(origin)
+    assert first_sight(matcher, origin) == (found if serialized else None)
+    assert first_sight(matcher, origin) == ref_allowed(rules, origin)
+
+
+@pytest.mark.parametrize(("rules", "origin", "expected"), [
+    (ONE_SCHEME, "https://x.b.a.test", "https://*.b.a.test"),
+    (ONE_SCHEME, "https://X-_9.a.test", "https://*.a.test"),
+    (ONE_SCHEME, "https://x.a.test:8443", "https://*.a.test:8443"),
+    (TWO_SCHEMES, "http://x.a.test", "http://*.a.test"),
+    (TWO_SCHEMES, "a.b+c-d://x.a.test", "a.b+c-d://*.a.test"),
+    (WITH_OTHERS, "https://x.b.a.test", "https://*.b.a.test"),
+])
+def test_a_hit_at_the_first_dot_needs_no_other_lookup(
+        rules: list[str], origin: str, expected: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The common first sight (one label before a wildcard's suffix) is told by the split
+    alone: the whole lookup is not run."""
+    matcher = OriginMatcher((pattern, pattern) for pattern in rules)
+    calls: list[str] = []
+    whole = OriginMatcher.match_patterns
+
+    def counted(self: OriginMatcher[str], value: str) -> tuple[str | None, bool]:
+        calls.append(value)
+        return whole(self, value)
+
+    monkeypatch.setattr(OriginMatcher, "match_patterns", counted)
+    assert matcher.allowed(origin) == expected
+    assert calls == []
+    dot = origin.index(".", origin.index("://"))
+    later = f"{origin[:dot]}.y{origin[dot:]}"  # one label more: the first dot's suffix misses
+    assert matcher.allowed(later) == ref_allowed(rules, later)
+    assert calls == [later]  # the whole lookup, once
