@@ -27,6 +27,7 @@ customHeaders setting Access-Control-*): browsers reject the duplicated headers,
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -70,6 +71,8 @@ class StartResponse(Protocol):
 WSGIApplication = Callable[[WSGIEnvironment, StartResponse], Iterable[bytes]]
 
 _monotonic = time.monotonic
+#: ``_next_check`` while no request needs to look at the files (iiscors.reload)
+_NEVER = math.inf
 _NO_CONTENT = "204 No Content"
 _STATUS = {204: _NO_CONTENT, 403: "403 Forbidden", UNUSABLE_STATUS: "500 Internal Server Error"}
 #: The environ keys of Access-Control-Request-Method and -Headers (CGI names, which Django's
@@ -142,16 +145,20 @@ class CorsMiddleware(Layer[WSGIApplication]):
         marked: object = environ.setdefault(HANDLED, self)  # one dict operation: read and mark
         if marked is not self:
             return self._step_aside(environ, start_response)  # iiscors.layering
-        if _monotonic() >= self._next_check:
+        next_check = self._next_check
+        # (never due while the reload thread times the checks: no clock read then)
+        if next_check != _NEVER and _monotonic() >= next_check:
             self._poll()  # at most once per reload_interval (iiscors.reload)
         if self.config_error is not None:
             return self._unusable_response(start_response)
         policy = self.policy  # read once: a reload swaps it atomically (contract A8)
         get = environ.get
-        path_policy, answered = ((policy.root, None) if policy.direct
-                                 else self._scope(environ, policy, start_response))
-        if answered is not None:
-            return answered
+        if policy.direct:
+            path_policy = policy.root
+        else:
+            path_policy, answered = self._scope(environ, policy, start_response)
+            if answered is not None:
+                return answered
         origin = get("HTTP_ORIGIN")
         # The fast path of iiscors.policy.plan (module docstring): head, then tail, are added.
         head: Sequence[tuple[str, str]]
