@@ -162,7 +162,8 @@ class OriginMatcher(Generic[T]):
         rejects duplicate keys before this is built).
     """
 
-    __slots__ = ("_any", "_exact", "_first_label", "_hosts", "_one_head", "_schemes")
+    __slots__ = ("_any", "_exact", "_exact_only", "_first_label", "_hosts", "_one_head",
+                 "_schemes")
 
     def __init__(self, items: Iterable[tuple[str, T]]) -> None:
         #: exact serialized origins only, so that a hit proves the Origin is one
@@ -187,6 +188,9 @@ class OriginMatcher(Generic[T]):
         #: :meth:`allowed`'s one-match split of an Origin (None without host wildcards), and
         #: the suffixes of the only scheme when the host wildcards have one
         self._first_label, self._one_head = _first_label_split(self._hosts)
+        #: no pattern but exact origins (what :meth:`of` builds in bulk): :meth:`allowed` then
+        #: says None at once
+        self._exact_only = not self._hosts and not self._schemes and self._any is None
 
     @classmethod
     def of(cls, table: dict[str, T]) -> OriginMatcher[T]:
@@ -241,19 +245,24 @@ class OriginMatcher(Generic[T]):
         A host wildcard's most common hit is told by one C-level match: ``scheme://``, one
         label of the characters B6 allows, and the rest from the first dot.  A hit there is
         the longest suffix (contract B4) and its labels are valid (B6), so it is exactly what
-        :meth:`match_patterns` would return; every other case is left to it."""
+        :meth:`match_patterns` would return; after a miss there the walk goes on from the next
+        dot, as :meth:`match_patterns` would.  Every other Origin is left to it."""
         first = self._first_label
         if first is not None and len(origin) <= MAX_ORIGIN_BYTES:
             found = first(origin)
             if found is not None:
                 one = self._one_head
-                if one is not None:
-                    hit = one.get(found[1])
-                else:
-                    head, rest = found.groups()
-                    hit = self._hosts[head].get(rest)
+                suffixes = one if one is not None else self._hosts[found[1]]
+                hit = suffixes.get(found[2])
                 if hit is not None:
                     return hit
+                walked = self._suffix_walk(origin, found.end(1),
+                                           origin.find(".", found.start(2) + 1), suffixes)
+                hit, serialized = (walked if walked is not None
+                                   else self._scheme_or_any(origin))
+                return hit if serialized else None
+        elif self._exact_only:
+            return None  # no pattern but exact origins: a miss in exact is unlisted
         hit, serialized = self.match_patterns(origin)
         return hit if serialized else None
 
@@ -265,25 +274,37 @@ class OriginMatcher(Generic[T]):
         if len(origin) > MAX_ORIGIN_BYTES:
             return self._any, False
         if self._hosts:
-            # Host wildcards, longest suffix first (contract B4): the Origin's "scheme://" picks
-            # a table of suffixes (".contoso.com[:port]"), looked up for the rest of the Origin
-            # after each dot.  The suffix and port came from a validated pattern, so on a hit
-            # only the labels before it need checking; a trailing-dot host or a path can never
-            # equal a pattern's suffix (B6).
+            # Host wildcards: the Origin's "scheme://" picks a table of suffixes.
             start = origin.find("://") + 3
             suffixes = self._hosts.get(origin[:start]) if start > 2 else None
             if suffixes is not None:
-                dot = origin.find(".", start)
-                while dot > start:
-                    hit = suffixes.get(origin[dot:])
-                    if hit is not None:
-                        labels = origin[start:dot]
-                        if (labels.isalnum() and labels.isascii()) or (
-                                _LABEL_CHARS.issuperset(labels) and ".." not in labels
-                                and labels[-1] != "."):
-                            return hit, True
-                        return self._any, False  # e.g. userinfo: "https://x@a.contoso.com"
-                    dot = origin.find(".", dot + 1)
+                walked = self._suffix_walk(origin, start, origin.find(".", start), suffixes)
+                if walked is not None:
+                    return walked
+        return self._scheme_or_any(origin)
+
+    def _suffix_walk(self, origin: str, start: int, dot: int,
+                     suffixes: dict[str, T]) -> tuple[T | None, bool] | None:
+        """Host wildcards, longest suffix first (contract B4), from the dot at ``dot`` (-1: none)
+        of an Origin whose host starts at ``start``: the table of its scheme's suffixes
+        (".contoso.com[:port]") is looked up for the rest of the Origin after each dot.  The
+        suffix and port came from a validated pattern, so on a hit only the labels before it
+        need checking; a trailing-dot host or a path can never equal a pattern's suffix (B6).
+        None: no suffix matched."""
+        while dot > start:
+            hit = suffixes.get(origin[dot:])
+            if hit is not None:
+                labels = origin[start:dot]
+                if (labels.isalnum() and labels.isascii()) or (
+                        _LABEL_CHARS.issuperset(labels) and ".." not in labels
+                        and labels[-1] != "."):
+                    return hit, True
+                return self._any, False  # e.g. userinfo: "https://x@a.contoso.com"
+            dot = origin.find(".", dot + 1)
+        return None
+
+    def _scheme_or_any(self, origin: str) -> tuple[T | None, bool]:
+        """:meth:`match_patterns` once no host wildcard matched: a scheme wildcard, or ``*``."""
         if not self._schemes and self._any is None:
             return None, False
         found = _host_of(origin)
@@ -304,18 +325,15 @@ def _first_label_split(hosts: dict[str, dict[str, T]]
     """:attr:`OriginMatcher._first_label` and ``_one_head`` for the host wildcards ``hosts``
     (by ``scheme://``, then by ``.suffix[:port]``).
 
-    The match reads ``scheme://`` (one of the configured ones: a scheme holds no colon, so it
-    ends at the Origin's first ``://``, as :meth:`OriginMatcher.match_patterns` finds it), then
-    one label, then everything from the first dot: group 1 is that rest when there is one
-    scheme (whose suffixes are then returned too), else groups 1 and 2 are the scheme and the
-    rest."""
+    The match reads one of the configured ``scheme://`` (a scheme holds no colon, so it ends
+    at the Origin's first ``://``, as :meth:`OriginMatcher.match_patterns` finds it: group 1),
+    then one label, then everything from the first dot (group 2).  ``_one_head`` is the only
+    scheme's suffixes, when there is one (no lookup by group 1 then)."""
     if not hosts:
         return None, None
-    if len(hosts) == 1:
-        [(head, suffixes)] = hosts.items()
-        return re.compile(f"{re.escape(head)}{_LABEL}(\\..*)", re.DOTALL).fullmatch, suffixes
     heads = "|".join(map(re.escape, hosts))
-    return re.compile(f"({heads}){_LABEL}(\\..*)", re.DOTALL).fullmatch, None
+    split = re.compile(f"({heads}){_LABEL}(\\..*)", re.DOTALL).fullmatch
+    return split, (next(iter(hosts.values())) if len(hosts) == 1 else None)
 
 
 #: What the labels a "*." wildcard stands for may hold (contract B5/B6): checked as a set (cheaper

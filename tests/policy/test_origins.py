@@ -307,19 +307,8 @@ def test_allowed_at_the_edges_of_the_first_label_split(rules: list[str], origin:
     assert first_sight(matcher, origin) == ref_allowed(rules, origin)
 
 
-@pytest.mark.parametrize(("rules", "origin", "expected"), [
-    (ONE_SCHEME, "https://x.b.a.test", "https://*.b.a.test"),
-    (ONE_SCHEME, "https://X-_9.a.test", "https://*.a.test"),
-    (ONE_SCHEME, "https://x.a.test:8443", "https://*.a.test:8443"),
-    (TWO_SCHEMES, "http://x.a.test", "http://*.a.test"),
-    (TWO_SCHEMES, "a.b+c-d://x.a.test", "a.b+c-d://*.a.test"),
-    (WITH_OTHERS, "https://x.b.a.test", "https://*.b.a.test"),
-])
-def test_a_hit_at_the_first_dot_needs_no_other_lookup(
-        rules: list[str], origin: str, expected: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The common first sight (one label before a wildcard's suffix) is told by the split
-    alone: the whole lookup is not run."""
-    matcher = OriginMatcher((pattern, pattern) for pattern in rules)
+def counting_whole_lookups(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The Origins :meth:`OriginMatcher.match_patterns` is asked about from now on."""
     calls: list[str] = []
     whole = OriginMatcher.match_patterns
 
@@ -328,9 +317,42 @@ def test_a_hit_at_the_first_dot_needs_no_other_lookup(
         return whole(self, value)
 
     monkeypatch.setattr(OriginMatcher, "match_patterns", counted)
+    return calls
+
+
+@pytest.mark.parametrize(("rules", "origin", "expected"), [
+    (ONE_SCHEME, "https://x.b.a.test", "https://*.b.a.test"),
+    (ONE_SCHEME, "https://X-_9.a.test", "https://*.a.test"),
+    (ONE_SCHEME, "https://x.a.test:8443", "https://*.a.test:8443"),
+    (TWO_SCHEMES, "http://x.a.test", "http://*.a.test"),
+    (TWO_SCHEMES, "a.b+c-d://x.a.test", "a.b+c-d://*.a.test"),
+    (WITH_OTHERS, "https://x.b.a.test", "https://*.b.a.test"),
+])
+def test_a_split_origin_needs_no_whole_lookup(
+        rules: list[str], origin: str, expected: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The common first sight (one label before a wildcard's suffix) is told by the split
+    alone, and when the first dot's suffix misses, the walk goes on from the next dot: the
+    whole lookup (:meth:`OriginMatcher.match_patterns`) is not run either way."""
+    matcher = OriginMatcher((pattern, pattern) for pattern in rules)
+    calls = counting_whole_lookups(monkeypatch)
     assert matcher.allowed(origin) == expected
-    assert calls == []
     dot = origin.index(".", origin.index("://"))
     later = f"{origin[:dot]}.y{origin[dot:]}"  # one label more: the first dot's suffix misses
-    assert matcher.allowed(later) == ref_allowed(rules, later)
-    assert calls == [later]  # the whole lookup, once
+    assert matcher.allowed(later) == ref_allowed(rules, later) == expected
+    unlisted = f"{origin[:dot]}.unlisted"  # no suffix at all: the scheme wildcard, or "*"
+    assert matcher.allowed(unlisted) == ref_allowed(rules, unlisted)
+    assert calls == []
+
+
+def test_exact_origins_alone_need_no_lookup_after_exact(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where every pattern is an exact origin (the bulk form of a large file), an Origin not
+    among them is unlisted at once, whatever it spells."""
+    exact = ["https://a.test", "null", "http://b.test:8080"]
+    matcher = OriginMatcher.of({pattern: pattern for pattern in exact})
+    calls = counting_whole_lookups(monkeypatch)
+    for origin in ["https://c.test", "https://a.test.", "null ", "https://x.a.test", "*",
+                   "https://*", "https://" + "a" * 3000]:
+        assert matcher.allowed(origin) is None
+        assert ref_allowed(exact, origin) is None
+    assert calls == []
+    assert first_sight(matcher, "null") == "null"
