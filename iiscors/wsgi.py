@@ -145,24 +145,20 @@ class CorsMiddleware(Layer[WSGIApplication]):
         marked: object = environ.setdefault(HANDLED, self)  # one dict operation: read and mark
         if marked is not self:
             return self._step_aside(environ, start_response)  # iiscors.layering
-        next_check = self._next_check
-        # (never due while the reload thread times the checks: no clock read then)
-        if next_check != _NEVER and _monotonic() >= next_check:
-            self._poll()  # at most once per reload_interval (iiscors.reload)
+        if self._next_check != _NEVER and _monotonic() >= self._next_check:  # (no clock read
+            self._poll()  # while the reload thread times the checks; iiscors.reload)
         if self.config_error is not None:
             return self._unusable_response(start_response)
         policy = self.policy  # read once: a reload swaps it atomically (contract A8)
         get = environ.get
-        if policy.direct:
-            path_policy = policy.root
-        else:
+        path_policy = policy.root
+        if not policy.direct:
             path_policy, answered = self._scope(environ, policy, start_response)
             if answered is not None:
                 return answered
         origin = get("HTTP_ORIGIN")
-        # The fast path of iiscors.policy.plan (module docstring): head, then tail, are added.
         head: Sequence[tuple[str, str]]
-        tail: Headers = ()
+        tail: Headers = ()  # iiscors.policy.plan's fast path (its docstring): head, then tail
         if origin is None or (policy.exempt_same_origin and origin == _own(environ)):
             head = path_policy.passive  # contract B2/B15, B13's opt-in: not a CORS request
         else:
