@@ -319,6 +319,13 @@ class OriginMatcher(Generic[T]):
         return self._any, True
 
 
+#: At most this many schemes of host wildcards get :meth:`OriginMatcher.allowed`'s one-match
+#: split (the usual one or two); with more, the whole lookup: a regular expression tries the
+#: schemes one by one, so a first sight would cost with the configuration (contract B4's
+#: lookup does not: one dict probe picks the scheme).
+SPLIT_MAX_SCHEMES = 8
+
+
 def _first_label_split(hosts: dict[str, dict[str, T]]
                        ) -> tuple[Callable[[str], re.Match[str] | None] | None,
                                   dict[str, T] | None]:
@@ -329,7 +336,7 @@ def _first_label_split(hosts: dict[str, dict[str, T]]
     at the Origin's first ``://``, as :meth:`OriginMatcher.match_patterns` finds it: group 1),
     then one label, then everything from the first dot (group 2).  ``_one_head`` is the only
     scheme's suffixes, when there is one (no lookup by group 1 then)."""
-    if not hosts:
+    if not hosts or len(hosts) > SPLIT_MAX_SCHEMES:
         return None, None
     heads = "|".join(map(re.escape, hosts))
     split = re.compile(f"({heads}){_LABEL}(\\..*)", re.DOTALL).fullmatch

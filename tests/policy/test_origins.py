@@ -13,7 +13,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from iiscors.policy.origins import OriginMatcher, PatternKind, classify, parse_origin
+from iiscors.policy.origins import (
+    SPLIT_MAX_SCHEMES,
+    OriginMatcher,
+    PatternKind,
+    classify,
+    parse_origin,
+)
 
 # -- the reference: plain string handling, no shared code with iiscors.policy.origins --------
 
@@ -356,3 +362,20 @@ def test_exact_origins_alone_need_no_lookup_after_exact(monkeypatch: pytest.Monk
         assert ref_allowed(exact, origin) is None
     assert calls == []
     assert first_sight(matcher, "null") == "null"
+
+
+@pytest.mark.parametrize("schemes", [1, SPLIT_MAX_SCHEMES, SPLIT_MAX_SCHEMES + 1, 500])
+def test_many_schemes_of_host_wildcards_take_the_whole_lookup(
+        schemes: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The split tries its schemes one by one: past SPLIT_MAX_SCHEMES of them it is not built,
+    and every first sight takes the whole lookup, whose cost does not grow with them (B4)."""
+    rules = [f"s{i}://*.a.test" for i in range(schemes)]
+    matcher = OriginMatcher((pattern, pattern) for pattern in rules)
+    calls = counting_whole_lookups(monkeypatch)
+    for i in (0, schemes - 1):
+        assert matcher.allowed(f"s{i}://x.a.test") == f"s{i}://*.a.test"
+        assert matcher.allowed(f"s{i}://x.y.a.test") == f"s{i}://*.a.test"
+    assert len(calls) == (0 if schemes <= SPLIT_MAX_SCHEMES else 4)
+    for i in (0, schemes - 1):
+        assert matcher.allowed(f"s{i}://x@y.a.test") is None
+    assert matcher.allowed(f"s{schemes}://x.a.test") is None
