@@ -30,7 +30,8 @@ objects and do not pay for it.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
 from iiscors.policy import headers
@@ -49,7 +50,7 @@ from iiscors.policy.model import (
     RuleTable,
     table_steps,
 )
-from iiscors.policy.origins import OriginMatcher
+from iiscors.policy.origins import MAX_ORIGIN_BYTES, OriginMatcher
 from iiscors.policy.scopes import PathTree
 
 Headers = tuple[tuple[str, str], ...]
@@ -294,6 +295,8 @@ class ScopePolicy:
         "_not_serialized",
         "_rules",
         "_same_origin",
+        "_split",
+        "_split_suffixes",
         "_table",
         "_unlisted",
         "active",
@@ -344,6 +347,13 @@ class ScopePolicy:
         #: the patterns' lookup :meth:`admit` makes after :attr:`_exact` (a bound method read
         #: once here rather than two attributes on every first sight)
         self._allowed = self._table.allowed
+        #: the split of OriginMatcher.allowed and its suffixes, when one scheme has host
+        #: wildcards: admit probes them itself (issue 17: a call less on a wildcard's hit)
+        split = self._table.one_scheme_split
+        self._split: Callable[[str], re.Match[str] | None] | None = None
+        self._split_suffixes: dict[str, CompiledRule | Denied] = {}
+        if split is not None:
+            self._split, self._split_suffixes = split
         #: the exact origins that :meth:`admit` tries first; empty where CORS is off (B1, D1),
         #: so that a hit needs no other test
         self._exact = self._table.exact if self.active else {}
@@ -498,7 +508,15 @@ class ScopePolicy:
                 return None
             if self.any_answer is not None:
                 return self.any_answer  # contract B10: the static "*", whatever the Origin
-            compiled = self._allowed(origin)
+            split = self._split  # one scheme of host wildcards: its usual hit without a call
+            if split is not None and len(origin) <= MAX_ORIGIN_BYTES and (
+                    found := split(origin)) is not None:
+                compiled = self._split_suffixes.get(found[2])
+                if compiled is None:
+                    compiled = self._table.allowed_after_split(origin, found,
+                                                               self._split_suffixes)
+            else:
+                compiled = self._allowed(origin)
             if compiled is None:
                 # unlisted, or (B6) only "*" matched what is not an origin; one slot, replaced
                 # as a whole: a refusal depends on nothing but the origin's text

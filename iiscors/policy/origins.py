@@ -256,14 +256,30 @@ class OriginMatcher(Generic[T]):
                 hit = suffixes.get(found[2])
                 if hit is not None:
                     return hit
-                walked = self._suffix_walk(origin, found.end(1),
-                                           origin.find(".", found.start(2) + 1), suffixes)
-                hit, serialized = (walked if walked is not None
-                                   else self._scheme_or_any(origin))
-                return hit if serialized else None
+                return self.allowed_after_split(origin, found, suffixes)
         elif self._exact_only:
             return None  # no pattern but exact origins: a miss in exact is unlisted
         hit, serialized = self.match_patterns(origin)
+        return hit if serialized else None
+
+    @property
+    def one_scheme_split(self) -> tuple[Callable[[str], re.Match[str] | None],
+                                        dict[str, T]] | None:
+        """:meth:`allowed`'s split and the suffixes of its one scheme, when the host wildcards
+        have one (else None), for a caller on a hot path (``ScopePolicy.admit``): for an Origin
+        of at most MAX_ORIGIN_BYTES that the split matches, ``suffixes.get(match[2])`` is what
+        :meth:`allowed` says when it is not None, and :meth:`allowed_after_split` otherwise."""
+        if self._first_label is None or self._one_head is None:
+            return None
+        return self._first_label, self._one_head
+
+    def allowed_after_split(self, origin: str, found: re.Match[str],
+                            suffixes: dict[str, T]) -> T | None:
+        """:meth:`allowed` for an Origin whose split ``found`` (the suffixes of its scheme:
+        ``suffixes``) missed at its first dot: the walk goes on from the next dot (B4)."""
+        walked = self._suffix_walk(origin, found.end(1), origin.find(".", found.start(2) + 1),
+                                   suffixes)
+        hit, serialized = walked if walked is not None else self._scheme_or_any(origin)
         return hit if serialized else None
 
     def match_patterns(self, origin: str) -> tuple[T | None, bool]:

@@ -55,7 +55,10 @@ PATHS = ["/", "/api/x", "/off/y", "/star/z"]
 ORIGINS = ["https://app.contoso.com", "https://www.contoso.com", "https://a.b.contoso.com",
            "https://blocked.contoso.com", "https://evil.example", "https://x.evil.example",
            "http://plain.example", "http://plain.example.", "null", "https://x.contoso.com/p",
-           "https://x@a.contoso.com", "HTTPS://APP.CONTOSO.COM", "https://" + "a" * 300 + ".com"]
+           "https://x@a.contoso.com", "HTTPS://APP.CONTOSO.COM", "https://" + "a" * 300 + ".com",
+           "https://x.unlisted.example", "https://x-_Y.b.contoso.com:443",
+           # B6's bound: a wildcard's hit at 2,048 characters, none past it
+           "https://" + "a" * 2028 + ".contoso.com", "https://" + "a" * 2029 + ".contoso.com"]
 METHODS = [("GET", None), ("OPTIONS", "PUT"), ("OPTIONS", None), ("POST", None)]
 
 
@@ -200,13 +203,20 @@ def test_a_refusal_is_looked_up_once_for_the_adapter_and_the_plan(
     the pattern lookup runs once (a one-slot memo), and the refusal is the same."""
     scope = load_config(config_for("true")).policy.root
     looked: list[str] = []
-    lookup = scope._allowed  # the pattern lookup admit makes after the exact origins
+    # the pattern lookups admit makes after the exact origins: the matcher's, or its own
+    # probe of the split followed, on a miss, by the rest of the walk
+    lookup, after_split = scope._allowed, type(scope._table).allowed_after_split
 
     def counting(origin: str) -> Any:
         looked.append(origin)
         return lookup(origin)
 
+    def counting_after_split(self: Any, origin: str, *args: Any) -> Any:
+        looked.append(origin)
+        return after_split(self, origin, *args)
+
     monkeypatch.setattr(scope, "_allowed", counting)
+    monkeypatch.setattr(type(scope._table), "allowed_after_split", counting_after_split)
     other = "https://x@a.contoso.com"  # userinfo: not a serialized origin (B6)
     for origin in ("https://x.contoso.com/p", "https://x.contoso.com/p", other):
         assert scope.admit(origin) is None
@@ -215,3 +225,32 @@ def test_a_refusal_is_looked_up_once_for_the_adapter_and_the_plan(
     scope.forget()
     assert scope.admit(other) is None
     assert looked == ["https://x.contoso.com/p", other, other]
+
+
+def test_a_wildcard_first_sight_is_probed_by_admit_itself(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the host wildcards have one scheme, admit probes the split's suffix itself (no
+    call of the matcher's lookup) and hands only a miss at the first dot on; with two schemes
+    every pattern lookup is the matcher's."""
+    scope = Policy(load_config(config_for("true")).scopes).scope_for("/api/x")
+    asked: list[str] = []
+    lookup = scope._allowed
+
+    def counting(origin: str) -> Any:
+        asked.append(origin)
+        return lookup(origin)
+
+    monkeypatch.setattr(scope, "_allowed", counting)
+    answer = scope.admit("https://www.contoso.com")
+    assert answer is not None and answer.allow_origin[0][1] == "https://www.contoso.com"
+    assert scope.admit("https://a.b.contoso.com") is not None  # a later dot: walked on
+    assert scope.admit("https://x.evil.example") is None       # allowed="false"
+    assert scope.admit("https://x.unlisted.example") is None
+    assert asked == []
+    assert scope.admit("https://x@a.contoso.com") is None      # not split: the matcher's
+    assert asked == ["https://x@a.contoso.com"]
+
+    two = load_config(web_config('<cors enabled="true"><add origin="https://*.contoso.com" />'
+                                 '<add origin="http://*.contoso.com" /></cors>')).policy.root
+    assert two._split is None
+    assert two.admit("http://www.contoso.com") is not None
