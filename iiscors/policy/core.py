@@ -30,8 +30,7 @@ objects and do not pay for it.
 from __future__ import annotations
 
 import enum
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from iiscors.policy import headers
@@ -349,11 +348,7 @@ class ScopePolicy:
         self._allowed = self._table.allowed
         #: the split of OriginMatcher.allowed and its suffixes, when one scheme has host
         #: wildcards: admit probes them itself (issue 17: a call less on a wildcard's hit)
-        split = self._table.one_scheme_split
-        self._split: Callable[[str], re.Match[str] | None] | None = None
-        self._split_suffixes: dict[str, CompiledRule | Denied] = {}
-        if split is not None:
-            self._split, self._split_suffixes = split
+        self._split, self._split_suffixes = self._table.one_scheme_split
         #: the exact origins that :meth:`admit` tries first; empty where CORS is off (B1, D1),
         #: so that a hit needs no other test
         self._exact = self._table.exact if self.active else {}

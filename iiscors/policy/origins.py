@@ -263,14 +263,15 @@ class OriginMatcher(Generic[T]):
         return hit if serialized else None
 
     @property
-    def one_scheme_split(self) -> tuple[Callable[[str], re.Match[str] | None],
-                                        dict[str, T]] | None:
+    def one_scheme_split(self) -> tuple[Callable[[str], re.Match[str] | None] | None,
+                                        dict[str, T]]:
         """:meth:`allowed`'s split and the suffixes of its one scheme, when the host wildcards
-        have one (else None), for a caller on a hot path (``ScopePolicy.admit``): for an Origin
-        of at most MAX_ORIGIN_BYTES that the split matches, ``suffixes.get(match[2])`` is what
-        :meth:`allowed` says when it is not None, and :meth:`allowed_after_split` otherwise."""
+        have one (else ``(None, {})``), for a caller on a hot path (``ScopePolicy.admit``): for
+        an Origin of at most MAX_ORIGIN_BYTES that the split matches, ``suffixes.get(match[2])``
+        is what :meth:`allowed` says when it is not None, and :meth:`allowed_after_split`
+        otherwise."""
         if self._first_label is None or self._one_head is None:
-            return None
+            return None, {}
         return self._first_label, self._one_head
 
     def allowed_after_split(self, origin: str, found: re.Match[str],
