@@ -54,3 +54,11 @@ def max_age_ignored_by(seconds: int) -> str | None:
     if seconds <= MAX_AGE_HONOURED:
         return None
     return "Chromium" if seconds <= MAX_AGE_FIREFOX else "Chromium and Firefox"
+
+
+def never_exposed(name: str) -> bool:
+    """Whether browsers never expose a response header of this name to scripts, whatever
+    Access-Control-Expose-Headers says: the Access-Control-* ones (Fetch's CORS-safelisted
+    and exposed names never include them; lint's W214, and the one-pass reader's test of
+    whether W214 may fire on a rule)."""
+    return name.lower().startswith("access-control-")

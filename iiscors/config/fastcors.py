@@ -28,7 +28,7 @@ from typing import Any, NamedTuple, cast
 
 from lxml import etree
 
-from iiscors.config.browsers import MAX_AGE_HONOURED
+from iiscors.config.browsers import MAX_AGE_HONOURED, never_exposed
 from iiscors.config.loader import XmlDocument
 from iiscors.config.reading import XML_SPACE, parse_int32
 from iiscors.policy import headers
@@ -238,7 +238,10 @@ def _shape(file: str, key: tuple[Any, ...]) -> tuple[tuple[Any, ...], bool | Non
                                 tuple(map(intern, exposed)))
     # Lint reports at a rule's attributes and list entries (W213-W216, W201-W203) only when
     # these hold; a superset of its conditions, so that when in doubt the places are kept.
-    places = (max_age > MAX_AGE_HONOURED or bool(exposed) or (allow_all and bool(allow_headers))
+    # (An exposeHeaders list alone used to count: every rule exposing a header of its own was
+    # built the long way, nine objects the collector tracks per rule; issue 17.)
+    places = (max_age > MAX_AGE_HONOURED or any(map(never_exposed, exposed))
+              or (allow_all and bool(allow_headers))
               or any(method.upper() == "OPTIONS" for method in methods))
     return shape, (True if places else None if credentials and allowed else False)
 

@@ -26,6 +26,7 @@ from iiscors.config.browsers import (
     MAX_AGE_HONOURED,
     is_default_port,
     max_age_ignored_by,
+    never_exposed,
     split_authority,
     split_port,
 )
@@ -242,7 +243,7 @@ def rule_checks(rule: OriginRule) -> Iterator[Diagnostic]:
         if what == "allowMethods" and value.upper() == "OPTIONS":
             yield make_at("W213", "OPTIONS in allowMethods is never needed: the preflight itself "
                           "is answered by the CORS module (contract B8)", at)
-        elif what == "exposeHeaders" and value.lower().startswith("access-control-"):
+        elif what == "exposeHeaders" and never_exposed(value):
             yield make_at("W214", f"exposeHeaders lists '{value}': browsers never expose "
                           "Access-Control-* response headers to scripts", at)
 

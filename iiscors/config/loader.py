@@ -33,13 +33,20 @@ DEFAULT_MAX_BYTES = 250 * 1024
 #: The most characters of a document's text, and the most elements, one C call reads: a hot
 #: reload runs the loader on a thread beside requests, and the interpreter cannot switch
 #: threads inside one C call, so a call over a whole 17 MB file kept every request waiting for
-#: 40-220 ms (issue 17, tools/gil_holds.py).  Slices keep each call near a millisecond.
+#: 40-220 ms (issue 17, tools/gil_holds.py).  Slices keep each call near a millisecond (4,096
+#: elements took up to 3 ms on a slow VM, 1,024 take under one).
 TEXT_SLICE = 1 << 16
-ELEMENT_SLICE = 4096
+ELEMENT_SLICE = 1024
 #: Beside requests, a document with more elements is mapped, not counted (Locator)
 COUNTED_ELEMENTS = 16_384
 #: A document whose text is shorter is freed at once (:func:`release`).
 RELEASED_IN_SLICES = 1 << 20
+#: Rules whose freed blocks the C allocator sorts out in one go, beside requests
+#: (:func:`sort_freed_blocks`: about ten blocks a rule, a millisecond a slice).
+FREED_SLICE = 1024
+#: Larger than glibc's per-thread cache serves (1,032 bytes), smaller than the least size it
+#: gives a mapping of its own (128 KiB): an allocation from the heap, which sorts the fast bins.
+SORTING_BLOCK = 4096
 
 #: Deeper than any real web.config; libxml2 stops at 256 on its own.
 MAX_DEPTH = 100
@@ -110,11 +117,30 @@ def release(document: XmlDocument) -> None:
         # (not len(element): lxml counts the children one by one, all 100,000 of them)
         if len(list(islice(element, ELEMENT_SLICE + 1))) > ELEMENT_SLICE:
             remove = element.remove
+            removed = 0
             while (child := next(iter(element), None)) is not None:
                 remove(child)  # its subtree is freed once its proxy is dropped
+                removed += 1
+                if removed % FREED_SLICE == 0:
+                    sort_freed_blocks()
             child = None
         else:
             wide.extend(element)
+    sort_freed_blocks()
+
+
+def sort_freed_blocks() -> None:
+    """Have the C allocator sort out the small blocks freed since the last call, now.
+
+    glibc's malloc keeps small freed blocks (libxml2's nodes and attributes, about ten for each
+    rule of a released tree) in "fast bins", and merges them all in one pass the next time a
+    large block is allocated or freed (``malloc_consolidate``).  After a 100,000-rule tree, that
+    pass over a million blocks held the GIL for 90-120 ms, wherever the next large block came:
+    freeing the document's text, a dict growing (issue 17, tools/gil_holds.py).  Allocating
+    a block too large for the per-thread cache and too small for its own mapping
+    (:data:`SORTING_BLOCK` bytes) runs that pass for what was freed since the last call, a slice
+    at a time.  Elsewhere than glibc, or with nothing freed, it costs an allocation."""
+    bytearray(SORTING_BLOCK)
 
 
 @contextlib.contextmanager
@@ -336,7 +362,9 @@ class Locator:
         for table in (self._tags, self._line_starts, self._lines):
             while table:
                 del table[-ELEMENT_SLICE:]
-        self._attributes.clear()
+        attributes = self._attributes  # one dict per start tag asked for: 100,000 at most
+        while attributes:
+            deque(starmap(attributes.popitem, repeat((), min(len(attributes), ELEMENT_SLICE))), 0)
 
     def _offset(self, element: etree._Element) -> int | None:
         """Where ``element``'s start tag begins: its place in document order, counted by

@@ -262,8 +262,9 @@ _RULE_FIELDS = tuple(_OriginRuleFields.__dataclass_fields__)
 
 #: How many rows of a :class:`RuleTable` one C-level step builds or reads: a hot reload builds
 #: tables on a thread beside requests, and a C call over 100,000 rows holds the GIL for tens of
-#: milliseconds (issue 17); a few thousand rows take a fraction of one.
-TABLE_STEP = 4096
+#: milliseconds (issue 17); a thousand rows take a millisecond or two on a slow VM (4,096 took
+#: up to 6 ms of the 5 ms a request may wait, tools/gil_holds.py).
+TABLE_STEP = 1024
 #: The smallest array type codes that hold a shape's index, by how many shapes they can count.
 _KIND_CODES = ((1 << 8, "B"), (1 << 16, "H"))
 

@@ -180,6 +180,15 @@ MESSAGES: list[tuple[str, str, list[Found]]] = [
        "product's section, not the IIS CORS module's"),
       ("W102", 5, 45, "This <cors> element is not under system.webServer: it is some other "
        "product's section, not the IIS CORS module's")]),
+    ("A1-misplaced-cors-namespaces-and-nesting", '<configuration xmlns:x="urn:x">\n'
+     '<x:cors/><other><cors><cors/></cors></other>\n'
+     '<system.webServer><x:cors/></system.webServer>\n</configuration>',
+     # (only <cors> in no namespace is a CORS section, wherever it is nested: W102's search
+     # is an XPath since issue 17, and must find what iter("cors") found, in its order)
+     [("W102", 2, 17, "This <cors> element is not under system.webServer: it is some other "
+       "product's section, not the IIS CORS module's"),
+      ("W102", 2, 23, "This <cors> element is not under system.webServer: it is some other "
+       "product's section, not the IIS CORS module's")]),
     ("E5-config-source-from-memory", server(
         '<cors configSource="c.config" enabled="true"/>'
         '<modules configSource="m.config" xdt:Transform="Replace" '
