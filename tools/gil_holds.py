@@ -159,7 +159,14 @@ def cpu_clock(thread: threading.Thread | None) -> Callable[[], int]:
     if thread is None or thread.ident is None:
         return lambda: 0
     clock = time.pthread_getcpuclockid(thread.ident)
-    return lambda: time.clock_gettime_ns(clock)
+
+    def read() -> int:
+        try:
+            return time.clock_gettime_ns(clock)
+        except OSError:  # it ended, as the floor's thread does once its phase is over
+            return 0
+
+    return read
 
 
 def own_queue_clock() -> Callable[[], int]:

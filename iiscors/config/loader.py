@@ -392,9 +392,11 @@ class Locator:
         return offsets
 
     def _counting_too_long(self) -> bool:
-        """Whether elements are mapped (in slices) rather than counted: beside requests, in a
-        document of over :data:`COUNTED_ELEMENTS` elements, where one XPath count walks the
-        whole document in one call (issue 17)."""
+        """Whether single elements are mapped (in slices) rather than counted: beside
+        requests, in a document of over :data:`COUNTED_ELEMENTS` elements, where each XPath
+        count walks the whole document (libxml2 does it without the GIL, measured, but 32 of
+        them at 100,000 rules take seconds; issue 17).  A section's rules are counted from the
+        first either way (:meth:`_offsets_of`: two counts)."""
         return getattr(_SLICED, "on", False) and len(self._tags) > COUNTED_ELEMENTS
 
     def _index(self, element: etree._Element) -> int | None:
@@ -468,15 +470,18 @@ class Locator:
 
     def _offsets_of(self, elements: list[etree._Element]) -> list[int] | None:
         """The start tags of ``elements`` (in document order), or None when one is unknown.
-        Consecutive elements without children (a section of bare rules) are counted from the
-        first: the map of every element is not needed."""
-        if self._offsets is None and not self._counting_too_long() and not any(
-                any(map(len, elements[begin:begin + ELEMENT_SLICE]))
-                for begin in range(0, len(elements), ELEMENT_SLICE)):
-            first, last = self._index(elements[0]), self._index(elements[-1])
-            if first is not None and last == first + len(elements) - 1:
-                return self._tags[first:last + 1]
+        Consecutive sibling elements (a section's rules) are counted from the first: the map
+        of every element is not needed."""
         if self._offsets is None:
+            if not any(any(map(len, elements[begin:begin + ELEMENT_SLICE]))
+                       for begin in range(0, len(elements), ELEMENT_SLICE)):
+                first, last = self._index(elements[0]), self._index(elements[-1])
+                if first is not None and last == first + len(elements) - 1:
+                    return self._tags[first:last + 1]  # no children: one tag each
+            else:
+                found = self._siblings_offsets(elements)
+                if found is not None:
+                    return found
             self._offsets = self._offset_map()
         found: list[int] = []
         try:
@@ -484,6 +489,32 @@ class Locator:
                 found += map(self._offsets.__getitem__, elements[begin:begin + ELEMENT_SLICE])
         except KeyError:
             return None
+        return found
+
+    def _siblings_offsets(self, elements: list[etree._Element]) -> list[int] | None:
+        """:meth:`_offsets_of` for sibling ``elements`` with children: each one's place is the
+        previous one's plus the elements of its subtree, counted a slice at a time (issue 17:
+        no dict of every element, whose growth to 500,000 entries for 100,000 rules held the
+        GIL 18-30 ms a resize beside requests); None unless they are consecutive siblings
+        (the last one's counted place tells)."""
+        parent = elements[0].getparent()
+        first = self._index(elements[0])
+        if first is None or parent is None:
+            return None
+        places = [first]
+        for begin in range(0, len(elements), ELEMENT_SLICE):
+            step = elements[begin:begin + ELEMENT_SLICE]
+            if set(map(_PARENT, step)) != {parent}:
+                return None
+            places += accumulate(map(len, map(list, map(_SUBTREE, step))), initial=places[-1])
+            places.pop(-len(step) - 1)  # (each step's initial value, the previous one's end)
+        places.pop()  # the end of the last one's subtree
+        if self._index(elements[-1]) != places[-1] or places[-1] >= len(self._tags):
+            return None
+        tags = self._tags
+        found: list[int] = []
+        for begin in range(0, len(places), ELEMENT_SLICE):
+            found += map(tags.__getitem__, places[begin:begin + ELEMENT_SLICE])
         return found
 
     def first_attribute_at(self, element: etree._Element, attribute: str
@@ -583,6 +614,9 @@ def _line_starts(text: str) -> list[int]:
 
 
 _TAG = operator.attrgetter("tag")
+_PARENT = operator.methodcaller("getparent")
+#: An element's subtree, itself first, elements only (what the start tags count)
+_SUBTREE = operator.methodcaller("iter", etree.Element)
 #: How many single elements the Locator places by counting before it maps them all
 _COUNTED_LOOKUPS = 32
 _ELEMENT_COUNT = etree.XPath("count(//*)")
