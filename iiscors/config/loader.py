@@ -37,8 +37,6 @@ DEFAULT_MAX_BYTES = 250 * 1024
 #: elements took up to 3 ms on a slow VM, 1,024 take under one).
 TEXT_SLICE = 1 << 16
 ELEMENT_SLICE = 1024
-#: Beside requests, a document with more elements is mapped, not counted (Locator)
-COUNTED_ELEMENTS = 16_384
 #: A document whose text is shorter is freed at once (:func:`release`).
 RELEASED_IN_SLICES = 1 << 20
 #: Rules whose freed blocks the C allocator sorts out in one go, beside requests
@@ -371,7 +369,7 @@ class Locator:
         libxml2 for the first few asked, then looked up in a map of every element."""
         offsets = self._offsets
         if offsets is None:
-            if self._asked < _COUNTED_LOOKUPS and not self._counting_too_long():
+            if self._asked < _COUNTED_LOOKUPS:
                 self._asked += 1
                 index = self._index(element)
                 return None if index is None else self._tags[index]
@@ -390,14 +388,6 @@ class Locator:
         if mapped != len(tags) or len(offsets) != mapped:
             return {}  # the start tags found are not the elements: locate by line only
         return offsets
-
-    def _counting_too_long(self) -> bool:
-        """Whether single elements are mapped (in slices) rather than counted: beside
-        requests, in a document of over :data:`COUNTED_ELEMENTS` elements, where each XPath
-        count walks the whole document (libxml2 does it without the GIL, measured, but 32 of
-        them at 100,000 rules take seconds; issue 17).  A section's rules are counted from the
-        first either way (:meth:`_offsets_of`: two counts)."""
-        return getattr(_SLICED, "on", False) and len(self._tags) > COUNTED_ELEMENTS
 
     def _index(self, element: etree._Element) -> int | None:
         """``element``'s place among the document's elements (None when the start tags found
@@ -479,9 +469,9 @@ class Locator:
                 if first is not None and last == first + len(elements) - 1:
                     return self._tags[first:last + 1]  # no children: one tag each
             else:
-                found = self._siblings_offsets(elements)
-                if found is not None:
-                    return found
+                counted = self._siblings_offsets(elements)
+                if counted is not None:
+                    return counted
             self._offsets = self._offset_map()
         found: list[int] = []
         try:

@@ -114,12 +114,11 @@ def test_find_sliced_finds_what_find_finds_across_every_cut(
                     (text, sub, start)
 
 
-def test_beside_requests_a_large_document_is_mapped_and_released_in_slices_same_places(
+def test_beside_requests_a_large_document_is_released_in_slices_same_places(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     paths = files(tmp_path)
     whole = [places(path) for path in paths]
     monkeypatch.setattr(loader_module, "ELEMENT_SLICE", 3)
-    monkeypatch.setattr(loader_module, "COUNTED_ELEMENTS", 4)
     monkeypatch.setattr(loader_module, "RELEASED_IN_SLICES", 10)
     released: list[int] = []
     real = loader_module.Locator.release
@@ -200,7 +199,6 @@ def test_sibling_rules_with_children_are_placed_by_counting_without_the_map(
     for beside in (False, True):
         locator = Locator(text, document.root)
         if beside:
-            monkeypatch.setattr(loader_module, "COUNTED_ELEMENTS", 4)
             with loader_module.beside_requests():
                 assert locator._offsets_of(rules) == expected
         else:
