@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import math
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
 from typing import Any, TypeVar
@@ -61,6 +62,9 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApplication = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _monotonic = time.monotonic
+#: ReloadingPolicy._next_check while the reload thread times the checks: never due, and no
+#: clock read needed to say so (issue 17: 0.05 µs of each request)
+_INF = math.inf
 _ACRM = b"access-control-request-method"
 _ACRH = b"access-control-request-headers"
 #: The request headers the adapter reads, by lower-case name, and their request_fields keys.
@@ -235,24 +239,33 @@ class CorsMiddleware(Layer[ASGIApplication]):
         if scope["type"] != "http" or scope.setdefault(HANDLED, self) is not self:
             await self._step_aside(scope, receive, send)  # one dict operation: read and mark
             return
-        if (_monotonic() >= self._next_check or self.config_error is not None) and (
-                await self._checked(send)):
+        if ((self._next_check < _INF and _monotonic() >= self._next_check)  # inf: not due,
+                or self.config_error is not None) and await self._checked(send):  # no clock
             return  # strict mode's 500 while the configuration is unusable (contract A8)
         policy = self.policy  # read once: a reload swaps it atomically (contract A8)
         lean, ready = self._echoes
         sent: Mapping[bytes, Any] | None = None
-        extra: RawHeaders | None = None
-        if lean is policy and scope.get("method") != "OPTIONS":  # reads only Origin: _echoes
-            sent = _origin_headers(scope)
-            raw_origin = sent.get(b"origin")  # a repeat's headers are ready, by its bytes
-            extra = (policy.root.passive_raw if raw_origin is None  # contract B2/B15
-                     else ready.get(raw_origin) if type(raw_origin) is bytes else None)
-        if extra is None:  # not ready: a first sight, an origin not allowed, a preflight...
-            added = self._added(scope, policy, sent, send)
-            if not isinstance(added, tuple):
-                await added  # answered here: contract B3/B8 (204), B7 (403), C2, E6
-                return
-            extra = added
+        found: RawHeaders | Awaitable[None] | None = None
+        if lean is policy:  # the Origin alone decides: see _echoes
+            if scope.get("method") != "OPTIONS":
+                pairs = scope.get("headers", ())  # _origin_headers inline: one call less
+                try:
+                    count, sent = len(pairs), dict(pairs)  # len first: a generator is used up
+                    if len(sent) != count or not _ORIGIN_CAPITALS.isdisjoint(sent):
+                        sent = _joined(pairs)  # a name sent twice, Origin with a capital
+                except TypeError:  # headers without a len(), an unhashable name...
+                    sent = _joined(pairs)
+                raw_origin = sent.get(b"origin")  # a repeat's headers are ready, by its bytes
+                found = (policy.root.passive_raw if raw_origin is None  # contract B2/B15
+                         else ready.get(raw_origin) if type(raw_origin) is bytes else None)
+            elif b"origin" in (sent := request_headers(scope)):  # a preflight (B3), perhaps
+                found = self._judged(scope, sent, policy.root, False, send)
+        if found is None:  # not ready: a first sight, an origin not allowed, a preflight...
+            found = self._added(scope, policy, sent, send)
+        if not isinstance(found, tuple):
+            await found  # answered here: contract B3/B8 (204), B7 (403), C2, E6
+            return
+        extra = found
         if not extra:
             await self.app(scope, receive, send)
             return

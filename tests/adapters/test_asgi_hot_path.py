@@ -14,12 +14,14 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import iiscors.asgi
 from iiscors.asgi import CorsMiddleware
 
 from support import Req, asgi_scope, call_asgi, replace_file, web_config
@@ -84,6 +86,43 @@ def test_under_the_exemption_every_repeat_is_judged_again(monkeypatch: pytest.Mo
     own = call_asgi(middleware, asgi_scope(Req(headers=(("Origin", A),), host="a.example")))
     assert own.get_all("Access-Control-Allow-Origin") == []  # not a CORS request
     assert len(calls) == 4
+
+
+def test_a_lean_preflight_skips_the_general_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An OPTIONS under a lean policy goes to the preflight's own path (contract B3) at once;
+    one without Origin is the application's, with the passive headers (B2/B15)."""
+    calls = _counting(monkeypatch)
+    middleware = CorsMiddleware(StartApp(_start()), CONFIG, reload=False)
+    call_asgi(middleware, asgi_scope(NO_ORIGIN))  # the first request: the policy is lean
+    preflight = Req("OPTIONS", headers=(("Origin", A), ("Access-Control-Request-Method", "GET")))
+    answers = [call_asgi(middleware, asgi_scope(preflight)) for _ in range(3)]
+    options = call_asgi(middleware, asgi_scope(Req("OPTIONS")))
+    assert len(calls) == 2  # the first request, and the OPTIONS without Origin
+    assert [a.status for a in answers] == [204] * 3
+    assert all(a.get_all("Access-Control-Allow-Origin") == [A] for a in answers)
+    fresh = call_asgi(CorsMiddleware(StartApp(_start()), CONFIG, reload=False),
+                      asgi_scope(Req("OPTIONS")))
+    assert (options.status, options.headers) == (200, fresh.headers)
+
+
+def test_no_clock_is_read_while_the_reload_thread_times_the_checks(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """ReloadingPolicy._next_check is infinite then: no request is due, none reads the clock."""
+    path = tmp_path / "web.config"
+    path.write_bytes(CONFIG)
+    reads: list[float] = []
+
+    def clock() -> float:
+        reads.append(0.0)
+        return time.monotonic()
+    monkeypatch.setattr(iiscors.asgi, "_monotonic", clock)
+    middleware = CorsMiddleware(StartApp(_start()), str(path), reload_interval=3600)
+    for _ in range(3):
+        call_asgi(middleware, asgi_scope(FROM_A))
+    assert reads == []
+    middleware._next_check = 0.0  # due (as after a fork): this request reads the clock
+    call_asgi(middleware, asgi_scope(FROM_A))
+    assert reads
 
 
 # -- the wrapper's copy --------------------------------------------------------------------------
