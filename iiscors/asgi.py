@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import math
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
 from typing import Any, TypeVar
@@ -61,6 +62,9 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApplication = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _monotonic = time.monotonic
+#: ReloadingPolicy._next_check while the reload thread times the checks: never due, and no
+#: clock read needed to say so (issue 17: 0.05 µs of each request)
+_INF = math.inf
 _ACRM = b"access-control-request-method"
 _ACRH = b"access-control-request-headers"
 #: The request headers the adapter reads, by lower-case name, and their request_fields keys.
@@ -71,7 +75,7 @@ _ALLOW_ORIGIN = headers.ALLOW_ORIGIN.encode(LATIN_1)
 _islower = bytes.islower
 #: Contract B11: an application's response header starting with one of these may need merging
 #: (a set: one hashed lookup per header, not four comparisons).
-_MERGE_INITIALS = frozenset(MERGE_INITIALS_BYTES)
+_MERGE_INITIALS = frozenset(b"".join(MERGE_INITIALS_BYTES))
 
 
 def _other_spellings(name: bytes) -> frozenset[bytes]:
@@ -203,20 +207,20 @@ class CorsMiddleware(Layer[ASGIApplication]):
     """
 
     #: The headers allowed actual requests already seen add to the application's response,
-    #: by their Origin's bytes as sent: their own Allow-Origin and their rule's shared headers
-    #: (two tuples, whatever the rule and customHeaders hold), with the answers table of the
-    #: scope they belong to (issue 17: a repeat then costs one lookup, neither the Origin's
-    #: decoding nor the headers' building, about 0.7 µs on the project's VM).  They are the
-    #: scope's answers in bytes, kept as that table keeps its own (only what it allows, origins
-    #: of at most ANSWER_CACHE_MAX_ORIGIN characters, at most ANSWER_CACHE_SIZE of them), and
-    #: used only while the request's scope holds that table: a reload builds new tables, so
-    #: the headers never outlive their configuration (contract A8), and only that small table
-    #: of the replaced policy is held, until the next repeat.  Kept only under a policy of one
-    #: scope (``Policy.direct``): with path levels, requests to two scopes in turn would
-    #: replace them again and again.  The class's own pairs are never written (no table is
+    #: by their Origin's bytes as sent: their own Allow-Origin then their rule's shared headers
+    #: (one tuple), with the policy they belong to (issue 17: a repeat then costs one lookup,
+    #: neither the Origin's decoding nor the headers' building, nor any call besides the
+    #: reading of its headers).  The policy is a lean one: a single scope, no recipe
+    #: (``Policy.direct``) and no B13 exemption, so that the Origin alone decides (with path
+    #: levels, requests to two scopes in turn would replace them again and again; under the
+    #: exemption, Host decides too): :meth:`_added` sets the pair when it first meets such a
+    #: policy, and :meth:`__call__` reads it only while ``self.policy`` is that policy, so a
+    #: reload's new policy starts afresh and the headers never outlive their configuration
+    #: (contract A8).  They are the root's answers in bytes, kept as its answers table keeps
+    #: its own: only what it allows, origins of at most ANSWER_CACHE_MAX_ORIGIN characters, at
+    #: most ANSWER_CACHE_SIZE of them.  The class's own pair is never written (its policy is
     #: None).
-    _echoes: tuple[dict[str, Answer] | None, dict[bytes, tuple[RawHeaders, RawHeaders]]] = (
-        None, {})
+    _echoes: tuple[Policy | None, dict[bytes, RawHeaders]] = (None, {})
     #: the same for allowed preflights, by Origin and Access-Control-Request-Headers: the whole
     #: 204's headers, fewer and smaller (:data:`_PREFLIGHTS_KEPT`)
     _preflights: tuple[dict[str, Answer] | None,
@@ -235,37 +239,34 @@ class CorsMiddleware(Layer[ASGIApplication]):
         if scope["type"] != "http" or scope.setdefault(HANDLED, self) is not self:
             await self._step_aside(scope, receive, send)  # one dict operation: read and mark
             return
-        if (_monotonic() >= self._next_check or self.config_error is not None) and (
-                await self._checked(send)):
+        if ((self._next_check < _INF and _monotonic() >= self._next_check)  # inf: not due,
+                or self.config_error is not None) and await self._checked(send):  # no clock
             return  # strict mode's 500 while the configuration is unusable (contract A8)
         policy = self.policy  # read once: a reload swaps it atomically (contract A8)
-        method = scope.get("method")
-        # only preflights (B3), the exemption (B13) and a recipe (C2) read more than Origin
-        sent = (request_headers(scope) if method == "OPTIONS" or policy.exempt_same_origin
-                or not policy.direct else _origin_headers(scope))
-        path_policy = (policy.root if policy.direct
-                       else await self._scope(scope, sent, policy, send))
-        if path_policy is None:
-            return  # answered before anything else (contract E6, C2)
-        raw_origin = sent.get(b"origin")
-        # The fast path of iiscors.policy.plan, as in the WSGI middleware, in latin-1 bytes:
-        # the application's response gets ``head`` then ``tail``; None when answered here.
-        added: tuple[RawHeaders, RawHeaders] | None
-        if raw_origin is None:
-            added = path_policy.passive_raw, ()  # contract B2/B15
-        elif method == "OPTIONS" or policy.exempt_same_origin:
-            added = await self._judged(scope, sent, path_policy, policy.exempt_same_origin, send)
-        else:  # an actual request (B9, B10): a repeat's headers are ready, by its Origin's bytes
-            table, echoes = self._echoes
-            added = (echoes.get(raw_origin) if table is path_policy.answers
-                     and type(raw_origin) is bytes else None)
-            if added is None:  # not ready: a first sight, or an origin the rules do not allow
-                added = self._echo(path_policy, raw_origin) or await self._planned(
-                    scope, sent, path_policy, str(raw_origin, LATIN_1), send)
-        if added is None:
-            return  # answered here: contract B3/B8 (204), B7 (403)
-        head, tail = added
-        if not head:
+        lean, ready = self._echoes
+        sent: Mapping[bytes, Any] | None = None
+        found: RawHeaders | Awaitable[None] | None = None
+        if lean is policy:  # the Origin alone decides: see _echoes
+            if scope.get("method") != "OPTIONS":
+                pairs = scope.get("headers", ())  # _origin_headers inline: one call less
+                try:
+                    count, sent = len(pairs), dict(pairs)  # len first: a generator is used up
+                    if len(sent) != count or not _ORIGIN_CAPITALS.isdisjoint(sent):
+                        sent = _joined(pairs)  # a name sent twice, Origin with a capital
+                except TypeError:  # headers without a len(), an unhashable name...
+                    sent = _joined(pairs)
+                raw_origin = sent.get(b"origin")  # a repeat's headers are ready, by its bytes
+                found = (policy.root.passive_raw if raw_origin is None  # contract B2/B15
+                         else ready.get(raw_origin) if type(raw_origin) is bytes else None)
+            elif b"origin" in (sent := request_headers(scope)):  # a preflight (B3), perhaps
+                found = self._judged(scope, sent, policy.root, False, send)
+        if found is None:  # not ready: a first sight, an origin not allowed, a preflight...
+            found = self._added(scope, policy, sent, send)
+        if not isinstance(found, tuple):
+            await found  # answered here: contract B3/B8 (204), B7 (403), C2, E6
+            return
+        extra = found
+        if not extra:
             await self.app(scope, receive, send)
             return
         started = False  # whether the application started its response (for a crash)
@@ -277,18 +278,50 @@ class CorsMiddleware(Layer[ASGIApplication]):
                 return send(message)
             started = True
             raw = message.get("headers", ())
-            for name, _value in raw:  # contract B11: see iiscors.policy.merge
-                if name[:1] in _MERGE_INITIALS:
-                    return send(self._merged(message, raw, (*head, *tail)))
-            message = dict(message)  # a new message: the application's is left as it was
-            message["headers"] = [*raw, *head, *tail]
-            return send(message)
+            try:
+                for name, _value in raw:  # contract B11: see iiscors.policy.merge
+                    if name[0] in _MERGE_INITIALS:  # an int: no slice, any buffer hashes
+                        break
+                else:  # the common case: a copy (dict.copy is the cheapest), the headers added
+                    message = message.copy() if type(message) is dict else dict(message)
+                    message["headers"] = [*raw, *extra]  # the application's left as it was
+                    return send(message)
+            except IndexError:  # an empty name: the merge reads it (and appends, as above)
+                pass
+            return send(self._merged(message, raw, extra))
 
         try:
             await self.app(scope, receive, merging_send)
         except Exception:  # only failures land here: a try costs nothing on the way through
-            await self._crashed(send, (*head, *tail), started)
+            await self._crashed(send, extra, started)
             raise  # the server sees the failure too
+
+    def _added(self, scope: Scope, policy: Policy, sent: Mapping[bytes, Any] | None,
+               send: Send) -> RawHeaders | Awaitable[None]:
+        """What :meth:`__call__` does for a request whose headers are not ready: the headers
+        the application's response gets (a tuple), or the awaitable that answers here (a 204,
+        403 or 500: the plan's fast path, as in the WSGI middleware, in latin-1 bytes)."""
+        method = scope.get("method")
+        if sent is None:  # only preflights (B3), the exemption (B13), a recipe (C2) read more
+            sent = (request_headers(scope) if method == "OPTIONS" or policy.exempt_same_origin
+                    or not policy.direct else _origin_headers(scope))
+        if policy.direct:
+            path_policy = policy.root
+            if not policy.exempt_same_origin and self._echoes[0] is not policy:
+                self._echoes = (policy, {})  # a lean policy: its repeats read _echoes
+        else:
+            found = self._scope(scope, sent, policy, send)
+            if not isinstance(found, ScopePolicy):
+                return found  # answered before anything else (contract E6, C2)
+            path_policy = found
+        raw_origin = sent.get(b"origin")
+        if raw_origin is None:
+            return path_policy.passive_raw  # contract B2/B15
+        if method == "OPTIONS" or policy.exempt_same_origin:
+            return self._judged(scope, sent, path_policy, policy.exempt_same_origin, send)
+        # an actual request (B9, B10)
+        return self._echo(path_policy, raw_origin) or self._planned(
+            scope, sent, path_policy, str(raw_origin, LATIN_1), send)
 
     async def _checked(self, send: Send) -> bool:
         """The files checked when due (at most once per reload_interval, iiscors.reload); True
@@ -300,8 +333,7 @@ class CorsMiddleware(Layer[ASGIApplication]):
         await _respond(send, 500, (), UNUSABLE_BODY)
         return True
 
-    def _echo(self, path_policy: ScopePolicy,
-              raw_origin: Any) -> tuple[RawHeaders, RawHeaders] | None:
+    def _echo(self, path_policy: ScopePolicy, raw_origin: Any) -> RawHeaders | None:
         """The headers an allowed actual request from ``raw_origin`` (the Origin as sent) adds
         to the application's response (contract B9, B10: the origin's own Allow-Origin, or "*",
         then its rule's shared headers), kept ready from its first repeat on (:attr:`_echoes`:
@@ -315,27 +347,29 @@ class CorsMiddleware(Layer[ASGIApplication]):
             if answer is None:
                 return None
         raw = type(raw_origin) is bytes  # the Origin's latin-1 bytes as sent, not encoded again
-        added = (((_ALLOW_ORIGIN, b"*" if answer is path_policy.any_answer
-                   else raw_origin if raw else origin.encode(LATIN_1)),),
-                 answer.rule.actual_tail_raw)
-        if repeat and raw and len(raw_origin) <= ANSWER_CACHE_MAX_ORIGIN and (  # bounded as
-                self.policy.direct):  # the answers are; one scope (paths would take turns)
-            self._echoes = _kept(self._echoes, path_policy, raw_origin, added,
-                                 ANSWER_CACHE_SIZE)
+        added = ((_ALLOW_ORIGIN, b"*" if answer is path_policy.any_answer
+                  else raw_origin if raw else origin.encode(LATIN_1)),
+                 *answer.rule.actual_tail_raw)
+        lean, ready = self._echoes  # kept for the lean policy that path_policy is the root of
+        if repeat and raw and len(raw_origin) <= ANSWER_CACHE_MAX_ORIGIN and (
+                lean is not None and lean.root is path_policy):
+            if len(ready) >= ANSWER_CACHE_SIZE:  # bounded as the answers are
+                ready.clear()
+            ready[raw_origin] = added
         return added
 
-    async def _judged(self, scope: Scope, sent: Mapping[bytes, Any], path_policy: ScopePolicy,
-                      exempt: bool, send: Send) -> tuple[RawHeaders, RawHeaders] | None:
-        """:meth:`__call__`'s fast path for what reads more than the Origin: a request whose
+    def _judged(self, scope: Scope, sent: Mapping[bytes, Any], path_policy: ScopePolicy,
+                exempt: bool, send: Send) -> RawHeaders | Awaitable[None]:
+        """:meth:`_added`'s fast path for what reads more than the Origin: a request whose
         method is OPTIONS (a preflight, contract B3) or under contract B13's opt-in
-        (``exempt``); None when it was answered here (204 or 403), else the headers to add to
-        the application's."""
+        (``exempt``); the headers to add to the application's, or the awaitable that answers
+        here (204 or 403)."""
         raw_origin = sent[b"origin"]
         origin = str(raw_origin, LATIN_1)
         if exempt and origin == _own(scope, sent):
-            return path_policy.passive_raw, ()  # contract B13's opt-in: not a CORS request
+            return path_policy.passive_raw  # contract B13's opt-in: not a CORS request
         if scope.get("method") != "OPTIONS" or not sent.get(_ACRM):  # an actual request (B3)
-            return self._echo(path_policy, raw_origin) or await self._planned(
+            return self._echo(path_policy, raw_origin) or self._planned(
                 scope, sent, path_policy, origin, send)
         raw_headers = sent.get(_ACRH)  # a preflight's answer is the origin's and this one's
         key = (raw_origin, raw_headers)
@@ -345,28 +379,26 @@ class CorsMiddleware(Layer[ASGIApplication]):
         if ready is None:  # not ready: a first sight, or an origin the rules do not allow
             answer = _answer(path_policy, origin)
             if answer is None:  # not allowed: the plan (the exemption does not apply here)
-                return await self._planned(scope, sent, path_policy, origin, send)
+                return self._planned(scope, sent, path_policy, origin, send)
             ready = tuple(_raw(preflight_headers(answer, _text(sent, _ACRH))))  # B8, B14
             if type(raw_origin) is bytes and type(raw_headers) in _KEY_TYPES and len(
                     ready) <= _PREFLIGHT_PAIRS_MAX and _size(key, ready) <= _PREFLIGHT_BYTES_MAX \
                     and self.policy.direct:  # one scope (paths would take turns)
                 self._preflights = _kept(self._preflights, path_policy, key, ready,
                                          _PREFLIGHTS_KEPT)
-        await _respond_raw(send, 204, ready, b"")  # contract B3/B8
-        return None
+        return _respond_raw(send, 204, ready, b"")  # contract B3/B8
 
-    async def _planned(self, scope: Scope, sent: Mapping[bytes, Any], path_policy: ScopePolicy,
-                       origin: str, send: Send) -> tuple[RawHeaders, RawHeaders] | None:
-        """The plan of an origin the scope does not allow: None when it was answered here (the
-        403 of contract B7), else the headers to add to the application's response."""
+    def _planned(self, scope: Scope, sent: Mapping[bytes, Any], path_policy: ScopePolicy,
+                 origin: str, send: Send) -> RawHeaders | Awaitable[None]:
+        """The plan of an origin the scope does not allow: the headers to add to the
+        application's response, or the awaitable that answers here (the 403 of contract B7)."""
         plan = plan_request(path_policy, scope.get("method", DEFAULT_METHOD), origin,
                             _text(sent, _ACRM), _text(sent, _ACRH))
         if plan.status is not None:
-            await _respond(send, plan.status, plan.headers, BODIES.get(plan.status, b""))
-            return None
+            return _respond(send, plan.status, plan.headers, BODIES.get(plan.status, b""))
         if plan.headers is path_policy.passive:
-            return path_policy.passive_raw, ()  # prepared as bytes
-        return tuple(_raw((*plan.headers, *plan.rule_headers))), ()
+            return path_policy.passive_raw  # prepared as bytes
+        return tuple(_raw((*plan.headers, *plan.rule_headers)))
 
     async def _step_aside(self, scope: Scope, receive: Receive, send: Send) -> None:
         """What this layer does not judge: a scope that is not HTTP (websocket, lifespan), or
@@ -384,35 +416,33 @@ class CorsMiddleware(Layer[ASGIApplication]):
                 await _respond_raw(send, 500, extra, CRASH_BODY)
             log_crash(self)
 
-    async def _scope(self, scope: Scope, sent: Mapping[bytes, Any], policy: Policy,
-                     send: Send) -> ScopePolicy | None:
-        """The request path's scope (contract A9); None when it answered before anything else:
-        the 500 of an unusable scope (contract E6), or URL Rewrite's OPTIONS recipe (C2)."""
+    def _scope(self, scope: Scope, sent: Mapping[bytes, Any], policy: Policy,
+               send: Send) -> ScopePolicy | Awaitable[None]:
+        """The request path's scope (contract A9), or the awaitable that answers before
+        anything else: the 500 of an unusable scope (contract E6), or URL Rewrite's OPTIONS
+        recipe (C2)."""
         path_policy = policy.scope_for(request_path(scope))
         if path_policy.unusable:  # IIS's 500.19: before the app and any header
-            await _respond(send, UNUSABLE_STATUS, (), BODIES[UNUSABLE_STATUS])
-            return None
-        if path_policy.recipe is not None and await self._answer_recipe(
-                scope, sent, path_policy, policy.exempt_same_origin, send):
-            return None
-        return path_policy
+            return _respond(send, UNUSABLE_STATUS, (), BODIES[UNUSABLE_STATUS])
+        answered = None if path_policy.recipe is None else self._answer_recipe(
+            scope, sent, path_policy, policy.exempt_same_origin, send)
+        return path_policy if answered is None else answered
 
-    async def _answer_recipe(self, scope: Scope, sent: Mapping[bytes, Any],
-                             path_policy: ScopePolicy, exempt: bool, send: Send) -> bool:
-        """Where URL Rewrite's OPTIONS recipe matches the method (contract C2), answer: the
-        recipe's status and body, or CORS's own 204 or 403 (the plan says which); True when
-        answered.  ``exempt``: the request's policy has contract B13's opt-in.  ASGI has no
-        reason phrase: the server writes its own."""
+    def _answer_recipe(self, scope: Scope, sent: Mapping[bytes, Any], path_policy: ScopePolicy,
+                       exempt: bool, send: Send) -> Awaitable[None] | None:
+        """Where URL Rewrite's OPTIONS recipe matches the method (contract C2), the awaitable
+        that answers: the recipe's status and body, or CORS's own 204 or 403 (the plan says
+        which); None when it does not answer.  ``exempt``: the request's policy has contract
+        B13's opt-in.  ASGI has no reason phrase: the server writes its own."""
         method = scope.get("method", DEFAULT_METHOD)
         if path_policy.recipe is None or not path_policy.recipe.matches(method):
-            return False
+            return None
         plan = recipe_plan(path_policy, method, _text(sent, b"origin"), _text(sent, _ACRM),
                            _text(sent, _ACRH), _own(scope, sent) if exempt else None)
         if plan.status is None:
-            return False
-        await _respond(send, plan.status, plan.headers,
-                       FORBIDDEN_BODY if plan.status == 403 else plan.body)
-        return True
+            return None
+        return _respond(send, plan.status, plan.headers,
+                        FORBIDDEN_BODY if plan.status == 403 else plan.body)
 
     def _merged(self, message: Message, raw: Iterable[tuple[Any, Any]],
                 extra: RawHeaders) -> Message:

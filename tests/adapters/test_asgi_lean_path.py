@@ -7,9 +7,10 @@ and that it answers exactly as the full path.
   the slow way as before.
 - **The ready headers.**  A repeated allowed actual request's headers are kept ready by its
   Origin's bytes (an allowed preflight's 204 headers by its Origin's and its requested
-  headers' bytes), tied to the answers table of its scope: a repeat neither decodes the Origin
-  nor asks the table, a reload's new table starts afresh, and they are bounded as the answers
-  are (ANSWER_CACHE_SIZE entries, values of at most ANSWER_CACHE_MAX_ORIGIN characters).
+  headers' bytes), tied to their policy (the repeats' headers) or to the answers table of its
+  scope (the preflights'): a repeat neither decodes the Origin nor asks the table, a reload's
+  new policy starts afresh, and they are bounded as the answers are (ANSWER_CACHE_SIZE entries,
+  values of at most ANSWER_CACHE_MAX_ORIGIN characters).
 """
 
 from __future__ import annotations
