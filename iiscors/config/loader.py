@@ -20,7 +20,7 @@ import threading
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import accumulate, count, islice, repeat, starmap
+from itertools import accumulate, compress, count, islice, repeat, starmap
 
 from lxml import etree
 
@@ -106,7 +106,7 @@ def release(document: XmlDocument) -> None:
     :data:`ELEMENT_SLICE` entries a call, and the tree's wide elements one child at a time
     (lxml counts every child to delete a slice), which costs the reload thread about twice
     the time.  The caller must be done with the document: its tree is emptied."""
-    if not getattr(_SLICED, "on", False) or len(document.locator._text) < RELEASED_IN_SLICES:
+    if not _reading_beside_requests() or len(document.locator._text) < RELEASED_IN_SLICES:
         return  # freed with the last reference
     document.locator.release()
     wide = [document.root]
@@ -145,7 +145,7 @@ def sort_freed_blocks() -> None:
 def beside_requests() -> Iterator[None]:
     """Documents read on this thread meanwhile are released a slice at a time
     (:func:`release`): what a hot reload's thread does (iiscors.reload)."""
-    before = getattr(_SLICED, "on", False)
+    before = _reading_beside_requests()
     _SLICED.on = True
     try:
         yield
@@ -155,6 +155,11 @@ def beside_requests() -> Iterator[None]:
 
 #: Whether this thread releases documents in slices (:func:`beside_requests`)
 _SLICED = threading.local()
+
+
+def _reading_beside_requests() -> bool:
+    """Whether this thread reads inside :func:`beside_requests`."""
+    return bool(getattr(_SLICED, "on", False))
 
 
 def read_source(source: Source, *, name: str | None = None,
@@ -460,15 +465,15 @@ class Locator:
 
     def _offsets_of(self, elements: list[etree._Element]) -> list[int] | None:
         """The start tags of ``elements`` (in document order), or None when one is unknown.
-        Consecutive sibling elements (a section's rules) are counted from the first: the map
-        of every element is not needed."""
+        Consecutive sibling elements (a section's rules) are counted from the first when they
+        have no children, or beside requests: the map of every element is not needed."""
         if self._offsets is None:
             if not any(any(map(len, elements[begin:begin + ELEMENT_SLICE]))
                        for begin in range(0, len(elements), ELEMENT_SLICE)):
                 first, last = self._index(elements[0]), self._index(elements[-1])
                 if first is not None and last == first + len(elements) - 1:
                     return self._tags[first:last + 1]  # no children: one tag each
-            else:
+            elif _reading_beside_requests():  # (elsewhere the map is quicker: no XPath count)
                 counted = self._siblings_offsets(elements)
                 if counted is not None:
                     return counted
@@ -485,27 +490,42 @@ class Locator:
         """:meth:`_offsets_of` for sibling ``elements`` with children: each one's place is the
         previous one's plus the elements of its subtree, counted a slice at a time (issue 17:
         no dict of every element, whose growth to 500,000 entries for 100,000 rules held the
-        GIL 18-30 ms a resize beside requests); None unless they are consecutive siblings
-        (the last one's counted place tells)."""
-        parent = elements[0].getparent()
+        GIL 18-30 ms a resize beside requests); None unless they are consecutive siblings:
+        each the next one's previous node, or (comments between them) all of one parent, the
+        last one where libxml2 counts it."""
         first = self._index(elements[0])
-        if first is None or parent is None:
+        if first is None:
             return None
-        places = [first]
+        places, adjacent = [first], True
         for begin in range(0, len(elements), ELEMENT_SLICE):
             step = elements[begin:begin + ELEMENT_SLICE]
-            if set(map(_PARENT, step)) != {parent}:
-                return None
-            places += accumulate(map(len, map(list, map(_SUBTREE, step))), initial=places[-1])
+            adjacent = adjacent and all(map(operator.is_, map(_NEXT, step),
+                                            elements[begin + 1:begin + ELEMENT_SLICE + 1]))
+            sizes = [1] * len(step)  # an element without children is its whole subtree
+            for index in compress(count(), map(len, step)):  # (asked of those with: cheaper)
+                sizes[index] = len(list(_SUBTREE(step[index])))
+            places += accumulate(sizes, initial=places[-1])
             places.pop(-len(step) - 1)  # (each step's initial value, the previous one's end)
         places.pop()  # the end of the last one's subtree
-        if self._index(elements[-1]) != places[-1] or places[-1] >= len(self._tags):
+        if places[-1] >= len(self._tags) or not (adjacent or self._siblings_at(elements,
+                                                                               places[-1])):
             return None
         tags = self._tags
         found: list[int] = []
         for begin in range(0, len(places), ELEMENT_SLICE):
             found += map(tags.__getitem__, places[begin:begin + ELEMENT_SLICE])
         return found
+
+    def _siblings_at(self, elements: list[etree._Element], last: int) -> bool:
+        """Whether ``elements`` (in document order) have one parent and the last one is the
+        ``last``-th element: then no element of their parent is missing between them (a
+        nested one would be counted twice, a missing one not at all, and only one parent's
+        children are here)."""
+        parent = elements[0].getparent()
+        return parent is not None and all(
+            set(map(_PARENT, elements[begin:begin + ELEMENT_SLICE])) == {parent}
+            for begin in range(0, len(elements), ELEMENT_SLICE)
+        ) and self._index(elements[-1]) == last
 
     def first_attribute_at(self, element: etree._Element, attribute: str
                            ) -> tuple[int, int] | None:
@@ -605,6 +625,7 @@ def _line_starts(text: str) -> list[int]:
 
 _TAG = operator.attrgetter("tag")
 _PARENT = operator.methodcaller("getparent")
+_NEXT = operator.methodcaller("getnext")
 #: An element's subtree, itself first, elements only (what the start tags count)
 _SUBTREE = operator.methodcaller("iter", etree.Element)
 #: How many single elements the Locator places by counting before it maps them all

@@ -182,13 +182,15 @@ def test_sorting_block_is_served_from_the_heap_by_glibc() -> None:
     assert 1032 < loader_module.SORTING_BLOCK < 128 * 1024
 
 
+@pytest.mark.parametrize("between", [b"", b"<!-- c -->"], ids=["adjacent", "comments"])
 def test_sibling_rules_with_children_are_placed_by_counting_without_the_map(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """A section's rules with lists are placed from the first by their subtrees' sizes, a
-    slice at a time, also beside requests: no map of every element (issue 17: its dict of
-    500,000 entries held the GIL 18-30 ms a resize during a hot reload)."""
+        monkeypatch: pytest.MonkeyPatch, between: bytes) -> None:
+    """Beside requests, a section's rules with lists are placed from the first by their
+    subtrees' sizes, a slice at a time: no map of every element (issue 17: its dict of
+    500,000 entries held the GIL 18-30 ms a resize during a hot reload).  Elsewhere the map,
+    which needs no XPath count of the whole document, is quicker."""
     monkeypatch.setattr(loader_module, "ELEMENT_SLICE", 2)
-    data = version_config(7, "v1").replace(b"<add origin", b"<!-- c --><add origin")
+    data = version_config(7, "v1").replace(b"<add origin", between + b"<add origin")
     document, _ = parse_bytes(data, "w.config")
     assert document is not None
     cors = document.root[0][0]
@@ -196,18 +198,16 @@ def test_sibling_rules_with_children_are_placed_by_counting_without_the_map(
     text = data.decode()
     mapped = Locator(text, document.root)._offset_map()
     expected = [mapped[rule] for rule in rules]
-    for beside in (False, True):
+    locator = Locator(text, document.root)
+    assert locator._offsets_of(rules) == expected
+    assert locator._offsets is not None  # elsewhere than beside requests: the map
+    with loader_module.beside_requests():
         locator = Locator(text, document.root)
-        if beside:
-            with loader_module.beside_requests():
-                assert locator._offsets_of(rules) == expected
-        else:
-            assert locator._offsets_of(rules) == expected
+        assert locator._offsets_of(rules) == expected
         assert locator._offsets is None  # counted, not mapped
-    for picked in (rules[:3] + rules[4:], [*rules[1:], document.root[0][1]],
-                   [*rules[:2], rules[1][0]],
-                   [rules[0][0][0], rules[1][0][0]]):
-        # not consecutive siblings: a gap, another parent, a child after its parent
-        locator = Locator(text, document.root)
-        assert locator._offsets_of(picked) == [mapped[element] for element in picked]
-        assert locator._offsets is not None  # placed by the map of every element
+        for picked in (rules[:3] + rules[4:], [*rules[1:], document.root[0][1]],
+                       [*rules[:2], rules[1][0]], [rules[0][0][0], rules[1][0][0]]):
+            # not consecutive siblings: a gap, another parent, a child after its parent
+            locator = Locator(text, document.root)
+            assert locator._offsets_of(picked) == [mapped[element] for element in picked]
+            assert locator._offsets is not None  # placed by the map of every element
