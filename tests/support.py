@@ -142,6 +142,20 @@ class Recorder:
         return [self.body]
 
 
+def record_calls(monkeypatch: pytest.MonkeyPatch, owner: object, name: str) -> list[Any]:
+    """Wrap ``owner.name`` so that each call's first argument is recorded (the real one still
+    answers); the list they are recorded in."""
+    real = getattr(owner, name)
+    asked: list[Any] = []
+
+    def recording(first: Any, *args: Any, **kwargs: Any) -> Any:
+        asked.append(first)
+        return real(first, *args, **kwargs)
+
+    monkeypatch.setattr(owner, name, recording)
+    return asked
+
+
 # -- ASGI ----------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)

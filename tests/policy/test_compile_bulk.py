@@ -25,6 +25,8 @@ from iiscors.policy.core import ScopePolicy
 from iiscors.policy.model import EffectiveSection, Location, OriginRule
 from iiscors.policy.origins import MAX_ORIGIN_BYTES, OriginMatcher, PatternKind
 
+from support import record_calls
+
 PLAIN = [f"https://app{n}.example.com" for n in range(200)]
 #: the longest origin contract B6 allows, and one past it (both plain in form)
 LONGEST = "https://" + "a" * (MAX_ORIGIN_BYTES - len("https://"))
@@ -66,15 +68,7 @@ def state(matcher: OriginMatcher[Any], name: Callable[[Any], object] = lambda v:
 
 def count_classify(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The patterns classify is asked about from now on."""
-    asked: list[str] = []
-    real = origins_module.classify
-
-    def counting(pattern: str) -> PatternKind:
-        asked.append(pattern)
-        return real(pattern)
-
-    monkeypatch.setattr(origins_module, "classify", counting)
-    return asked
+    return record_calls(monkeypatch, origins_module, "classify")
 
 
 def table_of(patterns: Iterable[str]) -> dict[str, int]:

@@ -23,6 +23,8 @@ from iiscors.policy.compiled import DENIED, CompiledRule
 from iiscors.policy.core import Outcome, Policy, ScopePolicy
 from iiscors.policy.plan import plan_request
 
+from support import record_calls
+
 
 def web_config(cors: str, *, outside: str = "") -> bytes:
     return (f'<?xml version="1.0" encoding="utf-8"?>\n<configuration>\n<system.webServer>\n'
@@ -233,14 +235,7 @@ def test_a_wildcard_first_sight_is_probed_by_admit_itself(
     call of the matcher's lookup) and hands only a miss at the first dot on; with two schemes
     every pattern lookup is the matcher's."""
     scope = Policy(load_config(config_for("true")).scopes).scope_for("/api/x")
-    asked: list[str] = []
-    lookup = scope._allowed
-
-    def counting(origin: str) -> Any:
-        asked.append(origin)
-        return lookup(origin)
-
-    monkeypatch.setattr(scope, "_allowed", counting)
+    asked = record_calls(monkeypatch, scope, "_allowed")
     answer = scope.admit("https://www.contoso.com")
     assert answer is not None and answer.allow_origin[0][1] == "https://www.contoso.com"
     assert scope.admit("https://a.b.contoso.com") is not None  # a later dot: walked on
