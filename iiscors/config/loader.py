@@ -337,7 +337,7 @@ class Locator:
     lxml iterates elements, so the n-th start tag belongs to the n-th element.
     """
 
-    __slots__ = ("_asked", "_attributes", "_line_starts", "_lines", "_matched", "_offsets",
+    __slots__ = ("_attributes", "_counted", "_line_starts", "_lines", "_matched", "_offsets",
                  "_root", "_tags", "_text")
 
     def __init__(self, text: str, root: etree._Element) -> None:
@@ -350,7 +350,9 @@ class Locator:
         #: every element's start tag, mapped when many are asked for (None until then): a
         #: load that reads its rules in one pass asks for a few (issue 17)
         self._offsets: dict[etree._Element, int] | None = None
-        self._asked = 0
+        #: the elements placed by counting so far (a walk of all before each: asked again,
+        #: as a section's place is, it is not counted again)
+        self._counted: dict[etree._Element, int | None] = {}
         #: whether the start tags found are the elements (counted once, when first asked)
         self._matched: bool | None = None
         #: each start tag's attribute offsets, read once for all its attributes
@@ -360,6 +362,7 @@ class Locator:
         """Drop the tables a slice at a time (:func:`release`); the Locator locates nothing
         afterwards."""
         offsets, self._offsets = self._offsets or {}, None
+        self._counted.clear()  # (at most _COUNTED_LOOKUPS entries)
         while offsets:  # the last entries first: each pop is O(1), and frees a proxy
             deque(starmap(offsets.popitem, repeat((), min(len(offsets), ELEMENT_SLICE))), 0)
         for table in (self._tags, self._line_starts, self._lines):
@@ -374,10 +377,13 @@ class Locator:
         libxml2 for the first few asked, then looked up in a map of every element."""
         offsets = self._offsets
         if offsets is None:
-            if self._asked < _COUNTED_LOOKUPS:
-                self._asked += 1
+            counted = self._counted
+            if element in counted:
+                return counted[element]
+            if len(counted) < _COUNTED_LOOKUPS:
                 index = self._index(element)
-                return None if index is None else self._tags[index]
+                found = counted[element] = None if index is None else self._tags[index]
+                return found
             offsets = self._offsets = self._offset_map()
         return offsets.get(element)
 
