@@ -253,7 +253,7 @@ class CorsMiddleware(Layer[WSGIApplication]):
             return None
         get = environ.get
         method = get("REQUEST_METHOD", DEFAULT_METHOD)
-        if path_policy.recipe is None or not path_policy.recipe.matches(method):
+        if not path_policy.recipe.matches(method):
             return None
         plan = recipe_plan(path_policy, method, get("HTTP_ORIGIN"), get(ACRM), get(ACRH),
                            _own(environ) if exempt else None)

@@ -38,13 +38,14 @@ iiscors's code: a request would have waited that long for it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import os
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -138,8 +139,11 @@ class Probe:
         self.phase = (gaps, cpu_clock(thread), line)
 
     def run(self) -> None:
+        with own_queue_clock() as queued:
+            self._loop(queued)
+
+    def _loop(self, queued: Callable[[], int]) -> None:
         clock, threshold, stopped = time.perf_counter_ns, self.threshold_ns, self.stop.is_set
-        queued = own_queue_clock()
         phase = self.phase
         cpu = phase[1]
         last, last_cpu, last_queued = clock(), cpu(), queued()
@@ -169,14 +173,19 @@ def cpu_clock(thread: threading.Thread | None) -> Callable[[], int]:
     return read
 
 
-def own_queue_clock() -> Callable[[], int]:
+@contextlib.contextmanager
+def own_queue_clock() -> Iterator[Callable[[], int]]:
     """Nanoseconds the calling thread has spent runnable but not running (Linux's schedstat),
-    or a clock that stays at 0 where that is not known."""
+    or a clock that stays at 0 where that is not known; its file is closed on leaving."""
     try:
         fd = os.open("/proc/thread-self/schedstat", os.O_RDONLY)
     except OSError:
-        return lambda: 0
-    return lambda: int(os.pread(fd, 128, 0).split()[1])
+        yield lambda: 0
+        return
+    try:
+        yield lambda: int(os.pread(fd, 128, 0).split()[1])
+    finally:
+        os.close(fd)
 
 
 def reload_idle(middleware: CorsMiddleware) -> bool:

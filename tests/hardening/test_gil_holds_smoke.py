@@ -8,6 +8,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 TOOLS = Path(__file__).resolve().parents[2] / "tools"
 if str(TOOLS) not in sys.path:
     sys.path.insert(0, str(TOOLS))
@@ -47,9 +49,10 @@ def test_only_the_reload_threads_own_holding_of_the_gil_is_held_against_it() -> 
 
 def test_the_probe_reads_its_own_time_in_the_run_queue() -> None:
     """Linux's schedstat: a clock that only goes forward (0 throughout elsewhere)."""
-    queued = gil_holds.own_queue_clock()
-    first = queued()
-    sum(range(200_000))
-    assert queued() >= first >= 0
+    with gil_holds.own_queue_clock() as queued:
+        first = queued()
+        sum(range(200_000))
+        assert queued() >= first >= 0
     if Path("/proc/thread-self/schedstat").exists():
-        assert isinstance(first, int)
+        with pytest.raises(OSError):  # its file is closed on leaving
+            queued()
