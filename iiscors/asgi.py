@@ -349,7 +349,7 @@ class CorsMiddleware(Layer[ASGIApplication]):
         raw = type(raw_origin) is bytes  # the Origin's latin-1 bytes as sent, not encoded again
         added = ((_ALLOW_ORIGIN, b"*" if answer is path_policy.any_answer
                   else raw_origin if raw else origin.encode(LATIN_1)),
-                 *answer.rule.actual_tail_raw)
+                 *answer[1].actual_tail_raw)  # (allow_origin, rule)
         lean, ready = self._echoes  # kept for the lean policy that path_policy is the root of
         if repeat and raw and len(raw_origin) <= ANSWER_CACHE_MAX_ORIGIN and (
                 lean is not None and lean.root is path_policy):

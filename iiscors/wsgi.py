@@ -175,7 +175,8 @@ class CorsMiddleware(Layer[WSGIApplication]):
                 start_response(_NO_CONTENT, preflight_headers(answer, get(ACRH)))
                 return [b""]
             else:
-                head, tail = answer.allow_origin, answer.rule.actual_tail  # contract B9
+                head, rule = answer
+                tail = rule.actual_tail  # contract B9
         if not head:
             return self.app(environ, start_response)
         started = False  # whether the app called start_response (for a crash answer)

@@ -118,7 +118,7 @@ _PREFLIGHT_ALLOWED = Reason.PREFLIGHT_ALLOWED
 _ALLOW_ANY: tuple[tuple[str, str], ...] = ((headers.ALLOW_ORIGIN, "*"),)
 _ALLOW_ORIGIN = headers.ALLOW_ORIGIN
 #: ``_new_tuple(Cls, (fields...))`` builds a NamedTuple without the Python-level ``__new__`` of
-#: its class: the first sight of an origin builds its Answer this way, see admit().
+#: its class (an allowed Verdict is built this way).
 _new_tuple = tuple.__new__
 
 
@@ -133,17 +133,20 @@ ANSWER_CACHE_MAX_ORIGIN = 256
 LAST_ECHO_MAX = 256
 
 
-class Answer(NamedTuple):
-    """The prepared response headers of one allowed origin (contract B8-B10, B12).
-
-    Only ``allow_origin`` belongs to the origin; ``rule`` holds the headers of the rule that
-    allowed it, built once and shared by every origin of that rule, so that a kept answer costs
-    the same few hundred bytes whatever the rule and the customHeaders hold.
-    """
-
-    #: ``((Access-Control-Allow-Origin, origin or "*"),)``
-    allow_origin: Headers
-    rule: CompiledRule
+#: The prepared response headers of one allowed origin (contract B8-B10, B12):
+#: ``(allow_origin, rule)``.
+#:
+#: - ``allow_origin``, ``((Access-Control-Allow-Origin, origin or "*"),)``, is the only part
+#:   that belongs to the origin;
+#: - ``rule`` holds the headers of the rule that allowed it, built once and shared by every
+#:   origin of that rule, so that a kept answer costs the same few hundred bytes whatever the
+#:   rule and the customHeaders hold.
+#:
+#: A plain tuple, not a NamedTuple: the first sight of an origin builds one (admit), and a
+#: tuple display costs about 1,400 machine instructions less than ``tuple.__new__`` of a
+#: subclass, a fifth of a first sight's cost above a repeat (issue 17; docs/performance.md,
+#: "First sight", round three).  Read it by unpacking: ``allow_origin, rule = answer``.
+Answer = tuple[Headers, CompiledRule]
 
 
 def preflight_headers(answer: Answer, request_headers: str | None) -> list[tuple[str, str]]:
@@ -371,7 +374,7 @@ class ScopePolicy:
         self.any_answer: Answer | None = None
         star = self._table.any_rule
         if self.static_star and self.active and isinstance(star, CompiledRule):
-            self.any_answer = Answer(_ALLOW_ANY, star)
+            self.any_answer = (_ALLOW_ANY, star)
 
     @property
     def _matcher(self) -> OriginMatcher[int]:
@@ -476,10 +479,10 @@ class ScopePolicy:
         if answer is None:
             answer = self.admit(origin)
             assert answer is not None  # the tests above are admit's, in the same order
-        rule, compiled = entry.rule, answer.rule
+        rule, (allow_origin, compiled) = entry.rule, answer
         if kind is not _PREFLIGHT:
             return _new_tuple(Verdict, (kind, _ALLOWED, None,
-                                        answer.allow_origin + compiled.actual_tail, rule,
+                                        allow_origin + compiled.actual_tail, rule,
                                         _ACTUAL_ALLOWED, None))  # every field: no defaults
         return Verdict(kind, _ALLOWED, 204, tuple(preflight_headers(answer, request_headers)),
                        rule, _PREFLIGHT_ALLOWED)
@@ -519,7 +522,7 @@ class ScopePolicy:
                 return None
         if compiled is DENIED:
             return None  # allowed="false"
-        answer: Answer = _new_tuple(Answer, (((_ALLOW_ORIGIN, origin),), compiled))
+        answer: Answer = (((_ALLOW_ORIGIN, origin),), compiled)
         if len(origin) <= ANSWER_CACHE_MAX_ORIGIN:
             # Kept for the repeats (B10: the origin echoed) when short enough; every table of
             # the policy is emptied when their shared budget is spent.

@@ -78,7 +78,8 @@ def plan_request(scope: ScopePolicy, method: str, origin: str | None,
             return scope.refused_plan
     if method == "OPTIONS" and request_method:
         return Plan(204, preflight_headers(answer, request_headers))  # contract B3/B8
-    return Plan(None, answer.allow_origin, answer.rule.actual_tail)  # contract B9
+    allow_origin, rule = answer
+    return Plan(None, allow_origin, rule.actual_tail)  # contract B9
 
 
 def recipe_plan(scope: ScopePolicy, method: str, origin: str | None,

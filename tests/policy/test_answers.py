@@ -26,7 +26,6 @@ from iiscors.policy.core import (
     ANSWER_CACHE_MAX_ORIGIN,
     ANSWER_CACHE_SIZE,
     LAST_ECHO_MAX,
-    Answer,
     CompiledRule,
     CorsRequest,
     ScopePolicy,
@@ -167,7 +166,7 @@ def test_a_static_star_answers_only_its_own_scope() -> None:
 
 
 def test_preflight_headers_echo_only_safe_values() -> None:
-    answer = Answer(ORIGIN_HEADER, _rule())
+    answer = (ORIGIN_HEADER, _rule())
     static = [*ORIGIN_HEADER, ("P", "static")]
     assert preflight_headers(answer, "x-a, x-b") == [
         *ORIGIN_HEADER, ("H", "1"), ("Access-Control-Allow-Headers", "x-a, x-b"), ("T", "2")]
@@ -175,7 +174,7 @@ def test_preflight_headers_echo_only_safe_values() -> None:
         assert preflight_headers(answer, unsafe) == static, unsafe
     assert preflight_headers(answer, "x" * 8192)[2] == ("Access-Control-Allow-Headers", "x" * 8192)
     assert preflight_headers(answer, None) == static
-    assert preflight_headers(Answer(ORIGIN_HEADER, _rule(echo=False)), "x-a") == static
+    assert preflight_headers((ORIGIN_HEADER, _rule(echo=False)), "x-a") == static
     first = preflight_headers(answer, None)
     first.append(("X", "mutated by a server"))
     assert preflight_headers(answer, None) == static  # a new list every time
@@ -183,7 +182,7 @@ def test_preflight_headers_echo_only_safe_values() -> None:
 
 def test_the_last_echo_holds_only_a_proven_value_and_its_own_header() -> None:
     rule = _rule(tail=())
-    answer = Answer(ORIGIN_HEADER, rule)
+    answer = (ORIGIN_HEADER, rule)
     echo = ("Access-Control-Allow-Headers", "x-a")
     assert preflight_headers(answer, "x-a") == [*ORIGIN_HEADER, ("H", "1"), echo]
     assert rule.last_echo == ("x-a", echo)
@@ -199,7 +198,7 @@ def test_the_last_echo_holds_only_a_proven_value_and_its_own_header() -> None:
     # The slot belongs to the rule, the Allow-Origin to the origin: another origin of the same
     # rule reuses the proven value with its own Access-Control-Allow-Origin.
     other = (("Access-Control-Allow-Origin", "https://y.a.example"),)
-    assert preflight_headers(Answer(other, rule), "X-A")[0] == other[0]
+    assert preflight_headers((other, rule), "X-A")[0] == other[0]
 
 
 def test_the_tables_of_a_policy_share_one_bound() -> None:
