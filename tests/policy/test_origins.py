@@ -8,11 +8,13 @@ included, and both must agree on which rule wins.
 from __future__ import annotations
 
 import string
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from iiscors import load_config
 from iiscors.policy.origins import (
     SPLIT_MAX_SCHEMES,
     OriginMatcher,
@@ -379,3 +381,45 @@ def test_many_schemes_of_host_wildcards_take_the_whole_lookup(
     for i in (0, schemes - 1):
         assert matcher.allowed(f"s{i}://x@y.a.test") is None
     assert matcher.allowed(f"s{schemes}://x.a.test") is None
+
+
+# -- ScopePolicy.admit's own probe of a one-scheme wildcard's usual hit --------------------
+
+def admitting(rules: list[str]) -> Any:
+    """A real ScopePolicy whose origin table is ``OriginMatcher((pattern, pattern) ...)`` for
+    ``rules``, wired as ``ScopePolicy.__init__`` wires its own (what ``admit`` reads), so that
+    admit's answer names the pattern that allowed the Origin."""
+    scope = load_config(b'<configuration><system.webServer><cors enabled="true">'
+                        b'<add origin="https://x.test" /></cors></system.webServer>'
+                        b"</configuration>").policy.root
+    matcher = OriginMatcher((pattern, pattern) for pattern in rules)
+    scope._table = matcher
+    scope._allowed = matcher.allowed
+    scope._split, scope._split_suffixes = matcher.one_scheme_split
+    scope._exact = matcher.exact
+    return scope
+
+
+def admitted(scope: Any, origin: str) -> str | None:
+    scope.forget()
+    answer = scope.admit(origin)
+    return None if answer is None else answer[1]
+
+
+@pytest.mark.parametrize("rules", [ONE_SCHEME, TWO_SCHEMES, WITH_OTHERS],
+                         ids=["one-scheme", "two-schemes", "with-others"])
+@pytest.mark.parametrize("origin", [*FIRST_LABEL_CASES, "https://my-app.a.test",
+                                    "https://x.a.test:8443.a.test", "https://x.a.tes",
+                                    "https://x.A.TEST", "https://\u0131.a.test"])
+def test_admit_at_the_edges_of_its_own_probe(rules: list[str], origin: str) -> None:
+    """admit's inline probe (the split's suffix from the first dot, for the one scheme of the
+    host wildcards) never decides otherwise than the reference."""
+    scope = admitting(rules)
+    assert (scope._split is not None) == (rules is ONE_SCHEME)
+    assert admitted(scope, origin) == ref_allowed(rules, origin)
+
+
+@settings(max_examples=600, deadline=None)
+@given(rules=st.lists(patterns, max_size=8, unique_by=str.lower), origin=origins)
+def test_admit_agrees_with_the_reference(rules: list[str], origin: str) -> None:
+    assert admitted(admitting(rules), origin) == ref_allowed(rules, origin)
