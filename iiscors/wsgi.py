@@ -150,8 +150,7 @@ class CorsMiddleware(Layer[WSGIApplication]):
         if self.config_error is not None:
             return self._unusable_response(start_response)
         policy = self.policy  # read once: a reload swaps it atomically (contract A8)
-        get = environ.get
-        path_policy = policy.root
+        get, path_policy = environ.get, policy.root
         if not policy.direct:
             path_policy, answered = self._scope(environ, policy, start_response)
             if answered is not None:
@@ -175,19 +174,16 @@ class CorsMiddleware(Layer[WSGIApplication]):
                 start_response(_NO_CONTENT, preflight_headers(answer, get(ACRH)))
                 return [b""]
             else:
-                head, rule = answer
-                tail = rule.actual_tail  # contract B9
+                head, tail = answer[0], answer[1].actual_tail  # (allow_origin, rule): B9
         if not head:
             return self.app(environ, start_response)
-        started = False  # whether the app called start_response (for a crash answer)
-        # a closure rather than a method: one call less on every request
+        started = False  # whether the app started (a crash answer); a closure, one call less
         def merging_start_response(status: str, response_headers: list[tuple[str, str]],
                                    exc_info: ExcInfo | None = None) -> Callable[[bytes], object]:
             nonlocal started
             started = True
-            # Contract B11: only a Vary or an Access-Control-* header of the application needs
-            # more than appending; the first letter rules both out for nearly every header.
-            # (name[0] in a try, not name[:1]: no slice per header, 280 instructions each.)
+            # B11: only a Vary or an Access-Control-* header needs more than appending; the
+            # first letter rules both out (name[0], not name[:1]: no slice, 280 instructions).
             plain = True
             try:
                 for name, _value in response_headers:
@@ -198,15 +194,22 @@ class CorsMiddleware(Layer[WSGIApplication]):
                 plain = False
             if plain:
                 return start_response(status, [*response_headers, *head, *tail], exc_info)
-            merged = merge_into(response_headers, (*head, *tail), STR_WORDS)
-            if merged.app_sets_cors and not self._warned_duplicate:
-                self._warned_duplicate = warn_app_cors(name for name, _value in response_headers)
-            return start_response(status, merged.headers, exc_info)
+            return self._merge(start_response, status, response_headers, head, tail, exc_info)
 
         try:
             return self.app(environ, merging_start_response)
         except Exception:  # only failures land here: a try costs nothing on the way through
             return self._crashed(environ, start_response, (*head, *tail), started)
+
+    def _merge(self, start_response: StartResponse, status: str,
+               response_headers: list[tuple[str, str]], head: Sequence[tuple[str, str]],
+               tail: Headers, exc_info: ExcInfo | None) -> Callable[[bytes], object]:
+        """Start the application's response with ``head`` and ``tail`` merged into its headers
+        (contract B11: its Vary, or an Access-Control-* header of its own, warned about once)."""
+        merged = merge_into(response_headers, (*head, *tail), STR_WORDS)
+        if merged.app_sets_cors and not self._warned_duplicate:
+            self._warned_duplicate = warn_app_cors(name for name, _value in response_headers)
+        return start_response(status, merged.headers, exc_info)
 
     def _step_aside(self, environ: WSGIEnvironment,
                     start_response: StartResponse) -> Iterable[bytes]:
