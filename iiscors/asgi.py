@@ -266,6 +266,9 @@ class CorsMiddleware(Layer[ASGIApplication]):
             if not isinstance(extra, tuple):
                 await extra  # answered here: contract B3/B8 (204), B7 (403)
                 return
+            if not extra:  # nothing to add: the application's messages left as they are
+                await self.app(scope, receive, send)
+                return
         else:
             extra = None
         if extra is None:  # not ready: a first sight, an origin not allowed, a preflight...

@@ -8,8 +8,9 @@ What each new branch must keep:
   the general path (:meth:`CorsMiddleware._started`), on a first sight as on a ready repeat.
 - **A scope without headers** reads as a request without Origin (contract B2/B15), once the
   lean policy is known as before it.
-- **Nothing to add** (a section that is off, without custom headers): a request without Origin
-  reaches the application with the server's own ``send``, its messages untouched (not copies).
+- **Nothing to add** (a section that is off, without custom headers): a request without Origin,
+  or an OPTIONS request that is not a preflight, reaches the application with the server's own
+  ``send``, its messages untouched (not copies).
 - **The application's own Vary or Access-Control-*** still goes through contract B11's merge,
   and its other headers beginning with A or V (Allow, Age) are kept as they are.
 - **A crash** before the start is answered (500 with the CORS headers), after it only raised,
@@ -66,7 +67,8 @@ def test_with_nothing_to_add_the_application_s_messages_reach_the_server_as_they
         await send(body)
 
     middleware = CorsMiddleware(app, OFF, reload=False)
-    for request in (FROM_A, FROM_A, Req(), Req()):  # the lean policy known, then no Origin
+    actual_options = Req(method="OPTIONS", headers=(("origin", A),))  # no A-C-Request-Method
+    for request in (FROM_A, FROM_A, Req(), Req(), actual_options, actual_options):
         received: list[Any] = []
 
         async def server_send(message: Any, received: list[Any] = received) -> None:
