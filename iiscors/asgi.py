@@ -35,7 +35,8 @@ import itertools
 import math
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
-from typing import Any, TypeVar
+from types import MethodType
+from typing import Any, TypeVar, cast
 
 from iiscors.layering import CRASH_BODY, HANDLED, Layer, log_crash, warn_nested
 from iiscors.policy import headers
@@ -76,6 +77,8 @@ _islower = bytes.islower
 #: Contract B11: an application's response header starting with one of these may need merging
 #: (a set: one hashed lookup per header, not four comparisons).
 _MERGE_INITIALS = frozenset(b"".join(MERGE_INITIALS_BYTES))
+#: a start message's copy (only a dict's: anything else raises TypeError)
+_copy = cast("Callable[[Message], Message]", dict.copy)
 
 
 def _other_spellings(name: bytes) -> frozenset[bytes]:
@@ -244,56 +247,45 @@ class CorsMiddleware(Layer[ASGIApplication]):
             return  # strict mode's 500 while the configuration is unusable (contract A8)
         policy = self.policy  # read once: a reload swaps it atomically (contract A8)
         lean, ready = self._echoes
-        sent: Mapping[bytes, Any] | None = None
-        found: RawHeaders | Awaitable[None] | None = None
-        if lean is policy:  # the Origin alone decides: see _echoes
-            if scope.get("method") != "OPTIONS":
-                pairs = scope.get("headers", ())  # _origin_headers inline: one call less
-                try:
-                    count, sent = len(pairs), dict(pairs)  # len first: a generator is used up
-                    if len(sent) != count or not _ORIGIN_CAPITALS.isdisjoint(sent):
-                        sent = _joined(pairs)  # a name sent twice, Origin with a capital
-                except TypeError:  # headers without a len(), an unhashable name...
-                    sent = _joined(pairs)
-                raw_origin = sent.get(b"origin")  # a repeat's headers are ready, by its bytes
-                found = (policy.root.passive_raw if raw_origin is None  # contract B2/B15
-                         else ready.get(raw_origin) if type(raw_origin) is bytes else None)
-            elif b"origin" in (sent := request_headers(scope)):  # a preflight (B3), perhaps
-                found = self._judged(scope, sent, policy.root, False, send)
-        if found is None:  # not ready: a first sight, an origin not allowed, a preflight...
+        sent: Mapping[bytes, Any] | None
+        if lean is not policy:  # not lean (or not yet): the general path
+            sent = extra = None
+        elif scope.get("method") != "OPTIONS":  # the Origin alone decides: see _echoes
+            try:  # _origin_headers inline (one call less)
+                pairs = scope["headers"]
+                count, sent = len(pairs), dict(pairs)  # len first: a generator is used up
+                if len(sent) != count or not _ORIGIN_CAPITALS.isdisjoint(sent):
+                    sent = _joined(pairs)  # a name sent twice, Origin with a capital
+                raw_origin = sent.get(b"origin")
+                extra = ((policy.root.passive_raw or None) if raw_origin is None  # B2/B15
+                         else ready.get(raw_origin))  # a repeat's headers, by its bytes
+            except (KeyError, TypeError, ValueError):  # no list, an unhashable name or Origin
+                sent = extra = None  # read again by _added
+        elif b"origin" in (sent := request_headers(scope)):  # a preflight (B3), perhaps
+            extra = self._judged(scope, sent, policy.root, False, send)
+            if not isinstance(extra, tuple):
+                await extra  # answered here: contract B3/B8 (204), B7 (403)
+                return
+            if not extra:  # nothing to add: the application's messages left as they are
+                await self.app(scope, receive, send)
+                return
+        else:
+            extra = None
+        if extra is None:  # not ready: a first sight, an origin not allowed, a preflight...
             found = self._added(scope, policy, sent, send)
-        if not isinstance(found, tuple):
-            await found  # answered here: contract B3/B8 (204), B7 (403), C2, E6
-            return
-        extra = found
-        if not extra:
-            await self.app(scope, receive, send)
-            return
-        started = False  # whether the application started its response (for a crash)
-
-        def merging_send(message: Message) -> Awaitable[None]:
-            # built here, returning send's awaitable: no call, no coroutine per message
-            nonlocal started
-            if message["type"] != "http.response.start":
-                return send(message)
-            started = True
-            raw = message.get("headers", ())
-            try:
-                for name, _value in raw:  # contract B11: see iiscors.policy.merge
-                    if name[0] in _MERGE_INITIALS:  # an int: no slice, any buffer hashes
-                        break
-                else:  # the common case: a copy (dict.copy is the cheapest), the headers added
-                    message = message.copy() if type(message) is dict else dict(message)
-                    message["headers"] = [*raw, *extra]  # the application's left as it was
-                    return send(message)
-            except IndexError:  # an empty name: the merge reads it (and appends, as above)
-                pass
-            return send(self._merged(message, raw, extra))
-
+            if not isinstance(found, tuple):
+                await found  # answered here: contract B3/B8 (204), B7 (403), C2, E6
+                return
+            if not found:
+                await self.app(scope, receive, send)
+                return
+            extra = found
+        # the send wrapper: a bound method of one list (no closure, no cell; issue 17)
+        state: _SendState = [send, extra, False, self]
         try:
-            await self.app(scope, receive, merging_send)
+            await self.app(scope, receive, _bound(_merging_send, state))
         except Exception:  # only failures land here: a try costs nothing on the way through
-            await self._crashed(send, extra, started)
+            await self._crashed(send, extra, state[2])
             raise  # the server sees the failure too
 
     def _added(self, scope: Scope, policy: Policy, sent: Mapping[bytes, Any] | None,
@@ -444,6 +436,20 @@ class CorsMiddleware(Layer[ASGIApplication]):
         return _respond(send, plan.status, plan.headers,
                         FORBIDDEN_BODY if plan.status == 403 else plan.body)
 
+    def _started(self, message: Message, extra: RawHeaders) -> Message:
+        """The application's response start, as a new message, with ``extra`` in its headers:
+        the general case of :func:`_merging_send` (a message that is not a dict, no headers, a
+        header name that is empty or starts with V or A)."""
+        raw = message.get("headers", ())
+        try:
+            if not any(name[0] in _MERGE_INITIALS for name, _value in raw):
+                message = dict(message)
+                message["headers"] = [*raw, *extra]
+                return message
+        except IndexError:  # an empty name: the merge reads it (and appends, as above)
+            pass
+        return self._merged(message, raw, extra)
+
     def _merged(self, message: Message, raw: Iterable[tuple[Any, Any]],
                 extra: RawHeaders) -> Message:
         """The application's response start, as a new message, with ``extra`` merged into its
@@ -454,6 +460,34 @@ class CorsMiddleware(Layer[ASGIApplication]):
         message = dict(message)
         message["headers"] = merged.headers
         return message
+
+
+#: What the send wrapper of one request reads: the server's ``send``, the headers it adds,
+#: whether the application started its response (for a crash), and the middleware.
+_SendState = list[Any]
+_bound = MethodType
+
+
+def _merging_send(state: _SendState, message: Message) -> Any:
+    """The application's ``send``, as a method bound to the request's ``state``: ``extra``
+    added to its response start (contract B7-B11), every other message passed on.  Returns
+    the server's awaitable (no coroutine of its own); bound, not a closure: no cell per
+    variable, and a stable function that calls to it are specialized for (issue 17)."""
+    if message["type"] != "http.response.start":
+        return state[0](message)
+    state[2] = True
+    try:
+        raw = message["headers"]
+        for name, _value in raw:  # contract B11: see iiscors.policy.merge
+            if name[0] in _MERGE_INITIALS:  # an int: no slice, any buffer hashes
+                break
+        else:  # the common case: a copy (dict.copy is the cheapest), the headers added
+            message = _copy(message)  # a dict's (anything else: TypeError, as below)
+            message["headers"] = [*raw, *state[1]]  # the application's left as it was
+            return state[0](message)
+    except (KeyError, IndexError, TypeError):  # no headers, an empty name, not a dict...
+        return state[0](state[3]._started(message, state[1]))
+    return state[0](state[3]._merged(message, raw, state[1]))
 
 
 def _kept(kept: tuple[dict[str, Answer] | None, dict[Key, Ready]], path_policy: ScopePolicy,
