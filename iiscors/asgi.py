@@ -476,17 +476,21 @@ def _merging_send(state: _SendState, message: Message) -> Any:
     if message["type"] != "http.response.start":
         return state[0](message)
     state[2] = True
+    plain = None
     try:
         raw = message["headers"]
         for name, _value in raw:  # contract B11: see iiscors.policy.merge
             if name[0] in _MERGE_INITIALS:  # an int: no slice, any buffer hashes
                 break
         else:  # the common case: a copy (dict.copy is the cheapest), the headers added
-            message = _copy(message)  # a dict's (anything else: TypeError, as below)
-            message["headers"] = [*raw, *state[1]]  # the application's left as it was
-            return state[0](message)
+            plain = _copy(message)  # a dict's (anything else: TypeError, as below)
+            plain["headers"] = [*raw, *state[1]]  # the application's left as it was
     except (KeyError, IndexError, TypeError):  # no headers, an empty name, not a dict...
         return state[0](state[3]._started(message, state[1]))
+    # the server's send is called outside the try: an error of its own is never taken for
+    # one of the message's, nor the message sent twice
+    if plain is not None:
+        return state[0](plain)
     return state[0](state[3]._merged(message, raw, state[1]))
 
 

@@ -150,3 +150,31 @@ def test_an_origin_in_a_buffer_that_does_not_hash_after_a_ready_one() -> None:
     assert call_asgi(middleware, scope).headers == ready[-1] == ready[0]
     assert (b"Access-Control-Allow-Origin", even.encode()) in [
         (n.encode(), v.encode()) for n, v in ready[-1]]
+
+
+@pytest.mark.parametrize("error", [TypeError, KeyError, IndexError])
+@pytest.mark.parametrize("calls", [1, 3])  # a first sight; a ready repeat
+def test_an_error_of_the_servers_own_send_is_never_taken_for_the_message_s(
+        error: type[Exception], calls: int) -> None:
+    """A server whose send fails at once (a plain function, not a coroutine) sees its own
+    error, and the response start is sent to it once, never again through the general case."""
+    middleware = CorsMiddleware(_app_with([(b"content-type", b"text/plain")]), CONFIG,
+                                reload=False, answer_crashes=False)
+    for _ in range(calls - 1):
+        call_asgi(middleware, asgi_scope(FROM_A))
+    starts: list[Any] = []
+
+    def server_send(message: Any) -> Any:
+        if message["type"] == "http.response.start":
+            starts.append(message)
+            raise error("the server's own")
+        raise AssertionError("no body after a failed start")
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    with pytest.raises(error, match="the server's own"):
+        asyncio.run(middleware(asgi_scope(FROM_A), receive, server_send))
+    assert len(starts) == 1
+    assert (b"access-control-allow-origin", A.encode()) in [
+        (name.lower(), value) for name, value in starts[0]["headers"]]
