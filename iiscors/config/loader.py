@@ -44,8 +44,9 @@ RELEASED_IN_SLICES = 1 << 20
 #: A file this long or longer is decoded a slice at a time beside requests (:func:`decoded`).
 READ_IN_PIECES = 1 << 20
 #: Rules whose freed blocks the C allocator sorts out in one go, beside requests
-#: (:func:`sort_freed_blocks`: about ten blocks a rule, a millisecond a slice).
-FREED_SLICE = 1024
+#: (:func:`sort_freed_blocks`: about ten blocks a rule; 1,024 rules took 1.1-1.4 ms a slice,
+#: tools/gil_holds.py --trace).
+FREED_SLICE = 512
 #: Larger than glibc's per-thread cache serves (1,032 bytes), smaller than the least size it
 #: gives a mapping of its own (128 KiB): an allocation from the heap, which sorts the fast bins.
 SORTING_BLOCK = 4096
@@ -391,7 +392,8 @@ class Text:
     def line_and_column(self, offset: int) -> tuple[int, int]:
         """The 1-based line of ``offset`` and its column (the characters since the line feed
         before it, 1-based): ``text.count("\\n", 0, offset) + 1`` and
-        ``offset - text.rfind("\\n", 0, offset)``, a piece a call."""
+        ``offset - text.rfind("\\n", 0, offset)``, a piece a call (a diagnostic's place,
+        asked once: the count is one C-level chain over the pieces before)."""
         index = bisect.bisect_right(self.bases, offset) - 1
         local = offset - self.bases[index]
         line = 1 + sum(map(operator.methodcaller("count", "\n"), self.pieces[:index]))
@@ -413,13 +415,27 @@ class Text:
                        map(operator.sub, offsets, map(self.bases.__getitem__, indices))))
 
     def whole_constructs(self) -> list[tuple[int, str]]:
-        """``(where it begins, piece)`` of each piece, when every comment, CDATA section and
-        processing instruction ends in the piece where it begins (each piece can then be
-        searched alone); else the whole text joined (rare: a construct holding a "<" or over
-        :data:`TEXT_SLICE` characters long, at a cut)."""
-        if len(self.pieces) > 1 and any(map(_open_construct, self.pieces)):
-            return [(0, "".join(self.pieces))]
-        return list(zip(self.bases, self.pieces, strict=True))
+        """``(where it begins, piece)`` of each piece, a piece joined to the next ones where
+        a comment, CDATA section or processing instruction goes on in them (a commented-out
+        rule holds a "<", where a cut may fall): each can then be searched alone."""
+        pieces, bases = self.pieces, self.bases
+        if len(pieces) == 1:
+            return [(0, pieces[0])]
+        found: list[tuple[int, str]] = []
+        index = 0
+        while index < len(pieces):
+            first, piece = index, pieces[index]
+            end = _unclosed(piece)
+            while end is not None and index + 1 < len(pieces):
+                index += 1  # the construct goes on: find where it ends, then join once
+                at = pieces[index].find(end)
+                if at >= 0:
+                    piece = "".join(pieces[first:index + 1])
+                    end = _unclosed(piece, len(piece) - len(pieces[index]) + at + len(end))
+            found.append((bases[first], piece if index == first or end is None else
+                          "".join(pieces[first:index + 1])))
+            index += 1
+        return found
 
 
 #: Where a comment, CDATA section or processing instruction begins, and what ends each
@@ -427,15 +443,16 @@ _CONSTRUCT = re.compile(r"<!--|<!\[CDATA\[|<\?")
 _CONSTRUCT_END = {"<!--": "-->", "<![CDATA[": "]]>", "<?": "?>"}
 
 
-def _open_construct(piece: str) -> bool:
-    """Whether a comment, CDATA section or processing instruction begins in ``piece`` and
-    does not end in it."""
-    at = 0
+def _unclosed(piece: str, start: int = 0) -> str | None:
+    """What ends the comment, CDATA section or processing instruction that begins in
+    ``piece`` after ``start`` and does not end in it; None when none does."""
+    at = start
     while (found := _CONSTRUCT.search(piece, at)) is not None:
-        at = piece.find(_CONSTRUCT_END[found.group()], found.end())
+        end = _CONSTRUCT_END[found.group()]
+        at = piece.find(end, found.end())
         if at < 0:
-            return True
-    return False
+            return end
+    return None
 
 
 # A start tag, or a construct whose content must be skipped when looking for start tags.
@@ -481,6 +498,9 @@ class Locator:
         while offsets:  # the last entries first: each pop is O(1), and frees a proxy
             deque(starmap(offsets.popitem, repeat((), min(len(offsets), ELEMENT_SLICE))), 0)
         self._tags.release()
+        pieces = self._text.pieces  # beside requests, 64 KiB each: freed one by one
+        while len(pieces) > 1:  # (the first stays: a Text has one piece at least)
+            pieces.pop()
         for table in (self._line_starts, self._lines):
             while table:
                 del table[-ELEMENT_SLICE:]

@@ -117,6 +117,10 @@ HOSTILE = {
         b"<?xml version='1.0'?>\n<configuration><?pi <a> ?>\n<system.webServer>"
         b"<!-- <cors enabled='false'/> -->\n<cors enabled='true'><![CDATA[<z>]]></cors>"
         b"</system.webServer></configuration>"),
+    "commented-out rules": (
+        b"<configuration><system.webServer><cors enabled='true'>\n"
+        + b"".join(b"<!-- <add origin='https://old%d.x'/> -->\n<add origin='https://a%d.x'/>\n"
+                   % (i, i) for i in range(12)) + b"</cors></system.webServer></configuration>"),
     "attributes over lines": (
         b"<configuration><system.webServer><cors enabled='true'>\n<add\n origin='https://a.x'"
         b"\n allowed='maybe'/><add origin='https://a.x' maxAge='x'/></cors>"
@@ -157,15 +161,21 @@ def test_every_known_and_hostile_file_says_the_same_read_in_pieces(
     assert max(made) > 10  # the text was read in pieces
 
 
-def test_a_construct_across_a_cut_is_searched_whole(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A comment holding a "<" can span pieces: the DOCTYPE and start-tag searches then read
-    the joined text, never a piece that begins inside a comment."""
+def test_a_construct_across_a_cut_is_searched_joined(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A comment holding a "<" (a commented-out rule) can span pieces: the DOCTYPE and
+    start-tag searches then read those pieces joined, never a piece that begins inside a
+    comment; the other pieces stay apart."""
     monkeypatch.setattr(loader_module, "TEXT_SLICE", 8)
     text = Text(["<x><!-- <", "<a/> -->", "<b/></x>"])
-    assert text.whole_constructs() == [(0, "<x><!-- <<a/> --><b/></x>")]
-    assert loader_module._start_tags("<x><!-- <<a/> --><b/></x>") == [0, 17]
+    assert text.whole_constructs() == [(0, "<x><!-- <<a/> -->"), (17, "<b/></x>")]
+    assert list(loader_module._start_tag_runs(text)) == [[0], [17]]
+    # a second construct opened after the first one's end, in the joined piece
+    text = Text(["<x><!-- <", "<a/> --><?p <", "<c/> ?>", "<b/>", "<!-- <", "<d/>"])
+    assert text.whole_constructs() == [(0, "<x><!-- <<a/> --><?p <<c/> ?>"), (29, "<b/>"),
+                                       (33, "<!-- <<d/>")]
     apart = Text(["<x><!-- a -->", "<b/>", "<?p <c/> ?></x>"])
-    assert apart.whole_constructs() == [(0, "<x><!-- a -->"), (13, "<b/>"), (17, "<?p <c/> ?></x>")]
+    assert apart.whole_constructs() == [(0, "<x><!-- a -->"), (13, "<b/>"),
+                                        (17, "<?p <c/> ?></x>")]
     assert list(loader_module._start_tag_runs(apart)) == [[0], [13]]
     assert loader_module._doctype_at(Text(["<x><!-- <", "<!DOCTYPE y> -->", "</x>"])) == -1
     assert loader_module._doctype_at(Text(["<x><!-- -->", "<!DOCTYPE y>", "</x>"])) == 11
@@ -232,3 +242,27 @@ def test_the_one_pass_reader_drops_its_element_proxies_a_step_at_a_time(
     assert len(config.scopes[()].rules) == 30
     assert lists and all(found == [] for found in lists)
     assert sum(deleted) == 30 and max(deleted) <= 4
+
+
+def test_release_frees_the_pieces_one_by_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Beside requests, the released document's text goes a piece at a time (265 pieces of
+    64 KiB for a 17 MB file, freed in one cascade by the last reference otherwise)."""
+    monkeypatch.setattr(loader_module, "READ_IN_PIECES", 0)
+    monkeypatch.setattr(loader_module, "RELEASED_IN_SLICES", 10)
+    monkeypatch.setattr(loader_module, "TEXT_SLICE", 50)
+    with loader_module.beside_requests():
+        document, _ = parse_bytes(version_config(20, "v1"), "w.config")
+        assert document is not None
+        pieces = document.locator._text.pieces
+        assert len(pieces) > 10
+        popped: list[int] = []
+
+        class Recorded(list):  # type: ignore[type-arg]
+            def pop(self, index: int = -1) -> str:
+                popped.append(len(self))
+                return str(super().pop(index))
+
+        document.locator._text.pieces = Recorded(pieces)
+        loader_module.release(document)
+        assert len(document.locator._text.pieces) == 1
+        assert popped == list(range(len(pieces), 1, -1))
