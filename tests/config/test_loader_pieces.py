@@ -266,3 +266,41 @@ def test_release_frees_the_pieces_one_by_one(monkeypatch: pytest.MonkeyPatch) ->
         loader_module.release(document)
         assert len(document.locator._text.pieces) == 1
         assert popped == list(range(len(pieces), 1, -1))
+
+
+def test_a_file_is_read_with_a_limit_of_its_size_plus_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reader allocates its limit first: a file is read with its own size plus one as the
+    limit when that is less than max_bytes + 1, and again with max_bytes + 1 if it grew after
+    its stat (one byte past the limit still tells a file too large)."""
+    limits: list[int] = []
+    real = loader_module.read_regular_file
+
+    def recorded(path: str, limit: int) -> bytes:
+        limits.append(limit)
+        return real(path, limit)
+
+    monkeypatch.setattr(loader_module, "read_regular_file", recorded)
+    path = tmp_path / "web.config"
+    path.write_bytes(b"<configuration/>")
+    data, _, found = loader_module.read_source(path, max_bytes=1000)
+    assert data == b"<configuration/>" and found == [] and limits == [17]
+    limits.clear()
+    data, _, found = loader_module.read_source(path, max_bytes=10)
+    assert data is None and [d.code for d in found] == ["E101"] and limits == [11]
+    limits.clear()
+    grown = b"<configuration>" + b" " * 100 + b"</configuration>"
+    stat = loader_module.os.stat
+
+    def grows(target: object) -> object:  # the stat sees the file before it grows
+        result = stat(target)  # type: ignore[arg-type]
+        path.write_bytes(grown)
+        return result
+
+    monkeypatch.setattr(loader_module.os, "stat", grows)
+    data, _, found = loader_module.read_source(path, max_bytes=1000)
+    assert data == grown and limits == [17, 1001]
+    limits.clear()
+    monkeypatch.setattr(loader_module.os, "stat", stat)
+    data, _, found = loader_module.read_source(tmp_path / "missing", max_bytes=1000)
+    assert data is None and [d.code for d in found] == ["E100"] and limits == [1001]
