@@ -31,6 +31,18 @@ it waited for the GIL; the reload thread held it for the least of that and its o
 XPath searches and hashing, while the probe waits for a CPU).  Where the file cannot be read
 (not Linux), nothing is subtracted.
 
+Every hold over 5 ms is also listed by the line it was sampled at (how many, the longest).
+The sampled line is where the reload thread let the GIL go: the line after a long stretch,
+not always the one that made it.  ``--trace MS`` names the stretches themselves: the reload
+thread is traced one bytecode at a time (``threading.settrace`` with ``f_trace_opcodes``) and
+every bytecode that took over MS of its CPU time is listed, grouped by bytecode and iiscors
+frames (how many, the longest, and the longest hold the probe saw end within 1 ms of one).
+The interpreter switches threads between bytecodes only, so each is a stretch no request
+could interrupt: one C call, or the deallocations one assignment or return set off.  A call
+that lets the GIL go (libxml2's parse and XPath, hashing, a file's read) shows too, since its
+CPU time is the thread's; the probe's column tells them apart.  Tracing slows the rebuild's
+Python tenfold, not its C calls; it is a map of the stretches, not a measure of the holds.
+
 ``--check`` exits 1 when, during one gap, the reload thread held the GIL more than 5 ms in
 iiscors's code: a request would have waited that long for it.
 """
@@ -39,6 +51,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dis
 import gc
 import os
 import sys
@@ -48,6 +61,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any, NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -89,6 +103,8 @@ class Gaps:
     name: str
     seconds: float = 0.0
     found: list[Gap] = field(default_factory=list)
+    #: when each gap ended (perf_counter_ns), parallel to ``found``
+    ends_ns: list[int] = field(default_factory=list)
 
     def over(self, ms: float) -> int:
         return sum(1 for gap in self.found if gap.wall > ms)
@@ -119,6 +135,96 @@ def thread_line(thread: threading.Thread | None) -> str:
             return f"{path.rsplit('iiscors', 1)[-1].lstrip('/')}:{frame.f_lineno}"
         frame = frame.f_back
     return "idle"
+
+
+class Stretch(NamedTuple):
+    """One bytecode of the reload thread that took over the tracer's threshold of its CPU time
+    (ms): a C call, or the deallocations of an assignment, which no thread switch divides."""
+
+    cpu: float
+    #: when it ended (perf_counter_ns), to tell whether a probe gap covers it
+    ended_ns: int
+    #: the bytecode ("CALL", "STORE_FAST", "RETURN_VALUE") and the function it ran in
+    what: str
+    #: the iiscors frames it ran in, innermost first
+    where: str
+
+
+class Tracer:
+    """A trace function for the reload thread (``threading.settrace``, one event per bytecode):
+    notes every bytecode that took over ``threshold_ms`` of its CPU time (see the module's
+    docstring).  The interpreter switches threads between bytecodes only, so each is a stretch
+    during which the thread held the GIL (unless the call let it go, as libxml2's parse and
+    XPath, hashing and file reads do)."""
+
+    def __init__(self, threshold_ms: float) -> None:
+        self.threshold_ns = int(threshold_ms * 1e6)
+        self.found: list[Stretch] = []
+        #: whether it notes anything (the rebuilds only)
+        self.on = False
+        self._last_cpu = 0
+        #: the frame of the bytecode running now (a reference: it is alive anyway)
+        self._frame: FrameType | None = None
+        self._last: tuple[object, int, int] = (None, 0, 0)
+
+    def __call__(self, frame: FrameType, event: str, arg: object) -> Callable[..., Any]:
+        if event == "call":
+            frame.f_trace_opcodes = True
+            frame.f_trace_lines = False
+        if self.on:
+            cpu = time.thread_time_ns()
+            if self._last_cpu and cpu - self._last_cpu > self.threshold_ns:
+                self.found.append(Stretch((cpu - self._last_cpu) / 1e6, time.perf_counter_ns(),
+                                          bytecode_name(*self._last), iiscors_frames(frame)))
+            self._last = (frame.f_code, frame.f_lasti, frame.f_lineno or 0)
+            self._last_cpu = time.thread_time_ns()
+        return self
+
+
+def bytecode_name(code: object, offset: int, line: int) -> str:
+    """The bytecode at ``offset`` of ``code``, and where it is."""
+    raw = getattr(code, "co_code", b"")
+    name = dis.opname[raw[offset]] if 0 <= offset < len(raw) else "?"
+    path = str(getattr(code, "co_filename", "?"))
+    short = path.rsplit("iiscors", 1)[-1].lstrip("/") if "iiscors" in Path(path).parts else (
+        Path(path).name)
+    return f"{name} in {getattr(code, 'co_name', '?')} ({short}:{line})"
+
+
+def iiscors_frames(frame: FrameType | None, most: int = 3) -> str:
+    """The ``most`` innermost iiscors frames from ``frame``, as file:line, innermost first."""
+    found: list[str] = []
+    while frame is not None and len(found) < most:
+        path = frame.f_code.co_filename
+        if "iiscors" in Path(path).parts:
+            found.append(f"{path.rsplit('iiscors', 1)[-1].lstrip('/')}:{frame.f_lineno}")
+        frame = frame.f_back
+    return " < ".join(found) or "outside iiscors"
+
+
+def traced_table(stretches: list[Stretch], gaps: Gaps, rules: int) -> list[str]:
+    """The stretches grouped by bytecode and place: how many, the longest,
+    and the longest the probe saw the GIL held over (a gap ending within 1 ms of it)."""
+    groups: dict[tuple[str, str], list[Stretch]] = {}
+    for stretch in stretches:
+        groups.setdefault((stretch.what, stretch.where), []).append(stretch)
+    ends = sorted((int(gap_end), gap.held) for gap_end, gap in gaps_ending(gaps))
+    rows = []
+    for (what, where), found in sorted(groups.items(),
+                                       key=lambda kv: -max(s.cpu for s in kv[1])):
+        held = max((held_near(ends, s.ended_ns) for s in found), default=0.0)
+        rows.append(f"| {rules:,} | {len(found)} | {max(s.cpu for s in found):.1f} | "
+                    f"{held:.1f} | {what} | {where} |")
+    return rows
+
+
+def gaps_ending(gaps: Gaps) -> list[tuple[float, Gap]]:
+    return [(gap_end, gap) for gap, gap_end in zip(gaps.found, gaps.ends_ns, strict=True)]
+
+
+def held_near(ends: list[tuple[int, float]], at_ns: int, within_ns: int = 1_000_000) -> float:
+    """The longest hold of the gaps ending within ``within_ns`` of ``at_ns``."""
+    return max((held for end, held in ends if abs(end - at_ns) <= within_ns), default=0.0)
 
 
 class Probe:
@@ -155,6 +261,7 @@ class Probe:
             elif now - last > threshold:
                 phase[0].found.append(Gap((now - last) / 1e6, (cpu() - last_cpu) / 1e6,
                                           phase[2](), (queued() - last_queued) / 1e6))
+                phase[0].ends_ns.append(now)
             last, last_cpu, last_queued = clock(), cpu(), queued()
 
 
@@ -212,11 +319,16 @@ def python_floor(seconds: float, worked: threading.Event, release: threading.Eve
 
 
 def measure(rules: int, seconds: float, rebuilds: int, threshold_ms: float, tmp: Path,
-            log: Any) -> tuple[Gaps, Gaps, Gaps]:
+            log: Any, tracer: Tracer | None = None) -> tuple[Gaps, Gaps, Gaps]:
     """(nothing else, a Python thread busy, during reload work) for a web.config of
-    ``rules`` rules."""
-    middleware, config = deployed_middleware(rules, tmp, log)
-    list(middleware(_environ(), start_response))  # starts the reload thread
+    ``rules`` rules; ``tracer`` traces the reload thread during the rebuilds."""
+    if tracer is not None:
+        threading.settrace(tracer)  # the reload thread's, started with the middleware
+    try:
+        middleware, config = deployed_middleware(rules, tmp, log)
+        list(middleware(_environ(), start_response))  # starts the reload thread if need be
+    finally:
+        threading.settrace(None)
     gc.collect()
     probe = Probe(middleware, threshold_ms)
     worker = threading.Thread(target=probe.run, name="gil-probe")
@@ -228,8 +340,12 @@ def measure(rules: int, seconds: float, rebuilds: int, threshold_ms: float, tmp:
         phases[0].seconds = timed(lambda: time.sleep(seconds))
         phases[1].seconds = timed(lambda: floor_phase(probe, phases[1], seconds))
         probe.watch(phases[2], middleware._thread, lambda: thread_line(middleware._thread))
+        if tracer is not None:
+            tracer.on = True
         phases[2].seconds = timed(lambda: rebuild(middleware, config, rules, rebuilds, log))
     finally:
+        if tracer is not None:
+            tracer.on = False
         probe.stop.set()
         worker.join()
     return phases
@@ -279,6 +395,16 @@ def _environ() -> dict[str, Any]:
             "SERVER_PORT": "80", "wsgi.url_scheme": "http", "SERVER_PROTOCOL": "HTTP/1.1"}
 
 
+def by_line(rules: int, phase: Gaps, ms: float) -> list[str]:
+    """The phase's holds over ``ms`` grouped by the line they were sampled at: how many, the
+    longest, longest first."""
+    grouped: dict[str, list[float]] = {}
+    for held, line in phase.attributed(ms):
+        grouped.setdefault(line, []).append(held)
+    return [f"| {rules:,} | {line} | {len(found)} | {max(found):.1f} |" for line, found in
+            sorted(grouped.items(), key=lambda item: -max(item[1]))]
+
+
 def render(rules: int, phases: tuple[Gaps, ...], threshold_ms: float) -> list[str]:
     return [f"| {rules:,} | {phase.name} | {phase.seconds:.1f} | {phase.over(threshold_ms)} | "
             f"{phase.longest():.1f} | {phase.held_over(TARGET_MS)} | "
@@ -300,6 +426,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rebuilds", type=int, default=2, help="rebuilds (2)")
     p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD_MS,
                    help="the shortest gap recorded, ms (2)")
+    p.add_argument("--trace", type=float, metavar="MS",
+                   help="also list the reload thread's bytecodes that took over MS of its CPU "
+                        "during the rebuilds (slow: one trace event a bytecode)")
     p.add_argument("--check", action="store_true",
                    help=f"exit 1 when the reload work held the GIL over {TARGET_MS:g} ms")
     args = p.parse_args(argv)
@@ -309,17 +438,29 @@ def main(argv: list[str] | None = None) -> int:
              f"reload thread held the GIL over {TARGET_MS:g} ms | its longest hold ms |",
              "|---:|---|---:|---:|---:|---:|---:|"]
     worst: list[str] = []
+    lines = [f"| rules | sampled at | holds over {TARGET_MS:g} ms | longest ms |",
+             "|---:|---|---:|---:|"]
     problems: list[str] = []
+    traced = ["| rules | bytecodes | longest ms (CPU) | probe saw held ms | bytecode | "
+              "iiscors frames |", "|---:|---:|---:|---:|---|---|"]
     with tempfile.TemporaryDirectory(prefix="iiscors-gil-holds-") as tmp:
         for rules in args.rules:
+            tracer = None if args.trace is None else Tracer(args.trace)
             phases = measure(rules, args.seconds, args.rebuilds, args.threshold, Path(tmp),
-                             lambda s: print(s, file=sys.stderr, flush=True))
+                             lambda s: print(s, file=sys.stderr, flush=True), tracer)
             table += render(rules, phases, args.threshold)
+            if tracer is not None:
+                traced += traced_table(tracer.found, phases[-1], rules)
             worst += [line for phase in phases for line in named(rules, phase)]
+            lines += by_line(rules, phases[-1], TARGET_MS)
             problems += [f"{rules:,} rules: the reload thread held the GIL {held:.1f} ms, at "
                          f"{line}" for held, line in phases[-1].attributed(TARGET_MS)]
     print("\n".join([*table, "", "the gaps in which the watched thread held the GIL longest:",
-                     *worst]))
+                     *worst, "", "the reload work's holds by the line they were sampled at:",
+                     *lines]))
+    if args.trace is not None:
+        print("\n".join(["", f"the reload thread's bytecodes over {args.trace:g} ms of CPU, "
+                               "during the rebuilds:", *traced]))
     if args.check:
         print("\n".join(problems) if problems else
               f"PASS: the reload work never held the GIL over {TARGET_MS:g} ms")

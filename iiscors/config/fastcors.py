@@ -125,7 +125,9 @@ def _rules_each(document: XmlDocument, cors: etree._Element,
         # host wildcards (places None: the shape allows credentials).
         slow = places or (places is None and (origin[:8] != "https://" or origin[8:9] == "*"))
         rule_shapes.append(() if slow else shape)
-    return _built(document, children, origins, rule_shapes, slow_rule)
+    table = _built(document, children, origins, rule_shapes, slow_rule)
+    _drop(children)  # (as in _rules)
+    return table
 
 
 def _rules(document: XmlDocument, cors: etree._Element,
@@ -137,12 +139,21 @@ def _rules(document: XmlDocument, cors: etree._Element,
     # Every C-level chain below reads TABLE_STEP children at a time: a hot reload reads on a
     # thread beside requests, and one chain over 100,000 children held the GIL 35-70 ms.
     children = _children(cors)
-    if set(_stepped(_TAG, children)) != {"add"}:
-        return _rules_each(document, cors, slow_rule) if children else ()
-    if not all(map(_blank, set(_stepped(_TAIL, children)))):
+    try:
+        if _distinct(_TAG, children) != {"add"}:
+            return _rules_each(document, cors, slow_rule) if children else ()
+        return _rules_read(document, children, slow_rule)
+    finally:
+        _drop(children)  # a proxy per rule, freed a step at a time (issue 17)
+
+
+def _rules_read(document: XmlDocument, children: list[etree._Element],
+                slow_rule: SlowRule) -> RuleTable | tuple[()] | None:
+    """:func:`_rules` of ``children``, all ``<add>`` elements."""
+    if not all(map(_blank, _distinct(_TAIL, children))):
         return None
     written = _stepped(_ORIGIN_OF, children)
-    if None in written:
+    if any(None in written[start:stop] for start, stop in table_steps(len(written))):
         return None
     origins = cast(list[str], written)
     if not all(_plain_keys(origins[start:stop]) for start, stop in table_steps(len(origins))):
@@ -152,17 +163,19 @@ def _rules(document: XmlDocument, cors: etree._Element,
     rule_shapes: list[tuple[Any, ...]] = [bare] * len(children)
     memo: dict[bytes, Any] = {}
     shapes: dict[tuple[Any, ...], tuple[tuple[Any, ...], bool | None]] = {}
-    for index in compress(count(), map(operator.ne, forms, repeat(1))):
-        key = _written_settings(children[index], memo)  # its origin is judged above
-        if key is None:
-            return None
-        origin = origins[index]
-        found = shapes.get(key)
-        if found is None:
-            found = shapes[key] = _shape(document.name, key)
-        shape, places = found
-        slow = places or (places is None and (origin[:8] != "https://" or origin[8:9] == "*"))
-        rule_shapes[index] = () if slow else shape
+    for start, stop in table_steps(len(forms)):  # (one compress over all: 3 ms at 100,000)
+        for index in compress(count(start), map(operator.ne, forms[start:stop], repeat(1))):
+            key = _written_settings(children[index], memo)  # its origin is judged above
+            if key is None:
+                return None
+            origin = origins[index]
+            found = shapes.get(key)
+            if found is None:
+                found = shapes[key] = _shape(document.name, key)
+            shape, places = found
+            slow = places or (places is None and (origin[:8] != "https://"
+                                                  or origin[8:9] == "*"))
+            rule_shapes[index] = () if slow else shape
     return _built(document, children, origins, rule_shapes, slow_rule)
 
 
@@ -182,7 +195,8 @@ def _built(document: XmlDocument, children: list[etree._Element], origins: list[
     lines, columns = where
     # Those built the long way keep their own shape (their located lists) and place.
     slow = {index: slow_rule(children[index], origins[index])
-            for index in compress(count(), map(operator.not_, rule_shapes))}
+            for start, stop in table_steps(len(rule_shapes))
+            for index in compress(count(start), map(operator.not_, rule_shapes[start:stop]))}
     return RuleTable.located(origins, rule_shapes, lines, columns, slow)
 
 
@@ -193,6 +207,21 @@ def _children(cors: etree._Element) -> list[etree._Element]:
     while step := list(islice(every, TABLE_STEP)):
         children += step
     return children
+
+
+def _drop(children: list[etree._Element]) -> None:
+    """Empty ``children``, TABLE_STEP at a time: dropped at once, the last reference to
+    100,000 element proxies freed them in one cascade (9 ms beside a reload's requests)."""
+    while children:
+        del children[-TABLE_STEP:]
+
+
+def _distinct(function: Callable[[Any], Any], items: list[Any]) -> set[Any]:
+    """``set(map(function, items))``, a step of TABLE_STEP items a call."""
+    found: set[Any] = set()
+    for start, stop in table_steps(len(items)):
+        found.update(map(function, items[start:stop]))
+    return found
 
 
 def _stepped(function: Callable[[Any], Any], items: list[Any], many: bool = False

@@ -37,11 +37,16 @@ DEFAULT_MAX_BYTES = 250 * 1024
 #: elements took up to 3 ms on a slow VM, 1,024 take under one).
 TEXT_SLICE = 1 << 16
 ELEMENT_SLICE = 1024
+#: How many start tags' offsets one block of :class:`Offsets` holds (128 KiB of pointers)
+OFFSETS_BLOCK = 1 << 14
 #: A document whose text is shorter is freed at once (:func:`release`).
 RELEASED_IN_SLICES = 1 << 20
+#: A file this long or longer is decoded a slice at a time beside requests (:func:`decoded`).
+READ_IN_PIECES = 1 << 20
 #: Rules whose freed blocks the C allocator sorts out in one go, beside requests
-#: (:func:`sort_freed_blocks`: about ten blocks a rule, a millisecond a slice).
-FREED_SLICE = 1024
+#: (:func:`sort_freed_blocks`: about ten blocks a rule; 1,024 rules took 1.1-1.4 ms a slice,
+#: tools/gil_holds.py --trace).
+FREED_SLICE = 512
 #: Larger than glibc's per-thread cache serves (1,032 bytes), smaller than the least size it
 #: gives a mapping of its own (128 KiB): an allocation from the heap, which sorts the fast bins.
 SORTING_BLOCK = 4096
@@ -106,7 +111,7 @@ def release(document: XmlDocument) -> None:
     :data:`ELEMENT_SLICE` entries a call, and the tree's wide elements one child at a time
     (lxml counts every child to delete a slice), which costs the reload thread about twice
     the time.  The caller must be done with the document: its tree is emptied."""
-    if not _reading_beside_requests() or len(document.locator._text) < RELEASED_IN_SLICES:
+    if not _reading_beside_requests() or document.locator._text.size < RELEASED_IN_SLICES:
         return  # freed with the last reference
     document.locator.release()
     wide = [document.root]
@@ -171,8 +176,7 @@ def read_source(source: Source, *, name: str | None = None,
     else:
         display = name or os.fspath(source)
         try:
-            # Read one byte past the limit: enough to know it is too large, never more.
-            data = read_regular_file(source, max_bytes + 1)  # never blocks on a FIFO
+            data = _read_within(source, max_bytes)
         except OSError as exc:
             return None, display, [make("E100", f"Cannot read the file: {exc.strerror or exc}",
                                         display)]
@@ -182,6 +186,22 @@ def read_source(source: Source, *, name: str | None = None,
             "E101", f"The file is larger than the limit of {max_bytes} bytes "
             f"(IIS's default web.config limit is 250 KiB)", display, 1)]
     return data, display, []
+
+
+def _read_within(path: str | os.PathLike[str], max_bytes: int) -> bytes:
+    """The file at ``path``, or ``max_bytes + 1`` of its bytes when it is larger: one byte past
+    the limit is enough to know it is too large, never more.  Read with a limit of its size
+    plus one, as its stat says, when that is less: the reader allocates its limit first, and a
+    limit four times a 17 MB file held the GIL 6-8 ms per read beside a reload's requests
+    (issue 17, tools/gil_holds.py).  A file that grew after the stat is read again."""
+    try:
+        limit = min(os.stat(path).st_size, max_bytes) + 1
+    except OSError:
+        limit = max_bytes + 1  # (the read reports the problem, as it always did)
+    data = read_regular_file(path, limit)  # never blocks on a FIFO
+    if len(data) == limit <= max_bytes:
+        data = read_regular_file(path, max_bytes + 1)  # it grew meanwhile
+    return data
 
 
 def _encoding_of(data: bytes, name: str) -> tuple[str | None, list[Diagnostic]]:
@@ -229,18 +249,18 @@ def parse_bytes(data: bytes, name: str) -> tuple[XmlDocument | None, list[Diagno
     encoding, diagnostics = _encoding_of(data, name)
     if encoding is None:
         return None, diagnostics
-    text = data.decode(encoding, errors="replace").lstrip("\ufeff")
+    text = decoded(data, encoding)
     nul = text.find("\x00")
     if nul >= 0:
-        line = text.count("\n", 0, nul) + 1
+        line, column = text.line_and_column(nul)
         return None, [make("E102", "A NUL character is not allowed in XML", name, line,
-                           nul - text.rfind("\n", 0, nul))]
+                           column)]
     doctype = _doctype_at(text)
     if doctype >= 0:
         # Refused before libxml2 sees it, so no entity declaration is ever processed.
-        line = text.count("\n", 0, doctype) + 1
+        line, column = text.line_and_column(doctype)
         return None, [make("E103", "A DOCTYPE is not allowed (no DTD or entity is ever read)",
-                           name, line, doctype - text.rfind("\n", 0, doctype))]
+                           name, line, column)]
     try:
         root = etree.fromstring(data, _make_parser())
     except etree.XMLSyntaxError as exc:
@@ -273,14 +293,15 @@ def _drop_namespace(root: etree._Element) -> None:
 _DOCTYPE_SCAN = re.compile(r"<!--.*?(?:-->|$)|<!\[CDATA\[.*?(?:\]\]>|$)|<!DOCTYPE", re.S)
 
 
-def _doctype_at(text: str) -> int:
+def _doctype_at(text: Text) -> int:
     """Where a DOCTYPE declaration starts, or -1: the text of comments and CDATA sections
     does not count (a commented-out DOCTYPE is no DOCTYPE)."""
-    if find_sliced(text, "<!") < 0:
+    if text.find("<!") < 0:
         return -1  # no comment, CDATA section or DOCTYPE (read in slices: issue 17)
-    for found in _DOCTYPE_SCAN.finditer(text):
-        if found.group() == "<!DOCTYPE":
-            return found.start()
+    for base, piece in text.whole_constructs():
+        for found in _DOCTYPE_SCAN.finditer(piece):
+            if found.group() == "<!DOCTYPE":
+                return base + found.start()
     return -1
 
 
@@ -325,6 +346,130 @@ def load_document(source: Source, *, name: str | None = None,
     return document, display, diagnostics
 
 
+def decoded(data: bytes, encoding: str) -> Text:
+    """``data`` decoded (invalid bytes replaced, leading byte order marks dropped): in one
+    call, or, for a file of over :data:`READ_IN_PIECES` bytes read :func:`beside_requests`,
+    :data:`TEXT_SLICE` bytes a call into pieces of text each cut before a "<" (issue 17:
+    decoding a 17 MB file in one call held the GIL 7-13 ms beside a reload's requests, most
+    of it the first touch of the 17 MB it wrote; joining the pieces would cost the same)."""
+    if not _reading_beside_requests() or len(data) < READ_IN_PIECES:
+        return Text([data.decode(encoding, errors="replace").lstrip("\ufeff")])
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    view = memoryview(data)
+    pieces: list[str] = []
+    pending: list[str] = []  # what the next piece begins with
+    for begin in range(0, len(data), TEXT_SLICE):
+        end = begin + TEXT_SLICE
+        chunk = decoder.decode(view[begin:end], end >= len(data))  # a split character waits
+        cut = chunk.rfind("<")
+        if cut < 0:
+            pending.append(chunk)  # (joined once a "<" comes: never copied twice)
+            continue
+        pending.append(chunk[:cut])
+        pieces.append("".join(pending))
+        pending = [chunk[cut:]]
+    pieces.append("".join(pending))
+    while len(pieces) > 1 and not pieces[0].lstrip("\ufeff"):
+        del pieces[0]  # (all byte order marks: whole, lstrip drops them all)
+    pieces[0] = pieces[0].lstrip("\ufeff")
+    return Text([piece for piece in pieces if piece] or [""])
+
+
+class Text:
+    """A document's decoded text, as pieces in order, each but the first beginning with a
+    "<" (:func:`decoded`): a start tag, an end tag, and the "<!", "<?", "-->", "]]>" and
+    "?>" markers are each within one piece; comments, CDATA sections and processing
+    instructions may not be (:meth:`whole_constructs`).  One piece, except beside requests."""
+
+    __slots__ = ("bases", "pieces", "size")
+
+    def __init__(self, pieces: list[str]) -> None:
+        self.pieces = pieces
+        #: where each piece begins in the whole text
+        self.bases = list(accumulate(map(len, pieces[:-1]), initial=0))
+        self.size = self.bases[-1] + len(pieces[-1])
+
+    def piece_at(self, offset: int) -> tuple[int, str]:
+        """The piece holding ``offset``, and where it begins."""
+        index = bisect.bisect_right(self.bases, offset) - 1
+        return self.bases[index], self.pieces[index]
+
+    def find(self, sub: str, start: int = 0) -> int:
+        """``text.find(sub, start)``, for a ``sub`` with no "<" after its first character
+        (it is then within one piece), :data:`TEXT_SLICE` characters a call."""
+        first = bisect.bisect_right(self.bases, start) - 1
+        for base, piece in zip(self.bases[first:], self.pieces[first:], strict=True):
+            found = find_sliced(piece, sub, max(start - base, 0))
+            if found >= 0:
+                return base + found
+        return -1
+
+    def line_and_column(self, offset: int) -> tuple[int, int]:
+        """The 1-based line of ``offset`` and its column (the characters since the line feed
+        before it, 1-based): ``text.count("\\n", 0, offset) + 1`` and
+        ``offset - text.rfind("\\n", 0, offset)``, a piece a call (a diagnostic's place,
+        asked once: the count is one C-level chain over the pieces before)."""
+        index = bisect.bisect_right(self.bases, offset) - 1
+        local = offset - self.bases[index]
+        line = 1 + sum(map(operator.methodcaller("count", "\n"), self.pieces[:index]))
+        line += self.pieces[index].count("\n", 0, local)
+        feed = self.pieces[index].rfind("\n", 0, local)
+        while feed < 0 and index > 0:  # the line began in an earlier piece
+            index -= 1
+            feed = self.pieces[index].rfind("\n")
+        return line, offset - (self.bases[index] + feed if feed >= 0 else -1)
+
+    def all_start_with(self, prefix: str, offsets: list[int]) -> bool:
+        """Whether the text at each of ``offsets`` starts with ``prefix``, which holds no "<"
+        (so it is within the piece where it begins), by C-level iterators."""
+        if len(self.pieces) == 1:
+            return all(map(self.pieces[0].startswith, repeat(prefix), offsets))
+        indices = list(map(operator.sub, map(bisect.bisect_right, repeat(self.bases), offsets),
+                           repeat(1)))
+        return all(map(str.startswith, map(self.pieces.__getitem__, indices), repeat(prefix),
+                       map(operator.sub, offsets, map(self.bases.__getitem__, indices))))
+
+    def whole_constructs(self) -> list[tuple[int, str]]:
+        """``(where it begins, piece)`` of each piece, a piece joined to the next ones where
+        a comment, CDATA section or processing instruction goes on in them (a commented-out
+        rule holds a "<", where a cut may fall): each can then be searched alone."""
+        pieces, bases = self.pieces, self.bases
+        if len(pieces) == 1:
+            return [(0, pieces[0])]
+        found: list[tuple[int, str]] = []
+        index = 0
+        while index < len(pieces):
+            first, piece = index, pieces[index]
+            end = _unclosed(piece)
+            while end is not None and index + 1 < len(pieces):
+                index += 1  # the construct goes on: find where it ends, then join once
+                at = pieces[index].find(end)
+                if at >= 0:
+                    piece = "".join(pieces[first:index + 1])
+                    end = _unclosed(piece, len(piece) - len(pieces[index]) + at + len(end))
+            found.append((bases[first], piece if index == first or end is None else
+                          "".join(pieces[first:index + 1])))
+            index += 1
+        return found
+
+
+#: Where a comment, CDATA section or processing instruction begins, and what ends each
+_CONSTRUCT = re.compile(r"<!--|<!\[CDATA\[|<\?")
+_CONSTRUCT_END = {"<!--": "-->", "<![CDATA[": "]]>", "<?": "?>"}
+
+
+def _unclosed(piece: str, start: int = 0) -> str | None:
+    """What ends the comment, CDATA section or processing instruction that begins in
+    ``piece`` after ``start`` and does not end in it; None when none does."""
+    at = start
+    while (found := _CONSTRUCT.search(piece, at)) is not None:
+        end = _CONSTRUCT_END[found.group()]
+        at = piece.find(end, found.end())
+        if at < 0:
+            return end
+    return None
+
+
 # A start tag, or a construct whose content must be skipped when looking for start tags.
 _MARKUP = re.compile(r"<!--.*?-->|<!\[CDATA\[.*?\]\]>|<\?.*?\?>|<([^\s/>!?=\"'][^\s/>=\"']*)",
                      re.S)
@@ -340,12 +485,14 @@ class Locator:
     __slots__ = ("_attributes", "_counted", "_line_starts", "_lines", "_matched", "_offsets",
                  "_root", "_tags", "_text")
 
-    def __init__(self, text: str, root: etree._Element) -> None:
-        self._text = text
+    def __init__(self, text: str | Text, root: etree._Element) -> None:
+        text = self._text = text if isinstance(text, Text) else Text([text])
         starts = self._line_starts = _line_starts(text)
         #: one int object per line number, shared by every Location on that line (memory)
-        self._lines = list(range(1, len(starts) + 1))
-        self._tags = _start_tags(text)
+        self._lines = _numbers(len(starts))
+        self._tags = Offsets()
+        for run in _start_tag_runs(text):
+            self._tags.extend(run)
         self._root = root
         #: every element's start tag, mapped when many are asked for (None until then): a
         #: load that reads its rules in one pass asks for a few (issue 17)
@@ -365,7 +512,11 @@ class Locator:
         self._counted.clear()  # (at most _COUNTED_LOOKUPS entries)
         while offsets:  # the last entries first: each pop is O(1), and frees a proxy
             deque(starmap(offsets.popitem, repeat((), min(len(offsets), ELEMENT_SLICE))), 0)
-        for table in (self._tags, self._line_starts, self._lines):
+        self._tags.release()
+        pieces = self._text.pieces  # beside requests, 64 KiB each: freed one by one
+        while len(pieces) > 1:  # (the first stays: a Text has one piece at least)
+            pieces.pop()
+        for table in (self._line_starts, self._lines):
             while table:
                 del table[-ELEMENT_SLICE:]
         attributes = self._attributes  # one dict per start tag asked for: 100,000 at most
@@ -394,7 +545,7 @@ class Locator:
         mapped = 0
         # ELEMENT_SLICE elements a call (a reload reads beside requests: issue 17)
         while chunk := list(islice(elements, ELEMENT_SLICE)):
-            offsets.update(zip(chunk, tags[mapped:mapped + len(chunk)], strict=False))
+            offsets.update(zip(chunk, tags.span(mapped, mapped + len(chunk)), strict=False))
             mapped += len(chunk)  # (more elements than tags: told below)
         if mapped != len(tags) or len(offsets) != mapped:
             return {}  # the start tags found are not the elements: locate by line only
@@ -445,22 +596,24 @@ class Locator:
         offsets = self._offsets_of(elements)
         if offsets is None:
             return None
-        lines: list[int] = []
-        columns: list[int] = []
+        # Filled in place: two lists of 100,000 grown a slice at a time were copied whole by
+        # their reallocations, 2.4 ms with the GIL held (issue 17, gil_holds.py --trace).
+        lines = [0] * len(offsets)
+        columns = [0] * len(offsets)
         for begin in range(0, len(offsets), ELEMENT_SLICE):  # issue 17, as in _offset_map
             found = self._first_attribute_places(offsets[begin:begin + ELEMENT_SLICE], tag,
                                                  attribute)
             if found is None:
                 return None
-            lines += found[0]
-            columns += found[1]
+            lines[begin:begin + ELEMENT_SLICE] = found[0]
+            columns[begin:begin + ELEMENT_SLICE] = found[1]
         return lines, columns
 
     def _first_attribute_places(self, offsets: list[int], tag: str, attribute: str
                                 ) -> tuple[list[int], list[int]] | None:
         # the space before the attribute's name, then the name: "<tag name="
         spaces = list(map(operator.add, offsets, repeat(len(tag) + 1)))
-        if not all(map(self._text.startswith, repeat(f" {attribute}="), spaces)):
+        if not self._text.all_start_with(f" {attribute}=", spaces):
             return None
         at = list(map(operator.add, spaces, repeat(1)))
         starts = self._line_starts
@@ -478,7 +631,7 @@ class Locator:
                        for begin in range(0, len(elements), ELEMENT_SLICE)):
                 first, last = self._index(elements[0]), self._index(elements[-1])
                 if first is not None and last == first + len(elements) - 1:
-                    return self._tags[first:last + 1]  # no children: one tag each
+                    return self._tags.span(first, last + 1)  # no children: one tag each
             elif _reading_beside_requests():  # (elsewhere the map is quicker: no XPath count)
                 counted = self._siblings_offsets(elements)
                 if counted is not None:
@@ -519,7 +672,7 @@ class Locator:
         tags = self._tags
         found: list[int] = []
         for begin in range(0, len(places), ELEMENT_SLICE):
-            found += map(tags.__getitem__, places[begin:begin + ELEMENT_SLICE])
+            found += tags.at(places[begin:begin + ELEMENT_SLICE])
         return found
 
     def _siblings_at(self, elements: list[etree._Element], last: int) -> bool:
@@ -556,7 +709,7 @@ class Locator:
         if not isinstance(tag, str) or "{" in tag:
             return -1  # a namespaced name is written with a prefix, or none
         at = offset + len(tag) + 1
-        return at + 1 if self._text.startswith(f" {attribute}=", at) else -1
+        return at + 1 if self._text.all_start_with(f" {attribute}=", [at]) else -1
 
     def line_and_column(self, offset: int) -> tuple[int, int]:
         """The 1-based line and column of ``offset`` in the decoded text."""
@@ -569,23 +722,46 @@ class Locator:
     def _read_attributes(self, offset: int) -> dict[str, int]:
         """Where each attribute of the start tag at ``offset`` is written (the first, if one is
         written twice)."""
-        tag = _START_TAG.match(self._text, offset)
-        end = tag.end() if tag is not None else len(self._text)
+        # A start tag holds no "<": it is in one piece of the text.
+        base, piece = self._text.piece_at(offset)
+        tag = _START_TAG.match(piece, offset - base)
+        end = tag.end() if tag is not None else len(piece)
         found: dict[str, int] = {}
         # Attributes one by one, so a name inside a quoted value is never taken for one.
-        for match in _ATTRIBUTE.finditer(self._text, offset, end):
-            found.setdefault(match.group(1), match.start(1))
+        for match in _ATTRIBUTE.finditer(piece, offset - base, end):
+            found.setdefault(match.group(1), base + match.start(1))
         return found
 
 
 def _start_tags(text: str) -> list[int]:
-    """Where each start tag begins, in document order.  Without comments, CDATA sections and
-    processing instructions (the XML declaration aside), every "<" not followed by "/" begins
-    one (attribute values and text cannot hold a raw "<"): found by C-level iterators, without
-    a Python step per tag (issue 17).  Else :data:`_MARKUP` skips what those constructs hold."""
-    if find_sliced(text, "<!") >= 0 or find_sliced(text, "<?", 1) >= 0:
-        return [m.start() for m in _MARKUP.finditer(text) if m.group(1)]
-    starts: list[int] = []
+    """Where each start tag begins, in document order (:func:`_start_tag_runs`, joined)."""
+    found: list[int] = []
+    for run in _start_tag_runs(text):
+        found += run
+    return found
+
+
+def _start_tag_runs(text: str | Text) -> Iterator[list[int]]:
+    """:func:`_piece_start_tag_runs` of each piece of ``text`` (whole constructs)."""
+    whole = text if isinstance(text, Text) else Text([text])
+    for base, piece in whole.whole_constructs():
+        yield from _piece_start_tag_runs(piece, base)
+
+
+def _piece_start_tag_runs(text: str, base: int = 0) -> Iterator[list[int]]:
+    """Where each start tag begins, in document order, a run of them at a time (no list of
+    every start tag grows or is copied in one call: 500,000 of them for 100,000 rules, 4 MB
+    copied at a time, 6-15 ms with the GIL held beside a reload's requests; issue 17).
+    Without comments, CDATA sections and processing instructions (the XML declaration aside),
+    every "<" not followed by "/" begins one (attribute values and text cannot hold a raw
+    "<"): found by C-level iterators, without a Python step per tag (issue 17).  Else
+    :data:`_MARKUP` skips what those constructs hold."""
+    declaration = base == 0 and text.startswith("<?")  # (elsewhere, a "<?" is no declaration)
+    if find_sliced(text, "<!") >= 0 or find_sliced(text, "<?", 1 if declaration else 0) >= 0:
+        tags = (base + m.start() for m in _MARKUP.finditer(text) if m.group(1))
+        while run := list(islice(tags, ELEMENT_SLICE)):
+            yield run
+        return
     size, begin = len(text), 0
     while begin < size:
         # TEXT_SLICE characters a call (issue 17: the whole 17 MB text in one chain held the
@@ -596,10 +772,12 @@ def _start_tags(text: str) -> list[int]:
         # it), the n-th "<" is at the length of the pieces before it plus the n-1 "<" among
         # them.
         pieces = text[begin:end].replace("</", "\x00/").split("<")
-        starts += map(operator.add, accumulate(map(len, pieces)), count(begin))
-        starts.pop()  # the end of the slice
+        run = list(map(operator.add, accumulate(map(len, pieces)), count(base + begin)))
+        run.pop()  # the end of the slice
+        if declaration and begin == 0:
+            del run[0]  # the XML declaration's "<"
+        yield run
         begin = end
-    return starts[1:] if text.startswith("<?") else starts
 
 
 def find_sliced(text: str, sub: str, start: int = 0) -> int:
@@ -614,19 +792,100 @@ def find_sliced(text: str, sub: str, start: int = 0) -> int:
     return -1
 
 
-def _line_starts(text: str) -> list[int]:
+def _line_starts(text: str | Text) -> list[int]:
     """Where each line begins: line n+1 after the n first lines and their n line feeds, read
-    TEXT_SLICE characters a call (issue 17), each slice cut after a line feed."""
+    TEXT_SLICE characters a call (issue 17), each slice cut after a line feed, piece by
+    piece of the text."""
     starts = [0]
-    size, begin = len(text), 0
-    while begin < size:
-        end = text.find("\n", begin + TEXT_SLICE)
-        end = size if end < 0 else end + 1
-        starts += map(operator.add, accumulate(map(len, text[begin:end].split("\n"))),
-                      count(begin + 1))
-        starts.pop()  # the end of the slice, plus one
-        begin = end
+    whole = text if isinstance(text, Text) else Text([text])
+    for base, piece in zip(whole.bases, whole.pieces, strict=True):
+        size, begin = len(piece), 0
+        while begin < size:
+            end = piece.find("\n", begin + TEXT_SLICE)
+            end = size if end < 0 else end + 1
+            starts += map(operator.add, accumulate(map(len, piece[begin:end].split("\n"))),
+                          count(base + begin + 1))
+            starts.pop()  # the end of the slice, plus one
+            begin = end
     return starts
+
+
+class Offsets:
+    """A long list of ints (where each start tag begins) kept in blocks of
+    :data:`OFFSETS_BLOCK`: a list of 500,000 (a 100,000-rule file) grew by reallocations that
+    copied up to 4 MB at a time, and was copied whole, each a C call holding the GIL for
+    6-15 ms beside a reload's requests (issue 17, tools/gil_holds.py --trace).  Read with
+    :meth:`span` and :meth:`at`, C-level as a list's slices and ``map(list.__getitem__)``."""
+
+    __slots__ = ("_blocks", "_size", "_width")
+
+    def __init__(self, width: int | None = None) -> None:
+        self._blocks: list[list[int]] = []
+        self._size = 0
+        self._width = OFFSETS_BLOCK if width is None else width
+
+    def extend(self, values: list[int]) -> None:
+        blocks, width, taken = self._blocks, self._width, 0
+        while taken < len(values):
+            if not blocks or len(blocks[-1]) == width:
+                blocks.append([])
+            last = blocks[-1]
+            room = width - len(last)
+            last += values[taken:taken + room]
+            taken += room
+        self._size += len(values)
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __getitem__(self, index: int) -> int:
+        if not 0 <= index < self._size:
+            raise IndexError(index)
+        block, at = divmod(index, self._width)
+        return self._blocks[block][at]
+
+    def span(self, start: int, stop: int) -> list[int]:
+        """``list(self)[start:stop]``, for ``0 <= start``."""
+        found: list[int] = []
+        stop = min(stop, self._size)
+        while start < stop:
+            block, at = divmod(start, self._width)
+            taken = self._blocks[block][at:at + stop - start]
+            found += taken
+            start += len(taken)
+        return found
+
+    def at(self, indices: list[int]) -> list[int]:
+        """``[self[i] for i in indices]``, by C-level iterators (indices in range)."""
+        width = repeat(self._width)
+        return list(map(operator.getitem,
+                        map(self._blocks.__getitem__, map(operator.floordiv, indices, width)),
+                        map(operator.mod, indices, width)))
+
+    def release(self) -> None:
+        """Empty it, a block at a time."""
+        self._size = 0
+        while self._blocks:
+            self._blocks.pop()
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Offsets):
+            other = other.span(0, len(other))
+        return isinstance(other, list) and self.span(0, self._size) == other
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Offsets({self.span(0, self._size)!r})"
+
+
+def _numbers(last: int) -> list[int]:
+    """``list(range(1, last + 1))``, TEXT_SLICE numbers a call (100,000 new ints at once held
+    the GIL 1.6 ms; issue 17)."""
+    numbers: list[int] = []
+    for first in range(1, last + 1, TEXT_SLICE):
+        numbers += range(first, min(first + TEXT_SLICE, last + 1))
+    return numbers
 
 
 _TAG = operator.attrgetter("tag")
