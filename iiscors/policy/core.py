@@ -276,6 +276,12 @@ class _Budget:
         self.used = 0
 
 
+def _proven_plain(rules: Sequence[OriginRule]) -> bool:
+    """Whether a reader proved every origin of ``rules`` a plain exact origin (only a
+    :class:`RuleTable` is told so: ``RuleTable.plain_exact``)."""
+    return isinstance(rules, RuleTable) and rules.plain_exact
+
+
 class ScopePolicy:
     """The compiled policy of one effective section (one configured path).
 
@@ -344,7 +350,7 @@ class ScopePolicy:
         # compiled_of and OriginMatcher() rule by rule (issue 17: a 100,000-rule load).
         self._compiler = compiler = RuleCompiler(self.vary)
         self._table: OriginMatcher[CompiledRule | Denied] = OriginMatcher.of(
-            compiler.compiled_all(rules))
+            compiler.compiled_all(rules), plain=_proven_plain(rules))
         self._compiled = compiler.compiled
         #: the patterns' lookup :meth:`admit` makes after :attr:`_exact` (a bound method read
         #: once here rather than two attributes on every first sight)
@@ -389,7 +395,7 @@ class ScopePolicy:
             positions: dict[str, int] = {}
             for start, stop in table_steps(len(origins)):
                 positions.update(zip(origins[start:stop], range(start, stop), strict=False))
-            self._rules = OriginMatcher.of(positions)
+            self._rules = OriginMatcher.of(positions, plain=_proven_plain(rules))
         return self._rules
 
     def _build_fixed_verdicts(self) -> None:

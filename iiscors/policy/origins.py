@@ -193,13 +193,14 @@ class OriginMatcher(Generic[T]):
         self._exact_only = not self._hosts and not self._schemes and self._any is None
 
     @classmethod
-    def of(cls, table: dict[str, T]) -> OriginMatcher[T]:
+    def of(cls, table: dict[str, T], *, plain: bool = False) -> OriginMatcher[T]:
         """The matcher of ``table`` (pattern -> value), equal to
         ``OriginMatcher(table.items())``, built in bulk when it can be (issue 17): when every
         pattern is a plain exact origin, as nearly every rule of a large file is, ``table``
         itself becomes the exact dict (so the caller gives it up) and no pattern is classified
-        one by one."""
-        if not _all_plain_exact(table):
+        one by one.  ``plain``: the caller knows they all are (a reader proved it, see
+        ``RuleTable.plain_exact``), so they are not checked again."""
+        if not plain and not _all_plain_exact(table):
             return cls(table.items())
         matcher: OriginMatcher[T] = cls(())
         matcher._exact = table

@@ -233,3 +233,39 @@ def test_a_plain_scope_classifies_nothing(monkeypatch: pytest.MonkeyPatch) -> No
     assert len(built._table.exact) == len(rules)
     scope([*rules, rule("https://*.example.com", 999)])
     assert len(asked) == len(rules) + 1
+
+
+def _plain_file(origins: list[str]) -> bytes:
+    rules = "".join(f'<add origin="{origin}" />' for origin in origins)
+    return (f'<configuration><system.webServer><cors enabled="true">{rules}</cors>'
+            "</system.webServer></configuration>").encode()
+
+
+@pytest.mark.parametrize(("origins", "proven"), [
+    (PLAIN, True),                                     # lint's one match proves them all
+    ([*PLAIN, "https://a.example:8443"], False),       # plain exact, not lint's plain form
+    ([*PLAIN, "https://*.example.com"], False),        # a wildcard: not plain at all
+    ([*PLAIN, "HTTPS://APP.EXAMPLE.COM"], False),
+])
+def test_origins_lint_proved_plain_are_not_checked_again(
+        origins: list[str], proven: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where lint's one match proved every origin of a section's table plain, the policy
+    builds its origin table without its own check (RuleTable.plain_exact); elsewhere it checks
+    as before.  Either way the table is the one built rule by rule."""
+    from iiscors import load_config
+    from iiscors.policy.core import Policy
+    from iiscors.policy.model import RuleTable
+
+    config = load_config(_plain_file(origins))
+    rules = config.scopes[()].rules
+    assert isinstance(rules, RuleTable) and rules.plain_exact is proven
+    checked = record_calls(monkeypatch, origins_module, "_all_plain_exact")
+    scope = Policy(config.scopes).root
+    assert len(checked) == (0 if proven else 1)
+    for origin in origins:
+        assert scope._table.match(origin) == OriginMatcher(
+            (rule.origin, scope._compiler.compiled_of(rule)) for rule in rules).match(origin)
+    scope.verdict("GET", origins[0])  # the verdict's matcher of positions: the same
+    assert len(checked) == (0 if proven else 2)
+    positions = zip(origins, range(len(origins)), strict=True)
+    assert state(scope._matcher) == state(OriginMatcher(positions))
