@@ -39,6 +39,7 @@ import pytest
 from werkzeug.test import create_environ, run_wsgi_app
 
 from iiscors import CorsMiddleware as WsgiCors
+from iiscors import check_config, load_config
 from iiscors.asgi import CorsMiddleware as AsgiCors
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -419,3 +420,15 @@ def python(*args: str) -> list[str]:
 def serve_command(*args: str) -> list[str]:
     """``iiscors serve`` on a port the system picks (read it from :attr:`Server.port`)."""
     return python("-m", "iiscors", "serve", "--port", "0", *args)
+
+
+def located_places(path: Path) -> tuple[object, ...]:
+    """Everything located about the web.config at ``path``: its diagnostics, and its rules'
+    places (what a change to the loader's reading must leave as it was)."""
+    diagnostics = check_config(path, max_bytes=1 << 22)
+    try:
+        config = load_config(path, max_bytes=1 << 22)
+    except Exception:  # a broken file: its diagnostics say it all
+        return (diagnostics,)
+    return (diagnostics, [(rule, rule.location) for section in config.scopes.values()
+                          for rule in section.rules])

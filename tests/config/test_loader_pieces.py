@@ -16,7 +16,7 @@ import pytest
 
 import iiscors.config.fastcors as fastcors_module
 import iiscors.config.loader as loader_module
-from iiscors import check_config, load_config
+from iiscors import load_config
 from iiscors.config.loader import Offsets, Text, decoded, parse_bytes
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "webconfigs"
@@ -26,6 +26,8 @@ if str(TOOLS) not in sys.path:
     sys.path.insert(0, str(TOOLS))
 
 from loadtesting.reload_run import version_config  # noqa: E402
+
+from support import located_places as places  # noqa: E402
 
 BODY = ('<configuration>\n<!-- caf\u00e9 \u20ac \U0001d11e < not a tag -->\n<system.webServer>'
         '<cors enabled="true"><add origin="https://\u00e9t\u00e9.example" />\n'
@@ -90,17 +92,6 @@ def test_one_piece_elsewhere_than_beside_requests(monkeypatch: pytest.MonkeyPatc
         assert len(decoded(BODY.encode(), "utf-8").pieces) > 1
         monkeypatch.setattr(loader_module, "READ_IN_PIECES", len(BODY.encode()) + 1)
         assert len(decoded(BODY.encode(), "utf-8").pieces) == 1  # a small file: at once
-
-
-def places(path: Path) -> tuple[object, ...]:
-    """Everything located about ``path``: its diagnostics, and its rules' places."""
-    diagnostics = check_config(path, max_bytes=1 << 22)
-    try:
-        config = load_config(path, max_bytes=1 << 22)
-    except Exception:  # a broken file: its diagnostics say it all
-        return (diagnostics,)
-    return (diagnostics, [(rule, rule.location) for section in config.scopes.values()
-                          for rule in section.rules])
 
 
 HOSTILE = {

@@ -15,7 +15,6 @@ from lxml import etree
 import iiscors.config.fastcors as fastcors_module
 import iiscors.config.loader as loader_module
 import iiscors.policy.model as model_module
-from iiscors import check_config, load_config
 from iiscors.config.loader import Locator, parse_bytes
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "webconfigs"
@@ -25,6 +24,8 @@ if str(TOOLS) not in sys.path:
     sys.path.insert(0, str(TOOLS))
 
 from loadtesting.reload_run import version_config  # noqa: E402
+
+from support import located_places as places  # noqa: E402
 
 
 def single_pass_line_starts(text: str) -> list[int]:
@@ -52,17 +53,6 @@ def test_line_starts_and_start_tags_are_the_same_at_every_cut(
         assert loader_module._line_starts(text) == single_pass_line_starts(text), text
         if "<?" not in text[1:]:
             assert loader_module._start_tags(text) == single_pass_start_tags(text), text
-
-
-def places(path: Path) -> tuple[object, ...]:
-    """Everything located about ``path``: its diagnostics, and its rules' places."""
-    diagnostics = check_config(path, max_bytes=1 << 22)
-    try:
-        config = load_config(path, max_bytes=1 << 22)
-    except Exception:  # a broken file: its diagnostics say it all
-        return (diagnostics,)
-    return (diagnostics, [(rule, rule.location) for section in config.scopes.values()
-                          for rule in section.rules])
 
 
 def files(tmp_path: Path) -> list[Path]:
