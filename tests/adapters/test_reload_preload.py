@@ -11,6 +11,7 @@ then on.
 from __future__ import annotations
 
 import http.client
+import importlib.metadata
 import json
 import os
 import re
@@ -60,13 +61,21 @@ def config(tag: str) -> bytes:
             "</system.webServer></configuration>").encode()
 
 
+def no_control_socket() -> list[str]:
+    """gunicorn 25.1 and later start a thread of their own in the master after the workers (a
+    control socket server): turned off, so that the master's threads are iiscors's alone."""
+    found = re.match(r"(\d+)\.(\d+)", importlib.metadata.version("gunicorn"))
+    version = (int(found.group(1)), int(found.group(2))) if found else (0, 0)
+    return ["--no-control-socket"] if version >= (25, 1) else []
+
+
 @contextmanager
 def gunicorn(tmp_path: Path, web: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     """gunicorn --preload, 2 sync workers, a free loopback port; stopped on exit."""
     log = tmp_path / "gunicorn.log"
     argv = [sys.executable, "-m", "gunicorn", "--preload", "--workers", "2", "--bind",
             "127.0.0.1:0", "--graceful-timeout", "2", "--chdir", str(tmp_path),
-            "served:application"]
+            *no_control_socket(), "served:application"]
     env = dict(os.environ, IISCORS_TEST_CONFIG=str(web), PYTHONUNBUFFERED="1",
                IISCORS_TEST_THREADS=str(tmp_path / "threads.json"))
     with log.open("wb") as out:
@@ -118,9 +127,10 @@ def test_each_forked_worker_reloads_on_its_own_thread(
         version, body = get(port)
         assert version == "1"
         assert body["built_in"] == master.pid != body["pid"]  # built before the fork
-        # The master stopped its thread at the fork and serves no request: one thread left.
-        # (join() returns as the thread's Python part ends; the kernel may list its task a
-        # moment longer on a loaded machine, so the list is read until it is one.)
+        # The master stopped its thread at the fork and serves no request: one thread left
+        # (gunicorn's own control thread turned off above). join() returns as the thread's
+        # Python part ends; the kernel may list its task a moment longer, so the list is read
+        # until it is one.
         deadline = time.monotonic() + PATIENCE
         while (tasks := os.listdir(f"/proc/{master.pid}/task")) != [str(master.pid)]:
             assert time.monotonic() < deadline, f"the master kept its threads: {tasks}"
