@@ -254,8 +254,10 @@ def test_a_directory_swapped_for_a_symlink_between_check_and_open_is_caught(
         while not stop.is_set():
             os.rename(inside, parked)
             os.symlink(tmp_path / "out", inside)
+            time.sleep(0.0001)  # each state lasts a moment: requests meet both, on any VM
             os.unlink(inside)
             os.rename(parked, inside)
+            time.sleep(0.001)  # (a request takes about 0.1 ms: some run whole in this state)
 
     thread = threading.Thread(target=racer, daemon=True)
     thread.start()
