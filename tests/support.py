@@ -432,3 +432,9 @@ def located_places(path: Path) -> tuple[object, ...]:
         return (diagnostics,)
     return (diagnostics, [(rule, rule.location) for section in config.scopes.values()
                           for rule in section.rules])
+
+
+def start_tags(text: str) -> list[int]:
+    """Where each start tag of ``text`` begins, as the Locator finds them (its runs, joined)."""
+    from iiscors.config.loader import _start_tag_runs
+    return [offset for run in _start_tag_runs(text) for offset in run]

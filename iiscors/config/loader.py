@@ -439,16 +439,17 @@ class Text:
         found: list[tuple[int, str]] = []
         index = 0
         while index < len(pieces):
-            first, piece = index, pieces[index]
-            end = _unclosed(piece)
+            first = index
+            end = _unclosed(pieces[index])
             while end is not None and index + 1 < len(pieces):
-                index += 1  # the construct goes on: find where it ends, then join once
+                index += 1  # the construct goes on: find where it ends in the next pieces
                 at = pieces[index].find(end)
-                if at >= 0:
-                    piece = "".join(pieces[first:index + 1])
-                    end = _unclosed(piece, len(piece) - len(pieces[index]) + at + len(end))
-            found.append((bases[first], piece if index == first or end is None else
-                          "".join(pieces[first:index + 1])))
+                if at >= 0:  # what begins after it is in this piece: read from there only
+                    end = _unclosed(pieces[index], at + len(end))
+            # joined once (joining at each end found copied the pieces again and again: a
+            # chain of comments across every cut cost the square of the file's length)
+            found.append((bases[first], pieces[first] if index == first
+                          else "".join(pieces[first:index + 1])))
             index += 1
         return found
 
@@ -731,14 +732,6 @@ class Locator:
         for match in _ATTRIBUTE.finditer(piece, offset - base, end):
             found.setdefault(match.group(1), base + match.start(1))
         return found
-
-
-def _start_tags(text: str) -> list[int]:
-    """Where each start tag begins, in document order (:func:`_start_tag_runs`, joined)."""
-    found: list[int] = []
-    for run in _start_tag_runs(text):
-        found += run
-    return found
 
 
 def _start_tag_runs(text: str | Text) -> Iterator[list[int]]:

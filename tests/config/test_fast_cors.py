@@ -29,9 +29,11 @@ from iiscors.config.fastcors import (
     read_plain_cors,
 )
 from iiscors.config.load import Config, SourceFile, analyse
-from iiscors.config.loader import _MARKUP, Locator, _start_tags, parse_bytes
+from iiscors.config.loader import _MARKUP, Locator, parse_bytes
 from iiscors.config.schema import schema_violations
 from iiscors.policy.model import OriginRule, RuleTable
+
+from support import start_tags
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "webconfigs"
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_configs"
@@ -330,7 +332,7 @@ def test_start_tags_are_found_where_the_markup_scan_finds_them(
     quick = [text for text in texts if "<!" not in text and text.find("<?", 1) < 0]
     assert len(quick) > 100
     for text in texts:
-        assert _start_tags(text) == [m.start() for m in _MARKUP.finditer(text) if m.group(1)]
+        assert start_tags(text) == [m.start() for m in _MARKUP.finditer(text) if m.group(1)]
 
 
 def test_origins_are_judged_together_as_one_by_one() -> None:

@@ -172,6 +172,26 @@ def test_a_construct_across_a_cut_is_searched_joined(monkeypatch: pytest.MonkeyP
     assert loader_module._doctype_at(Text(["<x><!-- -->", "<!DOCTYPE y>", "</x>"])) == 11
 
 
+def test_a_chain_of_constructs_across_every_cut_is_read_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Comments that each go on past a cut, one after another (each piece ends one and begins
+    the next): the constructs are one joined run, and each piece is scanned for constructs
+    once, not the run joined so far again at every cut (the square of the file's length)."""
+    pieces = ["<x><!-- a", *(f"<b{n}/> --><!-- c{n}" for n in range(50)), "<y/> --></x>"]
+    text = Text(pieces)
+    scanned: list[int] = []
+    real = loader_module._unclosed
+
+    def counting(piece: str, start: int = 0) -> str | None:
+        scanned.append(len(piece))
+        return real(piece, start)
+
+    monkeypatch.setattr(loader_module, "_unclosed", counting)
+    assert text.whole_constructs() == [(0, "".join(pieces))]
+    assert sum(scanned) <= 2 * text.size
+    assert Text(["".join(pieces)]).whole_constructs() == [(0, "".join(pieces))]
+
+
 def test_offsets_are_a_list_in_blocks() -> None:
     values = list(range(0, 300, 3))
     offsets = Offsets(width=7)

@@ -26,6 +26,7 @@ if str(TOOLS) not in sys.path:
 from loadtesting.reload_run import version_config  # noqa: E402
 
 from support import located_places as places  # noqa: E402
+from support import start_tags  # noqa: E402
 
 
 def single_pass_line_starts(text: str) -> list[int]:
@@ -52,7 +53,7 @@ def test_line_starts_and_start_tags_are_the_same_at_every_cut(
     for text in texts:
         assert loader_module._line_starts(text) == single_pass_line_starts(text), text
         if "<?" not in text[1:]:
-            assert loader_module._start_tags(text) == single_pass_start_tags(text), text
+            assert start_tags(text) == single_pass_start_tags(text), text
 
 
 def files(tmp_path: Path) -> list[Path]:
