@@ -439,8 +439,8 @@ class CorsMiddleware(Layer[ASGIApplication]):
     def _started(self, message: Message, extra: RawHeaders) -> Message:
         """The application's response start, as a new message, with ``extra`` in its headers:
         the general case of :func:`_merging_send` (a message that is not a dict, no headers, a
-        header name that is empty or starts with V or A)."""
-        raw = message.get("headers", ())
+        header name that is empty or starts with V or A, headers in an iterator)."""
+        raw = list(message.get("headers", ()))  # read once: an iterator would be used up
         try:
             if not any(name[0] in _MERGE_INITIALS for name, _value in raw):
                 message = dict(message)
@@ -479,6 +479,8 @@ def _merging_send(state: _SendState, message: Message) -> Any:
     plain = None
     try:
         raw = message["headers"]
+        if type(raw) is not list and type(raw) is not tuple:
+            raise TypeError  # an iterator, say: read it once, in the general case
         for name, _value in raw:  # contract B11: see iiscors.policy.merge
             if name[0] in _MERGE_INITIALS:  # an int: no slice, any buffer hashes
                 break

@@ -178,3 +178,23 @@ def test_an_error_of_the_servers_own_send_is_never_taken_for_the_message_s(
     assert len(starts) == 1
     assert (b"access-control-allow-origin", A.encode()) in [
         (name.lower(), value) for name, value in starts[0]["headers"]]
+
+
+@pytest.mark.parametrize("kind", ["generator", "iterator", "tuple", "list"])
+def test_the_application_s_headers_in_any_iterable_are_kept(kind: str) -> None:
+    """ASGI's headers are an iterable: one given as a generator or iterator is read once,
+    every header kept beside the added ones, on a first sight and on ready repeats."""
+    pairs = [(b"content-type", b"text/plain"), (b"x-a", b"1")]
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        headers: Any = {"generator": (pair for pair in pairs), "iterator": iter(pairs),
+                        "tuple": tuple(pairs), "list": list(pairs)}[kind]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    middleware = CorsMiddleware(app, CONFIG, reload=False)
+    for _ in range(3):
+        answer = call_asgi(middleware, asgi_scope(FROM_A))
+        assert answer.get_all("content-type") == ["text/plain"]
+        assert answer.get_all("x-a") == ["1"]
+        assert answer.get_all("Access-Control-Allow-Origin") == [A]
