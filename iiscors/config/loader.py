@@ -43,6 +43,10 @@ OFFSETS_BLOCK = 1 << 14
 RELEASED_IN_SLICES = 1 << 20
 #: A file this long or longer is decoded a slice at a time beside requests (:func:`decoded`).
 READ_IN_PIECES = 1 << 20
+#: How many characters the :class:`Locator` counts, in all, to place single offsets before it
+#: builds its table of line starts (a count of 1 MiB takes about 0.3 ms: a few places near
+#: the top of a large file cost far less than the table, and many places at most twice it)
+COUNTED_CHARACTERS = 1 << 20
 #: Rules whose freed blocks the C allocator sorts out in one go, beside requests
 #: (:func:`sort_freed_blocks`: about ten blocks a rule; 1,024 rules took 1.1-1.4 ms a slice,
 #: tools/gil_holds.py --trace).
@@ -419,6 +423,53 @@ class Text:
             feed = self.pieces[index].rfind("\n")
         return line, offset - (self.bases[index] + feed if feed >= 0 else -1)
 
+    def lines_and_columns(self, offsets: list[int], known: Place = (0, 1, -1)
+                          ) -> tuple[list[int], list[int], Place]:
+        """The 1-based lines and columns of ``offsets``, ascending and none before ``known``
+        (a place: its offset, its line, where the line feed before it is or -1), and the
+        place of the last of them (the next call's ``known``).  By C-level iterators: a line
+        is the previous one's plus the line feeds between them (``str.count``), a column the
+        distance to the line feed before it, looked for back to the previous offset only
+        (``str.rfind``: a long line is not read again for each offset on it).  Issue 17: a
+        section's rules are placed this way in a third less time than by bisecting a table
+        of every line's start, and that table is not built (:class:`Locator`)."""
+        lines: list[int] = []
+        columns: list[int] = []
+        if not offsets:
+            return lines, columns, known
+        ends = [*self.bases[1:], self.size + 1]
+        begin = 0
+        for base, end, piece in zip(self.bases, ends, self.pieces, strict=True):
+            stop = bisect.bisect_left(offsets, end, begin)
+            if stop == begin:
+                continue
+            known = self._advanced(known, base)
+            local = list(map(operator.sub, offsets[begin:stop], repeat(base)))
+            found = _piece_lines_and_columns(piece, local, known[0] - base, known[1],
+                                             known[2] - base)
+            lines += found[0]
+            columns += found[1]
+            known = (offsets[stop - 1], lines[-1], offsets[stop - 1] - columns[-1])
+            begin = stop
+        return lines, columns, known
+
+    def _advanced(self, known: Place, offset: int) -> Place:
+        """The place of ``offset``, at or after ``known``'s offset (and the same place when
+        that offset is not before it): known's line plus the line feeds between them."""
+        at, line, feed = known
+        if offset <= at:
+            return known
+        first = bisect.bisect_right(self.bases, at) - 1
+        for base, piece in zip(self.bases[first:], self.pieces[first:], strict=False):
+            if base >= offset:
+                break
+            low, high = max(at - base, 0), min(offset - base, len(piece))
+            line += piece.count("\n", low, high)
+            last = piece.rfind("\n", low, high)
+            if last >= 0:
+                feed = base + last
+        return offset, line, feed
+
     def all_start_with(self, prefix: str, offsets: list[int]) -> bool:
         """Whether the text at each of ``offsets`` starts with ``prefix``, which holds no "<"
         (so it is within the piece where it begins), by C-level iterators."""
@@ -471,6 +522,31 @@ def _unclosed(piece: str, start: int = 0) -> str | None:
     return None
 
 
+#: A place in a text: its offset, its 1-based line, and where the line feed before it is (-1
+#: on the first line)
+Place = tuple[int, int, int]
+
+
+def _piece_lines_and_columns(piece: str, offsets: list[int], at: int, line: int, feed: int
+                             ) -> tuple[list[int], list[int]]:
+    """:meth:`Text.lines_and_columns` within one piece: ``offsets`` ascending, the first at
+    or after ``at``, which is on ``line`` with its line feed at ``feed`` (all local to the
+    piece; ``feed`` may be before it)."""
+    previous = [at, *offsets[:-1]]
+    # a line: the one before, plus the line feeds since the offset before
+    lines = list(accumulate(map(piece.count, repeat("\n"), previous, offsets), initial=line))
+    del lines[0]
+    # the line feed before each offset, looked for back to the offset before only
+    feeds = list(map(piece.rfind, repeat("\n"), previous, offsets))
+    if -1 in feeds:
+        # none since the offset before: the same line feed as it (those found ascend, so a
+        # running maximum carries the last one found forward)
+        feeds = list(accumulate(feeds, max))
+        first_found = bisect.bisect_right(feeds, -1)  # before it, the feed is ``feed``
+        feeds[:first_found] = repeat(feed, first_found)
+    return lines, list(map(operator.sub, offsets, feeds))
+
+
 # A start tag, or a construct whose content must be skipped when looking for start tags.
 _MARKUP = re.compile(r"<!--.*?-->|<!\[CDATA\[.*?\]\]>|<\?.*?\?>|<([^\s/>!?=\"'][^\s/>=\"']*)",
                      re.S)
@@ -483,14 +559,20 @@ class Locator:
     lxml iterates elements, so the n-th start tag belongs to the n-th element.
     """
 
-    __slots__ = ("_attributes", "_counted", "_line_starts", "_lines", "_matched", "_offsets",
-                 "_root", "_tags", "_text")
+    __slots__ = ("_attributes", "_counted", "_counted_characters", "_counted_lines",
+                 "_line_starts", "_lines", "_matched", "_offsets", "_root", "_tags", "_text")
 
     def __init__(self, text: str | Text, root: etree._Element) -> None:
         text = self._text = text if isinstance(text, Text) else Text([text])
-        starts = self._line_starts = _line_starts(text)
-        #: one int object per line number, shared by every Location on that line (memory)
-        self._lines = _numbers(len(starts))
+        #: where each line begins, and one int object per line number, shared by every
+        #: Location on that line (memory): built when many single places are asked
+        #: (:meth:`_position`), not for a section's rules (:meth:`first_attributes`; issue
+        #: 17: 7 ms and 2 ms of a 100,000-rule load that asks for five places besides)
+        self._line_starts: list[int] = []
+        self._lines: list[int] = []
+        #: the characters counted so far to place single offsets without the table
+        self._counted_characters = 0
+        self._counted_lines: dict[int, int] = {}
         self._tags = Offsets()
         for run in _start_tag_runs(text):
             self._tags.extend(run)
@@ -511,6 +593,7 @@ class Locator:
         afterwards."""
         offsets, self._offsets = self._offsets or {}, None
         self._counted.clear()  # (at most _COUNTED_LOOKUPS entries)
+        self._counted_lines.clear()  # (the lines of places within COUNTED_CHARACTERS)
         while offsets:  # the last entries first: each pop is O(1), and frees a proxy
             deque(starmap(offsets.popitem, repeat((), min(len(offsets), ELEMENT_SLICE))), 0)
         self._tags.release()
@@ -560,8 +643,28 @@ class Locator:
         return int(_ELEMENTS_BEFORE(element)) if self._matched else None
 
     def _position(self, offset: int) -> tuple[int, int]:
-        line = bisect.bisect_right(self._line_starts, offset)
-        return self._lines[line - 1], offset - self._line_starts[line - 1] + 1
+        """The line and column of ``offset``: counted in the text before it while what was
+        counted so far stays under :data:`COUNTED_CHARACTERS` (a load asks for a few places
+        near the top), else looked up in the table of line starts, built once."""
+        starts = self._line_starts
+        if not starts:
+            counted = self._counted_characters + offset
+            if counted <= COUNTED_CHARACTERS:
+                self._counted_characters = counted
+                line, column = self._text.line_and_column(offset)
+                # (one int object per line number, as the table's: shared by the places on it)
+                return self._counted_lines.setdefault(line, line), column
+            starts = self._starts()
+        line = bisect.bisect_right(starts, offset)
+        return self._lines[line - 1], offset - starts[line - 1] + 1
+
+    def _starts(self) -> list[int]:
+        """The table of line starts (and of line numbers), built the first time it is
+        needed."""
+        if not self._line_starts:
+            self._line_starts = _line_starts(self._text)
+            self._lines = _numbers(len(self._line_starts))
+        return self._line_starts
 
     def element(self, element: etree._Element) -> tuple[int | None, int | None]:
         offset = self._offset(element)
@@ -601,26 +704,19 @@ class Locator:
         # their reallocations, 2.4 ms with the GIL held (issue 17, gil_holds.py --trace).
         lines = [0] * len(offsets)
         columns = [0] * len(offsets)
+        known: Place = (0, 1, -1)
+        prefix = f" {attribute}="
         for begin in range(0, len(offsets), ELEMENT_SLICE):  # issue 17, as in _offset_map
-            found = self._first_attribute_places(offsets[begin:begin + ELEMENT_SLICE], tag,
-                                                 attribute)
-            if found is None:
+            # the space before the attribute's name, then the name: "<tag name="
+            spaces = list(map(operator.add, offsets[begin:begin + ELEMENT_SLICE],
+                              repeat(len(tag) + 1)))
+            if not self._text.all_start_with(prefix, spaces):
                 return None
-            lines[begin:begin + ELEMENT_SLICE] = found[0]
-            columns[begin:begin + ELEMENT_SLICE] = found[1]
-        return lines, columns
-
-    def _first_attribute_places(self, offsets: list[int], tag: str, attribute: str
-                                ) -> tuple[list[int], list[int]] | None:
-        # the space before the attribute's name, then the name: "<tag name="
-        spaces = list(map(operator.add, offsets, repeat(len(tag) + 1)))
-        if not self._text.all_start_with(f" {attribute}=", spaces):
-            return None
-        at = list(map(operator.add, spaces, repeat(1)))
-        starts = self._line_starts
-        lines = list(map(bisect.bisect_right, repeat(starts), at))  # 1-based: ends at index
-        begins = map(starts.__getitem__, map(operator.sub, lines, repeat(1)))
-        columns = list(map(operator.sub, map(operator.add, at, repeat(1)), begins))
+            # (in document order, so ascending: each placed from the one before)
+            step_lines, step_columns, known = self._text.lines_and_columns(
+                list(map(operator.add, spaces, repeat(1))), known)
+            lines[begin:begin + ELEMENT_SLICE] = step_lines
+            columns[begin:begin + ELEMENT_SLICE] = step_columns
         return lines, columns
 
     def _offsets_of(self, elements: list[etree._Element]) -> list[int] | None:
@@ -697,9 +793,7 @@ class Locator:
         at = self.first_attribute(element, offset, attribute)
         if at < 0:
             return None
-        starts = self._line_starts
-        line = bisect.bisect_right(starts, at)
-        return self._lines[line - 1], at - starts[line - 1] + 1
+        return self._position(at)
 
     def first_attribute(self, element: etree._Element, offset: int, attribute: str) -> int:
         """Where ``attribute`` is written when it is the first one of the start tag at
