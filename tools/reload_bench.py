@@ -3,7 +3,13 @@
 
 A client thread calls the WSGI middleware in a closed loop (allowed GETs, origins in a stride
 over the rules) while the middleware's reload thread rebuilds a large web.config again and
-again: as soon as one version is served, the next is written (atomic rename).  The same loop
+again: as soon as one version is served, the next is written (atomic rename) by another
+process, as an editor or a deployment writes it (:class:`Editor`: the versions are written
+beside the file before the phases, so that during them writing one is a rename; built in
+this process, a version's 17 MB text held the GIL for milliseconds, and written by another
+process during the phase, it took a CPU from the client).  The main thread waits for the
+client's word that a version was served without the GIL (polling the middleware every
+millisecond, it made a third thread the requests waited for).  The same loop
 runs first without edits, and the edited phase goes on for :data:`AFTERMATH` seconds after
 the last rebuild, so that the collections its objects cause are counted.  Each request's wall
 time is its wait; reported per phase: requests, p50 / p99 / max, the requests served by each
@@ -15,9 +21,19 @@ and their mean time, and the collector's pauses (``gc.callbacks``).
     python tools/reload_bench.py --rules 10000 --check
     python tools/reload_bench.py --site-dirs 5000    # the cost of one check of a site tree
 
-``--check`` judges the target: the worst request while rebuilds ran waited at most 5 ms more
-than the median request without them (a request itself takes microseconds), and no answer was
-mixed.  ``tools/loadtest.py --reload-edits`` measures the same over HTTP (gunicorn).
+Each wait over :data:`RECORDED_MS` is kept with the CPU time the reload thread used during it
+(its CPU clock, read before and after every request).  The *max for the reload* column is the
+longest of these waits counted as the least of the wait and that CPU time: a request can wait
+for the reload only while the reload thread runs (holding the GIL, or on a CPU the client
+needed); a stop of the VM, or another process taking the client's CPU while the reload thread
+sleeps, is not a wait for the reload, and on the project's shared 2-vCPU VM such stops of
+10-14 ms come in phases without any edit too.  It is an upper bound: the reload thread's CPU
+time counts whole even when it ran beside the client without the GIL (libxml2's parse).
+
+``--check`` judges the target: the longest wait for the reload, while rebuilds ran, was at most
+5 ms more than the median request without them (a request itself takes microseconds), and no
+answer was mixed; the raw maximum is reported beside it.  ``tools/loadtest.py
+--reload-edits`` measures the same over HTTP (gunicorn).
 
 ``--attribute`` names what each phase's worst waits coincided with: the collections, the
 reload thread's rebuilds (``source.build``, the loader), compiles, release steps and adoptions
@@ -29,10 +45,13 @@ that made it).  It records each request's start too (8 bytes a request).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import io
 import itertools
+import math
 import os
+import subprocess
 import sys
 import tempfile
 import threading
@@ -61,6 +80,8 @@ AFTERMATH = 3.0
 INTERVAL = 0.02
 #: --attribute: how many of each phase's worst waits are named
 WORST_NAMED = 5
+#: Waits longer than this (ms) are recorded with the reload thread's CPU time meanwhile
+RECORDED_MS = 1.0
 
 
 @dataclass
@@ -83,6 +104,11 @@ class Phase:
     events: list[tuple[int, int, str]] = field(default_factory=list)
     #: --attribute: request index -> the reload thread's iiscors line when a long wait ended
     samples: dict[int, str] = field(default_factory=dict)
+    #: versions the editor made during the phase, not ahead of it (:class:`Editor`)
+    made_late: int = 0
+    #: request index -> the CPU time (ns) the reload thread used during each wait over
+    #: :data:`RECORDED_MS` (absent: unknown, as where threads have no CPU clock)
+    reload_cpu_ns: dict[int, int] = field(default_factory=dict)
 
     def percentile_ms(self, q: float) -> float:
         ordered = sorted(self.waits_ns)
@@ -93,6 +119,23 @@ class Phase:
     @property
     def max_ms(self) -> float:
         return max(self.waits_ns, default=0) / 1e6
+
+    def for_the_reload_ns(self, index: int) -> int:
+        """What request ``index`` may have waited for the reload: the least of its wait and
+        the CPU time the reload thread used meanwhile (its whole wait when that is unknown).
+        Holding the GIL, or taking a CPU the client needed, the reload thread runs; while
+        the VM or another process stops the client, and the reload thread is idle or stopped
+        too, no request waits for it."""
+        wait = self.waits_ns[index]
+        return min(wait, self.reload_cpu_ns.get(index, wait))
+
+    @property
+    def max_for_the_reload_ms(self) -> float:
+        """The longest wait for the reload (:meth:`for_the_reload_ns`)."""
+        recorded = int(RECORDED_MS * 1e6)
+        longest = max((self.for_the_reload_ns(index) for index, wait in enumerate(self.waits_ns)
+                       if wait > recorded), default=0)
+        return max(longest, min(recorded, max(self.waits_ns, default=0))) / 1e6
 
 
 def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -110,6 +153,8 @@ class Client:
         self.stop = threading.Event()
         self.n = itertools.count()
         self.attribute = attribute
+        #: set when the client first gets an answer of a version not served before
+        self.new_version = threading.Event()
 
     def environ(self) -> dict[str, Any]:
         origin = f"https://app{(next(self.n) * 7919) % self.rules + 1:05d}.example.com"
@@ -126,28 +171,39 @@ class Client:
 
         clock = time.perf_counter_ns
         attribute, long_ns = self.attribute, int(TARGET_MS * 1e6)
+        recorded_ns = int(RECORDED_MS * 1e6)
+        reload_cpu = ReloadClock(self.middleware)
         while not self.stop.is_set():
             environ = self.environ()
+            cpu_before = reload_cpu()  # (before the clock: the wait does not include it)
             started = clock()
             for _ in self.middleware(environ, start_response):
                 pass
             waited = clock() - started
             phase = self.phase
+            if waited > recorded_ns:
+                cpu_after = reload_cpu()
+                if cpu_before[0] is cpu_after[0] and cpu_before[0] is not None:
+                    phase.reload_cpu_ns[len(phase.waits_ns)] = cpu_after[1] - cpu_before[1]
             if attribute:
                 if waited > long_ns:
                     phase.samples[len(phase.waits_ns)] = reload_thread_line(self.middleware)
                 phase.starts_ns.append(started)
             phase.waits_ns.append(waited)
-            self.record(phase, headers)
+            if self.record(phase, headers):
+                self.new_version.set()
 
     @staticmethod
-    def record(phase: Phase, headers: list[tuple[str, str]]) -> None:
+    def record(phase: Phase, headers: list[tuple[str, str]]) -> bool:
+        """Count the answer by its version (a mixed one apart); True on a version's first."""
         versions = [v for k, v in headers if k == "X-Version"]
         expose = [v for k, v in headers if k == "Access-Control-Expose-Headers"]
         if len(versions) != 1 or expose != [f"X-{versions[0]}"]:
             phase.mixed += 1
-            return
-        phase.by_version[versions[0]] = phase.by_version.get(versions[0], 0) + 1
+            return False
+        served = phase.by_version.get(versions[0], 0)
+        phase.by_version[versions[0]] = served + 1
+        return not served
 
 
 @contextmanager
@@ -190,6 +246,35 @@ def no_full_collection() -> Iterator[None]:
 COLLECTOR_MODES: dict[str, Callable[[], Any]] = {
     "default": collector_left_alone, "disabled": collector_disabled,
     "young": no_full_collection}
+
+
+class ReloadClock:
+    """The CPU time of the middleware's reload thread now: ``(the thread, ns)``, or ``(None,
+    0)`` where it has not started or threads have no CPU clock (``pthread_getcpuclockid``:
+    Linux and most Unixes).  A read is one ``clock_gettime`` (about 0.3 µs), made before each
+    request's clock starts."""
+
+    def __init__(self, middleware: CorsMiddleware) -> None:
+        self.middleware = middleware
+        self.thread: threading.Thread | None = None
+        self.clock_id: int | None = None
+
+    def __call__(self) -> tuple[threading.Thread | None, int]:
+        thread = self.middleware._thread
+        if thread is not self.thread:  # started, or started again (after an error)
+            self.thread, self.clock_id = thread, None
+            getcpuclockid = getattr(time, "pthread_getcpuclockid", None)
+            # (an ended thread's id may be another's by now: its clock is not read)
+            if thread is not None and thread.is_alive() and thread.ident is not None \
+                    and getcpuclockid is not None:
+                with contextlib.suppress(OSError):
+                    self.clock_id = getcpuclockid(thread.ident)
+        if self.clock_id is None:
+            return None, 0
+        try:
+            return thread, time.clock_gettime_ns(self.clock_id)
+        except OSError:  # the thread ended
+            return None, 0
 
 
 def reload_thread_line(middleware: CorsMiddleware) -> str:
@@ -295,8 +380,10 @@ def attribution(phase: Phase) -> list[str]:
         named = ", ".join(f"{what}" + (f" x{count}" if count > 1 else "")
                           for what, count in overlapping.items()) or "nothing recorded"
         sample = phase.samples.get(index, "not sampled")
-        lines.append(f"  {phase.name}: {phase.waits_ns[index] / 1e6:.1f} ms: {named}; "
-                     f"reload thread then at {sample}")
+        cpu = phase.reload_cpu_ns.get(index)
+        ran = "unknown" if cpu is None else f"{cpu / 1e6:.1f} ms"
+        lines.append(f"  {phase.name}: {phase.waits_ns[index] / 1e6:.1f} ms (the reload "
+                     f"thread ran {ran} of it): {named}; reload thread then at {sample}")
     return lines
 
 
@@ -306,20 +393,110 @@ def write(path: Path, data: bytes) -> None:
     temporary.replace(path)
 
 
-def edit_until(middleware: CorsMiddleware, config: Path, rules: int, phase: Phase,
-               rebuilds: int, seconds: float) -> None:
-    """Write version after version, each as soon as the previous one is in use, until
-    ``rebuilds`` rebuilds and ``seconds`` have passed."""
+class Editor:
+    """Writes the versions from another process, as an editor or a deployment does.
+
+    Built in the benchmark's own process, each version's text held the GIL in single C calls
+    (``str.join`` of 100,000 rules, the concatenation, ``encode``: each a copy of 17 MB, several
+    ms) at the very moment the previous version was adopted, while the reload thread released
+    the old configuration: the client's worst waits were the benchmark's own.  The editor
+    process (at the lowest priority, ``os.nice(19)``) writes ``ahead`` versions beside the
+    file before the measured phases begin, so that writing one during them is a rename: made
+    there one by one, each next one took a CPU from the client just as a rebuild began.  Past
+    those, it makes each when asked (:attr:`made_late` counts them)."""
+
+    def __init__(self, config: Path, rules: int, ahead: int) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--editor", str(config), str(rules), str(ahead)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        #: the versions made when asked, during the phase
+        self.made_late = 0
+        if self._answer() != "ready":
+            raise RuntimeError("the editor process did not start")
+
+    def _answer(self) -> str:
+        assert self.process.stdout is not None
+        return self.process.stdout.readline().strip()
+
+    def write(self, tag: str) -> None:
+        """Write version ``tag`` (atomic rename); back once it is written."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(f"{tag}\n")
+        self.process.stdin.flush()
+        answer = self._answer()
+        if answer == f"{tag} made":
+            self.made_late += 1
+        elif answer != tag:
+            raise RuntimeError(f"the editor process did not write {tag}")
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        self.process.wait(timeout=60)
+
+
+#: Where the editor's template names the version
+TAG_PLACEHOLDER = "vTAG"
+
+
+def editor_main(config: Path, rules: int, ahead: int) -> int:
+    """The editor process: versions v1 to v``ahead`` are written beside ``config`` first
+    ("ready" once they are), then for each tag read from stdin that version is renamed over
+    ``config`` (made then if it was not: "TAG made"), and the tag printed."""
+    os.nice(19)
+    # (one version's text, the tag a placeholder: each version is then one bytes.replace, not
+    # the 0.3 s of building 100,000 rules)
+    template = version_config(rules, TAG_PLACEHOLDER)
+
+    def prepare(tag: str) -> Path:
+        staged = config.with_name(f"{config.name}.{tag}")
+        staged.write_bytes(template.replace(TAG_PLACEHOLDER.encode(), tag.encode()))
+        return staged
+
+    ready = {f"v{k}": prepare(f"v{k}") for k in range(1, ahead + 1)}
+    print("ready", flush=True)
+    for line in sys.stdin:
+        tag = line.strip()
+        staged = ready.pop(tag, None)
+        made = staged is None
+        (prepare(tag) if staged is None else staged).replace(config)
+        print(f"{tag} made" if made else tag, flush=True)
+    for staged in ready.values():
+        staged.unlink(missing_ok=True)
+    return 0
+
+
+def versions_ahead(seconds: float, rebuilds: int, build_seconds: float, size: int) -> int:
+    """How many versions the :class:`Editor` writes before the phases: enough for ``rebuilds``
+    and for ``seconds`` of rebuilds at twice the first build's time each (a rebuild beside
+    the client takes longer: it shares the GIL), at most :data:`MOST_AHEAD_BYTES` of files of
+    ``size`` bytes."""
+    wanted = max(rebuilds, math.ceil(seconds / max(2 * build_seconds, 1e-3))) + 2
+    return max(1, min(wanted, MOST_AHEAD_BYTES // max(size, 1)))
+
+
+#: The most the editor's versions written ahead may take, in bytes
+MOST_AHEAD_BYTES = 1 << 30
+
+
+def edit_until(client: Client, editor: Editor, phase: Phase, rebuilds: int,
+               seconds: float) -> None:
+    """Write version after version (:class:`Editor`), each as soon as the client was served
+    the previous one, until ``rebuilds`` rebuilds and ``seconds`` have passed.  This thread
+    waits for the client's word (:attr:`Client.new_version`) without the GIL: polling the
+    middleware every millisecond, it took the GIL a thousand times a second, a third thread
+    the requests waited for."""
     end = time.monotonic() + seconds
     for k in itertools.count(1):
         if phase.rebuilds >= rebuilds and time.monotonic() >= end:
             return
-        data = version_config(rules, f"v{k}")
-        old = middleware.policy
+        tag = f"v{k}"
         started = time.perf_counter()
-        write(config, data)
-        while middleware.policy is old:
-            time.sleep(0.001)
+        client.new_version.clear()
+        editor.write(tag)
+        while tag not in phase.by_version:  # (a version's first answer sets the event)
+            client.new_version.wait(1.0)
+            client.new_version.clear()
         phase.rebuild_seconds += time.perf_counter() - started
         phase.rebuilds += 1
 
@@ -341,7 +518,12 @@ def deployed_middleware(rules: int, tmp: Path, log: Callable[[str], None]
 def measure(rules: int, seconds: float, rebuilds: int, tmp: Path,
             log: Callable[[str], None], attribute: bool = False) -> tuple[Phase, Phase]:
     """(without edits, during rebuilds) for a web.config of ``rules`` rules."""
+    started = time.perf_counter()
     middleware, config = deployed_middleware(rules, tmp, log)
+    ahead = versions_ahead(seconds, rebuilds, time.perf_counter() - started,
+                           config.stat().st_size)
+    log(f"  writing {ahead} versions ahead")
+    editor = Editor(config, rules, ahead)
     gc.collect()  # the first build's collection debt: the quiet phase is the steady state
     client = Client(middleware, rules, attribute)
     worker = threading.Thread(target=client.run, name="bench-client")
@@ -356,11 +538,13 @@ def measure(rules: int, seconds: float, rebuilds: int, tmp: Path,
             time.sleep(seconds)
             client.phase = busy
             log(f"  {seconds:g} s and at least {rebuilds} rebuild(s), back to back")
-            edit_until(middleware, config, rules, busy, rebuilds, seconds)
+            edit_until(client, editor, busy, rebuilds, seconds)
             time.sleep(AFTERMATH)  # the collections the new objects cause count too
         finally:
             client.stop.set()
             worker.join()
+            editor.close()
+    busy.made_late = editor.made_late
     return quiet, busy
 
 
@@ -375,6 +559,7 @@ def render(rules: int, phases: tuple[Phase, Phase]) -> list[str]:
         lines.append(f"| {rules:,} | {phase.name} | {len(phase.waits_ns):,} | "
                      f"{phase.percentile_ms(0.5) * 1e3:.1f} µs | "
                      f"{phase.percentile_ms(0.99):.3f} | {phase.max_ms:.1f} | "
+                     f"{phase.max_for_the_reload_ms:.1f} | "
                      f"{sum(w > TARGET_MS * 1e6 for w in phase.waits_ns)} | {rebuild} | "
                      f"{len(pauses)}, max {max(pauses, default=0.0):.1f} ms | "
                      f"{len(full)}, max {max(full, default=0.0):.1f} ms | {phase.mixed} |")
@@ -385,11 +570,13 @@ def judge(rules: int, phases: tuple[Phase, Phase]) -> list[str]:
     """The --check verdicts for one size: empty when every target is met."""
     quiet, busy = phases
     problems = []
-    excess = busy.max_ms - quiet.percentile_ms(0.5)
+    # what a request waited for the reload: the part of its wait while the reload thread ran
+    # (Phase.for_the_reload_ns), beyond what a request takes without rebuilds
+    excess = busy.max_for_the_reload_ms - quiet.percentile_ms(0.5)
     if excess > TARGET_MS:
-        problems.append(f"{rules:,} rules: the worst request during rebuilds waited "
-                        f"{excess:.1f} ms more than the median without (target "
-                        f"<= {TARGET_MS:g} ms)")
+        problems.append(f"{rules:,} rules: a request during rebuilds waited {excess:.1f} ms "
+                        f"more than the median without while the reload thread ran (target "
+                        f"<= {TARGET_MS:g} ms; its whole wait {busy.max_ms:.1f} ms)")
     if quiet.mixed or busy.mixed:
         problems.append(f"{rules:,} rules: {quiet.mixed + busy.mixed} mixed answers")
     if busy.rebuilds < 1 or len(busy.by_version) < 2:
@@ -431,6 +618,9 @@ def check_cost(directories: int, tmp: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments[:1] == ["--editor"] and len(arguments) == 4:  # (Editor's own process)
+        return editor_main(Path(arguments[1]), int(arguments[2]), int(arguments[3]))
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("--rules", type=int, nargs="+", default=[10_000, 100_000])
     p.add_argument("--seconds", type=float, default=10.0,
@@ -444,6 +634,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--collector", choices=["reload", *COLLECTOR_MODES], default="reload",
                    help="the collector during rebuilds: iiscors.reload's choice (reload), or "
                    "an alternative for an A/B")
+    p.add_argument("--directory", default=None,
+                   help="where the edited web.config is written (default: the temporary "
+                   "directory; /dev/shm for a memory file system)")
     p.add_argument("--site-dirs", type=int, metavar="N",
                    help="instead: what one check of an unchanged site tree of N directories "
                    "costs (docs/serving.md)")
@@ -458,13 +651,13 @@ def main(argv: list[str] | None = None) -> int:
         reload_module._rebuild_conditions = COLLECTOR_MODES[args.collector]
     if min(args.rules) < 1 or args.seconds <= 0 or args.rebuilds < 1:
         p.error("--rules, --seconds and --rebuilds must be positive")
-    lines = ["| rules | phase | requests | p50 | p99 ms | max ms | over 5 ms | rebuilds "
-             "| collections | full collections | mixed |",
-             "|---:|---|---:|---:|---:|---:|---:|---|---|---|---:|"]
+    lines = ["| rules | phase | requests | p50 | p99 ms | max ms | max for the reload ms "
+             "| over 5 ms | rebuilds | collections | full collections | mixed |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---|---|---|---:|"]
     named: list[str] = []
     problems: list[str] = []
     versions: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="iiscors-reload-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="iiscors-reload-bench-", dir=args.directory) as tmp:
         for rules in args.rules:
             phases = measure(rules, args.seconds, args.rebuilds, Path(tmp),
                              lambda s: print(s, file=sys.stderr, flush=True), args.attribute)
@@ -473,7 +666,8 @@ def main(argv: list[str] | None = None) -> int:
                 named += [f"the worst waits, {rules:,} rules:", *attribution(phases[0]),
                           *attribution(phases[1])]
             versions.append(f"served by version, {rules:,} rules, during rebuilds: "
-                            f"{phases[1].by_version}")
+                            f"{phases[1].by_version} (versions the editor made during the "
+                            f"phase, not ahead: {phases[1].made_late})")
             problems += judge(rules, phases)
     print("\n".join([*lines, "", *versions, *named]))
     if args.check:

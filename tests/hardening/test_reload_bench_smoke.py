@@ -5,6 +5,7 @@ the 5 ms verdict are the benchmark's own (docs/performance.md, "Hot reload under
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -69,3 +70,74 @@ def test_attribute_names_what_overlapped_the_worst_waits(tmp_path: Path) -> None
                for line in lines)
     # the instrumentation is gone afterwards
     assert reload_bench.reload_module.release_steps.__module__ == "iiscors.reload"
+
+
+def test_a_wait_counts_for_the_reload_as_far_as_the_reload_thread_ran() -> None:
+    """A stop of the VM (the reload thread idle or stopped too) is not a wait for the reload;
+    a wait with no CPU time recorded counts whole."""
+    quiet = reload_bench.Phase("without edits", waits_ns=[1000])
+    busy = reload_bench.Phase("during rebuilds", waits_ns=[2000, 9_000_000], rebuilds=1,
+                              by_version={"v0": 1, "v1": 1})
+    assert "waited 9.0 ms more" in reload_bench.judge(200, (quiet, busy))[0]  # unknown: whole
+    busy.reload_cpu_ns[1] = 2_000_000  # the reload thread ran 2 ms of the 9
+    assert busy.for_the_reload_ns(1) == 2_000_000 and busy.max_ms == 9.0
+    assert busy.max_for_the_reload_ms == 2.0
+    assert reload_bench.judge(200, (quiet, busy)) == []
+    busy.reload_cpu_ns[1] = 20_000_000  # more than the wait: the wait
+    assert busy.max_for_the_reload_ms == 9.0
+    assert "its whole wait 9.0 ms" in reload_bench.judge(200, (quiet, busy))[0]
+    busy.waits_ns, busy.reload_cpu_ns = [800_000], {}  # under RECORDED_MS: not recorded
+    assert busy.max_for_the_reload_ms == 0.8
+
+
+def test_long_waits_are_recorded_with_the_reload_thread_s_cpu_time(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(reload_bench, "RECORDED_MS", 0.0)  # every request counts as long
+    _, busy = reload_bench.measure(200, 0.3, 2, tmp_path, lambda line: None)
+    assert set(busy.reload_cpu_ns) <= set(range(len(busy.waits_ns)))
+    assert len(busy.reload_cpu_ns) > len(busy.waits_ns) // 2  # (the thread was known)
+    assert all(cpu >= 0 for cpu in busy.reload_cpu_ns.values())
+    assert any(cpu > 0 for cpu in busy.reload_cpu_ns.values())  # it rebuilt meanwhile
+
+
+def test_the_reload_clock_reads_the_reload_thread_s_cpu_time() -> None:
+    class Middleware:
+        _thread: threading.Thread | None = None
+
+    middleware = Middleware()
+    clock = reload_bench.ReloadClock(middleware)  # type: ignore[arg-type]
+    assert clock() == (None, 0)  # no reload thread yet
+    middleware._thread = threading.current_thread()
+    thread, before = clock()
+    sum(range(200_000))
+    assert thread is threading.current_thread() and clock()[1] > before
+    ended = threading.Thread(target=lambda: None)
+    ended.start()
+    ended.join()
+    middleware._thread = ended
+    assert clock() == (None, 0)  # an ended thread's clock is not read
+
+
+def test_the_editor_writes_each_version_from_another_process(tmp_path: Path) -> None:
+    config = tmp_path / "web.config"
+    editor = reload_bench.Editor(config, 50, ahead=2)
+    try:
+        assert sorted(path.name for path in tmp_path.iterdir()) == [
+            "web.config.v1", "web.config.v2"]  # written ahead, before any phase
+        for tag in ("v1", "v2", "v7"):  # v7 made when asked
+            editor.write(tag)
+            assert config.read_bytes() == reload_bench.version_config(50, tag)
+        assert editor.made_late == 1
+        assert editor.process.pid != reload_bench.os.getpid()
+    finally:
+        editor.close()
+    assert editor.process.returncode == 0
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["web.config"]  # none left
+
+
+def test_versions_written_ahead_cover_the_phase_within_a_bound() -> None:
+    assert reload_bench.versions_ahead(10.0, 3, 0.5, 1000) == 12  # 10 s of 1 s rebuilds, + 2
+    assert reload_bench.versions_ahead(1.0, 3, 0.5, 1000) == 5  # the rebuilds asked, + 2
+    assert reload_bench.versions_ahead(10.0, 3, 0.0, 1000) == 10_002  # (a build under 1 ms)
+    assert reload_bench.versions_ahead(10.0, 3, 0.0, reload_bench.MOST_AHEAD_BYTES // 4) == 4
+    assert reload_bench.versions_ahead(10.0, 3, 0.5, reload_bench.MOST_AHEAD_BYTES * 2) == 1
