@@ -21,14 +21,16 @@ and their mean time, and the collector's pauses (``gc.callbacks``).
     python tools/reload_bench.py --rules 10000 --check
     python tools/reload_bench.py --site-dirs 5000    # the cost of one check of a site tree
 
-Each wait over :data:`RECORDED_MS` is kept with the CPU time the reload thread used during it
-(its CPU clock, read before and after every request).  The *max for the reload* column is the
-longest of these waits counted as the least of the wait and that CPU time: a request can wait
-for the reload only while the reload thread runs (holding the GIL, or on a CPU the client
-needed); a stop of the VM, or another process taking the client's CPU while the reload thread
-sleeps, is not a wait for the reload, and on the project's shared 2-vCPU VM such stops of
-10-14 ms come in phases without any edit too.  It is an upper bound: the reload thread's CPU
-time counts whole even when it ran beside the client without the GIL (libxml2's parse).
+Each wait over :data:`RECORDED_MS` is kept with how long the reload thread was runnable during
+it, running or waiting for a CPU (:class:`ReloadClock`, Linux's schedstat).  The *max for the
+reload* column is the longest of these waits counted as the least of the wait and that time: a
+request can wait for the reload only while the reload thread is runnable (holding the GIL,
+even while it waits for a CPU, or on a CPU the client needed); a stop of the VM, or another
+process taking the client's CPU while the reload thread sleeps, is not a wait for the reload,
+and on the project's shared 2-vCPU VM such stops of 4-14 ms come in phases without any edit
+too.  It is an upper bound: the reload thread's runnable time counts whole even when it ran
+beside the client without the GIL (libxml2's parse).  Where schedstat cannot be read, a wait
+counts whole.
 
 ``--check`` judges the target: the longest wait for the reload, while rebuilds ran, was at most
 5 ms more than the median request without them (a request itself takes microseconds), and no
@@ -46,6 +48,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import gc
 import io
 import itertools
@@ -61,7 +64,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -80,8 +83,13 @@ AFTERMATH = 3.0
 INTERVAL = 0.02
 #: --attribute: how many of each phase's worst waits are named
 WORST_NAMED = 5
-#: Waits longer than this (ms) are recorded with the reload thread's CPU time meanwhile
+#: Waits longer than this (ms) are recorded with the time the reload thread was runnable
+#: meanwhile (:class:`ReloadClock`)
 RECORDED_MS = 1.0
+#: How often the client reads the reload thread's runnable time (ns): a wait is charged with
+#: what the reload thread did from the last read before it, at most this much earlier (2 µs
+#: a read, on requests of about 1.5 µs: read before each one, it slowed the loop threefold)
+READ_EVERY_NS = 100_000
 
 
 @dataclass
@@ -106,9 +114,9 @@ class Phase:
     samples: dict[int, str] = field(default_factory=dict)
     #: versions the editor made during the phase, not ahead of it (:class:`Editor`)
     made_late: int = 0
-    #: request index -> the CPU time (ns) the reload thread used during each wait over
-    #: :data:`RECORDED_MS` (absent: unknown, as where threads have no CPU clock)
-    reload_cpu_ns: dict[int, int] = field(default_factory=dict)
+    #: request index -> how long (ns) the reload thread was runnable, running or waiting
+    #: for a CPU, during each wait over :data:`RECORDED_MS` (absent: unknown; ReloadClock)
+    reload_runnable_ns: dict[int, int] = field(default_factory=dict)
 
     def percentile_ms(self, q: float) -> float:
         ordered = sorted(self.waits_ns)
@@ -122,12 +130,12 @@ class Phase:
 
     def for_the_reload_ns(self, index: int) -> int:
         """What request ``index`` may have waited for the reload: the least of its wait and
-        the CPU time the reload thread used meanwhile (its whole wait when that is unknown).
-        Holding the GIL, or taking a CPU the client needed, the reload thread runs; while
-        the VM or another process stops the client, and the reload thread is idle or stopped
-        too, no request waits for it."""
+        the time the reload thread was runnable meanwhile, running or waiting for a CPU (its
+        whole wait when that is unknown).  Holding the GIL, or taking a CPU the client
+        needed, the reload thread is runnable; while it sleeps (between checks, in a read)
+        and the VM or another process stops the client, no request waits for it."""
         wait = self.waits_ns[index]
-        return min(wait, self.reload_cpu_ns.get(index, wait))
+        return min(wait, self.reload_runnable_ns.get(index, wait))
 
     @property
     def max_for_the_reload_ms(self) -> float:
@@ -172,19 +180,23 @@ class Client:
         clock = time.perf_counter_ns
         attribute, long_ns = self.attribute, int(TARGET_MS * 1e6)
         recorded_ns = int(RECORDED_MS * 1e6)
-        reload_cpu = ReloadClock(self.middleware)
+        reload_runnable = ReloadClock(self.middleware)
+        before, read_at = reload_runnable(), clock()
         while not self.stop.is_set():
             environ = self.environ()
-            cpu_before = reload_cpu()  # (before the clock: the wait does not include it)
+            if clock() - read_at > READ_EVERY_NS:
+                # (before the request's clock starts: the wait does not include the read)
+                before, read_at = reload_runnable(), clock()
             started = clock()
             for _ in self.middleware(environ, start_response):
                 pass
             waited = clock() - started
             phase = self.phase
             if waited > recorded_ns:
-                cpu_after = reload_cpu()
-                if cpu_before[0] is cpu_after[0] and cpu_before[0] is not None:
-                    phase.reload_cpu_ns[len(phase.waits_ns)] = cpu_after[1] - cpu_before[1]
+                after = reload_runnable()
+                if before[0] is after[0] and before[0] is not None:
+                    phase.reload_runnable_ns[len(phase.waits_ns)] = after[1] - before[1]
+                before, read_at = after, clock()
             if attribute:
                 if waited > long_ns:
                     phase.samples[len(phase.waits_ns)] = reload_thread_line(self.middleware)
@@ -192,6 +204,7 @@ class Client:
             phase.waits_ns.append(waited)
             if self.record(phase, headers):
                 self.new_version.set()
+        reload_runnable.close()
 
     @staticmethod
     def record(phase: Phase, headers: list[tuple[str, str]]) -> bool:
@@ -249,32 +262,59 @@ COLLECTOR_MODES: dict[str, Callable[[], Any]] = {
 
 
 class ReloadClock:
-    """The CPU time of the middleware's reload thread now: ``(the thread, ns)``, or ``(None,
-    0)`` where it has not started or threads have no CPU clock (``pthread_getcpuclockid``:
-    Linux and most Unixes).  A read is one ``clock_gettime`` (about 0.3 µs), made before each
-    request's clock starts."""
+    """How long the middleware's reload thread has been runnable so far, running or waiting
+    for a CPU: ``(the thread, ns)``, from the first two fields of Linux's
+    ``/proc/self/task/TID/schedstat`` (its CPU time and its time on a run queue).  A thread
+    that holds the GIL and waits for a CPU keeps the requests waiting too, so both count.
+    ``(None, 0)`` where it has not started, has ended, or this cannot be read (not Linux):
+    then a wait counts whole.
+
+    Read with ``pread`` through :class:`ctypes.PyDLL`, which keeps the GIL (``os.pread`` lets
+    it go, and would hand it to the reload thread at each request): about 2 µs a read."""
 
     def __init__(self, middleware: CorsMiddleware) -> None:
         self.middleware = middleware
         self.thread: threading.Thread | None = None
-        self.clock_id: int | None = None
+        self.descriptor: int | None = None
+        self.buffer = ctypes.create_string_buffer(128)
 
     def __call__(self) -> tuple[threading.Thread | None, int]:
         thread = self.middleware._thread
         if thread is not self.thread:  # started, or started again (after an error)
-            self.thread, self.clock_id = thread, None
-            getcpuclockid = getattr(time, "pthread_getcpuclockid", None)
-            # (an ended thread's id may be another's by now: its clock is not read)
-            if thread is not None and thread.is_alive() and thread.ident is not None \
-                    and getcpuclockid is not None:
+            self.close()
+            self.thread = thread
+            # (an ended thread's id may be another's by now: it is not read)
+            if thread is not None and thread.is_alive() and thread.native_id is not None \
+                    and _PREAD is not None:
                 with contextlib.suppress(OSError):
-                    self.clock_id = getcpuclockid(thread.ident)
-        if self.clock_id is None:
+                    self.descriptor = os.open(f"/proc/self/task/{thread.native_id}/schedstat",
+                                              os.O_RDONLY)
+        if self.descriptor is None or _PREAD is None:
             return None, 0
-        try:
-            return thread, time.clock_gettime_ns(self.clock_id)
-        except OSError:  # the thread ended
+        read = _PREAD(self.descriptor, self.buffer, len(self.buffer), 0)
+        fields = self.buffer.raw[:read].split() if read > 0 else []
+        if len(fields) < 2:  # the thread ended
             return None, 0
+        return thread, int(fields[0]) + int(fields[1])
+
+    def close(self) -> None:
+        if self.descriptor is not None:
+            os.close(self.descriptor)
+            self.descriptor = None
+
+
+def _pread() -> Callable[[int, Any, int, int], int] | None:
+    """libc's ``pread``, called with the GIL kept; None where it cannot be had."""
+    try:
+        function = ctypes.PyDLL(None).pread
+    except (AttributeError, OSError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_long]
+    function.restype = ctypes.c_ssize_t
+    return cast(Callable[[int, Any, int, int], int], function)
+
+
+_PREAD = _pread() if sys.platform.startswith("linux") else None
 
 
 def reload_thread_line(middleware: CorsMiddleware) -> str:
@@ -380,10 +420,11 @@ def attribution(phase: Phase) -> list[str]:
         named = ", ".join(f"{what}" + (f" x{count}" if count > 1 else "")
                           for what, count in overlapping.items()) or "nothing recorded"
         sample = phase.samples.get(index, "not sampled")
-        cpu = phase.reload_cpu_ns.get(index)
-        ran = "unknown" if cpu is None else f"{cpu / 1e6:.1f} ms"
+        runnable = phase.reload_runnable_ns.get(index)
+        ran = "unknown" if runnable is None else f"{runnable / 1e6:.1f} ms"
         lines.append(f"  {phase.name}: {phase.waits_ns[index] / 1e6:.1f} ms (the reload "
-                     f"thread ran {ran} of it): {named}; reload thread then at {sample}")
+                     f"thread was runnable {ran} of it): {named}; reload thread then at "
+                     f"{sample}")
     return lines
 
 
