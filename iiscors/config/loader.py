@@ -437,9 +437,12 @@ class Text:
         columns: list[int] = []
         if not offsets:
             return lines, columns, known
-        ends = [*self.bases[1:], self.size + 1]
+        first = bisect.bisect_right(self.bases, offsets[0]) - 1  # (the pieces before: none)
+        ends = [*self.bases[first + 1:], self.size + 1]
         begin = 0
-        for base, end, piece in zip(self.bases, ends, self.pieces, strict=True):
+        for base, end, piece in zip(self.bases[first:], ends, self.pieces[first:], strict=True):
+            if begin == len(offsets):
+                break
             stop = bisect.bisect_left(offsets, end, begin)
             if stop == begin:
                 continue
