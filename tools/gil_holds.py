@@ -7,8 +7,9 @@ C-level iterator chain over every rule, a cascade of deallocations) holds the GI
 to end, since the interpreter switches threads only between bytecodes.  A probe thread runs a
 tight loop that allocates nothing the collector tracks and records every gap between two of
 its iterations; the middleware's own reload thread rebuilds a realistic web.config of
-``--rules`` rules (the same versions as reload_bench.py), swaps it in, releases the old one
-and adopts the new one's objects, each version as soon as the previous one is in use.  The
+``--rules`` rules (the same versions as reload_bench.py, written ahead by its Editor process),
+swaps it in, releases the old one and adopts the new one's objects, each version as soon as
+the previous one is in use.  The
 same probe runs first with nothing else (the machine's own pauses: preemption by the VM),
 then beside a thread running plain Python with the rebuild's switch interval: the floor, what
 the GIL's hand-off costs on this machine whatever a thread does (on a busy VM, a thread that
@@ -66,8 +67,7 @@ from typing import Any, NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from loadtesting.reload_run import version_config
-from reload_bench import TARGET_MS, deployed_middleware, write
+from reload_bench import TARGET_MS, Editor, deployed_middleware
 
 from iiscors import CorsMiddleware
 from iiscors.reload import REBUILD_SWITCH_INTERVAL
@@ -329,6 +329,10 @@ def measure(rules: int, seconds: float, rebuilds: int, threshold_ms: float, tmp:
         list(middleware(_environ(), start_response))  # starts the reload thread if need be
     finally:
         threading.settrace(None)
+    # (the versions written by another process before the phases: built here, each one's 17 MB
+    # text held the GIL in single C calls while the reload thread read and hashed the file
+    # without it, and the probe's gap was charged to the reload; reload_bench.Editor)
+    editor = Editor(config, rules, ahead=rebuilds)
     gc.collect()
     probe = Probe(middleware, threshold_ms)
     worker = threading.Thread(target=probe.run, name="gil-probe")
@@ -342,12 +346,13 @@ def measure(rules: int, seconds: float, rebuilds: int, threshold_ms: float, tmp:
         probe.watch(phases[2], middleware._thread, lambda: thread_line(middleware._thread))
         if tracer is not None:
             tracer.on = True
-        phases[2].seconds = timed(lambda: rebuild(middleware, config, rules, rebuilds, log))
+        phases[2].seconds = timed(lambda: rebuild(middleware, editor, rebuilds, log))
     finally:
         if tracer is not None:
             tracer.on = False
         probe.stop.set()
         worker.join()
+        editor.close()
     return phases
 
 
@@ -373,11 +378,10 @@ def floor_phase(probe: Probe, gaps: Gaps, seconds: float) -> None:
         sys.setswitchinterval(interval)
 
 
-def rebuild(middleware: CorsMiddleware, config: Path, rules: int, rebuilds: int,
-            log: Any) -> None:
+def rebuild(middleware: CorsMiddleware, editor: Editor, rebuilds: int, log: Any) -> None:
     for k in range(1, rebuilds + 1):
         old = middleware.policy
-        write(config, version_config(rules, f"v{k}"))
+        editor.write(f"v{k}")  # (a rename: written ahead, by another process)
         while middleware.policy is old:
             time.sleep(0.005)
         while not reload_idle(middleware):  # the release and the adoption
