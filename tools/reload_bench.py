@@ -29,8 +29,9 @@ even while it waits for a CPU, or on a CPU the client needed); a stop of the VM,
 process taking the client's CPU while the reload thread sleeps, is not a wait for the reload,
 and on the project's shared 2-vCPU VM such stops of 4-14 ms come in phases without any edit
 too.  It is an upper bound: the reload thread's runnable time counts whole even when it ran
-beside the client without the GIL (libxml2's parse).  Where schedstat cannot be read, a wait
-counts whole.
+beside the client without the GIL (libxml2's parse).  A wait during which a collection ran
+counts whole (run by the client's thread, it may walk the reload's new objects while the
+reload thread sleeps), and so does a wait where schedstat cannot be read.
 
 ``--check`` judges the target: the longest wait for the reload, while rebuilds ran, was at most
 5 ms more than the median request without them (a request itself takes microseconds), and no
@@ -114,6 +115,8 @@ class Phase:
     samples: dict[int, str] = field(default_factory=dict)
     #: versions the editor made during the phase, not ahead of it (:class:`Editor`)
     made_late: int = 0
+    #: the version the edits stopped at, never served (:func:`edit_until`), if any
+    unserved: str | None = None
     #: request index -> how long (ns) the reload thread was runnable, running or waiting
     #: for a CPU, during each wait over :data:`RECORDED_MS` (absent: unknown; ReloadClock)
     reload_runnable_ns: dict[int, int] = field(default_factory=dict)
@@ -163,6 +166,10 @@ class Client:
         self.attribute = attribute
         #: set when the client first gets an answer of a version not served before
         self.new_version = threading.Event()
+        #: set when the client's loop has ended, whatever ended it
+        self.finished = threading.Event()
+        #: collections run so far, in any thread (:func:`gc_pauses` counts them)
+        self.collections = 0
 
     def environ(self) -> dict[str, Any]:
         origin = f"https://app{(next(self.n) * 7919) % self.rules + 1:05d}.example.com"
@@ -181,30 +188,38 @@ class Client:
         attribute, long_ns = self.attribute, int(TARGET_MS * 1e6)
         recorded_ns = int(RECORDED_MS * 1e6)
         reload_runnable = ReloadClock(self.middleware)
-        before, read_at = reload_runnable(), clock()
-        while not self.stop.is_set():
-            environ = self.environ()
-            if clock() - read_at > READ_EVERY_NS:
-                # (before the request's clock starts: the wait does not include the read)
-                before, read_at = reload_runnable(), clock()
-            started = clock()
-            for _ in self.middleware(environ, start_response):
-                pass
-            waited = clock() - started
-            phase = self.phase
-            if waited > recorded_ns:
-                after = reload_runnable()
-                if before[0] is after[0] and before[0] is not None:
-                    phase.reload_runnable_ns[len(phase.waits_ns)] = after[1] - before[1]
-                before, read_at = after, clock()
-            if attribute:
-                if waited > long_ns:
-                    phase.samples[len(phase.waits_ns)] = reload_thread_line(self.middleware)
-                phase.starts_ns.append(started)
-            phase.waits_ns.append(waited)
-            if self.record(phase, headers):
-                self.new_version.set()
-        reload_runnable.close()
+        try:
+            before, read_at = reload_runnable(), clock()
+            while not self.stop.is_set():
+                environ = self.environ()
+                if clock() - read_at > READ_EVERY_NS:
+                    # (before the request's clock starts: the wait does not include the read)
+                    before, read_at = reload_runnable(), clock()
+                collections = self.collections
+                started = clock()
+                for _ in self.middleware(environ, start_response):
+                    pass
+                waited = clock() - started
+                phase = self.phase
+                if waited > recorded_ns:
+                    after = reload_runnable()
+                    # A collection during the wait counts whole: run by this thread, it may
+                    # walk the reload's new objects while the reload thread sleeps.
+                    if before[0] is after[0] and before[0] is not None \
+                            and collections == self.collections:
+                        phase.reload_runnable_ns[len(phase.waits_ns)] = after[1] - before[1]
+                    before, read_at = after, clock()
+                if attribute:
+                    if waited > long_ns:
+                        phase.samples[len(phase.waits_ns)] = reload_thread_line(self.middleware)
+                    phase.starts_ns.append(started)
+                phase.waits_ns.append(waited)
+                if self.record(phase, headers):
+                    self.new_version.set()
+        finally:
+            reload_runnable.close()
+            self.finished.set()
+            self.new_version.set()  # (wakes edit_until, which then sees the loop ended)
 
     @staticmethod
     def record(phase: Phase, headers: list[tuple[str, str]]) -> bool:
@@ -339,6 +354,7 @@ def gc_pauses(client: Client) -> Iterator[None]:
             started[0] = time.perf_counter_ns()
         else:
             ended = time.perf_counter_ns()
+            client.collections += 1
             client.phase.gc_pauses.append((info["generation"], (ended - started[0]) / 1e6))
             if client.attribute:
                 client.phase.events.append(
@@ -453,6 +469,7 @@ class Editor:
         #: the versions made when asked, during the phase
         self.made_late = 0
         if self._answer() != "ready":
+            self.close()
             raise RuntimeError("the editor process did not start")
 
     def _answer(self) -> str:
@@ -471,9 +488,17 @@ class Editor:
             raise RuntimeError(f"the editor process did not write {tag}")
 
     def close(self) -> None:
-        if self.process.stdin is not None:
-            self.process.stdin.close()
-        self.process.wait(timeout=60)
+        """End the editor (it removes the versions it wrote ahead and were not used): its
+        input closed, waited for, killed if it does not end; both pipes closed."""
+        for pipe in (self.process.stdin, self.process.stdout):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 #: Where the editor's template names the version
@@ -516,17 +541,19 @@ def versions_ahead(seconds: float, rebuilds: int, build_seconds: float, size: in
     return max(1, min(wanted, MOST_AHEAD_BYTES // max(size, 1)))
 
 
-#: The most the editor's versions written ahead may take, in bytes
-MOST_AHEAD_BYTES = 1 << 30
+#: The most the editor's versions written ahead may take, in bytes (memory, on /dev/shm)
+MOST_AHEAD_BYTES = 1 << 28
 
 
 def edit_until(client: Client, editor: Editor, phase: Phase, rebuilds: int,
-               seconds: float) -> None:
+               seconds: float, version_timeout: float = 300.0) -> None:
     """Write version after version (:class:`Editor`), each as soon as the client was served
     the previous one, until ``rebuilds`` rebuilds and ``seconds`` have passed.  This thread
     waits for the client's word (:attr:`Client.new_version`) without the GIL: polling the
     middleware every millisecond, it took the GIL a thousand times a second, a third thread
-    the requests waited for."""
+    the requests waited for.  It stops, naming the version in :attr:`Phase.unserved`, when
+    the client's loop ended or a version was not served within ``version_timeout`` seconds
+    (every answer of it mixed, or the reload broken): ``--check`` then fails."""
     end = time.monotonic() + seconds
     for k in itertools.count(1):
         if phase.rebuilds >= rebuilds and time.monotonic() >= end:
@@ -535,8 +562,12 @@ def edit_until(client: Client, editor: Editor, phase: Phase, rebuilds: int,
         started = time.perf_counter()
         client.new_version.clear()
         editor.write(tag)
+        deadline = time.monotonic() + version_timeout
         while tag not in phase.by_version:  # (a version's first answer sets the event)
-            client.new_version.wait(1.0)
+            if client.finished.is_set() or time.monotonic() > deadline:
+                phase.unserved = tag
+                return
+            client.new_version.wait(min(1.0, version_timeout))
             client.new_version.clear()
         phase.rebuild_seconds += time.perf_counter() - started
         phase.rebuilds += 1
@@ -561,8 +592,8 @@ def measure(rules: int, seconds: float, rebuilds: int, tmp: Path,
     """(without edits, during rebuilds) for a web.config of ``rules`` rules."""
     started = time.perf_counter()
     middleware, config = deployed_middleware(rules, tmp, log)
-    ahead = versions_ahead(seconds, rebuilds, time.perf_counter() - started,
-                           config.stat().st_size)
+    build_seconds = time.perf_counter() - started
+    ahead = versions_ahead(seconds, rebuilds, build_seconds, config.stat().st_size)
     log(f"  writing {ahead} versions ahead")
     editor = Editor(config, rules, ahead)
     gc.collect()  # the first build's collection debt: the quiet phase is the steady state
@@ -579,7 +610,8 @@ def measure(rules: int, seconds: float, rebuilds: int, tmp: Path,
             time.sleep(seconds)
             client.phase = busy
             log(f"  {seconds:g} s and at least {rebuilds} rebuild(s), back to back")
-            edit_until(client, editor, busy, rebuilds, seconds)
+            edit_until(client, editor, busy, rebuilds, seconds,
+                       version_timeout=max(60.0, 30 * build_seconds))
             time.sleep(AFTERMATH)  # the collections the new objects cause count too
         finally:
             client.stop.set()
@@ -622,6 +654,9 @@ def judge(rules: int, phases: tuple[Phase, Phase]) -> list[str]:
         problems.append(f"{rules:,} rules: {quiet.mixed + busy.mixed} mixed answers")
     if busy.rebuilds < 1 or len(busy.by_version) < 2:
         problems.append(f"{rules:,} rules: no new version was served during the rebuilds")
+    if busy.unserved is not None:
+        problems.append(f"{rules:,} rules: version {busy.unserved} was never served (the "
+                        "client's loop ended, or it was not served in time)")
     return problems
 
 

@@ -172,3 +172,15 @@ def test_places_on_one_line_share_one_line_number_counted_or_looked_up(
         locator = Locator(data.decode(), document.root)
         line = locator.attribute(document.root[0], "origin")[0]
         assert line == 401 and line is locator.element(document.root[0])[0]
+
+
+def test_elements_out_of_order_across_slices_are_not_placed_by_counting() -> None:
+    """Each slice of a section's rules is in order, but the second begins before the first
+    ended: placed from the one before, it would get wrong places; None (ask attribute)."""
+    data = bare_section(2 * loader_module.ELEMENT_SLICE)
+    document, _ = parse_bytes(data, "web.config")
+    assert document is not None
+    rules = list(document.root.iter("add"))
+    half = loader_module.ELEMENT_SLICE
+    assert document.locator.first_attributes(rules[half:] + rules[:half], "origin") is None
+    assert document.locator.first_attributes(rules, "origin") is not None

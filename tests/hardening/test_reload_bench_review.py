@@ -18,8 +18,11 @@ class _EndedClient:
     """A client whose thread has ended (an exception in a request, or every answer of the new
     version mixed): no version is ever counted in ``by_version`` again."""
 
-    def __init__(self) -> None:
+    def __init__(self, ended: bool = True) -> None:
         self.new_version = threading.Event()
+        self.finished = threading.Event()
+        if ended:
+            self.finished.set()
 
 
 class _Editor:
@@ -41,7 +44,7 @@ def test_edit_until_ends_when_the_client_never_counts_the_new_version() -> None:
         try:
             reload_bench.edit_until(_EndedClient(), _Editor(), phase, 1, 0.0)  # type: ignore[arg-type]
             outcome.append("returned")
-        except Exception as error:  # noqa: BLE001 (an error is a fine way to end)
+        except Exception as error:  # (recorded: the test says whether it returned)
             outcome.append(error)
 
     editing = threading.Thread(target=edit, daemon=True)
@@ -51,6 +54,18 @@ def test_edit_until_ends_when_the_client_never_counts_the_new_version() -> None:
     phase.by_version["v1"] = 1  # (let the thread end if it hung)
     editing.join(5.0)
     assert not hung, "edit_until still waiting 10 s after the client stopped counting"
+    assert outcome == ["returned"] and phase.unserved == "v1"
+    quiet = reload_bench.Phase("without edits", waits_ns=[1000])
+    assert any("version v1 was never served" in problem
+               for problem in reload_bench.judge(200, (quiet, phase)))
+
+
+def test_edit_until_ends_when_a_version_is_not_served_in_time() -> None:
+    """The client goes on, but never counts the new version (every answer of it mixed)."""
+    phase = reload_bench.Phase("during rebuilds")
+    reload_bench.edit_until(_EndedClient(ended=False), _Editor(), phase, 1, 0.0,  # type: ignore[arg-type]
+                            version_timeout=0.2)
+    assert phase.unserved == "v1" and phase.rebuilds == 0
 
 
 def test_the_editor_s_pipes_are_closed(tmp_path: Path) -> None:
