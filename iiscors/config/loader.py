@@ -691,8 +691,8 @@ class Locator:
                          ) -> tuple[list[int], list[int]] | None:
         """Lines and columns of ``attribute`` in each of ``elements``, all written
         ``<tag attribute=`` (one tag name) and given in document order; None unless they all
-        are (ask :meth:`attribute`).  A whole section's rules at once, by C-level iterators (issue 17:
-        100,000 rules, no Python step per rule)."""
+        are (ask :meth:`attribute`).  A whole section's rules at once, by C-level iterators
+        (issue 17: 100,000 rules, no Python step per rule)."""
         if not elements:
             return [], []
         tag = elements[0].tag
