@@ -18,7 +18,8 @@ import gil_holds  # noqa: E402
 
 
 def test_a_short_run_rebuilds_and_renders_both_phases(tmp_path: Path) -> None:
-    quiet, floor, busy = gil_holds.measure(300, 0.2, 2, 0.001, tmp_path, lambda line: None)
+    # (2,000 rules: rebuilds long enough that the probe meets the reload thread at work)
+    quiet, floor, busy = gil_holds.measure(2000, 0.2, 2, 0.001, tmp_path, lambda line: None)
     assert quiet.name == "nothing else" and busy.name == "during reload work"
     assert floor.name == "a Python thread busy"
     assert quiet.seconds > 0 and floor.seconds >= 0.2 and busy.seconds > 0
@@ -27,7 +28,7 @@ def test_a_short_run_rebuilds_and_renders_both_phases(tmp_path: Path) -> None:
     # a threshold of a microsecond records gaps, and the reload thread ran in some of them
     assert busy.found and any(gap.ran > 0 for gap in busy.found)
     assert any(gap.line != "idle" for gap in busy.found)  # named by an iiscors line
-    rows = gil_holds.render(300, (quiet, floor, busy), 0.001)
+    rows = gil_holds.render(2000, (quiet, floor, busy), 0.001)
     assert [row.split(" | ")[1] for row in rows] == ["nothing else", "a Python thread busy",
                                                      "during reload work"]
 
