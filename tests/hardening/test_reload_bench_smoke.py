@@ -177,6 +177,7 @@ def test_a_wait_with_a_collection_counts_whole(collects: bool) -> None:
     client = reload_bench.Client(Middleware(), 10)  # type: ignore[arg-type]
     client.phase = phase = reload_bench.Phase("during rebuilds")
     runner = threading.Thread(target=lambda: (client.run(), done.set()))
+    gc.disable()  # (no automatic collection: only the middleware's own, when it collects)
     try:
         with reload_bench.gc_pauses(client):
             runner.start()
@@ -185,6 +186,7 @@ def test_a_wait_with_a_collection_counts_whole(collects: bool) -> None:
             client.stop.set()
             runner.join()
     finally:
+        gc.enable()
         idle.set()
         sleeper.join()
     assert done.is_set() and client.finished.is_set()
