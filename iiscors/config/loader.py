@@ -411,17 +411,10 @@ class Text:
     def line_and_column(self, offset: int) -> tuple[int, int]:
         """The 1-based line of ``offset`` and its column (the characters since the line feed
         before it, 1-based): ``text.count("\\n", 0, offset) + 1`` and
-        ``offset - text.rfind("\\n", 0, offset)``, a piece a call (a diagnostic's place,
-        asked once: the count is one C-level chain over the pieces before)."""
-        index = bisect.bisect_right(self.bases, offset) - 1
-        local = offset - self.bases[index]
-        line = 1 + sum(map(operator.methodcaller("count", "\n"), self.pieces[:index]))
-        line += self.pieces[index].count("\n", 0, local)
-        feed = self.pieces[index].rfind("\n", 0, local)
-        while feed < 0 and index > 0:  # the line began in an earlier piece
-            index -= 1
-            feed = self.pieces[index].rfind("\n")
-        return line, offset - (self.bases[index] + feed if feed >= 0 else -1)
+        ``offset - text.rfind("\\n", 0, offset)``, a piece at a time (a diagnostic's place,
+        asked once; :meth:`_advanced` from the start)."""
+        _, line, feed = self._advanced((0, 1, -1), offset)
+        return line, offset - feed
 
     def lines_and_columns(self, offsets: list[int], known: Place = (0, 1, -1)
                           ) -> tuple[list[int], list[int], Place]:
